@@ -1,0 +1,68 @@
+/** Builds the Koa app from its dependencies. No listen() here: server.ts owns the socket. */
+import { bodyParser } from "@koa/bodyparser";
+import { Router } from "@koa/router";
+import Koa from "koa";
+import type { Logger } from "pino";
+import type { Authenticator } from "./auth/authenticate.js";
+import type { Config } from "./config.js";
+import type { HubState } from "./http/context.js";
+import { authenticate, requestContext } from "./http/middleware.js";
+import { agentRoutes } from "./http/routes/agents.js";
+import { meRoutes } from "./http/routes/me.js";
+import type { Services } from "./services.js";
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  services: Services;
+  auth: Authenticator;
+  /** Readiness probe: resolves when the database (and Redis, when used) answer. */
+  ready: () => Promise<void>;
+  /** Routers mounted after body parsing, before the authenticated API (embedded local control). */
+  extraRouters?: Router<HubState>[];
+}
+
+export function createApp(deps: AppDeps): Koa<HubState> {
+  const app = new Koa<HubState>({ proxy: true });
+  app.silent = true; // errors are logged by requestContext, once, with the request id
+
+  app.use(requestContext(deps.log, deps.config.bodyLimit));
+
+  const open = new Router<HubState>();
+  open.get("/healthz", (ctx) => {
+    ctx.body = { status: "ok" };
+  });
+  open.get("/readyz", async (ctx) => {
+    try {
+      await deps.ready();
+      ctx.body = { status: "ready" };
+    } catch (err) {
+      ctx.state.log.warn({ err }, "not ready");
+      ctx.status = 503;
+      ctx.type = "application/problem+json";
+      ctx.body = { type: "urn:agenthub:problem:not-ready", title: "Service Unavailable", status: 503, detail: "A dependency is not reachable" };
+    }
+  });
+  app.use(open.routes());
+
+  app.use(
+    bodyParser({
+      enableTypes: ["json"],
+      jsonLimit: deps.config.bodyLimit,
+      encoding: "utf-8",
+      onError: (err) => {
+        throw err;
+      },
+    }),
+  );
+
+  for (const router of deps.extraRouters ?? []) app.use(router.routes());
+
+  const api = new Router<HubState>();
+  api.use(authenticate(deps.auth));
+  meRoutes(api);
+  agentRoutes(api, deps.services);
+  app.use(api.routes());
+  app.use(api.allowedMethods({ throw: true }));
+  return app;
+}

@@ -1,0 +1,86 @@
+/**
+ * Domain events: facts that happened, published after their transaction commits. The realtime
+ * hub routes them to sockets; domain code never knows who listens.
+ */
+import type { Knex } from "knex";
+import type { Logger } from "pino";
+
+export type SessionChange = "renamed" | "archived" | "restored" | "deleted";
+
+export type DomainEvent =
+  | { type: "agent.updated"; workspaceId: string; agentId: string }
+  | { type: "agent.deleted"; workspaceId: string; agentId: string }
+  | { type: "agent.member_removed"; workspaceId: string; agentId: string; userId: number }
+  | { type: "key.revoked"; workspaceId: string; keyId: string }
+  | {
+      type: "session.message_appended";
+      workspaceId: string;
+      agentId: string;
+      sessionId: string;
+      seq: number;
+      message: unknown;
+    }
+  | {
+      type: "session.updated";
+      workspaceId: string;
+      agentId: string;
+      sessionId: string;
+      change: SessionChange;
+      session: unknown;
+    }
+  | { type: "group.created" | "group.updated" | "group.deleted"; workspaceId: string; groupId: string }
+  | {
+      type: "group.session_added" | "group.session_removed";
+      workspaceId: string;
+      groupId: string;
+      sessionId: string;
+    }
+  | { type: "channel.deleted"; workspaceId: string; channelId: string }
+  | { type: "channel.subscribed" | "channel.unsubscribed"; workspaceId: string; channelId: string; agentId: string }
+  | { type: "channel.message"; workspaceId: string; channelId: string; seq: number; message: unknown };
+
+export type DomainEventType = DomainEvent["type"];
+export type Emit = (event: DomainEvent) => void;
+export type EventHandler = (event: DomainEvent) => void;
+
+/** In-process fan-out of committed events to their listeners (the realtime hub, tests). */
+export class EventBus {
+  private readonly handlers = new Set<EventHandler>();
+
+  constructor(private readonly log?: Logger) {}
+
+  subscribe(handler: EventHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  publish(event: DomainEvent): void {
+    for (const handler of this.handlers) {
+      try {
+        handler(event);
+      } catch (err) {
+        this.log?.error({ err, event: event.type }, "event handler failed");
+      }
+    }
+  }
+}
+
+export interface TxDeps {
+  db: Knex;
+  bus: EventBus;
+}
+
+/**
+ * Runs `fn` in one transaction and publishes the events it emitted only after the commit.
+ * A failure rolls everything back and publishes nothing. Nested work receives `trx` and
+ * `emit` as arguments, so only the outermost caller publishes.
+ */
+export async function transact<T>(
+  deps: TxDeps,
+  fn: (trx: Knex.Transaction, emit: Emit) => Promise<T>,
+): Promise<T> {
+  const pending: DomainEvent[] = [];
+  const result = await deps.db.transaction((trx) => fn(trx, (e) => pending.push(e)));
+  for (const event of pending) deps.bus.publish(event);
+  return result;
+}

@@ -1,0 +1,12 @@
+/** The typed Koa state shared by every route: who is asking, and a logger bound to the request. */
+import type { RouterContext } from "@koa/router";
+import type { Logger } from "pino";
+import type { Principal } from "../auth/principal.js";
+
+export interface HubState {
+  log: Logger;
+  requestId: string;
+  principal: Principal;
+}
+
+export type Ctx = RouterContext<HubState>;

@@ -1,0 +1,20 @@
+/** Validation at the edge: one zod schema per body or query; failures are 422 with per-field errors. */
+import { z } from "zod";
+import { Invalid } from "../errors.js";
+
+export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
+  const result = schema.safeParse(data ?? {});
+  if (result.success) return result.data;
+  throw new Invalid(
+    result.error.issues.map((i) => ({
+      field: i.path.length ? i.path.join(".") : "body",
+      message: i.message,
+    })),
+  );
+}
+
+/** Path parameters that must be positive int64-safe integers (user ids). */
+export function parseIntId(value: string | undefined, field: string): number {
+  if (!value || !/^\d{1,15}$/.test(value)) throw Invalid.field(field, "must be a positive integer");
+  return Number(value);
+}

@@ -1,0 +1,96 @@
+/**
+ * The hub process: database (migrated), services, the Koa app and Socket.IO on one HTTP server,
+ * and a graceful close that drains requests and sockets before letting go of Postgres and Redis.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { createApp } from "./app.js";
+import { Authenticator } from "./auth/authenticate.js";
+import { JwtVerifier } from "./auth/jwt.js";
+import { resolveJwtSecret } from "./auth/secret.js";
+import type { Config } from "./config.js";
+import { createDb, isEmbedded, migrateLatest } from "./db.js";
+import { EventBus } from "./domain/events.js";
+import type { Clock } from "./domain/time.js";
+import { createRealtime } from "./realtime/hub.js";
+import { createServices, type Services } from "./services.js";
+import { localControlRoutes, removeLocalHubFile, writeLocalHubFile, type LocalHubFile } from "./local-control.js";
+
+export interface Hub {
+  url: string;
+  port: number;
+  services: Services;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+}
+
+export async function startHub(config: Config, log: Logger, options: StartOptions = {}): Promise<Hub> {
+  const db = createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax });
+  try {
+    const applied = await migrateLatest(db);
+    if (applied.length) log.info({ applied }, "migrations applied");
+
+    const usesIdp = !!(config.jwt.jwksUrl || config.jwt.publicKey);
+    const secret = config.jwt.secret ?? (usesIdp ? undefined : await resolveJwtSecret(db, undefined));
+    if (!config.jwt.secret && !usesIdp) {
+      log.warn("JWT_SECRET is not set: using a generated development secret kept in the database");
+    }
+    const jwt = new JwtVerifier({ ...config.jwt, secret });
+    const auth = new Authenticator(db, jwt);
+    const bus = new EventBus(log);
+    const services = createServices({ db, bus, config, log, ...(options.clock ? { clock: options.clock } : {}) });
+
+    const server = http.createServer();
+    let localHub: LocalHubFile | undefined;
+    const embedded = isEmbedded(config);
+    const realtime = await createRealtime({ server, config, log, auth, services });
+    const app = createApp({
+      config,
+      log,
+      services,
+      auth,
+      ready: async () => {
+        await db.raw("select 1");
+        await realtime.ping();
+      },
+      extraRouters: embedded ? [localControlRoutes(() => localHub, db, { ...config.jwt, secret })] : [],
+    });
+    server.on("request", app.callback());
+    server.keepAliveTimeout = 65_000;
+
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    if (embedded) localHub = writeLocalHubFile(config.dataDir, port);
+    const url = config.port === 0 || config.publicUrl.endsWith(`:${config.port}`) ? `http://localhost:${port}` : config.publicUrl;
+    log.info(
+      { port, database: isEmbedded(config) ? "embedded (PGlite)" : "postgres", adapter: config.redisUrl ? "redis" : "in-process" },
+      "agenthub listening",
+    );
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        log.info("shutting down");
+        if (localHub) removeLocalHubFile(config.dataDir, localHub);
+        const stopHttp = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await realtime.close();
+        const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+        await stopHttp;
+        clearTimeout(timer);
+        await db.destroy();
+        log.info("stopped");
+      })());
+    return { url, port, services, close };
+  } catch (err) {
+    await db.destroy().catch(() => {});
+    throw err;
+  }
+}

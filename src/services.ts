@@ -1,0 +1,30 @@
+/** The domain services, wired once from their dependencies. Knows nothing of Koa or Socket.IO. */
+import type { Knex } from "knex";
+import type { Logger } from "pino";
+import type { Config } from "./config.js";
+import { Agents } from "./domain/agents/service.js";
+import { AgentKeys } from "./domain/agents/keys.js";
+import { EventBus } from "./domain/events.js";
+import { systemClock, type Clock } from "./domain/time.js";
+
+export interface ServiceDeps {
+  db: Knex;
+  bus: EventBus;
+  config: Config;
+  log: Logger;
+  clock?: Clock;
+}
+
+export function createServices(deps: ServiceDeps) {
+  const tx = { db: deps.db, bus: deps.bus };
+  const clock = deps.clock ?? systemClock;
+  void clock;
+  return {
+    db: deps.db,
+    bus: deps.bus,
+    agents: new Agents(tx),
+    agentKeys: new AgentKeys(tx),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

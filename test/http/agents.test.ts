@@ -1,0 +1,322 @@
+import { SignJWT, UnsecuredJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb } from "../../src/db.js";
+import type { Hub } from "../../src/server.js";
+import { api, type Api } from "../support/api.js";
+import { JWT_SECRET } from "../support/env.js";
+import { makeAgent, makeKey, makeWorkspace, uniq, userId, type TestWorkspace } from "../support/factories.js";
+import { startTestHub } from "../support/hub.js";
+
+let hub: Hub;
+let ws: TestWorkspace;
+let other: TestWorkspace;
+let alice: Api; // creates agents: editor
+let bob: Api; // a second user of the workspace
+let master: Api;
+let anon: Api;
+
+beforeAll(async () => {
+  hub = await startTestHub({ redis: false });
+  ws = await makeWorkspace(hub.services.db);
+  other = await makeWorkspace(hub.services.db);
+  anon = api(hub.url);
+  alice = anon.as(await ws.token("alice"));
+  bob = anon.as(await ws.token("bob"));
+  master = anon.as(ws.masterKey);
+});
+afterAll(() => hub?.close());
+
+const problem = (status: number) =>
+  expect.objectContaining({ status, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+
+describe("credentials", () => {
+  it("refuses a request without a credential", async () => {
+    const res = await anon.get("/api/agents");
+    expect(res.status).toBe(401);
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+    expect(res.body).toEqual(problem(401));
+  });
+
+  it("refuses a token with a bad signature", async () => {
+    const token = await new SignJWT({ workspace: ws.id, email: "eve@example.com" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("eve")
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode("another-secret-another-secret-another-secret"));
+    expect((await anon.as(token).get("/api/agents")).status).toBe(401);
+  });
+
+  it("refuses an expired token", async () => {
+    const token = await ws.token("late", { ttlSeconds: -60 });
+    const res = await anon.as(token).get("/api/agents");
+    expect(res.status).toBe(401);
+    expect(res.body.detail).toMatch(/expired/);
+  });
+
+  it("refuses alg none", async () => {
+    const token = new UnsecuredJWT({ workspace: ws.id, email: "eve@example.com" }).setSubject("eve").setExpirationTime("1h").encode();
+    expect((await anon.as(token).get("/api/agents")).status).toBe(401);
+  });
+
+  it("refuses a token without exp", async () => {
+    const token = await new SignJWT({ workspace: ws.id, email: "eve@example.com" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("eve")
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    expect((await anon.as(token).get("/api/agents")).status).toBe(401);
+  });
+
+  it("refuses a token for a workspace that does not exist", async () => {
+    const token = await new SignJWT({ workspace: "ws_nope", email: "eve@example.com" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("eve")
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    expect((await anon.as(token).get("/api/agents")).status).toBe(401);
+  });
+
+  it("refuses unknown and malformed API keys", async () => {
+    expect((await anon.as("g_master_doesnotexist").get("/api/agents")).status).toBe(401);
+    expect((await anon.as("g_agent_doesnotexist").get("/api/agents")).status).toBe(401);
+    expect((await anon.raw("/api/agents", { headers: { authorization: "Basic abc" } })).status).toBe(401);
+  });
+
+  it("provisions a user on first sight with a stable int64 id", async () => {
+    const first = await alice.get("/api/me");
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ kind: "user", workspace_id: ws.id, email: "alice@example.com" });
+    expect(typeof first.body.user_id).toBe("number");
+    const again = await anon.as(await ws.token("alice")).get("/api/me");
+    expect(again.body.user_id).toBe(first.body.user_id);
+  });
+});
+
+describe("agents", () => {
+  it("creates an agent and makes the creator its editor", async () => {
+    const id = uniq("logs");
+    const res = await alice.post("/api/agents", { id, name: "Logs", description: "reads logs", server_url: "https://agents.example.com/logs" });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ id, name: "Logs", description: "reads logs", server_url: "https://agents.example.com/logs", workspace_id: ws.id });
+    expect(res.body.created_at).toMatch(/Z$/);
+    const team = await alice.get(`/api/agents/${id}/team`);
+    expect(team.status).toBe(200);
+    expect(team.body.members).toEqual([
+      expect.objectContaining({ user_id: await userId(alice), email: "alice@example.com", access_level: "editor", assigned_at: expect.any(String) }),
+    ]);
+  });
+
+  it("answers 409 for a duplicate id in the same workspace, but allows it in another", async () => {
+    const id = uniq("dup");
+    await makeAgent(alice, id);
+    const again = await alice.post("/api/agents", { id, name: "again" });
+    expect(again.status).toBe(409);
+    expect(again.body).toEqual(problem(409));
+    expect((await anon.as(other.masterKey).post("/api/agents", { id, name: "theirs" })).status).toBe(201);
+  });
+
+  it("rejects an invalid body with per-field errors and stores nothing", async () => {
+    const res = await alice.post("/api/agents", { id: "Not A Slug", name: "", server_url: "ftp://x" });
+    expect(res.status).toBe(422);
+    const fields = res.body.errors.map((e: { field: string }) => e.field).sort();
+    expect(fields).toEqual(["id", "name", "server_url"]);
+    expect((await alice.get("/api/agents/Not A Slug")).status).toBe(404);
+  });
+
+  it("rejects malformed JSON with 422", async () => {
+    const res = await alice.raw("/api/agents", { method: "POST", body: "{nope", headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(422);
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+  });
+
+  it("rejects an oversized body with 413", async () => {
+    const res = await alice.post("/api/agents", { id: uniq("big"), name: "big", description: "x".repeat(2 * 1024 * 1024) });
+    expect(res.status).toBe(413);
+    expect(res.body).toEqual(problem(413));
+  });
+
+  it("lists only the agents the caller can access", async () => {
+    const mine = await makeAgent(alice);
+    const bobs = await makeAgent(bob);
+    const list = await alice.get("/api/agents");
+    const ids = list.body.agents.map((a: { id: string }) => a.id);
+    expect(ids).toContain(mine);
+    expect(ids).not.toContain(bobs);
+    const all = (await master.get("/api/agents")).body.agents.map((a: { id: string }) => a.id);
+    expect(all).toEqual(expect.arrayContaining([mine, bobs]));
+  });
+
+  it("hides agents of other workspaces and of other teams (404)", async () => {
+    const id = await makeAgent(alice);
+    expect((await bob.get(`/api/agents/${id}`)).status).toBe(404);
+    expect((await anon.as(other.masterKey).get(`/api/agents/${id}`)).status).toBe(404);
+    expect((await anon.as(await other.token("alice")).get(`/api/agents/${id}`)).status).toBe(404);
+    expect((await alice.get(`/api/agents/${uniq("missing")}`)).status).toBe(404);
+  });
+
+  it("lets editors update and delete, and refuses viewers (403)", async () => {
+    const id = await makeAgent(alice);
+    await alice.post(`/api/agents/${id}/team`, { user_id: await userId(bob), access_level: "viewer" });
+    expect((await bob.get(`/api/agents/${id}`)).body.access_level).toBe("viewer");
+    expect((await bob.patch(`/api/agents/${id}`, { name: "mine now" })).status).toBe(403);
+    expect((await bob.delete(`/api/agents/${id}`)).status).toBe(403);
+    expect((await bob.post(`/api/agents/${id}/keys`, { scopes: ["sessions:read"] })).status).toBe(403);
+    expect((await bob.post(`/api/agents/${id}/team`, { user_id: await userId(bob), access_level: "editor" })).status).toBe(403);
+
+    const patched = await alice.patch(`/api/agents/${id}`, { name: "Renamed", description: null });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ name: "Renamed", description: null });
+    expect((await alice.patch(`/api/agents/${id}`, {})).status).toBe(422);
+
+    expect((await alice.delete(`/api/agents/${id}`)).status).toBe(204);
+    expect((await alice.get(`/api/agents/${id}`)).status).toBe(404);
+  });
+
+  it("lets the master key manage any agent of its workspace", async () => {
+    const id = await makeAgent(alice);
+    expect((await master.patch(`/api/agents/${id}`, { name: "by master" })).status).toBe(200);
+    expect((await master.delete(`/api/agents/${id}`)).status).toBe(204);
+  });
+
+  it("treats the admin role like the master key", async () => {
+    const id = await makeAgent(alice);
+    const admin = anon.as(await ws.token("root-admin", { role: "admin" }));
+    expect((await admin.get(`/api/agents/${id}`)).status).toBe(200);
+    expect((await admin.patch(`/api/agents/${id}`, { name: "by admin" })).status).toBe(200);
+  });
+
+  it("does not let agent keys create or change agents", async () => {
+    const id = await makeAgent(alice);
+    const key = anon.as(await makeKey(alice, id, ["sessions:read"]));
+    expect((await key.get(`/api/agents/${id}`)).status).toBe(200);
+    expect((await key.post("/api/agents", { id: uniq("k"), name: "k" })).status).toBe(403);
+    expect((await key.patch(`/api/agents/${id}`, { name: "k" })).status).toBe(403);
+    const other = await makeAgent(alice);
+    expect((await key.get(`/api/agents/${other}`)).status).toBe(404);
+  });
+});
+
+describe("agent teams", () => {
+  it("adds, re-levels and removes members, and validates the level", async () => {
+    const id = await makeAgent(alice);
+    const bobId = await userId(bob);
+    const added = await alice.post(`/api/agents/${id}/team`, { user_id: bobId, access_level: "viewer" });
+    expect(added.status).toBe(201);
+    expect(added.body.members.map((m: { user_id: number }) => m.user_id)).toContain(bobId);
+
+    const bad = await alice.post(`/api/agents/${id}/team`, { user_id: bobId, access_level: "owner" });
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors[0].field).toBe("access_level");
+
+    const relevel = await alice.post(`/api/agents/${id}/team`, { user_id: bobId, access_level: "editor" });
+    expect(relevel.body.members.find((m: { user_id: number }) => m.user_id === bobId).access_level).toBe("editor");
+
+    const removed = await alice.delete(`/api/agents/${id}/team/${bobId}`);
+    expect(removed.status).toBe(200);
+    expect(removed.body.members.map((m: { user_id: number }) => m.user_id)).not.toContain(bobId);
+    expect((await bob.get(`/api/agents/${id}`)).status).toBe(404);
+    expect((await alice.delete(`/api/agents/${id}/team/${bobId}`)).status).toBe(404);
+  });
+
+  it("refuses users of another workspace and unknown users", async () => {
+    const id = await makeAgent(alice);
+    const stranger = await userId(anon.as(await other.token("stranger")));
+    expect((await alice.post(`/api/agents/${id}/team`, { user_id: stranger, access_level: "viewer" })).status).toBe(422);
+    expect((await alice.post(`/api/agents/${id}/team`, { user_id: 999999999, access_level: "viewer" })).status).toBe(422);
+    expect((await alice.post(`/api/agents/${id}/team`, { user_id: "1", access_level: "viewer" })).status).toBe(422);
+  });
+
+  it("answers 404 for the team of an agent the caller cannot see", async () => {
+    const id = await makeAgent(alice);
+    expect((await bob.get(`/api/agents/${id}/team`)).status).toBe(404);
+    expect((await anon.as(other.masterKey).get(`/api/agents/${id}/team`)).status).toBe(404);
+  });
+
+  it("lists the workspace team, only for its own workspace", async () => {
+    await userId(bob);
+    const res = await alice.get(`/api/workspaces/${ws.id}/team`);
+    expect(res.status).toBe(200);
+    expect(res.body.members).toEqual(
+      expect.arrayContaining([{ user_id: await userId(bob), name: "bob", email: "bob@example.com", avatar: null }]),
+    );
+    expect((await alice.get(`/api/workspaces/${other.id}/team`)).status).toBe(404);
+  });
+});
+
+describe("agent keys", () => {
+  it("creates a key shown once, lists it without the secret, and revokes it at once", async () => {
+    const id = await makeAgent(alice);
+    const created = await alice.post(`/api/agents/${id}/keys`, { name: "ci", scopes: ["sessions:read", "channels:publish"] });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: expect.any(String), prefix: expect.any(String), scopes: ["sessions:read", "channels:publish"] });
+    expect(created.body.key).toMatch(/^g_agent_[a-z0-9]{40,}$/);
+    expect(created.body.key.startsWith(created.body.prefix)).toBe(true);
+
+    const list = await alice.get(`/api/agents/${id}/keys`);
+    expect(list.status).toBe(200);
+    expect(list.text).not.toContain(created.body.key);
+    expect(list.body.keys).toEqual([expect.objectContaining({ id: created.body.id, name: "ci" })]);
+
+    const key = anon.as(created.body.key);
+    expect((await key.get("/api/me")).body).toMatchObject({ kind: "agent", agent_id: id });
+    expect((await alice.delete(`/api/agents/${id}/keys/${created.body.id}`)).status).toBe(204);
+    expect((await key.get("/api/me")).status).toBe(401);
+    expect((await alice.get(`/api/agents/${id}/keys`)).body.keys).toEqual([]);
+    expect((await alice.delete(`/api/agents/${id}/keys/${created.body.id}`)).status).toBe(404);
+  });
+
+  it("stores only a hash of the key", async () => {
+    const id = await makeAgent(alice);
+    const key = await makeKey(alice, id, ["sessions:read"]);
+    const rows = await hub.services.db("api_keys").where({ agent_id: id });
+    expect(JSON.stringify(rows)).not.toContain(key);
+  });
+
+  it("rejects unknown scopes and an empty scope list", async () => {
+    const id = await makeAgent(alice);
+    expect((await alice.post(`/api/agents/${id}/keys`, { scopes: ["admin"] })).status).toBe(422);
+    expect((await alice.post(`/api/agents/${id}/keys`, { scopes: [] })).status).toBe(422);
+  });
+
+  it("stops keys working when their agent is deleted", async () => {
+    const id = await makeAgent(alice);
+    const key = anon.as(await makeKey(alice, id, ["sessions:read"]));
+    await alice.delete(`/api/agents/${id}`);
+    expect((await key.get("/api/me")).status).toBe(401);
+  });
+});
+
+describe("operations", () => {
+  it("serves health and readiness without a credential", async () => {
+    expect((await anon.get("/healthz")).body).toEqual({ status: "ok" });
+    expect((await anon.get("/readyz")).status).toBe(200);
+  });
+
+  it("answers unknown routes with problem+json 404", async () => {
+    const res = await alice.get("/api/nothing-here");
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+  });
+
+  it("carries a request id", async () => {
+    const res = await anon.raw("/healthz", { headers: { "x-request-id": "abc-123" } });
+    expect(res.headers.get("x-request-id")).toBe("abc-123");
+  });
+
+  it("keeps the migrations reversible", async () => {
+    const db = createDb({ databaseUrl: process.env.TEST_FILE_DATABASE_URL, dataDir: "/nonexistent" });
+    try {
+      const { migrateRollbackAll, migrateLatest } = await import("../../src/db.js");
+      const scratch = `scratch_${Date.now()}`;
+      await db.raw(`CREATE SCHEMA ${scratch}`);
+      const scoped = createDb({ databaseUrl: `${process.env.TEST_FILE_DATABASE_URL}?options=-c%20search_path%3D${scratch}`, dataDir: "/x" });
+      await migrateLatest(scoped);
+      await migrateRollbackAll(scoped);
+      const left = await scoped.raw("select count(*)::int as n from information_schema.tables where table_schema = ?", [scratch]);
+      expect(left.rows[0].n).toBe(2); // knex's own bookkeeping tables
+      await scoped.destroy();
+      await db.raw(`DROP SCHEMA ${scratch} CASCADE`);
+    } finally {
+      await db.destroy();
+    }
+  });
+});

@@ -1,0 +1,55 @@
+/**
+ * The quick start: with no DATABASE_URL and no REDIS_URL the hub runs on embedded PGlite and
+ * the in-process adapter, and the CLI works against it while it runs.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api } from "../support/api.js";
+import { spawnHub, type HubProcess } from "../support/hub.js";
+
+const run = promisify(execFile);
+const dataDir = mkdtempSync(path.join(tmpdir(), "agenthub-embedded-"));
+const env = { DATABASE_URL: "", REDIS_URL: "", JWT_SECRET: "", DATA_DIR: dataDir };
+let hub: HubProcess;
+
+const cli = async (...args: string[]) => {
+  const { stdout } = await run(process.execPath, ["bin/agenthub.js", ...args], {
+    env: { ...process.env, ...env },
+  });
+  return stdout.trim();
+};
+
+beforeAll(async () => {
+  hub = await spawnHub({ redis: false, env });
+}, 60_000);
+afterAll(async () => {
+  await hub?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("embedded default", () => {
+  it("serves /healthz and /readyz", async () => {
+    expect((await api(hub.url).get("/healthz")).status).toBe(200);
+    expect((await api(hub.url).get("/readyz")).status).toBe(200);
+  });
+
+  it("creates a workspace and mints a token through the running hub, then serves a first agent", async () => {
+    const created = JSON.parse(await cli("workspace", "create", "--name", "demo"));
+    expect(created.workspace_id).toMatch(/^ws_/);
+    expect(created.master_key).toMatch(/^g_master_/);
+    const token = await cli("token", "--workspace", created.workspace_id, "--sub", "alice", "--email", "alice@example.com");
+    const alice = api(hub.url, token);
+    const agent = await alice.post("/api/agents", { id: "logs-agent", name: "Logs" });
+    expect(agent.status).toBe(201);
+    expect((await alice.get("/api/agents/logs-agent/team")).body.members).toHaveLength(1);
+    expect((await api(hub.url, created.master_key).get("/api/agents")).body.agents).toHaveLength(1);
+  });
+
+  it("stops cleanly on SIGTERM", async () => {
+    expect(await hub.stop("SIGTERM")).toBe(0);
+  });
+});
