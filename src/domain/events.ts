@@ -18,7 +18,9 @@ export type DomainEvent =
       agentId: string;
       sessionId: string;
       seq: number;
+      /** The message as the REST API presents it. */
       message: unknown;
+      audience: SessionAudience;
     }
   | {
       type: "session.updated";
@@ -26,9 +28,19 @@ export type DomainEvent =
       agentId: string;
       sessionId: string;
       change: SessionChange;
+      /** The session as the REST API presents it (as it was just before deletion, for "deleted"). */
       session: unknown;
+      audience: SessionAudience;
     }
-  | { type: "group.created" | "group.updated" | "group.deleted"; workspaceId: string; groupId: string }
+  | {
+      type: "group.created" | "group.updated" | "group.deleted";
+      workspaceId: string;
+      groupId: string;
+      /** Membership rules as committed (empty lists for "deleted"), for re-evaluating live sockets. */
+      createdBy: number | null;
+      allowedUsers: string[];
+      allowedGroups: string[];
+    }
   | {
       type: "group.session_added" | "group.session_removed";
       workspaceId: string;
@@ -36,8 +48,27 @@ export type DomainEvent =
       sessionId: string;
     }
   | { type: "channel.deleted"; workspaceId: string; channelId: string }
-  | { type: "channel.subscribed" | "channel.unsubscribed"; workspaceId: string; channelId: string; agentId: string }
+  | {
+      type: "channel.subscribed";
+      workspaceId: string;
+      channelId: string;
+      agentId: string;
+      /** The channel's last seq when the subscription committed: later messages are delivered live. */
+      head: number;
+    }
+  | { type: "channel.unsubscribed"; workspaceId: string; channelId: string; agentId: string }
   | { type: "channel.message"; workspaceId: string; channelId: string; seq: number; message: unknown };
+
+/**
+ * Who may read a session right now, computed by the sessions domain inside the transaction,
+ * so the realtime hub routes without re-deciding policy: the owner (only while they may still
+ * use the agent) and the groups sharing it. The agent's keys with sessions:read and explicit
+ * watchers (checked when they watch) are added by the hub.
+ */
+export interface SessionAudience {
+  ownerUserId: number | null;
+  groupIds: string[];
+}
 
 export type DomainEventType = DomainEvent["type"];
 export type Emit = (event: DomainEvent) => void;

@@ -4,7 +4,7 @@
  */
 import pg from "pg";
 import { createDb, migrateLatest } from "../../src/db.js";
-import { PG_ADMIN_URL, TEMPLATE_DB, databaseUrl } from "./env.js";
+import { FILE_DB_PREFIX, PG_ADMIN_URL, TEMPLATE_DB, databaseUrl } from "./env.js";
 
 export default async function setup(): Promise<() => Promise<void>> {
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
@@ -26,6 +26,6 @@ export default async function setup(): Promise<() => Promise<void>> {
 
 /** Databases left by an interrupted earlier run. */
 async function dropStale(admin: pg.Client): Promise<void> {
-  const { rows } = await admin.query("SELECT datname FROM pg_database WHERE datname LIKE 'agenthub_t_%'");
+  const { rows } = await admin.query("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [FILE_DB_PREFIX]);
   for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
 }

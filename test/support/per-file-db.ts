@@ -2,9 +2,9 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll } from "vitest";
-import { PG_ADMIN_URL, TEMPLATE_DB, databaseUrl } from "./env.js";
+import { FILE_DB_PREFIX, PG_ADMIN_URL, TEMPLATE_DB, databaseUrl } from "./env.js";
 
-const name = `agenthub_t_${randomBytes(6).toString("hex")}`;
+const name = `${FILE_DB_PREFIX}${randomBytes(6).toString("hex")}`;
 process.env.TEST_FILE_DATABASE_URL = databaseUrl(name);
 process.env.TEST_FILE_REDIS_PREFIX = `agenthub-test-${name}`;
 
