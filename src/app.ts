@@ -8,6 +8,7 @@ import type { Config } from "./config.js";
 import type { HubState } from "./http/context.js";
 import { authenticate, requestContext } from "./http/middleware.js";
 import { agentRoutes } from "./http/routes/agents.js";
+import { channelRoutes } from "./http/routes/channels.js";
 import { meRoutes } from "./http/routes/me.js";
 import type { Services } from "./services.js";
 
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   api.use(authenticate(deps.auth));
   meRoutes(api);
   agentRoutes(api, deps.services);
+  channelRoutes(api, deps.services, deps.config.messageMaxBytes);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   return app;

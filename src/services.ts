@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { Agents } from "./domain/agents/service.js";
 import { AgentKeys } from "./domain/agents/keys.js";
+import { Channels } from "./domain/channels/service.js";
 import { EventBus } from "./domain/events.js";
 import { systemClock, type Clock } from "./domain/time.js";
 
@@ -24,6 +25,7 @@ export function createServices(deps: ServiceDeps) {
     bus: deps.bus,
     agents: new Agents(tx),
     agentKeys: new AgentKeys(tx),
+    channels: new Channels(tx),
   };
 }
 

@@ -1,15 +1,40 @@
 /**
- * The realtime hub: Socket.IO on the HTTP server, the Redis adapter when REDIS_URL is set,
- * handshake authentication with the same code as REST.
+ * The realtime hub: Socket.IO on the HTTP server (Redis adapter when REDIS_URL is set),
+ * handshake authentication with the same code as REST, server-decided rooms, and the routing
+ * of committed domain events to sockets on every node.
  */
 import type http from "node:http";
 import { createAdapter } from "@socket.io/redis-adapter";
+import type { Knex } from "knex";
 import type { Logger } from "pino";
-import { Server } from "socket.io";
+import { Server, type Socket } from "socket.io";
+import { z } from "zod";
 import type { Authenticator } from "../auth/authenticate.js";
+import { describePrincipal, hasScope, type Principal, type UserPrincipal } from "../auth/principal.js";
 import type { Config } from "../config.js";
+import { loadReadableChannel } from "../domain/channels/policy.js";
+import { channelMessagesAfter } from "../domain/channels/service.js";
+import type { DomainEvent } from "../domain/events.js";
+import { AppError, Invalid } from "../errors.js";
+import { toProblem } from "../http/problem.js";
 import { createRedis } from "../redis.js";
 import type { Services } from "../services.js";
+import type { AckError, ClientToServerEvents, ServerToClientEvents, SocketData, WatchAck } from "./protocol.js";
+import { rooms } from "./rooms.js";
+import { Streams, type StreamKind } from "./streams.js";
+import { localTransport, redisTransport, type EventTransport } from "./transport.js";
+import { SocketLimits } from "./limits.js";
+
+type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type HubServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+/** Session access for the hub, provided by the sessions and groups domains. */
+export interface SessionAccess {
+  loadReadable(db: Knex, actor: Principal, sessionId: string): Promise<{ id: string; agent_id: string; owner_id: number | null }>;
+  messagesAfter(db: Knex, sessionId: string, afterSeq: number, limit: number): Promise<Array<{ seq: number }>>;
+  groupIdsForUser(db: Knex, user: UserPrincipal): Promise<string[]>;
+  isGroupMember(group: { created_by: number | null; allowed_users: string[]; allowed_groups: string[] }, user: UserPrincipal): boolean;
+}
 
 export interface RealtimeDeps {
   server: http.Server;
@@ -17,36 +42,355 @@ export interface RealtimeDeps {
   log: Logger;
   auth: Authenticator;
   services: Services;
+  sessions?: SessionAccess | undefined;
 }
 
 export interface Realtime {
-  io: Server;
+  io: HubServer;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
+/** At most this many missed messages in one watch ack; the client asks again for the rest. */
+export const REPLAY_LIMIT = 500;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const ChannelWatch = z.object({ channelId: z.string().min(1).max(100), since: z.number().int().min(0).optional() });
+const SessionWatch = z.object({ sessionId: z.string().min(1).max(100), since: z.number().int().min(0).optional() });
+const ChannelUnwatch = z.object({ channelId: z.string().min(1).max(100) });
+const SessionUnwatch = z.object({ sessionId: z.string().min(1).max(100) });
+
 export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
-  const { config, log } = deps;
-  const io = new Server(deps.server, {
+  const { config, log, services } = deps;
+  const db = services.db;
+  const io: HubServer = new Server(deps.server, {
     path: "/socket.io",
     maxHttpBufferSize: config.socket.maxPayload,
     cors: { origin: true, credentials: false },
   });
 
   const redis = config.redisUrl
-    ? { pub: createRedis(config.redisUrl, log, "pub"), sub: createRedis(config.redisUrl, log, "sub") }
+    ? {
+        pub: createRedis(config.redisUrl, log, "pub"),
+        sub: createRedis(config.redisUrl, log, "sub"),
+        events: createRedis(config.redisUrl, log, "events"),
+      }
     : undefined;
   if (redis) io.adapter(createAdapter(redis.pub, redis.sub, { key: config.redisPrefix }));
+  const transport: EventTransport = redis
+    ? await redisTransport(redis.pub, redis.events, `${config.redisPrefix}:events`, log)
+    : localTransport();
+
+  const limits = new SocketLimits(config.socket, log);
+  const streams = new Streams(
+    {
+      channel: {
+        after: (id, afterSeq, limit) => channelMessagesAfter(db, id, afterSeq, limit),
+        send: (socket, _id, message) => socket.emit("channel:message", message),
+      },
+      session: {
+        after: (id, afterSeq, limit) => deps.sessions?.messagesAfter(db, id, afterSeq, limit) ?? Promise.resolve([]),
+        send: (socket, id, message) => socket.emit("session:message", { sessionId: id, message }),
+      },
+    },
+    log,
+    (socket) => limits.checkBuffered(socket),
+  );
+
+  const localSockets = (...roomNames: string[]): HubSocket[] => {
+    const ids = new Set<string>();
+    for (const room of roomNames) for (const id of io.of("/").adapter.rooms.get(room) ?? []) ids.add(id);
+    const out: HubSocket[] = [];
+    for (const id of ids) {
+      const s = io.of("/").sockets.get(id);
+      if (s) out.push(s);
+    }
+    return out;
+  };
+
+  const close = (socket: HubSocket, reason: string) => {
+    socket.emit("hub:closing", { reason });
+    socket.disconnect(true);
+  };
+
+  // ---- handshake and connection ----------------------------------------------------------
 
   io.use(async (socket, next) => {
+    let principal: Principal;
     try {
       const token = socket.handshake.auth?.token;
-      socket.data.principal = await deps.auth.authenticate(typeof token === "string" ? token : undefined);
+      principal = await deps.auth.authenticate(typeof token === "string" ? token : undefined);
+    } catch (err) {
+      if (!(err instanceof AppError)) log.error({ err }, "socket authentication failed");
+      return next(new Error("unauthorized"));
+    }
+    try {
+      socket.data.principal = principal;
+      socket.data.streams = new Map();
+      // Worked out before the connection is accepted, and joined synchronously on "connection",
+      // so a client that sees "connect" is already in every room it belongs to.
+      initialRooms.set(socket.id, await roomsAtConnect(principal));
       next();
-    } catch {
-      next(new Error("unauthorized"));
+    } catch (err) {
+      log.error({ err }, "could not work out a socket's rooms");
+      next(new Error("internal error"));
     }
   });
+
+  io.on("connection", (socket) => {
+    const p = socket.data.principal;
+    const slog = log.child({ socket: socket.id, principal: describePrincipal(p) });
+    slog.debug("socket connected");
+    limits.attach(socket, (reason) => close(socket, reason));
+    socket.on("disconnect", (reason) => {
+      streams.dropAll(socket);
+      slog.debug({ reason }, "socket disconnected");
+    });
+    joinInitialRooms(socket);
+
+    socket.on("channel:watch", (payload, ack) =>
+      answer(ack, async () => {
+        const { channelId, since } = parse(ChannelWatch, payload);
+        const channel = await loadReadableChannel(db, socket.data.principal, channelId);
+        return watch(socket, "channel", channelId, rooms.channel(channelId), since ?? Number(channel.message_count));
+      }),
+    );
+    socket.on("channel:unwatch", (payload, ack) =>
+      answer(ack, async () => {
+        const { channelId } = parse(ChannelUnwatch, payload);
+        const p = socket.data.principal;
+        const subscribed =
+          p.kind === "agent" &&
+          (await db("team_channel_subscriptions").where({ channel_id: channelId, agent_id: p.agentId }).first("agent_id"));
+        if (!subscribed) {
+          streams.drop(socket, "channel", channelId);
+          socket.leave(rooms.channel(channelId));
+        }
+        return { ok: true as const };
+      }),
+    );
+    socket.on("session:watch", (payload, ack) =>
+      answer(ack, async () => {
+        const { sessionId, since } = parse(SessionWatch, payload);
+        if (!deps.sessions) throw new Invalid([{ field: "sessionId", message: "sessions are not available" }]);
+        const session = await deps.sessions.loadReadable(db, socket.data.principal, sessionId);
+        const head = since ?? (await db("sessions").where({ id: sessionId }).first("message_count"))?.message_count ?? 0;
+        return watch(socket, "session", sessionId, rooms.session(sessionId), Number(head), session.agent_id);
+      }),
+    );
+    socket.on("session:unwatch", (payload, ack) =>
+      answer(ack, async () => {
+        const { sessionId } = parse(SessionUnwatch, payload);
+        socket.leave(rooms.session(sessionId));
+        streams.drop(socket, "session", sessionId);
+        return { ok: true as const };
+      }),
+    );
+  });
+
+  interface ConnectRooms {
+    rooms: string[];
+    channelHeads: Array<{ id: string; head: number }>;
+  }
+  const initialRooms = new Map<string, ConnectRooms>();
+
+  async function roomsAtConnect(p: Principal): Promise<ConnectRooms> {
+    if (p.kind === "user") {
+      const groupIds = deps.sessions ? await deps.sessions.groupIdsForUser(db, p) : [];
+      return { rooms: [rooms.user(p.workspaceId, p.userId), rooms.workspaceUsers(p.workspaceId), ...groupIds.map(rooms.group)], channelHeads: [] };
+    }
+    if (p.kind === "master") return { rooms: [rooms.key(p.keyId)], channelHeads: [] };
+    const out: ConnectRooms = { rooms: [rooms.key(p.keyId), rooms.agent(p.workspaceId, p.agentId)], channelHeads: [] };
+    if (hasScope(p, "sessions:read")) out.rooms.push(rooms.agentSessions(p.workspaceId, p.agentId));
+    if (hasScope(p, "channels:read")) {
+      const subscribed = await db("team_channel_subscriptions as s")
+        .join("team_channels as c", "c.id", "s.channel_id")
+        .where({ "s.workspace_id": p.workspaceId, "s.agent_id": p.agentId })
+        .select("c.id", "c.message_count");
+      out.channelHeads = subscribed.map((r) => ({ id: r.id, head: Number(r.message_count) }));
+    }
+    return out;
+  }
+
+  function joinInitialRooms(socket: HubSocket): void {
+    const p = socket.data.principal;
+    const initial = initialRooms.get(socket.id);
+    initialRooms.delete(socket.id);
+    if (!initial) return;
+    socket.join(initial.rooms);
+    for (const { id, head } of initial.channelHeads) {
+      streams.init(socket, "channel", id, head, { explicit: false });
+      socket.join(rooms.channel(id));
+    }
+    if (p.kind === "user") {
+      const ms = p.expiresAt.getTime() - Date.now();
+      const timer = setTimeout(() => close(socket, "token expired"), Math.max(0, Math.min(ms, MAX_TIMER_MS)));
+      socket.on("disconnect", () => clearTimeout(timer));
+    }
+  }
+
+  /**
+   * Joins the stream's room with live delivery held, replays what came after `since` from
+   * Postgres, acks it, then releases the held live messages after the replay.
+   */
+  async function watch(socket: HubSocket, kind: StreamKind, id: string, room: string, since: number, agentId?: string) {
+    streams.beginCatchUp(socket, kind, id, since, { explicit: true, ...(agentId ? { agentId } : {}) });
+    socket.join(room);
+    const source = kind === "channel" ? (a: number, l: number) => channelMessagesAfter(db, id, a, l) : (a: number, l: number) => deps.sessions!.messagesAfter(db, id, a, l);
+    const rows = await source(since, REPLAY_LIMIT + 1);
+    const more = rows.length > REPLAY_LIMIT;
+    const missed = rows.slice(0, REPLAY_LIMIT);
+    const cursor = missed.length ? missed[missed.length - 1]!.seq : since;
+    return {
+      ack: { ok: true as const, missed, ...(more ? { more: true as const } : {}) },
+      after: () => streams.finishCatchUp(socket, kind, id, cursor, more),
+    };
+  }
+
+  // ---- committed events -> sockets, on every node ----------------------------------------
+
+  deps.services.bus.subscribe((event) => transport.publish(event));
+  transport.onEvent((event) => {
+    route(event).catch((err) => log.error({ err, event: event.type }, "could not route event"));
+  });
+
+  async function route(event: DomainEvent): Promise<void> {
+    switch (event.type) {
+      case "channel.message":
+        for (const s of localSockets(rooms.channel(event.channelId))) {
+          streams.offer(s, "channel", event.channelId, event.seq, event.message);
+        }
+        return;
+      case "channel.subscribed":
+        for (const s of localSockets(rooms.agent(event.workspaceId, event.agentId))) {
+          if (!hasScope(s.data.principal, "channels:read")) continue;
+          streams.init(s, "channel", event.channelId, event.head, { explicit: false });
+          s.join(rooms.channel(event.channelId));
+        }
+        return;
+      case "channel.unsubscribed":
+        for (const s of localSockets(rooms.agent(event.workspaceId, event.agentId))) {
+          if (streams.get(s, "channel", event.channelId)?.explicit) continue;
+          streams.drop(s, "channel", event.channelId);
+          s.leave(rooms.channel(event.channelId));
+        }
+        return;
+      case "channel.deleted":
+        for (const s of localSockets(rooms.channel(event.channelId))) {
+          streams.drop(s, "channel", event.channelId);
+          s.leave(rooms.channel(event.channelId));
+        }
+        return;
+      case "session.message_appended":
+        for (const s of localSockets(...sessionRooms(event))) {
+          streams.offer(s, "session", event.sessionId, event.seq, event.message);
+        }
+        return;
+      case "session.updated": {
+        const targets = sessionRooms(event);
+        io.local.to(targets).emit("session:updated", { sessionId: event.sessionId, change: event.change, session: event.session });
+        if (event.change === "deleted") {
+          for (const s of localSockets(rooms.session(event.sessionId))) {
+            streams.drop(s, "session", event.sessionId);
+            s.leave(rooms.session(event.sessionId));
+          }
+        }
+        return;
+      }
+      case "group.session_added":
+      case "group.session_removed":
+        io.local.to(rooms.group(event.groupId)).emit("group:session", {
+          groupId: event.groupId,
+          action: event.type === "group.session_added" ? "added" : "removed",
+          sessionId: event.sessionId,
+        });
+        if (event.type === "group.session_removed") await recheckSessionWatchers(localSockets(rooms.session(event.sessionId)));
+        return;
+      case "group.created":
+      case "group.updated":
+      case "group.deleted": {
+        if (!deps.sessions) return;
+        const left: HubSocket[] = [];
+        for (const s of localSockets(rooms.workspaceUsers(event.workspaceId))) {
+          const p = s.data.principal;
+          if (p.kind !== "user") continue;
+          const member =
+            event.type !== "group.deleted" &&
+            deps.sessions.isGroupMember(
+              { created_by: event.createdBy, allowed_users: event.allowedUsers, allowed_groups: event.allowedGroups },
+              p,
+            );
+          if (member) s.join(rooms.group(event.groupId));
+          else if (s.rooms.has(rooms.group(event.groupId))) {
+            s.leave(rooms.group(event.groupId));
+            left.push(s);
+          }
+        }
+        await recheckSessionWatchers(left);
+        return;
+      }
+      case "agent.member_removed":
+        await recheckSessionWatchers(localSockets(rooms.user(event.workspaceId, event.userId)), event.agentId);
+        return;
+      case "key.revoked":
+        for (const s of localSockets(rooms.key(event.keyId))) close(s, "key revoked");
+        return;
+      case "agent.deleted":
+        for (const s of localSockets(rooms.agent(event.workspaceId, event.agentId))) close(s, "agent deleted");
+        return;
+      case "agent.updated":
+        return;
+    }
+  }
+
+  function sessionRooms(event: Extract<DomainEvent, { type: "session.message_appended" | "session.updated" }>): string[] {
+    return [
+      rooms.session(event.sessionId),
+      rooms.agentSessions(event.workspaceId, event.agentId),
+      ...(event.audience.ownerUserId !== null ? [rooms.user(event.workspaceId, event.audience.ownerUserId)] : []),
+      ...event.audience.groupIds.map(rooms.group),
+    ];
+  }
+
+  /** Sockets whose access may have ended: every watched session is checked again; failures leave. */
+  async function recheckSessionWatchers(sockets: HubSocket[], agentId?: string): Promise<void> {
+    if (!deps.sessions) return;
+    for (const s of sockets) {
+      for (const [key, st] of [...(s.data.streams ?? new Map())]) {
+        if (!key.startsWith("session:") || (agentId && st.agentId !== agentId)) continue;
+        const sessionId = key.slice("session:".length);
+        const allowed = await deps.sessions.loadReadable(db, s.data.principal, sessionId).then(
+          () => true,
+          () => false,
+        );
+        if (!allowed) {
+          streams.drop(s, "session", sessionId);
+          s.leave(rooms.session(sessionId));
+        }
+      }
+    }
+  }
+
+  // ---- acks -------------------------------------------------------------------------------
+
+  function answer<T extends object>(
+    ack: unknown,
+    work: () => Promise<T | { ack: WatchAck; after: () => void }>,
+  ): void {
+    const reply = typeof ack === "function" ? (ack as (res: unknown) => void) : () => {};
+    work().then(
+      (res) => {
+        if ("after" in res && "ack" in res) {
+          reply(res.ack);
+          res.after();
+        } else reply(res);
+      },
+      (err) => {
+        if (!(err instanceof AppError)) log.error({ err }, "socket handler failed");
+        reply({ ok: false, error: ackError(err, config.bodyLimit) });
+      },
+    );
+  }
 
   return {
     io,
@@ -54,9 +398,22 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       if (redis) await redis.pub.ping();
     },
     async close() {
+      io.local.emit("hub:closing", { reason: "server shutting down" });
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
-      if (redis) await Promise.allSettled([redis.pub.quit(), redis.sub.quit()]);
+      await transport.close();
+      if (redis) await Promise.allSettled([redis.pub.quit(), redis.sub.quit(), redis.events.quit()]);
     },
   };
+}
+
+function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  throw new Invalid(result.error.issues.map((i) => ({ field: i.path.join(".") || "payload", message: i.message })));
+}
+
+function ackError(err: unknown, bodyLimit: number): AckError & Record<string, unknown> {
+  const { problem } = toProblem(err, bodyLimit);
+  return problem;
 }

@@ -1,0 +1,104 @@
+/** Routes: team channels, under /team-channels and /api/team-channels (camelCase family). */
+import type { Router } from "@koa/router";
+import { z } from "zod";
+import { HISTORY_MAX, decodeSeqCursor } from "../../domain/channels/service.js";
+import { parseSince } from "../../domain/time.js";
+import type { Services } from "../../services.js";
+import type { HubState } from "../context.js";
+import { parse } from "../validate.js";
+
+const AgentId = z.string().min(1).max(64);
+const CreateChannel = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1, "must not be empty")
+    .max(100)
+    .regex(/^[^\s/]+$/, "must not contain spaces or '/'"),
+  description: z.string().max(2000).nullable().optional(),
+});
+const Subscription = z.object({ agentId: AgentId });
+
+function publishSchema(maxBytes: number) {
+  return z.object({
+    id: z.uuid("must be a UUID").optional(),
+    agentId: AgentId,
+    message: z
+      .string()
+      .min(1, "must not be empty")
+      .refine((m) => Buffer.byteLength(m) <= maxBytes, `must be at most ${maxBytes} bytes`),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .refine((m) => m == null || Buffer.byteLength(JSON.stringify(m)) <= maxBytes, `must be at most ${maxBytes} bytes of JSON`),
+  });
+}
+
+const History = z.object({
+  since: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return undefined;
+      const d = parseSince(v);
+      if (!d) ctx.addIssue({ code: "custom", message: "must be an ISO 8601 time or Unix milliseconds" });
+      return d;
+    }),
+  cursor: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return undefined;
+      const seq = decodeSeqCursor(v);
+      if (seq === undefined) ctx.addIssue({ code: "custom", message: "is not a cursor this API gave out" });
+      return seq;
+    }),
+  limit: z.coerce
+    .number()
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .optional()
+    .transform((v) => Math.min(v ?? 50, HISTORY_MAX)),
+});
+
+export function channelRoutes(router: Router<HubState>, s: Services, messageMaxBytes: number): void {
+  const Publish = publishSchema(messageMaxBytes);
+  for (const base of ["/team-channels", "/api/team-channels"]) {
+    router.post(base, async (ctx) => {
+      ctx.body = await s.channels.create(ctx.state.principal, parse(CreateChannel, ctx.request.body));
+      ctx.status = 201;
+    });
+    router.get(base, async (ctx) => {
+      ctx.body = { channels: await s.channels.list(ctx.state.principal), nextCursor: null };
+    });
+    router.get(`${base}/:channelId`, async (ctx) => {
+      ctx.body = await s.channels.get(ctx.state.principal, ctx.params.channelId!);
+    });
+    router.delete(`${base}/:channelId`, async (ctx) => {
+      await s.channels.remove(ctx.state.principal, ctx.params.channelId!);
+      ctx.status = 204;
+    });
+    router.post(`${base}/:channelId/subscribe`, async (ctx) => {
+      const { agentId } = parse(Subscription, ctx.request.body);
+      ctx.body = await s.channels.subscribe(ctx.state.principal, ctx.params.channelId!, agentId);
+    });
+    router.post(`${base}/:channelId/unsubscribe`, async (ctx) => {
+      const { agentId } = parse(Subscription, ctx.request.body);
+      ctx.body = await s.channels.unsubscribe(ctx.state.principal, ctx.params.channelId!, agentId);
+    });
+    router.post(`${base}/:channelId/messages`, async (ctx) => {
+      const { message, created } = await s.channels.publish(ctx.state.principal, ctx.params.channelId!, parse(Publish, ctx.request.body));
+      ctx.body = message;
+      ctx.status = created ? 201 : 200;
+    });
+    router.get(`${base}/:channelId/messages`, async (ctx) => {
+      const q = parse(History, ctx.query);
+      ctx.body = await s.channels.history(ctx.state.principal, ctx.params.channelId!, {
+        since: q.since,
+        afterSeq: q.cursor,
+        limit: q.limit,
+      });
+    });
+  }
+}

@@ -1,0 +1,35 @@
+/** The Socket.IO wire protocol, typed once: what the server emits, what clients send, per-socket data. */
+import type { Principal } from "../auth/principal.js";
+import type { StreamState } from "./streams.js";
+
+export interface AckError {
+  status: number;
+  type: string;
+  title: string;
+  detail: string;
+}
+
+export type WatchAck = { ok: true; missed: unknown[]; more?: true } | { ok: false; error: AckError };
+export type OkAck = { ok: true } | { ok: false; error: AckError };
+
+export interface ServerToClientEvents {
+  "channel:message": (message: unknown) => void;
+  "session:message": (payload: { sessionId: string; message: unknown }) => void;
+  "session:updated": (payload: { sessionId: string; change: string; session: unknown }) => void;
+  "group:session": (payload: { groupId: string; action: "added" | "removed"; sessionId: string }) => void;
+  /** Sent just before the server closes a socket on purpose (revoked, expired, slow, abusive). */
+  "hub:closing": (payload: { reason: string }) => void;
+}
+
+export interface ClientToServerEvents {
+  "session:watch": (payload: unknown, ack: (res: WatchAck) => void) => void;
+  "session:unwatch": (payload: unknown, ack: (res: OkAck) => void) => void;
+  "channel:watch": (payload: unknown, ack: (res: WatchAck) => void) => void;
+  "channel:unwatch": (payload: unknown, ack: (res: OkAck) => void) => void;
+}
+
+export interface SocketData {
+  principal: Principal;
+  /** Ordered delivery state per stream (`channel:<id>` / `session:<id>`). */
+  streams: Map<string, StreamState>;
+}

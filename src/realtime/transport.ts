@@ -1,0 +1,52 @@
+/**
+ * Carries committed domain events to every hub process. With Redis: one pub/sub channel,
+ * published after commit by the process that committed, received once by every process
+ * (itself included). Without Redis: delivered in-process.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { DomainEvent } from "../domain/events.js";
+
+export interface EventTransport {
+  publish(event: DomainEvent): void;
+  onEvent(handler: (event: DomainEvent) => void): void;
+  close(): Promise<void>;
+}
+
+export function localTransport(): EventTransport {
+  let handler: ((event: DomainEvent) => void) | undefined;
+  return {
+    publish: (event) => queueMicrotask(() => handler?.(event)),
+    onEvent: (h) => {
+      handler = h;
+    },
+    close: async () => {},
+  };
+}
+
+export async function redisTransport(pub: Redis, sub: Redis, channel: string, log: Logger): Promise<EventTransport> {
+  let handler: ((event: DomainEvent) => void) | undefined;
+  sub.on("message", (ch: string, raw: string) => {
+    if (ch !== channel) return;
+    let event: DomainEvent;
+    try {
+      event = JSON.parse(raw);
+    } catch (err) {
+      log.error({ err }, "unreadable event on the events channel");
+      return;
+    }
+    handler?.(event);
+  });
+  await sub.subscribe(channel);
+  return {
+    publish: (event) => {
+      pub.publish(channel, JSON.stringify(event)).catch((err) => log.error({ err, event: event.type }, "could not publish event"));
+    },
+    onEvent: (h) => {
+      handler = h;
+    },
+    close: async () => {
+      await sub.unsubscribe(channel).catch(() => {});
+    },
+  };
+}

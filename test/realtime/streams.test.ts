@@ -1,0 +1,92 @@
+/**
+ * The per-socket ordering rules of src/realtime/streams.ts, with the interleavings that are
+ * hard to force across processes made deterministic: a live message during a replay, messages
+ * out of order, a gap that only Postgres can fill.
+ */
+import { pino } from "pino";
+import type { Socket } from "socket.io";
+import { describe, expect, it, vi } from "vitest";
+import { Streams, type StreamSource } from "../../src/realtime/streams.js";
+
+interface Msg {
+  seq: number;
+}
+
+function setup(committed: number[] = []) {
+  const store: Msg[] = committed.map((seq) => ({ seq }));
+  const sent: number[] = [];
+  const socket = { connected: true, data: {} } as unknown as Socket;
+  const source: StreamSource = {
+    after: async (_id, afterSeq, limit) => store.filter((m) => m.seq > afterSeq).slice(0, limit),
+    send: (_s, _id, message) => sent.push((message as Msg).seq),
+  };
+  const streams = new Streams({ channel: source, session: source }, pino({ level: "silent" }), () => {});
+  return { store, sent, socket, streams, commit: (seq: number) => store.push({ seq }) };
+}
+
+describe("ordered stream delivery", () => {
+  it("holds live messages during a replay and sends only those after it", () => {
+    const { sent, socket, streams } = setup();
+    streams.beginCatchUp(socket, "channel", "c", 3, { explicit: true });
+    // Live 4, 5 and 6 arrive while the replay query (which will return 4 and 5) runs.
+    streams.offer(socket, "channel", "c", 4, { seq: 4 });
+    streams.offer(socket, "channel", "c", 5, { seq: 5 });
+    streams.offer(socket, "channel", "c", 6, { seq: 6 });
+    expect(sent).toEqual([]);
+    streams.finishCatchUp(socket, "channel", "c", 5, false);
+    expect(sent).toEqual([6]);
+    streams.offer(socket, "channel", "c", 6, { seq: 6 });
+    streams.offer(socket, "channel", "c", 7, { seq: 7 });
+    expect(sent).toEqual([6, 7]);
+  });
+
+  it("keeps holding while the client pages with more: true", () => {
+    const { sent, socket, streams } = setup();
+    streams.beginCatchUp(socket, "channel", "c", 0, { explicit: true });
+    streams.offer(socket, "channel", "c", 501, { seq: 501 });
+    streams.finishCatchUp(socket, "channel", "c", 500, true);
+    expect(sent).toEqual([]);
+    streams.beginCatchUp(socket, "channel", "c", 500, { explicit: true });
+    streams.finishCatchUp(socket, "channel", "c", 500, false);
+    expect(sent).toEqual([501]);
+  });
+
+  it("puts messages that arrive out of order back in order", () => {
+    const { sent, socket, streams } = setup();
+    streams.init(socket, "channel", "c", 10, { explicit: false });
+    streams.offer(socket, "channel", "c", 12, { seq: 12 });
+    streams.offer(socket, "channel", "c", 13, { seq: 13 });
+    expect(sent).toEqual([]);
+    streams.offer(socket, "channel", "c", 11, { seq: 11 });
+    expect(sent).toEqual([11, 12, 13]);
+  });
+
+  it("drops what was already sent", () => {
+    const { sent, socket, streams } = setup();
+    streams.init(socket, "channel", "c", 0, { explicit: false });
+    for (const seq of [1, 2, 1, 2, 3]) streams.offer(socket, "channel", "c", seq, { seq });
+    expect(sent).toEqual([1, 2, 3]);
+  });
+
+  it("fills a gap that stays open from the committed store", async () => {
+    vi.useFakeTimers();
+    try {
+      const { sent, socket, streams } = setup([1, 2, 3]);
+      streams.init(socket, "channel", "c", 1, { explicit: false });
+      // seq 2's event was lost (its publisher died after commit); 3 arrives.
+      streams.offer(socket, "channel", "c", 3, { seq: 3 });
+      expect(sent).toEqual([]);
+      await vi.advanceTimersByTimeAsync(250);
+      expect(sent).toEqual([2, 3]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("starts a stream it never watched at the first message it gets", () => {
+    const { sent, socket, streams } = setup();
+    streams.offer(socket, "session", "s", 7, { seq: 7 });
+    streams.offer(socket, "session", "s", 8, { seq: 8 });
+    expect(sent).toEqual([7, 8]);
+  });
+});

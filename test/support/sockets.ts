@@ -1,0 +1,71 @@
+/** Socket.IO clients for tests: connect with a credential, collect events, await conditions. */
+import { io as connectClient, type Socket } from "socket.io-client";
+
+export interface Client {
+  socket: Socket;
+  /** Every event received, in order, by name. */
+  events: Array<{ event: string; payload: any }>;
+  of(event: string): any[];
+  /** Resolves when `predicate` holds over the received events (checked on each event). */
+  until(predicate: () => boolean, what?: string, timeoutMs?: number): Promise<void>;
+  emitAck<T = any>(event: string, payload: unknown): Promise<T>;
+  close(): void;
+}
+
+export async function connect(url: string, token: string | undefined, options: { reconnection?: boolean } = {}): Promise<Client> {
+  const socket = connectClient(url, {
+    path: "/socket.io",
+    transports: ["websocket"],
+    auth: token === undefined ? {} : { token },
+    reconnection: options.reconnection ?? false,
+    forceNew: true,
+  });
+  const events: Client["events"] = [];
+  const waiters = new Set<() => void>();
+  socket.onAny((event, payload) => {
+    events.push({ event, payload });
+    for (const w of [...waiters]) w();
+  });
+  socket.on("disconnect", (reason) => {
+    events.push({ event: "disconnect", payload: reason });
+    for (const w of [...waiters]) w();
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("connect_error", (err) => reject(err));
+  });
+  return {
+    socket,
+    events,
+    of: (name) => events.filter((e) => e.event === name).map((e) => e.payload),
+    until(predicate, what = "condition", timeoutMs = 10_000) {
+      if (predicate()) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!predicate()) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(events.slice(-5))}`));
+        }, timeoutMs);
+        waiters.add(check);
+      });
+    },
+    emitAck: (event, payload) => socket.timeout(10_000).emitWithAck(event, payload),
+    close: () => socket.close(),
+  };
+}
+
+/** Resolves with the connect_error message when a connection is refused. */
+export function connectError(url: string, token: string | undefined): Promise<string> {
+  return connect(url, token).then(
+    (c) => {
+      c.close();
+      throw new Error("connected, but should have been refused");
+    },
+    (err: Error) => err.message,
+  );
+}
