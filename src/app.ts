@@ -35,7 +35,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   });
   open.get("/readyz", async (ctx) => {
     try {
-      await deps.ready();
+      await withTimeout(deps.ready(), 2000);
       ctx.body = { status: "ready" };
     } catch (err) {
       ctx.state.log.warn({ err }, "not ready");
@@ -67,4 +67,12 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   return app;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

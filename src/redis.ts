@@ -19,3 +19,19 @@ export function createRedis(url: string, log: Logger, name: string): Redis {
   });
   return client;
 }
+
+/** Closes gracefully when Redis answers, at once when it does not (quit would wait forever). */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status !== "ready") {
+    client.disconnect();
+    return;
+  }
+  const timer = setTimeout(() => client.disconnect(), 2000);
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}

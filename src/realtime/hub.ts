@@ -17,7 +17,7 @@ import { channelMessagesAfter } from "../domain/channels/service.js";
 import type { DomainEvent } from "../domain/events.js";
 import { AppError, Invalid } from "../errors.js";
 import { toProblem } from "../http/problem.js";
-import { createRedis } from "../redis.js";
+import { closeRedis, createRedis } from "../redis.js";
 import type { Services } from "../services.js";
 import type { AckError, ClientToServerEvents, ServerToClientEvents, SocketData, WatchAck } from "./protocol.js";
 import { rooms } from "./rooms.js";
@@ -395,14 +395,17 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   return {
     io,
     async ping() {
-      if (redis) await redis.pub.ping();
+      if (!redis) return;
+      for (const client of Object.values(redis)) {
+        if (client.status !== "ready") throw new Error(`redis client is ${client.status}`);
+      }
+      await redis.pub.ping();
     },
     async close() {
       io.local.emit("hub:closing", { reason: "server shutting down" });
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
-      await transport.close();
-      if (redis) await Promise.allSettled([redis.pub.quit(), redis.sub.quit(), redis.events.quit()]);
+      if (redis) await Promise.all(Object.values(redis).map(closeRedis));
     },
   };
 }

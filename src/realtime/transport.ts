@@ -10,7 +10,6 @@ import type { DomainEvent } from "../domain/events.js";
 export interface EventTransport {
   publish(event: DomainEvent): void;
   onEvent(handler: (event: DomainEvent) => void): void;
-  close(): Promise<void>;
 }
 
 export function localTransport(): EventTransport {
@@ -20,7 +19,6 @@ export function localTransport(): EventTransport {
     onEvent: (h) => {
       handler = h;
     },
-    close: async () => {},
   };
 }
 
@@ -37,16 +35,23 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
     }
     handler?.(event);
   });
-  await sub.subscribe(channel);
+  // ioredis re-subscribes by itself after a reconnect. If Redis is down at start, start anyway
+  // (readiness reports it) rather than hang; delivery begins once Redis answers.
+  const subscribed = sub.subscribe(channel);
+  const waited = await Promise.race([
+    subscribed.then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), 5000).unref()),
+  ]);
+  if (!waited) {
+    log.warn({ channel }, "Redis is not answering; live events start once it does");
+    subscribed.catch((err) => log.error({ err }, "could not subscribe to the events channel"));
+  }
   return {
     publish: (event) => {
       pub.publish(channel, JSON.stringify(event)).catch((err) => log.error({ err, event: event.type }, "could not publish event"));
     },
     onEvent: (h) => {
       handler = h;
-    },
-    close: async () => {
-      await sub.unsubscribe(channel).catch(() => {});
     },
   };
 }

@@ -67,3 +67,14 @@ describe("operations", () => {
     ).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("PORT") });
   });
 });
+
+describe("readiness", () => {
+  it("reports not ready (503) while Redis is unreachable, and stays up", async () => {
+    const hub = await spawnHub({ env: { REDIS_URL: "redis://127.0.0.1:6399" } });
+    hubs.push(hub);
+    expect((await api(hub.url).get("/healthz")).status).toBe(200);
+    const ready = await api(hub.url).get("/readyz");
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get("content-type")).toContain("application/problem+json");
+  }, 30_000);
+});
