@@ -9,6 +9,7 @@ import type { HubState } from "./http/context.js";
 import { authenticate, requestContext } from "./http/middleware.js";
 import { agentRoutes } from "./http/routes/agents.js";
 import { meRoutes } from "./http/routes/me.js";
+import { sessionRoutes } from "./http/routes/sessions.js";
 import type { Services } from "./services.js";
 
 export interface AppDeps {
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   api.use(authenticate(deps.auth));
   meRoutes(api);
   agentRoutes(api, deps.services);
+  sessionRoutes(api, deps.services);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   return app;

@@ -5,6 +5,8 @@ import type { Config } from "./config.js";
 import { Agents } from "./domain/agents/service.js";
 import { AgentKeys } from "./domain/agents/keys.js";
 import { EventBus } from "./domain/events.js";
+import { SessionMessages } from "./domain/sessions/messages.js";
+import { Sessions } from "./domain/sessions/service.js";
 import { systemClock, type Clock } from "./domain/time.js";
 
 export interface ServiceDeps {
@@ -24,6 +26,8 @@ export function createServices(deps: ServiceDeps) {
     bus: deps.bus,
     agents: new Agents(tx),
     agentKeys: new AgentKeys(tx),
+    sessions: new Sessions(tx, clock),
+    sessionMessages: new SessionMessages(tx, clock, deps.config.messageMaxBytes),
   };
 }
 
