@@ -10,6 +10,7 @@ import { authenticate, requestContext } from "./http/middleware.js";
 import { agentRoutes } from "./http/routes/agents.js";
 import { channelRoutes } from "./http/routes/channels.js";
 import { meRoutes } from "./http/routes/me.js";
+import { sessionRoutes } from "./http/routes/sessions.js";
 import type { Services } from "./services.js";
 
 export interface AppDeps {
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   meRoutes(api);
   agentRoutes(api, deps.services);
   channelRoutes(api, deps.services, deps.config.messageMaxBytes);
+  sessionRoutes(api, deps.services);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   return app;

@@ -6,6 +6,8 @@ import { Agents } from "./domain/agents/service.js";
 import { AgentKeys } from "./domain/agents/keys.js";
 import { Channels } from "./domain/channels/service.js";
 import { EventBus } from "./domain/events.js";
+import { SessionMessages } from "./domain/sessions/messages.js";
+import { Sessions } from "./domain/sessions/service.js";
 import { systemClock, type Clock } from "./domain/time.js";
 
 export interface ServiceDeps {
@@ -26,6 +28,8 @@ export function createServices(deps: ServiceDeps) {
     agents: new Agents(tx),
     agentKeys: new AgentKeys(tx),
     channels: new Channels(tx),
+    sessions: new Sessions(tx, clock),
+    sessionMessages: new SessionMessages(tx, clock, deps.config.messageMaxBytes),
   };
 }
 

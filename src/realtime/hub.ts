@@ -14,6 +14,8 @@ import { describePrincipal, hasScope, type Principal, type UserPrincipal } from 
 import type { Config } from "../config.js";
 import { loadReadableChannel } from "../domain/channels/policy.js";
 import { channelMessagesAfter } from "../domain/channels/service.js";
+import { messagesAfter as sessionMessagesAfter } from "../domain/sessions/messages.js";
+import { loadReadableSession } from "../domain/sessions/policy.js";
 import type { DomainEvent } from "../domain/events.js";
 import { AppError, Invalid } from "../errors.js";
 import { toProblem } from "../http/problem.js";
@@ -28,10 +30,8 @@ import { SocketLimits } from "./limits.js";
 type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type HubServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
-/** Session access for the hub, provided by the sessions and groups domains. */
-export interface SessionAccess {
-  loadReadable(db: Knex, actor: Principal, sessionId: string): Promise<{ id: string; agent_id: string; owner_id: number | null }>;
-  messagesAfter(db: Knex, sessionId: string, afterSeq: number, limit: number): Promise<Array<{ seq: number }>>;
+/** Group membership for the hub, provided by the groups domain. */
+export interface GroupAccess {
   groupIdsForUser(db: Knex, user: UserPrincipal): Promise<string[]>;
   isGroupMember(group: { created_by: number | null; allowed_users: string[]; allowed_groups: string[] }, user: UserPrincipal): boolean;
 }
@@ -42,7 +42,7 @@ export interface RealtimeDeps {
   log: Logger;
   auth: Authenticator;
   services: Services;
-  sessions?: SessionAccess | undefined;
+  groups?: GroupAccess | undefined;
 }
 
 export interface Realtime {
@@ -89,7 +89,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
         send: (socket, _id, message) => socket.emit("channel:message", message),
       },
       session: {
-        after: (id, afterSeq, limit) => deps.sessions?.messagesAfter(db, id, afterSeq, limit) ?? Promise.resolve([]),
+        after: (id, afterSeq, limit) => sessionMessagesAfter(db, id, afterSeq, limit),
         send: (socket, id, message) => socket.emit("session:message", { sessionId: id, message }),
       },
     },
@@ -172,8 +172,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     socket.on("session:watch", (payload, ack) =>
       answer(ack, async () => {
         const { sessionId, since } = parse(SessionWatch, payload);
-        if (!deps.sessions) throw new Invalid([{ field: "sessionId", message: "sessions are not available" }]);
-        const session = await deps.sessions.loadReadable(db, socket.data.principal, sessionId);
+        const session = await loadReadableSession(db, socket.data.principal, sessionId);
         const head = since ?? (await db("sessions").where({ id: sessionId }).first("message_count"))?.message_count ?? 0;
         return watch(socket, "session", sessionId, rooms.session(sessionId), Number(head), session.agent_id);
       }),
@@ -196,7 +195,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   async function roomsAtConnect(p: Principal): Promise<ConnectRooms> {
     if (p.kind === "user") {
-      const groupIds = deps.sessions ? await deps.sessions.groupIdsForUser(db, p) : [];
+      const groupIds = deps.groups ? await deps.groups.groupIdsForUser(db, p) : [];
       return { rooms: [rooms.user(p.workspaceId, p.userId), rooms.workspaceUsers(p.workspaceId), ...groupIds.map(rooms.group)], channelHeads: [] };
     }
     if (p.kind === "master") return { rooms: [rooms.key(p.keyId)], channelHeads: [] };
@@ -236,8 +235,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   async function watch(socket: HubSocket, kind: StreamKind, id: string, room: string, since: number, agentId?: string) {
     streams.beginCatchUp(socket, kind, id, since, { explicit: true, ...(agentId ? { agentId } : {}) });
     socket.join(room);
-    const source = kind === "channel" ? (a: number, l: number) => channelMessagesAfter(db, id, a, l) : (a: number, l: number) => deps.sessions!.messagesAfter(db, id, a, l);
-    const rows = await source(since, REPLAY_LIMIT + 1);
+    const after = kind === "channel" ? channelMessagesAfter : sessionMessagesAfter;
+    const rows = await after(db, id, since, REPLAY_LIMIT + 1);
     const more = rows.length > REPLAY_LIMIT;
     const missed = rows.slice(0, REPLAY_LIMIT);
     const cursor = missed.length ? missed[missed.length - 1]!.seq : since;
@@ -250,11 +249,30 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   // ---- committed events -> sockets, on every node ----------------------------------------
 
   deps.services.bus.subscribe((event) => transport.publish(event));
+  // Events are routed strictly one after another, so an access change (a removal whose
+  // re-check reads Postgres) takes effect before any message that was published after it.
+  const queue: DomainEvent[] = [];
+  let draining = false;
   transport.onEvent((event) => {
-    route(event).catch((err) => log.error({ err, event: event.type }, "could not route event"));
+    queue.push(event);
+    if (!draining) void drain();
   });
+  async function drain(): Promise<void> {
+    draining = true;
+    while (queue.length) {
+      const event = queue.shift()!;
+      try {
+        const pending = route(event);
+        if (pending) await pending;
+      } catch (err) {
+        log.error({ err, event: event.type }, "could not route event");
+      }
+    }
+    draining = false;
+  }
 
-  async function route(event: DomainEvent): Promise<void> {
+  /** Delivers one event to this node's sockets; returns a promise only when it must read Postgres. */
+  function route(event: DomainEvent): Promise<void> | void {
     switch (event.type) {
       case "channel.message":
         for (const s of localSockets(rooms.channel(event.channelId))) {
@@ -304,19 +322,19 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
           action: event.type === "group.session_added" ? "added" : "removed",
           sessionId: event.sessionId,
         });
-        if (event.type === "group.session_removed") await recheckSessionWatchers(localSockets(rooms.session(event.sessionId)));
+        if (event.type === "group.session_removed") return recheckSessionWatchers(localSockets(rooms.session(event.sessionId)));
         return;
       case "group.created":
       case "group.updated":
       case "group.deleted": {
-        if (!deps.sessions) return;
+        if (!deps.groups) return;
         const left: HubSocket[] = [];
         for (const s of localSockets(rooms.workspaceUsers(event.workspaceId))) {
           const p = s.data.principal;
           if (p.kind !== "user") continue;
           const member =
             event.type !== "group.deleted" &&
-            deps.sessions.isGroupMember(
+            deps.groups.isGroupMember(
               { created_by: event.createdBy, allowed_users: event.allowedUsers, allowed_groups: event.allowedGroups },
               p,
             );
@@ -326,12 +344,10 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
             left.push(s);
           }
         }
-        await recheckSessionWatchers(left);
-        return;
+        return recheckSessionWatchers(left);
       }
       case "agent.member_removed":
-        await recheckSessionWatchers(localSockets(rooms.user(event.workspaceId, event.userId)), event.agentId);
-        return;
+        return recheckSessionWatchers(localSockets(rooms.user(event.workspaceId, event.userId)), event.agentId);
       case "key.revoked":
         for (const s of localSockets(rooms.key(event.keyId))) close(s, "key revoked");
         return;
@@ -354,12 +370,11 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   /** Sockets whose access may have ended: every watched session is checked again; failures leave. */
   async function recheckSessionWatchers(sockets: HubSocket[], agentId?: string): Promise<void> {
-    if (!deps.sessions) return;
     for (const s of sockets) {
       for (const [key, st] of [...(s.data.streams ?? new Map())]) {
         if (!key.startsWith("session:") || (agentId && st.agentId !== agentId)) continue;
         const sessionId = key.slice("session:".length);
-        const allowed = await deps.sessions.loadReadable(db, s.data.principal, sessionId).then(
+        const allowed = await loadReadableSession(db, s.data.principal, sessionId).then(
           () => true,
           () => false,
         );

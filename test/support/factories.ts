@@ -52,3 +52,23 @@ export async function makeKey(client: Api, agentId: string, scopes: string[]): P
   if (res.status !== 201) throw new Error(`create key answered ${res.status}: ${res.text}`);
   return res.body.key;
 }
+
+export async function makeSession(client: Api, agentId: string, body: Record<string, unknown> = {}): Promise<any> {
+  const res = await client.post(`/api/agents/${agentId}/sessions`, body);
+  if (res.status !== 201) throw new Error(`create session answered ${res.status}: ${res.text}`);
+  return res.body;
+}
+
+export async function appendMessage(client: Api, agentId: string, sessionId: string, body: Record<string, unknown> = {}): Promise<any> {
+  const res = await client.post(`/api/agents/${agentId}/sessions/${sessionId}/messages`, { role: "user", content: "hello", ...body });
+  if (res.status !== 201) throw new Error(`append message answered ${res.status}: ${res.text}`);
+  return res.body;
+}
+
+/** Adds a user to an agent's team; `member` is their client (so they are provisioned first). */
+export async function addToTeam(editor: Api, agentId: string, member: Api, accessLevel: "viewer" | "editor" = "viewer"): Promise<number> {
+  const id = await userId(member);
+  const res = await editor.post(`/api/agents/${agentId}/team`, { user_id: id, access_level: accessLevel });
+  if (res.status !== 201) throw new Error(`add member answered ${res.status}: ${res.text}`);
+  return id;
+}

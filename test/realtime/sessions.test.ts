@@ -1,0 +1,145 @@
+/**
+ * Session updates live, across two hub processes sharing Postgres and Redis: who receives
+ * them, watch with since across nodes, and access that ends while a socket is open.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb, type Db } from "../../src/db.js";
+import { api, type Api } from "../support/api.js";
+import { makeAgent, makeKey, makeWorkspace, uniq, userId, type TestWorkspace } from "../support/factories.js";
+import { spawnHub, type HubProcess } from "../support/hub.js";
+import { connect, type Client } from "../support/sockets.js";
+
+let a: HubProcess;
+let b: HubProcess;
+let db: Db;
+let ws: TestWorkspace;
+let bobToken: string;
+let aliceA: Api;
+let bobA: Api;
+const clients: Client[] = [];
+
+const open = async (url: string, token: string) => {
+  const c = await connect(url, token);
+  clients.push(c);
+  return c;
+};
+
+beforeAll(async () => {
+  [a, b] = await Promise.all([spawnHub(), spawnHub()]);
+  db = createDb({ databaseUrl: process.env.TEST_FILE_DATABASE_URL, dataDir: "/x" });
+  ws = await makeWorkspace(db);
+  aliceA = api(a.url, await ws.token("alice"));
+  bobToken = await ws.token("bob");
+  bobA = api(a.url, bobToken);
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await Promise.all([a?.stop(), b?.stop()]);
+  await db?.destroy();
+});
+
+/** An agent that bob uses as a viewer, a session bob owns, and a key of the agent. */
+async function bobsSession(scopes = ["sessions:read", "sessions:write"]) {
+  const agentId = await makeAgent(aliceA, uniq("agent"));
+  await aliceA.post(`/api/agents/${agentId}/team`, { user_id: await userId(bobA), access_level: "viewer" });
+  const session = await bobA.post(`/api/agents/${agentId}/sessions`, { title: "bob's" });
+  expect(session.status).toBe(201);
+  const key = api(a.url, await makeKey(aliceA, agentId, scopes));
+  return { agentId, sessionId: session.body.id as string, key };
+}
+
+const append = async (client: Api, agentId: string, sessionId: string, content: string) => {
+  const res = await client.post(`/api/agents/${agentId}/sessions/${sessionId}/messages`, { id: randomUUID(), role: "assistant", content });
+  expect(res.status).toBe(201);
+  return res.body;
+};
+
+const seqs = (c: Client, sessionId: string) =>
+  c.of("session:message").filter((m) => m.sessionId === sessionId).map((m) => m.message.seq);
+
+describe("session events across nodes", () => {
+  it("pushes messages and updates to the owner's sockets and the agent's reading keys on the other node", async () => {
+    const { agentId, sessionId, key } = await bobsSession();
+    const owner = await open(b.url, bobToken);
+    const reader = await open(b.url, await makeKey(aliceA, agentId, ["sessions:read"]));
+    const sent = await append(key, agentId, sessionId, "hello bob");
+    for (const c of [owner, reader]) {
+      await c.until(() => seqs(c, sessionId).length === 1, "session:message");
+      expect(c.of("session:message")[0]).toEqual({ sessionId, message: sent });
+    }
+    expect((await bobA.patch(`/api/agents/${agentId}/sessions/${sessionId}`, { title: "renamed" })).status).toBe(204);
+    await owner.until(() => owner.of("session:updated").length === 1, "session:updated");
+    expect(owner.of("session:updated")[0]).toMatchObject({ sessionId, change: "renamed", session: { id: sessionId, title: "renamed" } });
+    await bobA.post(`/api/agents/${agentId}/sessions/${sessionId}/archive`);
+    await bobA.post(`/api/agents/${agentId}/sessions/${sessionId}/restore`);
+    await bobA.delete(`/api/agents/${agentId}/sessions/${sessionId}`);
+    await reader.until(() => reader.of("session:updated").length === 4, "four updates");
+    expect(reader.of("session:updated").map((u) => u.change)).toEqual(["renamed", "archived", "restored", "deleted"]);
+  });
+
+  it("sends nothing to other users, other agents' keys, or keys without sessions:read", async () => {
+    const { agentId, sessionId, key } = await bobsSession();
+    const carol = await open(b.url, await ws.token("carol"));
+    const otherAgent = await makeAgent(aliceA, uniq("other"));
+    const otherKey = await open(b.url, await makeKey(aliceA, otherAgent, ["sessions:read"]));
+    const writeOnly = await open(b.url, await makeKey(aliceA, agentId, ["sessions:write"]));
+    const owner = await open(b.url, bobToken);
+    await append(key, agentId, sessionId, "private");
+    await owner.until(() => seqs(owner, sessionId).length === 1, "owner delivery");
+    // Same publisher, same ordered path: had they been sent to the others, they would be there by now.
+    for (const c of [carol, otherKey, writeOnly]) expect(c.of("session:message")).toEqual([]);
+  });
+
+  it("replays with since on the other node after a drop, then continues live without gap or duplicate", async () => {
+    const { agentId, sessionId, key } = await bobsSession();
+    const first = await open(a.url, bobToken);
+    expect(await first.emitAck("session:watch", { sessionId, since: 0 })).toEqual({ ok: true, missed: [] });
+    await append(key, agentId, sessionId, "1");
+    await first.until(() => seqs(first, sessionId).length === 1, "first live");
+    first.close();
+    for (let i = 2; i <= 5; i++) await append(key, agentId, sessionId, String(i));
+    const second = await open(b.url, bobToken);
+    const ack = await second.emitAck("session:watch", { sessionId, since: 1 });
+    expect(ack.missed.map((m: { seq: number }) => m.seq)).toEqual([2, 3, 4, 5]);
+    await append(key, agentId, sessionId, "6");
+    await second.until(() => seqs(second, sessionId).includes(6), "live 6");
+    expect(seqs(second, sessionId)).toEqual([6]);
+  });
+
+  it("refuses watches the caller may not make", async () => {
+    const { agentId, sessionId } = await bobsSession();
+    const carol = await open(a.url, await ws.token("carol"));
+    expect(await carol.emitAck("session:watch", { sessionId, since: 0 })).toMatchObject({ ok: false, error: { status: 404 } });
+    const stranger = await makeWorkspace(db);
+    const outsider = await open(b.url, stranger.masterKey);
+    expect(await outsider.emitAck("session:watch", { sessionId })).toMatchObject({ ok: false, error: { status: 404 } });
+    const otherAgentKey = await open(b.url, await makeKey(aliceA, await makeAgent(aliceA, uniq("x")), ["sessions:read"]));
+    expect(await otherAgentKey.emitAck("session:watch", { sessionId })).toMatchObject({ ok: false, error: { status: 404 } });
+    const noScope = await open(b.url, await makeKey(aliceA, agentId, ["channels:read"]));
+    expect(await noScope.emitAck("session:watch", { sessionId })).toMatchObject({ ok: false, error: { status: 403 } });
+    expect(await noScope.emitAck("session:watch", {})).toMatchObject({ ok: false, error: { status: 422 } });
+    const master = await open(a.url, ws.masterKey);
+    expect(await master.emitAck("session:watch", { sessionId, since: 0 })).toEqual({ ok: true, missed: [] });
+  });
+
+  it("stops a removed team member's live session updates at once, on every node", async () => {
+    const { agentId, sessionId, key } = await bobsSession();
+    const keep = await bobsSession();
+    const watcherB = await open(b.url, bobToken);
+    const watcherA = await open(a.url, bobToken);
+    for (const c of [watcherA, watcherB]) await c.emitAck("session:watch", { sessionId, since: 0 });
+    await append(key, agentId, sessionId, "before");
+    for (const c of [watcherA, watcherB]) await c.until(() => seqs(c, sessionId).length === 1, "before removal");
+
+    expect((await aliceA.delete(`/api/agents/${agentId}/team/${await userId(bobA)}`)).status).toBe(200);
+    await append(key, agentId, sessionId, "after");
+    await append(keep.key, keep.agentId, keep.sessionId, "sentinel");
+    for (const c of [watcherA, watcherB]) {
+      await c.until(() => seqs(c, keep.sessionId).length === 1, "sentinel");
+      expect(seqs(c, sessionId)).toEqual([1]);
+    }
+    expect(await watcherB.emitAck("session:watch", { sessionId, since: 0 })).toMatchObject({ ok: false, error: { status: 404 } });
+  });
+});
