@@ -87,10 +87,12 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       channel: {
         after: (id, afterSeq, limit) => channelMessagesAfter(db, id, afterSeq, limit),
         send: (socket, _id, message) => socket.emit("channel:message", message),
+        broadcast: (sockets, _id, message) => io.local.to(sockets.map((s) => s.id)).emit("channel:message", message),
       },
       session: {
         after: (id, afterSeq, limit) => sessionMessagesAfter(db, id, afterSeq, limit),
         send: (socket, id, message) => socket.emit("session:message", { sessionId: id, message }),
+        broadcast: (sockets, id, message) => io.local.to(sockets.map((s) => s.id)).emit("session:message", { sessionId: id, message }),
       },
     },
     log,
@@ -275,9 +277,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   function route(event: DomainEvent): Promise<void> | void {
     switch (event.type) {
       case "channel.message":
-        for (const s of localSockets(rooms.channel(event.channelId))) {
-          streams.offer(s, "channel", event.channelId, event.seq, event.message);
-        }
+        streams.offerAll(localSockets(rooms.channel(event.channelId)), "channel", event.channelId, event.seq, event.message);
         return;
       case "channel.subscribed":
         for (const s of localSockets(rooms.agent(event.workspaceId, event.agentId))) {
@@ -300,9 +300,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
         }
         return;
       case "session.message_appended":
-        for (const s of localSockets(...sessionRooms(event))) {
-          streams.offer(s, "session", event.sessionId, event.seq, event.message);
-        }
+        streams.offerAll(localSockets(...sessionRooms(event)), "session", event.sessionId, event.seq, event.message);
         return;
       case "session.updated": {
         const targets = sessionRooms(event);

@@ -34,6 +34,8 @@ export interface StreamSource {
   after(id: string, afterSeq: number, limit: number): Promise<Array<{ seq: number }>>;
   /** Sends one message of stream `id` to the socket. */
   send(socket: Socket, id: string, message: unknown): void;
+  /** Sends one message to many sockets at once (encoded once). */
+  broadcast(sockets: Socket[], id: string, message: unknown): void;
 }
 
 export type StreamKind = "channel" | "session";
@@ -111,6 +113,28 @@ export class Streams {
   dropAll(socket: Socket): void {
     for (const st of this.states(socket).values()) if (st.repairTimer) clearTimeout(st.repairTimer);
     this.states(socket).clear();
+  }
+
+  /**
+   * A live message for every socket that receives this stream on this node. Sockets for which
+   * it is simply the next message (the common case) get it in one broadcast; the others go
+   * through `offer`.
+   */
+  offerAll(sockets: Iterable<Socket>, kind: StreamKind, id: string, seq: number, message: unknown): void {
+    const key = streamKey(kind, id);
+    const ready: Socket[] = [];
+    for (const socket of sockets) {
+      const st = this.states(socket).get(key);
+      if (st && !st.catchingUp && st.pending.size === 0 && seq === st.cursor + 1) {
+        st.cursor = seq;
+        ready.push(socket);
+      } else {
+        this.offer(socket, kind, id, seq, message);
+      }
+    }
+    if (!ready.length) return;
+    this.sources[kind].broadcast(ready, id, message);
+    for (const socket of ready) this.afterSend(socket);
   }
 
   /** A live message for a socket that receives this stream. */

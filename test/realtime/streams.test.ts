@@ -19,6 +19,7 @@ function setup(committed: number[] = []) {
   const source: StreamSource = {
     after: async (_id, afterSeq, limit) => store.filter((m) => m.seq > afterSeq).slice(0, limit),
     send: (_s, _id, message) => sent.push((message as Msg).seq),
+    broadcast: (sockets, _id, message) => sockets.forEach(() => sent.push((message as Msg).seq)),
   };
   const streams = new Streams({ channel: source, session: source }, pino({ level: "silent" }), () => {});
   return { store, sent, socket, streams, commit: (seq: number) => store.push({ seq }) };
@@ -59,6 +60,19 @@ describe("ordered stream delivery", () => {
     expect(sent).toEqual([]);
     streams.offer(socket, "channel", "c", 11, { seq: 11 });
     expect(sent).toEqual([11, 12, 13]);
+  });
+
+  it("broadcasts to the sockets in order and routes the others through their own state", () => {
+    const { sent, streams } = setup();
+    const inOrder = { connected: true, data: {} } as unknown as Socket;
+    const behind = { connected: true, data: {} } as unknown as Socket;
+    streams.init(inOrder, "channel", "c", 4, { explicit: false });
+    streams.init(behind, "channel", "c", 3, { explicit: false });
+    streams.offerAll([inOrder, behind], "channel", "c", 5, { seq: 5 });
+    expect(sent).toEqual([5]); // only inOrder; behind holds 5 until 4 arrives
+    streams.offerAll([inOrder, behind], "channel", "c", 4, { seq: 4 });
+    expect(sent).toEqual([5, 4, 5]);
+    expect(streams.get(behind, "channel", "c")?.cursor).toBe(5);
   });
 
   it("drops what was already sent", () => {
