@@ -10,6 +10,7 @@ import { authenticate, requestContext } from "./http/middleware.js";
 import { agentRoutes } from "./http/routes/agents.js";
 import { meRoutes } from "./http/routes/me.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
+import { shareRoutes, sharedViewRoutes } from "./http/routes/shares.js";
 import type { Services } from "./services.js";
 
 export interface AppDeps {
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
       ctx.body = { type: "urn:agenthub:problem:not-ready", title: "Service Unavailable", status: 503, detail: "A dependency is not reachable" };
     }
   });
+  sharedViewRoutes(open, deps.services);
   app.use(open.routes());
 
   app.use(
@@ -64,6 +66,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   meRoutes(api);
   agentRoutes(api, deps.services);
   sessionRoutes(api, deps.services);
+  shareRoutes(api, deps.services);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   return app;

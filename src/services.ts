@@ -7,6 +7,7 @@ import { AgentKeys } from "./domain/agents/keys.js";
 import { EventBus } from "./domain/events.js";
 import { SessionMessages } from "./domain/sessions/messages.js";
 import { Sessions } from "./domain/sessions/service.js";
+import { ShareLinks } from "./domain/sharing/service.js";
 import { systemClock, type Clock } from "./domain/time.js";
 
 export interface ServiceDeps {
@@ -28,6 +29,7 @@ export function createServices(deps: ServiceDeps) {
     agentKeys: new AgentKeys(tx),
     sessions: new Sessions(tx, clock),
     sessionMessages: new SessionMessages(tx, clock, deps.config.messageMaxBytes),
+    shareLinks: new ShareLinks(tx, clock, deps.config.publicUrl),
   };
 }
 
