@@ -10,6 +10,7 @@ import { authenticate, requestContext } from "./http/middleware.js";
 import { agentRoutes } from "./http/routes/agents.js";
 import { meRoutes } from "./http/routes/me.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
+import { groupRoutes } from "./http/routes/groups.js";
 import { shareRoutes, sharedViewRoutes } from "./http/routes/shares.js";
 import type { Services } from "./services.js";
 
@@ -67,6 +68,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   agentRoutes(api, deps.services);
   sessionRoutes(api, deps.services);
   shareRoutes(api, deps.services);
+  groupRoutes(api, deps.services);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   return app;

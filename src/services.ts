@@ -5,6 +5,7 @@ import type { Config } from "./config.js";
 import { Agents } from "./domain/agents/service.js";
 import { AgentKeys } from "./domain/agents/keys.js";
 import { EventBus } from "./domain/events.js";
+import { Groups } from "./domain/groups/service.js";
 import { SessionMessages } from "./domain/sessions/messages.js";
 import { Sessions } from "./domain/sessions/service.js";
 import { ShareLinks } from "./domain/sharing/service.js";
@@ -30,6 +31,7 @@ export function createServices(deps: ServiceDeps) {
     sessions: new Sessions(tx, clock),
     sessionMessages: new SessionMessages(tx, clock, deps.config.messageMaxBytes),
     shareLinks: new ShareLinks(tx, clock, deps.config.publicUrl),
+    groups: new Groups(tx, clock),
   };
 }
 
