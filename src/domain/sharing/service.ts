@@ -82,8 +82,9 @@ export class ShareLinks {
   async view(token: string): Promise<SharedSessionView> {
     const { db } = this.deps;
     const link = await this.live(db, token);
-    const session: SessionRow = await db("sessions").where({ id: link.session_id }).first();
-    const agent = await db("agents").where({ workspace_id: session.workspace_id, id: session.agent_id }).first("id", "name");
+    const session: SessionRow | undefined = await db("sessions").where({ id: link.session_id }).first();
+    const agent = session && (await db("agents").where({ workspace_id: session.workspace_id, id: session.agent_id }).first("id", "name"));
+    if (!session || !agent) throw deadLink(); // deleted a moment ago
     return {
       session: { id: session.id, title: session.title, created_at: toIso(session.created_at) },
       agent: { id: agent.id, name: agent.name },
@@ -101,7 +102,8 @@ export class ShareLinks {
     if (actor.kind !== "user") throw new Forbidden("Only users may clone a shared session");
     return transact(this.deps, async (trx) => {
       const link = await this.live(trx, token);
-      const source: SessionRow = await trx("sessions").where({ id: link.session_id }).first();
+      const source: SessionRow | undefined = await trx("sessions").where({ id: link.session_id }).first();
+      if (!source) throw deadLink();
       if (source.workspace_id !== actor.workspaceId) throw new Forbidden("You may only clone sessions of your own workspace");
       await loadAgentFor(trx, actor, source.agent_id).catch((err: unknown) => {
         throw err instanceof NotFound ? new Forbidden("You need access to the session's agent to clone it") : err;
