@@ -11,6 +11,8 @@ import { agentRoutes } from "./http/routes/agents.js";
 import { channelRoutes } from "./http/routes/channels.js";
 import { meRoutes } from "./http/routes/me.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
+import { groupRoutes } from "./http/routes/groups.js";
+import { shareRoutes, sharedViewRoutes } from "./http/routes/shares.js";
 import type { Services } from "./services.js";
 
 export interface AppDeps {
@@ -45,6 +47,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
       ctx.body = { type: "urn:agenthub:problem:not-ready", title: "Service Unavailable", status: 503, detail: "A dependency is not reachable" };
     }
   });
+  sharedViewRoutes(open, deps.services);
   app.use(open.routes());
 
   app.use(
@@ -66,6 +69,8 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   agentRoutes(api, deps.services);
   channelRoutes(api, deps.services, deps.config.messageMaxBytes);
   sessionRoutes(api, deps.services);
+  shareRoutes(api, deps.services);
+  groupRoutes(api, deps.services);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));
   return app;

@@ -9,6 +9,7 @@ import ClientPgLite from "knex-pglite";
 import pg from "pg";
 import * as m20261123000100 from "../migrations/20261123000100_foundation.js";
 import * as m20261123000200 from "../migrations/20261123000200_sessions.js";
+import * as m20261123000300 from "../migrations/20261123000300_sharing_groups.js";
 import * as m20261123000400 from "../migrations/20261123000400_channels.js";
 
 // int8 (bigint) ids fit in a JS number (< 2^53); the contract sends user ids as JSON numbers.
@@ -57,6 +58,7 @@ interface Migration {
 const migrations: ReadonlyArray<readonly [name: string, migration: Migration]> = [
   ["20261123000100_foundation", m20261123000100],
   ["20261123000200_sessions", m20261123000200],
+  ["20261123000300_sharing_groups", m20261123000300],
   ["20261123000400_channels", m20261123000400],
 ];
 

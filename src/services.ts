@@ -6,8 +6,10 @@ import { Agents } from "./domain/agents/service.js";
 import { AgentKeys } from "./domain/agents/keys.js";
 import { Channels } from "./domain/channels/service.js";
 import { EventBus } from "./domain/events.js";
+import { Groups } from "./domain/groups/service.js";
 import { SessionMessages } from "./domain/sessions/messages.js";
 import { Sessions } from "./domain/sessions/service.js";
+import { ShareLinks } from "./domain/sharing/service.js";
 import { systemClock, type Clock } from "./domain/time.js";
 
 export interface ServiceDeps {
@@ -30,6 +32,8 @@ export function createServices(deps: ServiceDeps) {
     channels: new Channels(tx),
     sessions: new Sessions(tx, clock),
     sessionMessages: new SessionMessages(tx, clock, deps.config.messageMaxBytes),
+    shareLinks: new ShareLinks(tx, clock, deps.config.publicUrl),
+    groups: new Groups(tx, clock),
   };
 }
 

@@ -5,17 +5,17 @@
  */
 import type http from "node:http";
 import { createAdapter } from "@socket.io/redis-adapter";
-import type { Knex } from "knex";
 import type { Logger } from "pino";
 import { Server, type Socket } from "socket.io";
 import { z } from "zod";
 import type { Authenticator } from "../auth/authenticate.js";
-import { describePrincipal, hasScope, type Principal, type UserPrincipal } from "../auth/principal.js";
+import { describePrincipal, hasScope, type Principal } from "../auth/principal.js";
 import type { Config } from "../config.js";
 import { loadReadableChannel } from "../domain/channels/policy.js";
 import { channelMessagesAfter } from "../domain/channels/service.js";
 import { messagesAfter as sessionMessagesAfter } from "../domain/sessions/messages.js";
 import { loadReadableSession } from "../domain/sessions/policy.js";
+import { groupIdsForUser, isGroupMember } from "../domain/groups/policy.js";
 import type { DomainEvent } from "../domain/events.js";
 import { AppError, Invalid } from "../errors.js";
 import { toProblem } from "../http/problem.js";
@@ -30,11 +30,6 @@ import { SocketLimits } from "./limits.js";
 type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type HubServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
-/** Group membership for the hub, provided by the groups domain. */
-export interface GroupAccess {
-  groupIdsForUser(db: Knex, user: UserPrincipal): Promise<string[]>;
-  isGroupMember(group: { created_by: number | null; allowed_users: string[]; allowed_groups: string[] }, user: UserPrincipal): boolean;
-}
 
 export interface RealtimeDeps {
   server: http.Server;
@@ -42,7 +37,6 @@ export interface RealtimeDeps {
   log: Logger;
   auth: Authenticator;
   services: Services;
-  groups?: GroupAccess | undefined;
 }
 
 export interface Realtime {
@@ -197,7 +191,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   async function roomsAtConnect(p: Principal): Promise<ConnectRooms> {
     if (p.kind === "user") {
-      const groupIds = deps.groups ? await deps.groups.groupIdsForUser(db, p) : [];
+      const groupIds = await groupIdsForUser(db, p);
       return { rooms: [rooms.user(p.workspaceId, p.userId), rooms.workspaceUsers(p.workspaceId), ...groupIds.map(rooms.group)], channelHeads: [] };
     }
     if (p.kind === "master") return { rooms: [rooms.key(p.keyId)], channelHeads: [] };
@@ -325,14 +319,13 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       case "group.created":
       case "group.updated":
       case "group.deleted": {
-        if (!deps.groups) return;
         const left: HubSocket[] = [];
         for (const s of localSockets(rooms.workspaceUsers(event.workspaceId))) {
           const p = s.data.principal;
           if (p.kind !== "user") continue;
           const member =
             event.type !== "group.deleted" &&
-            deps.groups.isGroupMember(
+            isGroupMember(
               { created_by: event.createdBy, allowed_users: event.allowedUsers, allowed_groups: event.allowedGroups },
               p,
             );

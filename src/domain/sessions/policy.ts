@@ -14,6 +14,7 @@ import { hasScope, isWorkspaceAdmin, type Principal, type Scope } from "../../au
 import { Forbidden, NotFound } from "../../errors.js";
 import { accessLevel, loadAgentFor, type AgentRow, type AccessLevel } from "../agents/policy.js";
 import type { SessionAudience } from "../events.js";
+import { isSessionSharedWithMember } from "../groups/policy.js";
 
 /** read: see it and its messages. write: append, rename, archive, delete. share: make or revoke links. */
 export type SessionAction = "read" | "write" | "share";
@@ -72,16 +73,12 @@ export async function assertCanSession(db: Knex, actor: Principal, session: Sess
   }
   if (actor.kind !== "user") throw new NotFound("Session");
   if (session.owner_id === actor.userId && (await accessLevel(db, actor, session.agent_id))) return;
-  if (await isSharedWithMemberGroup(db, actor, session)) {
+  // Group members read the sessions shared with their groups, even without the agent.
+  if (await isSessionSharedWithMember(db, actor, session.id)) {
     if (action === "read") return;
     throw new Forbidden("Group members may read this session, not change or share it");
   }
   throw new NotFound("Session");
-}
-
-/** Group members read the sessions shared with their groups (filled in by the groups issue). */
-async function isSharedWithMemberGroup(_db: Knex, _actor: Principal, _session: SessionRow): Promise<boolean> {
-  return false;
 }
 
 /** Loads a session of `agentId` that the caller may `action`; see assertCanSession. */
@@ -109,11 +106,16 @@ export async function loadReadableSession(
   actor: Principal,
   sessionId: string,
 ): Promise<{ id: string; workspace_id: string; agent_id: string; owner_id: number | null }> {
+  const s = await loadSessionById(db, actor, sessionId, "read");
+  return { id: s.id, workspace_id: s.workspace_id, agent_id: s.agent_id, owner_id: s.owner_id };
+}
+
+/** Loads a session of any agent by id alone, that the caller may `action`; see assertCanSession. */
+export async function loadSessionById(db: Knex, actor: Principal, sessionId: string, action: SessionAction): Promise<SessionRow> {
   const session: SessionRow | undefined = await db("sessions").where({ workspace_id: actor.workspaceId, id: sessionId }).first();
   if (!session) throw new NotFound("Session");
-  await assertCanSession(db, actor, session, "read");
-  const s = normaliseSession(session);
-  return { id: s.id, workspace_id: s.workspace_id, agent_id: s.agent_id, owner_id: s.owner_id };
+  await assertCanSession(db, actor, session, action);
+  return normaliseSession(session);
 }
 
 /**
@@ -128,7 +130,8 @@ export async function sessionAudience(db: Knex, session: SessionRow): Promise<Se
       .first("user_id");
     if (member) ownerUserId = session.owner_id;
   }
-  return { ownerUserId, groupIds: [] };
+  const groupIds: string[] = await db("group_sessions").where({ session_id: session.id }).orderBy("group_id").pluck("group_id");
+  return { ownerUserId, groupIds };
 }
 
 export function normaliseSession(row: SessionRow): SessionRow {

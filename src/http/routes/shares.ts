@@ -1,0 +1,54 @@
+/** Routes: share links ("Share links" in the contract). The view needs no credential. */
+import type { Router } from "@koa/router";
+import type { Middleware } from "koa";
+import { z } from "zod";
+import { SHARE_MAX_HOURS } from "../../domain/sharing/service.js";
+import type { Services } from "../../services.js";
+import type { HubState } from "../context.js";
+import { parse } from "../validate.js";
+
+const CreateShare = z.strictObject({
+  expires_in_hours: z
+    .number({ message: "must be a whole number of hours" })
+    .int("must be a whole number of hours")
+    .min(1, `must be from 1 to ${SHARE_MAX_HOURS}`)
+    .max(SHARE_MAX_HOURS, `must be from 1 to ${SHARE_MAX_HOURS}`)
+    .optional()
+    .transform((h) => h ?? SHARE_MAX_HOURS),
+});
+
+/** Set before the handler runs, so 404s carry them too: the token is a credential in the URL. */
+const privateView: Middleware<HubState> = async (ctx, next) => {
+  ctx.set({ "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex" });
+  await next();
+};
+
+/** Authenticated: create and revoke links, clone a shared session. */
+export function shareRoutes(router: Router<HubState>, s: Services): void {
+  const base = "/api/agents/:agentId/sessions/:sessionId/share";
+  router.post(base, async (ctx) => {
+    const { expires_in_hours } = parse(CreateShare, ctx.request.body);
+    ctx.body = await s.shareLinks.create(ctx.state.principal, ctx.params.agentId!, ctx.params.sessionId!, expires_in_hours);
+    ctx.status = 201;
+  });
+  router.delete(base, async (ctx) => {
+    await s.shareLinks.revoke(ctx.state.principal, ctx.params.agentId!, ctx.params.sessionId!);
+    ctx.status = 204;
+  });
+  router.post("/api/shared/:token/clone", privateView, async (ctx) => {
+    ctx.body = await s.shareLinks.clone(ctx.state.principal, ctx.params.token!);
+    ctx.status = 201;
+  });
+}
+
+/**
+ * Public: the read-only view, at /api/shared/{token} and at /shared/{token} (the path of the
+ * link's url, so the link works against the hub itself).
+ */
+export function sharedViewRoutes(router: Router<HubState>, s: Services): void {
+  for (const path of ["/api/shared/:token", "/shared/:token"]) {
+    router.get(path, privateView, async (ctx) => {
+      ctx.body = await s.shareLinks.view(ctx.params.token!);
+    });
+  }
+}

@@ -1,0 +1,345 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { AgentPrincipal, UserPrincipal } from "../../src/auth/principal.js";
+import type { DomainEvent } from "../../src/domain/events.js";
+import { groupIdsForUser, isGroupMember } from "../../src/domain/groups/policy.js";
+import { messagesAfter } from "../../src/domain/sessions/messages.js";
+import { loadReadableSession } from "../../src/domain/sessions/policy.js";
+import { Forbidden, NotFound } from "../../src/errors.js";
+import type { Hub } from "../../src/server.js";
+import { api, type Api } from "../support/api.js";
+import { testClock } from "../support/clock.js";
+import { addToTeam, appendMessage, makeAgent, makeKey, makeSession, makeWorkspace, userId, type TestWorkspace } from "../support/factories.js";
+import { startTestHub } from "../support/hub.js";
+
+const SRE = "google-workspace/sre@example.com";
+
+let hub: Hub;
+let ws: TestWorkspace;
+let other: TestWorkspace;
+let anon: Api;
+let alice: Api; // editor of a1, a2, a3; creates the groups
+let bob: Api; // viewer of a1 and a2, member by allowed_users
+let erin: Api; // member by allowed_users (other case), no agent access
+let sre: Api; // member by the groups claim, no agent access
+let sreLost: Api; // the same user, after losing the IdP group
+let carol: Api; // in the workspace, no access, no membership
+let master: Api;
+let admin: Api;
+let key: Api; // a1's key with both session scopes
+let a1: string;
+let a2: string;
+let a3: string;
+let aliceId: number;
+let events: DomainEvent[] = [];
+
+beforeAll(async () => {
+  hub = await startTestHub({ redis: false, clock: testClock() });
+  hub.services.bus.subscribe((e) => events.push(e));
+  ws = await makeWorkspace(hub.services.db);
+  other = await makeWorkspace(hub.services.db);
+  anon = api(hub.url);
+  alice = anon.as(await ws.token("alice"));
+  bob = anon.as(await ws.token("bob"));
+  erin = anon.as(await ws.token("erin", { email: "erin@example.com" }));
+  sre = anon.as(await ws.token("sam", { groups: [SRE, "google-workspace/dev@example.com"] }));
+  sreLost = anon.as(await ws.token("sam", { groups: ["google-workspace/dev@example.com"] }));
+  carol = anon.as(await ws.token("carol"));
+  master = anon.as(ws.masterKey);
+  admin = anon.as(await ws.token("root", { role: "admin" }));
+  [a1, a2, a3] = [await makeAgent(alice), await makeAgent(alice), await makeAgent(alice)];
+  await addToTeam(alice, a1, bob);
+  await addToTeam(alice, a2, bob);
+  aliceId = await userId(alice);
+  for (const c of [erin, sre, carol]) await userId(c);
+  key = anon.as(await makeKey(alice, a1, ["sessions:read", "sessions:write"]));
+});
+afterAll(() => hub?.close());
+beforeEach(() => {
+  events = [];
+});
+
+const body = (extra: Record<string, unknown> = {}) => ({
+  name: "Incident response",
+  agentIds: [a1, a2],
+  allowed_users: ["ERIN@Example.com", "bob@example.com"],
+  allowed_groups: [SRE],
+  ...extra,
+});
+
+async function makeGroup(client: Api = alice, extra: Record<string, unknown> = {}) {
+  const res = await client.post("/api/groups", body(extra));
+  if (res.status !== 201) throw new Error(`create group answered ${res.status}: ${res.text}`);
+  return res.body;
+}
+
+const ids = (res: { body: { groups?: { id: string }[]; sessions?: { id: string }[] } }) =>
+  (res.body.groups ?? res.body.sessions ?? []).map((x) => x.id);
+const sessionPath = (agentId: string, sessionId: string) => `/api/agents/${agentId}/sessions/${sessionId}`;
+
+describe("creating groups", () => {
+  it("creates a group of two or more agents; the creator is a member", async () => {
+    const res = await alice.post("/api/groups", body({ agentIds: [a1, a2, a1] }));
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({
+      id: expect.stringMatching(/^grp_[a-z0-9]{25}$/),
+      workspace_id: ws.id,
+      name: "Incident response",
+      agentIds: [a1, a2],
+      allowed_users: ["erin@example.com", "bob@example.com"],
+      allowed_groups: [SRE],
+      created_by: aliceId,
+      created_at: expect.stringMatching(/Z$/),
+      updated_at: expect.stringMatching(/Z$/),
+    });
+    expect(events).toEqual([
+      {
+        type: "group.created",
+        workspaceId: ws.id,
+        groupId: res.body.id,
+        createdBy: aliceId,
+        allowedUsers: ["erin@example.com", "bob@example.com"],
+        allowedGroups: [SRE],
+      },
+    ]);
+    const bare = await alice.post("/api/groups", { name: "Just us", agentIds: [a1, a3] });
+    expect(bare.body).toMatchObject({ allowed_users: [], allowed_groups: [] });
+  });
+
+  it("rejects fewer than two agents, unknown agents and bad bodies with 422", async () => {
+    const field = async (b: unknown) => (await alice.post("/api/groups", b)).body.errors?.map((e: { field: string }) => e.field);
+    expect(await field(body({ agentIds: [a1] }))).toEqual(["agentIds"]);
+    expect(await field(body({ agentIds: [a1, a1] }))).toEqual(["agentIds"]);
+    expect(await field(body({ agentIds: [a1, "no-such-agent"] }))).toEqual(["agentIds"]);
+    expect(await field({ name: "x" })).toEqual(["agentIds"]);
+    expect(await field(body({ name: " " }))).toEqual(["name"]);
+    expect(await field(body({ allowed_users: ["not-an-email"] }))).toEqual(["allowed_users.0"]);
+    expect(await field(body({ agent_ids: [a1, a2] }))).toEqual(["body"]);
+    expect(events).toEqual([]);
+  });
+
+  it("refuses agents the caller cannot access (403), and agent keys", async () => {
+    expect((await bob.post("/api/groups", body({ agentIds: [a1, a3] }))).status).toBe(403);
+    expect((await carol.post("/api/groups", body())).status).toBe(403);
+    expect((await key.post("/api/groups", body())).status).toBe(403);
+    expect((await anon.as(other.masterKey).post("/api/groups", body())).status).toBe(422);
+    expect((await bob.post("/api/groups", body())).status).toBe(201);
+  });
+
+  it("lets the master key create groups, owned by no one", async () => {
+    expect((await master.post("/api/groups", body({ agentIds: [a1, a3] }))).body.created_by).toBeNull();
+  });
+});
+
+describe("membership", () => {
+  it("lists the groups the caller belongs to: creator, allowed emails, allowed IdP groups", async () => {
+    const g = await makeGroup();
+    const onlyAlice = await makeGroup(alice, { allowed_users: [], allowed_groups: [] });
+    for (const member of [alice, bob, erin, sre]) expect(ids(await member.get("/api/groups"))).toContain(g.id);
+    for (const member of [bob, erin, sre]) expect(ids(await member.get("/api/groups"))).not.toContain(onlyAlice.id);
+    expect(ids(await carol.get("/api/groups"))).toEqual([]);
+    expect(ids(await sreLost.get("/api/groups"))).not.toContain(g.id); // the claim is read from the current token
+    expect(ids(await master.get("/api/groups"))).toEqual(expect.arrayContaining([g.id, onlyAlice.id]));
+    expect(ids(await admin.get("/api/groups"))).toEqual(expect.arrayContaining([g.id, onlyAlice.id]));
+    expect(ids(await anon.as(other.masterKey).get("/api/groups"))).toEqual([]);
+    expect((await key.get("/api/groups")).status).toBe(403);
+  });
+
+  it("shows a group to its members only", async () => {
+    const g = await makeGroup();
+    expect((await erin.get(`/api/groups/${g.id}`)).body).toEqual(g);
+    for (const client of [carol, sreLost, anon.as(other.masterKey)]) expect((await client.get(`/api/groups/${g.id}`)).status).toBe(404);
+    expect((await key.get(`/api/groups/${g.id}`)).status).toBe(403);
+  });
+});
+
+describe("updating and deleting groups", () => {
+  it("lets the creator (or master) replace a group; members get 403, others 404", async () => {
+    const g = await makeGroup();
+    events = [];
+    const replaced = await alice.put(`/api/groups/${g.id}`, { name: "Renamed", agentIds: [a2, a3], allowed_groups: [SRE] });
+    expect(replaced.status).toBe(200);
+    expect(replaced.body).toMatchObject({ id: g.id, name: "Renamed", agentIds: [a2, a3], allowed_users: [], allowed_groups: [SRE], created_by: aliceId });
+    expect(events).toEqual([expect.objectContaining({ type: "group.updated", groupId: g.id, allowedUsers: [], allowedGroups: [SRE] })]);
+    expect((await erin.get(`/api/groups/${g.id}`)).status).toBe(404); // no longer allowed
+
+    expect((await sre.put(`/api/groups/${g.id}`, body())).status).toBe(403);
+    expect((await carol.put(`/api/groups/${g.id}`, body())).status).toBe(404);
+    expect((await key.put(`/api/groups/${g.id}`, body())).status).toBe(403);
+    expect((await alice.put(`/api/groups/${g.id}`, body({ agentIds: [a2] }))).status).toBe(422);
+    expect((await alice.put(`/api/groups/${g.id}`, body({ agentIds: [a2, "nope"] }))).status).toBe(422);
+    expect((await master.put(`/api/groups/${g.id}`, body({ name: "By master" }))).body.name).toBe("By master");
+  });
+
+  it("checks agent access on update too", async () => {
+    const g = await makeGroup(bob);
+    expect((await bob.put(`/api/groups/${g.id}`, body({ agentIds: [a1, a3] }))).status).toBe(403);
+  });
+
+  it("lets the creator (or master) delete a group", async () => {
+    const g = await makeGroup();
+    const s = await makeSession(alice, a1);
+    await alice.post(`/api/groups/${g.id}/sessions/${s.id}`);
+    expect((await bob.delete(`/api/groups/${g.id}`)).status).toBe(403);
+    expect((await carol.delete(`/api/groups/${g.id}`)).status).toBe(404);
+    events = [];
+    expect((await alice.delete(`/api/groups/${g.id}`)).status).toBe(204);
+    expect(events).toEqual([{ type: "group.deleted", workspaceId: ws.id, groupId: g.id, createdBy: null, allowedUsers: [], allowedGroups: [] }]);
+    expect((await alice.get(`/api/groups/${g.id}`)).status).toBe(404);
+    expect((await erin.get(sessionPath(a1, s.id))).status).toBe(404);
+    expect((await alice.get(sessionPath(a1, s.id))).status).toBe(200);
+    const g2 = await makeGroup();
+    expect((await master.delete(`/api/groups/${g2.id}`)).status).toBe(204);
+  });
+});
+
+describe("sessions shared with a group", () => {
+  it("lets a member share a session they own; every member then reads it, and only reads it", async () => {
+    const g = await makeGroup();
+    const s = await makeSession(alice, a1, { title: "Outage" });
+    await appendMessage(alice, a1, s.id, { content: "what broke?" });
+    expect((await erin.get(sessionPath(a1, s.id))).status).toBe(404);
+
+    events = [];
+    const added = await alice.post(`/api/groups/${g.id}/sessions/${s.id}`);
+    expect(added.status).toBe(201);
+    expect(added.body).toEqual({ group_id: g.id, session_id: s.id, added_by: aliceId, added_at: expect.stringMatching(/Z$/) });
+    expect(events).toEqual([{ type: "group.session_added", workspaceId: ws.id, groupId: g.id, sessionId: s.id }]);
+
+    for (const member of [alice, bob, erin, sre, master]) {
+      const list = await member.get(`/api/groups/${g.id}/sessions`);
+      expect(list.status).toBe(200);
+      expect(list.body).toEqual({ sessions: [expect.objectContaining({ id: s.id, title: "Outage", message_count: 1 })], next_cursor: null });
+    }
+    for (const member of [bob, erin, sre]) {
+      expect((await member.get(sessionPath(a1, s.id))).status).toBe(200);
+      expect((await member.get(`${sessionPath(a1, s.id)}/messages`)).body.messages).toHaveLength(1);
+      expect((await member.post(`${sessionPath(a1, s.id)}/messages`, { role: "user", content: "x" })).status).toBe(403);
+      expect((await member.patch(sessionPath(a1, s.id), { title: "mine" })).status).toBe(403);
+      expect((await member.post(`${sessionPath(a1, s.id)}/archive`)).status).toBe(403);
+      expect((await member.delete(sessionPath(a1, s.id))).status).toBe(403);
+      expect((await member.post(`${sessionPath(a1, s.id)}/share`, {})).status).toBe(403);
+    }
+    expect((await erin.get(`/api/agents/${a1}/sessions`)).status).toBe(404); // still no agent access
+    expect((await erin.get(sessionPath(a2, s.id))).status).toBe(404); // under the wrong agent
+    for (const outsider of [carol, sreLost]) {
+      expect((await outsider.get(sessionPath(a1, s.id))).status).toBe(404);
+      expect((await outsider.get(`/api/groups/${g.id}/sessions`)).status).toBe(404);
+    }
+
+    events = [];
+    await appendMessage(alice, a1, s.id, { content: "the disk" });
+    expect(events).toEqual([expect.objectContaining({ type: "session.message_appended", audience: { ownerUserId: aliceId, groupIds: [g.id] } })]);
+  });
+
+  it("refuses to add what the caller may not share, twice, or of another agent", async () => {
+    const g = await makeGroup();
+    const alices = await makeSession(alice, a1);
+    const bobs = await makeSession(bob, a1);
+    const offGroup = await makeSession(alice, a3);
+    expect((await alice.post(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(201);
+    expect((await alice.post(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(409);
+    const wrongAgent = await alice.post(`/api/groups/${g.id}/sessions/${offGroup.id}`);
+    expect(wrongAgent.status).toBe(422);
+    expect(wrongAgent.body.errors[0].field).toBe("sessionId");
+    expect((await erin.post(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(404); // cannot see it
+    expect((await alice.post(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(404); // another user's
+    expect((await carol.post(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(404); // not a member
+    expect((await key.post(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(403);
+    expect((await alice.post(`/api/groups/${g.id}/sessions/ses_${"0".repeat(25)}`)).status).toBe(404);
+
+    // a member who reads a session only through a group may not share it further
+    const bobsGroup = await makeGroup(alice, { allowed_users: ["bob@example.com"], allowed_groups: [] });
+    expect((await bob.get(sessionPath(a1, alices.id))).status).toBe(200);
+    expect((await bob.post(`/api/groups/${bobsGroup.id}/sessions/${alices.id}`)).status).toBe(403);
+    expect((await bob.post(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(201);
+    expect((await master.post(`/api/groups/${bobsGroup.id}/sessions/${bobs.id}`)).status).toBe(201);
+  });
+
+  it("lets the member who added a session, the creator or master remove it", async () => {
+    const g = await makeGroup();
+    const alices = await makeSession(alice, a1);
+    const bobs = await makeSession(bob, a2);
+    await alice.post(`/api/groups/${g.id}/sessions/${alices.id}`);
+    await bob.post(`/api/groups/${g.id}/sessions/${bobs.id}`);
+
+    expect((await erin.delete(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(403);
+    expect((await bob.delete(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(403);
+    expect((await carol.delete(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(404);
+    events = [];
+    expect((await alice.delete(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(204); // the creator
+    expect(events).toEqual([{ type: "group.session_removed", workspaceId: ws.id, groupId: g.id, sessionId: bobs.id }]);
+    expect((await alice.delete(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(404);
+    expect((await erin.get(sessionPath(a2, bobs.id))).status).toBe(404);
+
+    await bob.post(`/api/groups/${g.id}/sessions/${bobs.id}`);
+    expect((await bob.delete(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(204); // who added it
+    expect((await master.delete(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(204);
+    expect(ids(await erin.get(`/api/groups/${g.id}/sessions`))).toEqual([]);
+  });
+
+  it("drops shared sessions whose agent leaves the group, and sessions that are deleted", async () => {
+    const g = await makeGroup();
+    const s1 = await makeSession(alice, a1);
+    const s2 = await makeSession(alice, a2);
+    await alice.post(`/api/groups/${g.id}/sessions/${s1.id}`);
+    await alice.post(`/api/groups/${g.id}/sessions/${s2.id}`);
+    expect(ids(await erin.get(`/api/groups/${g.id}/sessions`))).toEqual([s2.id, s1.id]);
+    events = [];
+    await alice.put(`/api/groups/${g.id}`, body({ agentIds: [a2, a3] }));
+    expect(events.map((e) => e.type)).toEqual(["group.updated", "group.session_removed"]);
+    expect(ids(await erin.get(`/api/groups/${g.id}/sessions`))).toEqual([s2.id]);
+    await alice.delete(sessionPath(a2, s2.id));
+    expect(ids(await erin.get(`/api/groups/${g.id}/sessions`))).toEqual([]);
+  });
+
+  it("pages the group's sessions", async () => {
+    const g = await makeGroup();
+    for (let i = 0; i < 3; i++) await alice.post(`/api/groups/${g.id}/sessions/${(await makeSession(alice, a1)).id}`);
+    const first = await erin.get(`/api/groups/${g.id}/sessions?limit=2`);
+    expect(first.body.sessions).toHaveLength(2);
+    const rest = await erin.get(`/api/groups/${g.id}/sessions?limit=2&cursor=${first.body.next_cursor}`);
+    expect(rest.body).toEqual({ sessions: [expect.any(Object)], next_cursor: null });
+  });
+});
+
+describe("functions the realtime hub calls", () => {
+  const user = async (client: Api): Promise<UserPrincipal> => {
+    const me = (await client.get("/api/me")).body;
+    return { kind: "user", workspaceId: me.workspace_id, userId: me.user_id, sub: me.sub, email: me.email, name: me.name, groups: me.groups, role: undefined, expiresAt: new Date(me.expires_at) };
+  };
+
+  it("isGroupMember and groupIdsForUser follow the same rules as the API", async () => {
+    const g = await makeGroup();
+    const [erinP, sreP, sreLostP, carolP] = [await user(erin), await user(sre), await user(sreLost), await user(carol)];
+    const rules = { created_by: aliceId, allowed_users: ["erin@example.com"], allowed_groups: [SRE] };
+    expect(isGroupMember(rules, { ...erinP, email: "Erin@EXAMPLE.com" })).toBe(true);
+    expect(isGroupMember(rules, sreP)).toBe(true);
+    expect(isGroupMember(rules, sreLostP)).toBe(false);
+    expect(isGroupMember(rules, carolP)).toBe(false);
+    expect(isGroupMember(rules, await user(alice))).toBe(true);
+    const db = hub.services.db;
+    expect(await groupIdsForUser(db, erinP)).toContain(g.id);
+    expect(await groupIdsForUser(db, sreP)).toContain(g.id);
+    expect(await groupIdsForUser(db, sreLostP)).not.toContain(g.id);
+    expect(await groupIdsForUser(db, carolP)).toEqual([]);
+  });
+
+  it("loadReadableSession and messagesAfter answer as GET does", async () => {
+    const g = await makeGroup();
+    const s = await makeSession(alice, a1);
+    for (let i = 0; i < 3; i++) await appendMessage(alice, a1, s.id, { content: `m${i}` });
+    await alice.post(`/api/groups/${g.id}/sessions/${s.id}`);
+    const db = hub.services.db;
+    expect(await loadReadableSession(db, await user(erin), s.id)).toEqual({ id: s.id, workspace_id: ws.id, agent_id: a1, owner_id: aliceId });
+    await expect(loadReadableSession(db, await user(carol), s.id)).rejects.toBeInstanceOf(NotFound);
+    const keyOf = (agentId: string, scopes: AgentPrincipal["scopes"]): AgentPrincipal => ({ kind: "agent", workspaceId: ws.id, agentId, keyId: "k", scopes });
+    expect((await loadReadableSession(db, keyOf(a1, ["sessions:read"]), s.id)).id).toBe(s.id);
+    await expect(loadReadableSession(db, keyOf(a1, ["sessions:write"]), s.id)).rejects.toBeInstanceOf(Forbidden);
+    await expect(loadReadableSession(db, keyOf(a2, ["sessions:read"]), s.id)).rejects.toBeInstanceOf(NotFound);
+    await expect(loadReadableSession(db, { kind: "master", workspaceId: other.id, keyId: "k" }, s.id)).rejects.toBeInstanceOf(NotFound);
+
+    const rest = (await alice.get(`${sessionPath(a1, s.id)}/messages`)).body.messages;
+    expect(await messagesAfter(db, s.id, 1, 500)).toEqual(rest.slice(1));
+    expect(await messagesAfter(db, s.id, 0, 2)).toEqual(rest.slice(0, 2));
+  });
+});

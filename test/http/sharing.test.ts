@@ -1,0 +1,241 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Hub } from "../../src/server.js";
+import { api, type Api } from "../support/api.js";
+import { testClock } from "../support/clock.js";
+import { addToTeam, appendMessage, makeAgent, makeKey, makeSession, makeWorkspace, type TestWorkspace } from "../support/factories.js";
+import { startTestHub } from "../support/hub.js";
+
+let hub: Hub;
+let ws: TestWorkspace;
+let other: TestWorkspace;
+let anon: Api;
+let alice: Api; // the agent's editor, owns the shared session
+let bob: Api; // a viewer of the agent
+let carol: Api; // in the workspace, not on the team
+let master: Api;
+let agent: string;
+let aliceKey: string; // a key of the agent, must never leak
+let readKey: Api;
+let writeKey: Api;
+let otherAgentKey: Api;
+
+const clock = testClock();
+const HOUR = 3_600_000;
+
+beforeAll(async () => {
+  hub = await startTestHub({ redis: false, clock });
+  ws = await makeWorkspace(hub.services.db);
+  other = await makeWorkspace(hub.services.db);
+  anon = api(hub.url);
+  alice = anon.as(await ws.token("alice", { email: "alice.owner@example.com" }));
+  bob = anon.as(await ws.token("bob"));
+  carol = anon.as(await ws.token("carol"));
+  master = anon.as(ws.masterKey);
+  agent = await makeAgent(alice, undefined, "Logs agent");
+  await addToTeam(alice, agent, bob);
+  aliceKey = await makeKey(alice, agent, ["sessions:read"]);
+  readKey = anon.as(aliceKey);
+  writeKey = anon.as(await makeKey(alice, agent, ["sessions:write"]));
+  otherAgentKey = anon.as(await makeKey(alice, await makeAgent(alice), ["sessions:read", "sessions:write"]));
+});
+afterAll(() => hub?.close());
+
+const sharePath = (sessionId: string, agentId = agent) => `/api/agents/${agentId}/sessions/${sessionId}/share`;
+
+/** A session of alice's with `n` messages. */
+async function conversation(n = 2, title = "Incident 42") {
+  const s = await makeSession(alice, agent, { title });
+  for (let i = 1; i <= n; i++) await appendMessage(alice, agent, s.id, { role: i % 2 ? "user" : "assistant", content: `turn ${i}` });
+  return s;
+}
+
+async function share(client: Api, sessionId: string, body: unknown = {}) {
+  const res = await client.post(sharePath(sessionId), body);
+  expect(res.status).toBe(201);
+  return res.body as { token: string; url: string; expires_at: string };
+}
+
+function expectPrivateHeaders(res: { headers: Headers }) {
+  expect(res.headers.get("cache-control")).toBe("no-store");
+  expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+  expect(res.headers.get("x-robots-tag")).toBe("noindex");
+}
+
+describe("creating share links", () => {
+  it("answers 201 with a 256-bit token, its url and a 168 h default expiry", async () => {
+    const s = await conversation();
+    const before = clock.now().getTime();
+    const link = await share(alice, s.id);
+    expect(link.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(link.url).toBe(`http://hub.test/shared/${link.token}`);
+    const ttl = Date.parse(link.expires_at) - before;
+    expect(ttl).toBeGreaterThan(168 * HOUR - 1000);
+    expect(ttl).toBeLessThanOrEqual(168 * HOUR + 1000);
+    const oneHour = await share(alice, s.id, { expires_in_hours: 1 });
+    expect(Date.parse(oneHour.expires_at) - before).toBeLessThanOrEqual(HOUR + 1000);
+    expect((await alice.post(sharePath(s.id), { expires_in_hours: 168 })).status).toBe(201);
+  });
+
+  it("rejects expires_in_hours outside 1..168 with 422", async () => {
+    const s = await conversation(0);
+    for (const expires_in_hours of [0, -1, 169, 1000, 1.5, "24", null]) {
+      const res = await alice.post(sharePath(s.id), { expires_in_hours });
+      expect(res.status).toBe(422);
+      expect(res.body.errors[0].field).toBe("expires_in_hours");
+    }
+  });
+
+  it("lets only who may read the session share it", async () => {
+    const s = await conversation(0);
+    expect((await readKey.post(sharePath(s.id), {})).status).toBe(201);
+    expect((await master.post(sharePath(s.id), {})).status).toBe(201);
+    expect((await writeKey.post(sharePath(s.id), {})).status).toBe(403);
+    for (const client of [bob, carol, otherAgentKey, anon.as(other.masterKey)]) expect((await client.post(sharePath(s.id), {})).status).toBe(404);
+    expect((await anon.post(sharePath(s.id), {})).status).toBe(401);
+    const bobs = await makeSession(bob, agent);
+    expect((await bob.post(sharePath(bobs.id), {})).status).toBe(201); // a viewer shares what they own
+  });
+
+  it("stores only a hash of the token", async () => {
+    const s = await conversation(0);
+    const { token } = await share(alice, s.id);
+    const rows = await hub.services.db("share_links").where({ session_id: s.id });
+    expect(rows).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain(token);
+  });
+});
+
+describe("the shared view", () => {
+  it("shows the conversation and its agent, without a credential, and nothing else", async () => {
+    const s = await conversation(2);
+    const { token, expires_at } = await share(alice, s.id);
+    const res = await anon.get(`/api/shared/${token}`);
+    expect(res.status).toBe(200);
+    expectPrivateHeaders(res);
+    expect(res.body).toEqual({
+      session: { id: s.id, title: "Incident 42", created_at: s.created_at },
+      agent: { id: agent, name: "Logs agent" },
+      messages: [
+        expect.objectContaining({ seq: 1, role: "user", content: "turn 1" }),
+        expect.objectContaining({ seq: 2, role: "assistant", content: "turn 2" }),
+      ],
+      expires_at,
+    });
+    expect(res.text).not.toContain("alice.owner@example.com");
+    expect(res.text).not.toContain("owner");
+    expect(res.text).not.toContain(aliceKey);
+    expect(res.text).not.toContain("g_agent_");
+    expect(res.text).not.toContain("g_master_");
+    // the same with a credential, and at the link's own path
+    expect((await alice.get(`/api/shared/${token}`)).body).toEqual(res.body);
+    const viaUrl = await anon.get(`/shared/${token}`);
+    expect(viaUrl.body).toEqual(res.body);
+    expectPrivateHeaders(viaUrl);
+  });
+
+  it("is a snapshot at share time; each link sees what existed when it was made", async () => {
+    const s = await conversation(2);
+    const first = await share(alice, s.id);
+    await appendMessage(alice, agent, s.id, { content: "later" });
+    const second = await share(alice, s.id);
+    expect((await anon.get(`/api/shared/${first.token}`)).body.messages).toHaveLength(2);
+    expect((await anon.get(`/api/shared/${second.token}`)).body.messages.map((m: { content: string }) => m.content)).toEqual([
+      "turn 1",
+      "turn 2",
+      "later",
+    ]);
+  });
+
+  it("answers the same 404 for unknown, malformed, expired and revoked tokens, on view and clone", async () => {
+    const s = await conversation(1);
+    const expiring = await share(alice, s.id, { expires_in_hours: 1 });
+    const revoked = await share(alice, s.id);
+    const live = await share(alice, s.id);
+
+    clock.advance(HOUR - 60_000);
+    expect((await anon.get(`/api/shared/${expiring.token}`)).status).toBe(200);
+    clock.advance(2 * 60_000);
+    expect((await alice.delete(sharePath(s.id))).status).toBe(204);
+
+    const unknown = "A".repeat(43);
+    const responses = [];
+    for (const token of [unknown, "short", expiring.token, revoked.token, live.token]) {
+      const view = await anon.get(`/api/shared/${token}`);
+      const clone = await bob.post(`/api/shared/${token}/clone`);
+      for (const res of [view, clone]) {
+        expect(res.status).toBe(404);
+        expect(res.headers.get("content-type")).toContain("application/problem+json");
+        expectPrivateHeaders(res);
+        responses.push(res.text);
+      }
+    }
+    expect(new Set(responses).size).toBe(1);
+  });
+
+  it("revokes every link of the session at once; only who may share may revoke", async () => {
+    const s = await conversation(1);
+    const a = await share(alice, s.id);
+    const b = await share(readKey, s.id);
+    for (const client of [bob, carol, otherAgentKey]) expect((await client.delete(sharePath(s.id))).status).toBe(404);
+    expect((await writeKey.delete(sharePath(s.id))).status).toBe(403);
+    expect((await anon.get(`/api/shared/${a.token}`)).status).toBe(200);
+    expect((await readKey.delete(sharePath(s.id))).status).toBe(204);
+    expect((await anon.get(`/api/shared/${a.token}`)).status).toBe(404);
+    expect((await anon.get(`/api/shared/${b.token}`)).status).toBe(404);
+    expect((await alice.delete(sharePath(s.id))).status).toBe(204); // nothing left: still 204
+    const c = await share(alice, s.id);
+    expect((await anon.get(`/api/shared/${c.token}`)).status).toBe(200);
+  });
+
+  it("dies with its session", async () => {
+    const s = await conversation(1);
+    const { token } = await share(alice, s.id);
+    await alice.delete(`/api/agents/${agent}/sessions/${s.id}`);
+    expect((await anon.get(`/api/shared/${token}`)).status).toBe(404);
+  });
+});
+
+describe("cloning a shared session", () => {
+  it("copies the shared messages into a new session owned by the caller, seqs 1..n", async () => {
+    const s = await conversation(3, "Worth keeping");
+    const { token } = await share(alice, s.id);
+    await appendMessage(alice, agent, s.id, { content: "after sharing" });
+
+    const res = await bob.post(`/api/shared/${token}/clone`);
+    expect(res.status).toBe(201);
+    expectPrivateHeaders(res);
+    const bobId = (await bob.get("/api/me")).body.user_id;
+    expect(res.body).toMatchObject({ agent_id: agent, owner_id: bobId, title: "Worth keeping", archived: false, message_count: 3 });
+    expect(res.body.id).not.toBe(s.id);
+
+    const copied = (await bob.get(`/api/agents/${agent}/sessions/${res.body.id}/messages`)).body.messages;
+    const original = (await alice.get(`/api/agents/${agent}/sessions/${s.id}/messages`)).body.messages;
+    expect(copied).toEqual(original.slice(0, 3));
+    expect(copied.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3]);
+
+    // the copy is bob's own: listed, appendable, and alice's session is untouched
+    expect((await bob.get(`/api/agents/${agent}/sessions`)).body.sessions.map((x: { id: string }) => x.id)).toContain(res.body.id);
+    expect((await appendMessage(bob, agent, res.body.id, { content: "continuing" })).seq).toBe(4);
+    expect((await alice.get(`/api/agents/${agent}/sessions/${s.id}`)).body.message_count).toBe(4);
+    expect((await alice.get(`/api/agents/${agent}/sessions/${res.body.id}`)).status).toBe(404);
+  });
+
+  it("clones an empty conversation", async () => {
+    const s = await conversation(0);
+    const { token } = await share(alice, s.id);
+    const res = await alice.post(`/api/shared/${token}/clone`);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ owner_id: expect.any(Number), message_count: 0, last_message_at: null });
+  });
+
+  it("is for users who may use the session's agent", async () => {
+    const s = await conversation(1);
+    const { token } = await share(alice, s.id);
+    expect((await readKey.post(`/api/shared/${token}/clone`)).status).toBe(403);
+    expect((await master.post(`/api/shared/${token}/clone`)).status).toBe(403);
+    expect((await carol.post(`/api/shared/${token}/clone`)).status).toBe(403);
+    expect((await anon.as(await other.token("alice")).post(`/api/shared/${token}/clone`)).status).toBe(403);
+    expect((await anon.post(`/api/shared/${token}/clone`)).status).toBe(401);
+    expect((await anon.as(await ws.token("root", { role: "admin" })).post(`/api/shared/${token}/clone`)).status).toBe(201);
+  });
+});
