@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { Principal } from "../../auth/principal.js";
 import { Conflict, NotFound, isUniqueViolation } from "../../errors.js";
 import { canonicalHash } from "../canonical.js";
+import { decodeSeqCursor, encodeSeqCursor } from "../cursors.js";
 import { transact, type TxDeps } from "../events.js";
 import { newId } from "../../ids.js";
 import { toIso } from "../time.js";
@@ -46,8 +47,8 @@ export interface PublishInput {
 export interface HistoryQuery {
   /** Only messages created after this time. */
   since?: Date | undefined;
-  /** Only messages with a greater seq (from an opaque cursor). */
-  afterSeq?: number | undefined;
+  /** An opaque cursor from a previous page: only messages after it. */
+  cursor?: string | undefined;
   limit: number;
 }
 
@@ -193,12 +194,13 @@ export class Channels {
     const limit = Math.min(Math.max(q.limit, 1), HISTORY_MAX);
     const query = this.deps.db("team_channel_messages").where({ channel_id: channelId });
     let rows: Record<string, any>[];
-    if (q.since === undefined && q.afterSeq === undefined) {
+    const afterSeq = q.cursor === undefined ? undefined : decodeSeqCursor(q.cursor);
+    if (q.since === undefined && afterSeq === undefined) {
       // No starting point: the most recent messages, returned oldest first.
       rows = (await query.orderBy("seq", "desc").limit(limit)).reverse();
       return { messages: rows.map(presentMessage), nextCursor: null };
     }
-    if (q.afterSeq !== undefined) query.andWhere("seq", ">", q.afterSeq);
+    if (afterSeq !== undefined) query.andWhere("seq", ">", afterSeq);
     // Times leave the API with millisecond precision; Postgres keeps microseconds. "After t"
     // means after the millisecond t names, so a client that passes back a createdAt gets
     // nothing it already has.
@@ -233,13 +235,4 @@ export class Channels {
     for (const r of rows) map.set(r.channel_id, [...(map.get(r.channel_id) ?? []), r.agent_id]);
     return map;
   }
-}
-
-export function encodeSeqCursor(seq: number): string {
-  return Buffer.from(`seq:${seq}`).toString("base64url");
-}
-
-export function decodeSeqCursor(cursor: string): number | undefined {
-  const m = /^seq:(\d{1,12})$/.exec(Buffer.from(cursor, "base64url").toString());
-  return m ? Number(m[1]) : undefined;
 }

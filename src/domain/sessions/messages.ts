@@ -9,7 +9,8 @@ import { Conflict, Invalid, isUniqueViolation } from "../../errors.js";
 import { sha256 } from "../../ids.js";
 import { transact, type TxDeps } from "../events.js";
 import { toIso, type Clock } from "../time.js";
-import { decodeSeqCursor, encodeSeqCursor } from "./cursors.js";
+import { decodeSeqCursor, encodeSeqCursor } from "../cursors.js";
+import { canonicalJson } from "../canonical.js";
 import { loadSessionFor, normaliseSession, sessionAudience } from "./policy.js";
 
 export const MESSAGE_ROLES = ["user", "assistant", "system", "tool"] as const;
@@ -94,18 +95,6 @@ export async function messagesAfter(db: Knex, sessionId: string, afterSeq: numbe
     .orderBy("seq")
     .limit(limit);
   return rows.map(presentMessage);
-}
-
-/** JSON with object keys sorted at every level, so equal bodies hash alike. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }
 
 function turnOf(input: MessageInput): Turn {

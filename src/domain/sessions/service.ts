@@ -5,7 +5,7 @@ import { Forbidden, Invalid } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { transact, type Emit, type SessionChange, type TxDeps } from "../events.js";
 import { toIso, toIsoOrNull, type Clock } from "../time.js";
-import { decodeActivityCursor, encodeActivityCursor } from "./cursors.js";
+import { decodeActivityCursor, encodeActivityCursor } from "../cursors.js";
 import {
   loadAgentForSessions,
   loadSessionFor,

@@ -2,7 +2,7 @@
  * Opaque list cursors: base64url of the sort key of the last item served. Clients must not
  * build them; a cursor that does not decode answers 422 on the `cursor` field.
  */
-import { Invalid } from "../../errors.js";
+import { Invalid } from "../errors.js";
 
 /** Sessions: newest activity first, ties broken by id. */
 export interface ActivityKey {
