@@ -113,6 +113,7 @@ describe("the shared view", () => {
     expect(res.status).toBe(200);
     expectPrivateHeaders(res);
     expect(res.body).toEqual({
+      title: "Incident 42",
       session: { id: s.id, title: "Incident 42", created_at: s.created_at },
       agent: { id: agent, name: "Logs agent" },
       messages: [

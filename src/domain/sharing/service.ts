@@ -24,6 +24,8 @@ export interface ShareLinkView {
 
 /** All a link shows: the conversation and its agent, nothing about people or keys. */
 export interface SharedSessionView {
+  /** The session's title (also under `session`), for clients that read it at the top. */
+  title: string;
   session: { id: string; title: string; created_at: string };
   agent: { id: string; name: string };
   messages: MessageView[];
@@ -86,6 +88,7 @@ export class ShareLinks {
     const agent = session && (await db("agents").where({ workspace_id: session.workspace_id, id: session.agent_id }).first("id", "name"));
     if (!session || !agent) throw deadLink(); // deleted a moment ago
     return {
+      title: session.title,
       session: { id: session.id, title: session.title, created_at: toIso(session.created_at) },
       agent: { id: agent.id, name: agent.name },
       messages: await messagesAfter(db, session.id, 0, link.max_seq),
