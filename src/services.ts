@@ -23,7 +23,6 @@ export interface ServiceDeps {
 export function createServices(deps: ServiceDeps) {
   const tx = { db: deps.db, bus: deps.bus };
   const clock = deps.clock ?? systemClock;
-  void clock;
   return {
     db: deps.db,
     bus: deps.bus,
