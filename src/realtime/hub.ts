@@ -81,7 +81,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       channel: {
         after: (id, afterSeq, limit) => channelMessagesAfter(db, id, afterSeq, limit),
         send: (socket, _id, message) => socket.emit("channel:message", message),
-        broadcast: (sockets, _id, message) => io.local.to(sockets.map((s) => s.id)).emit("channel:message", message),
+        broadcast: (sockets, id, message, everyone) =>
+          io.local.to(everyone ? rooms.channel(id) : sockets.map((s) => s.id)).emit("channel:message", message),
       },
       session: {
         after: (id, afterSeq, limit) => sessionMessagesAfter(db, id, afterSeq, limit),
@@ -93,9 +94,11 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     (socket) => limits.checkBuffered(socket),
   );
 
+  /** This node's sockets in any of the rooms, each once. */
   const localSockets = (...roomNames: string[]): HubSocket[] => {
-    const ids = new Set<string>();
-    for (const room of roomNames) for (const id of io.of("/").adapter.rooms.get(room) ?? []) ids.add(id);
+    const adapterRooms = io.of("/").adapter.rooms;
+    const ids: Iterable<string> =
+      roomNames.length === 1 ? (adapterRooms.get(roomNames[0]!) ?? []) : new Set(roomNames.flatMap((r) => [...(adapterRooms.get(r) ?? [])]));
     const out: HubSocket[] = [];
     for (const id of ids) {
       const s = io.of("/").sockets.get(id);

@@ -34,8 +34,11 @@ export interface StreamSource {
   after(id: string, afterSeq: number, limit: number): Promise<Array<{ seq: number }>>;
   /** Sends one message of stream `id` to the socket. */
   send(socket: Socket, id: string, message: unknown): void;
-  /** Sends one message to many sockets at once (encoded once). */
-  broadcast(sockets: Socket[], id: string, message: unknown): void;
+  /**
+   * Sends one message to many sockets at once (encoded once). `everyone` says they are all the
+   * sockets that receive the stream here, so the stream's rooms can be addressed directly.
+   */
+  broadcast(sockets: Socket[], id: string, message: unknown, everyone: boolean): void;
 }
 
 export type StreamKind = "channel" | "session";
@@ -120,7 +123,7 @@ export class Streams {
    * it is simply the next message (the common case) get it in one broadcast; the others go
    * through `offer`.
    */
-  offerAll(sockets: Iterable<Socket>, kind: StreamKind, id: string, seq: number, message: unknown): void {
+  offerAll(sockets: Socket[], kind: StreamKind, id: string, seq: number, message: unknown): void {
     const key = streamKey(kind, id);
     const ready: Socket[] = [];
     for (const socket of sockets) {
@@ -133,7 +136,7 @@ export class Streams {
       }
     }
     if (!ready.length) return;
-    this.sources[kind].broadcast(ready, id, message);
+    this.sources[kind].broadcast(ready, id, message, ready.length === sockets.length);
     for (const socket of ready) this.afterSend(socket);
   }
 

@@ -139,6 +139,17 @@ describe("team channels", () => {
     expect((await alice.get(`/team-channels/${id}`)).body.messageCount).toBe(1);
   });
 
+  it("resolves concurrent retries of one client id to one message", async () => {
+    const id = await channel();
+    const msgId = "0d1f3c2e-5b6a-4c7d-8e9f-a0b1c2d3e4f5";
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => agentKey.post(`/team-channels/${id}/messages`, { id: msgId, agentId, message: "same" })),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+    expect(new Set(results.map((r) => r.body.seq))).toEqual(new Set([1]));
+    expect((await alice.get(`/team-channels/${id}`)).body.messageCount).toBe(1);
+  });
+
   it("lets an agent key speak only as its own agent, and only with channels:publish", async () => {
     const id = await channel();
     const others = await makeAgent(alice, uniq("other"));

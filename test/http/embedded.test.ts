@@ -47,6 +47,15 @@ describe("embedded default", () => {
     expect(agent.status).toBe(201);
     expect((await alice.get("/api/agents/logs-agent/team")).body.members).toHaveLength(1);
     expect((await api(hub.url, created.master_key).get("/api/agents")).body.agents).toHaveLength(1);
+
+    // The single-statement publish and a session append on PGlite too.
+    const channel = await alice.post("/team-channels", { name: "ops" });
+    const published = await alice.post(`/team-channels/${channel.body.id}/messages`, { agentId: "logs-agent", message: "hi", metadata: { a: 1 } });
+    expect(published.status).toBe(201);
+    expect(published.body).toMatchObject({ seq: 1, metadata: { a: 1 } });
+    const session = await alice.post("/api/agents/logs-agent/sessions", { title: "first" });
+    const turn = await alice.post(`/api/agents/logs-agent/sessions/${session.body.id}/messages`, { role: "user", content: "hello" });
+    expect(turn.body).toMatchObject({ seq: 1, role: "user", content: "hello" });
   });
 
   it("stops cleanly on SIGTERM", async () => {

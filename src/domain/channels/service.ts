@@ -150,43 +150,61 @@ export class Channels {
   }
 
   /**
-   * Appends a broadcast. The channel row is locked for the length of the transaction, so seqs
-   * are gap-free and in commit order even with publishers on many processes. A retry with the
-   * same client-chosen id and body returns the stored message (`created: false`).
+   * Appends a broadcast. The seq is taken and the message inserted by ONE statement that runs
+   * in its own implicit transaction: the channel's row lock is held only inside Postgres, never
+   * across a round trip to a busy Node process, so publishers on many processes queue for
+   * microseconds, not milliseconds. Seqs stay gap-free: if the insert fails, the increment rolls
+   * back with it. A retry with the same client-chosen id and body returns the stored message
+   * (`created: false`); the event is published after the statement has committed.
    */
   async publish(actor: Principal, channelId: string, input: PublishInput): Promise<{ message: ChannelMessageView; created: boolean }> {
-    return transact(this.deps, async (trx, emit) => {
-      const channel: Pick<ChannelRow, "id" | "message_count"> | undefined = await trx("team_channels")
-        .where({ id: channelId, workspace_id: actor.workspaceId })
-        .forUpdate()
-        .first("id", "message_count");
-      if (!channel) throw new NotFound("Channel");
-      await assertActsForAgent(trx, actor, input.agentId, "channels:publish");
-      const hash = canonicalHash({ agentId: input.agentId, message: input.message, metadata: input.metadata ?? null });
-      if (input.id) {
-        const existing = await trx("team_channel_messages").where({ channel_id: channelId, id: input.id }).first();
-        if (existing) {
-          if (existing.body_hash !== hash) throw new Conflict(`Message ${input.id} already exists with another body`);
-          return { message: presentMessage(existing), created: false };
-        }
+    const { db } = this.deps;
+    const channel = await db("team_channels").where({ id: channelId, workspace_id: actor.workspaceId }).first("id");
+    if (!channel) throw new NotFound("Channel");
+    await assertActsForAgent(db, actor, input.agentId, "channels:publish");
+    const hash = canonicalHash({ agentId: input.agentId, message: input.message, metadata: input.metadata ?? null });
+    const replay = async () => {
+      const existing = input.id && (await db("team_channel_messages").where({ channel_id: channelId, id: input.id }).first());
+      if (!existing) return undefined;
+      if (existing.body_hash !== hash) throw new Conflict(`Message ${input.id} already exists with another body`);
+      return { message: presentMessage(existing), created: false };
+    };
+    const earlier = await replay();
+    if (earlier) return earlier;
+    let row: Record<string, any> | undefined;
+    try {
+      const result = await db.raw(
+        `WITH channel AS (
+           UPDATE team_channels SET message_count = message_count + 1
+           WHERE id = ? AND workspace_id = ?
+           RETURNING id, message_count
+         )
+         INSERT INTO team_channel_messages (channel_id, seq, id, agent_id, message, metadata, body_hash)
+         SELECT channel.id, channel.message_count, ?, ?, ?, ?::jsonb, ? FROM channel
+         RETURNING *`,
+        [
+          channelId,
+          actor.workspaceId,
+          input.id ?? randomUUID(),
+          input.agentId,
+          input.message,
+          input.metadata == null ? null : JSON.stringify(input.metadata),
+          hash,
+        ],
+      );
+      row = result.rows[0];
+    } catch (err) {
+      // The same client id raced in from another request: answer as its retry would.
+      if (isUniqueViolation(err, "team_channel_messages_id_unique")) {
+        const raced = await replay();
+        if (raced) return raced;
       }
-      const seq = Number(channel.message_count) + 1;
-      await trx("team_channels").where({ id: channelId }).update({ message_count: seq });
-      const [row] = await trx("team_channel_messages")
-        .insert({
-          channel_id: channelId,
-          seq,
-          id: input.id ?? randomUUID(),
-          agent_id: input.agentId,
-          message: input.message,
-          metadata: input.metadata == null ? null : JSON.stringify(input.metadata),
-          body_hash: hash,
-        })
-        .returning("*");
-      const message = presentMessage(row);
-      emit({ type: "channel.message", workspaceId: actor.workspaceId, channelId, seq, message });
-      return { message, created: true };
-    });
+      throw err;
+    }
+    if (!row) throw new NotFound("Channel"); // deleted a moment ago
+    const message = presentMessage(row);
+    this.deps.bus.publish({ type: "channel.message", workspaceId: actor.workspaceId, channelId, seq: message.seq, message });
+    return { message, created: true };
   }
 
   async history(actor: Principal, channelId: string, q: HistoryQuery): Promise<{ messages: ChannelMessageView[]; nextCursor: string | null }> {
