@@ -26,6 +26,7 @@ import { rooms } from "./rooms.js";
 import { Streams, type StreamKind } from "./streams.js";
 import { localTransport, redisTransport, type EventTransport } from "./transport.js";
 import { SocketLimits } from "./limits.js";
+import { Reorderer } from "./reorder.js";
 
 type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type HubServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -76,18 +77,21 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     : localTransport();
 
   const limits = new SocketLimits(config.socket, log);
+  const reorder = new Reorderer();
   const streams = new Streams(
     {
       channel: {
         after: (id, afterSeq, limit) => channelMessagesAfter(db, id, afterSeq, limit),
         send: (socket, _id, message) => socket.emit("channel:message", message),
-        broadcast: (sockets, id, message, everyone) =>
-          io.local.to(everyone ? rooms.channel(id) : sockets.map((s) => s.id)).emit("channel:message", message),
+        broadcast: (_ready, skipped, id, message) => {
+          const target = io.local.to(rooms.channel(id));
+          (skipped.length ? target.except(skipped.map((s) => s.id)) : target).emit("channel:message", message);
+        },
       },
       session: {
         after: (id, afterSeq, limit) => sessionMessagesAfter(db, id, afterSeq, limit),
         send: (socket, id, message) => socket.emit("session:message", { sessionId: id, message }),
-        broadcast: (sockets, id, message) => io.local.to(sockets.map((s) => s.id)).emit("session:message", { sessionId: id, message }),
+        broadcast: (ready, _skipped, id, message) => io.local.to(ready.map((s) => s.id)).emit("session:message", { sessionId: id, message }),
       },
     },
     log,
@@ -274,7 +278,9 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   function route(event: DomainEvent): Promise<void> | void {
     switch (event.type) {
       case "channel.message":
-        streams.offerAll(localSockets(rooms.channel(event.channelId)), "channel", event.channelId, event.seq, event.message);
+        reorder.push(`channel:${event.channelId}`, event.seq, () =>
+          streams.offerAll(localSockets(rooms.channel(event.channelId)), "channel", event.channelId, event.seq, event.message),
+        );
         return;
       case "channel.subscribed":
         for (const s of localSockets(rooms.agent(event.workspaceId, event.agentId))) {
@@ -297,7 +303,9 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
         }
         return;
       case "session.message_appended":
-        streams.offerAll(localSockets(...sessionRooms(event)), "session", event.sessionId, event.seq, event.message);
+        reorder.push(`session:${event.sessionId}`, event.seq, () =>
+          streams.offerAll(localSockets(...sessionRooms(event)), "session", event.sessionId, event.seq, event.message),
+        );
         return;
       case "session.updated": {
         const targets = sessionRooms(event);
@@ -411,6 +419,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       await redis.pub.ping();
     },
     async close() {
+      reorder.close();
       io.local.emit("hub:closing", { reason: "server shutting down" });
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));

@@ -35,10 +35,10 @@ export interface StreamSource {
   /** Sends one message of stream `id` to the socket. */
   send(socket: Socket, id: string, message: unknown): void;
   /**
-   * Sends one message to many sockets at once (encoded once). `everyone` says they are all the
-   * sockets that receive the stream here, so the stream's rooms can be addressed directly.
+   * Sends one message, encoded once, to `ready`: the sockets that receive the stream here less
+   * `skipped` (which were handled one by one), so the stream's room can be addressed directly.
    */
-  broadcast(sockets: Socket[], id: string, message: unknown, everyone: boolean): void;
+  broadcast(ready: Socket[], skipped: Socket[], id: string, message: unknown): void;
 }
 
 export type StreamKind = "channel" | "session";
@@ -126,17 +126,19 @@ export class Streams {
   offerAll(sockets: Socket[], kind: StreamKind, id: string, seq: number, message: unknown): void {
     const key = streamKey(kind, id);
     const ready: Socket[] = [];
+    const skipped: Socket[] = [];
     for (const socket of sockets) {
       const st = this.states(socket).get(key);
       if (st && !st.catchingUp && st.pending.size === 0 && seq === st.cursor + 1) {
         st.cursor = seq;
         ready.push(socket);
       } else {
+        skipped.push(socket);
         this.offer(socket, kind, id, seq, message);
       }
     }
     if (!ready.length) return;
-    this.sources[kind].broadcast(ready, id, message, ready.length === sockets.length);
+    this.sources[kind].broadcast(ready, skipped, id, message);
     for (const socket of ready) this.afterSend(socket);
   }
 

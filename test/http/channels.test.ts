@@ -160,6 +160,9 @@ describe("team channels", () => {
     expect((await noChannels.get(`/team-channels/${id}/messages`)).status).toBe(403);
     expect((await bob.post(`/team-channels/${id}/messages`, { agentId, message: "not my agent" })).status).toBe(403);
     expect((await anon.as(other.masterKey).post(`/team-channels/${id}/messages`, { agentId, message: "x" })).status).toBe(404);
+    const foreignAgent = await makeAgent(anon.as(other.masterKey), uniq("foreign"));
+    const foreignKey = anon.as(await makeKey(anon.as(other.masterKey), foreignAgent, ["channels:publish"]));
+    expect((await foreignKey.post(`/team-channels/${id}/messages`, { agentId: foreignAgent, message: "x" })).status).toBe(404);
     expect((await alice.get(`/team-channels/${id}`)).body.messageCount).toBe(0);
   });
 

@@ -19,7 +19,7 @@ function setup(committed: number[] = []) {
   const source: StreamSource = {
     after: async (_id, afterSeq, limit) => store.filter((m) => m.seq > afterSeq).slice(0, limit),
     send: (_s, _id, message) => sent.push((message as Msg).seq),
-    broadcast: (sockets, _id, message, _everyone) => sockets.forEach(() => sent.push((message as Msg).seq)),
+    broadcast: (ready, _skipped, _id, message) => ready.forEach(() => sent.push((message as Msg).seq)),
   };
   const streams = new Streams({ channel: source, session: source }, pino({ level: "silent" }), () => {});
   return { store, sent, socket, streams, commit: (seq: number) => store.push({ seq }) };
@@ -102,5 +102,30 @@ describe("ordered stream delivery", () => {
     streams.offer(socket, "session", "s", 7, { seq: 7 });
     streams.offer(socket, "session", "s", 8, { seq: 8 });
     expect(sent).toEqual([7, 8]);
+  });
+});
+
+describe("per-node reordering", () => {
+  it("releases a stream's events in seq order, and a gap that stays open after a moment", async () => {
+    const { Reorderer } = await import("../../src/realtime/reorder.js");
+    vi.useFakeTimers();
+    const r = new Reorderer();
+    try {
+      const out: number[] = [];
+      const push = (seq: number) => r.push("s", seq, () => out.push(seq));
+      push(1);
+      push(3);
+      push(2);
+      expect(out).toEqual([1, 2, 3]);
+      push(5); // 4 never comes
+      expect(out).toEqual([1, 2, 3]);
+      await vi.advanceTimersByTimeAsync(50);
+      expect(out).toEqual([1, 2, 3, 5]);
+      push(4); // late: passed on, the sockets sort it out
+      expect(out).toEqual([1, 2, 3, 5, 4]);
+    } finally {
+      r.close();
+      vi.useRealTimers();
+    }
   });
 });

@@ -159,8 +159,13 @@ export class Channels {
    */
   async publish(actor: Principal, channelId: string, input: PublishInput): Promise<{ message: ChannelMessageView; created: boolean }> {
     const { db } = this.deps;
-    const channel = await db("team_channels").where({ id: channelId, workspace_id: actor.workspaceId }).first("id");
-    if (!channel) throw new NotFound("Channel");
+    // Users and master keys name any agent of the workspace: an unknown channel must answer 404
+    // before the agent is judged. An agent key acts only for itself, so the statement below
+    // (which finds no channel outside the caller's workspace) is check enough on the hot path.
+    if (actor.kind !== "agent") {
+      const channel = await db("team_channels").where({ id: channelId, workspace_id: actor.workspaceId }).first("id");
+      if (!channel) throw new NotFound("Channel");
+    }
     await assertActsForAgent(db, actor, input.agentId, "channels:publish");
     const hash = canonicalHash({ agentId: input.agentId, message: input.message, metadata: input.metadata ?? null });
     const replay = async () => {
@@ -201,7 +206,7 @@ export class Channels {
       }
       throw err;
     }
-    if (!row) throw new NotFound("Channel"); // deleted a moment ago
+    if (!row) throw new NotFound("Channel");
     const message = presentMessage(row);
     this.deps.bus.publish({ type: "channel.message", workspaceId: actor.workspaceId, channelId, seq: message.seq, message });
     return { message, created: true };
