@@ -8,7 +8,7 @@
  * arrives after its successors were released is still passed on, and a gap that stays open past
  * HOLD_MS is released as it is (the sockets fill it from Postgres).
  */
-const HOLD_MS = 30;
+const HOLD_MS = 100;
 const IDLE_MS = 60_000;
 
 interface NodeStream {
@@ -38,7 +38,13 @@ export class Reorderer {
     if (seq <= st.cursor) return deliver(); // late: the sockets sort it out
     if (seq !== st.cursor + 1) {
       st.held.set(seq, deliver);
-      st.timer ??= setTimeout(() => this.releaseAll(st!), HOLD_MS);
+      // When the timer fires, give the event loop one I/O pass first (setImmediate runs after
+      // the poll phase): under load the missing event is often already in the socket buffer.
+      if (!st.timer) {
+        const stream = st;
+        const timer = setTimeout(() => setImmediate(() => stream.timer === timer && this.releaseAll(stream)), HOLD_MS);
+        stream.timer = timer;
+      }
       return;
     }
     st.cursor = seq;

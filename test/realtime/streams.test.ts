@@ -119,7 +119,7 @@ describe("per-node reordering", () => {
       expect(out).toEqual([1, 2, 3]);
       push(5); // 4 never comes
       expect(out).toEqual([1, 2, 3]);
-      await vi.advanceTimersByTimeAsync(50);
+      await vi.advanceTimersByTimeAsync(150);
       expect(out).toEqual([1, 2, 3, 5]);
       push(4); // late: passed on, the sockets sort it out
       expect(out).toEqual([1, 2, 3, 5, 4]);
