@@ -354,6 +354,23 @@ describe("messages", () => {
     expect(fields(await bob.get(`${path(s.id)}/messages?cursor=zzz`))).toEqual(["cursor"]);
   });
 
+  it("filters history and lists by since (ISO 8601 or Unix ms)", async () => {
+    const s = await makeSession(bob, agent);
+    for (let i = 1; i <= 4; i++) await appendMessage(bob, agent, s.id, { content: `m${i}` });
+    const all = (await bob.get(`${path(s.id)}/messages`)).body.messages;
+    const second = all[1].createdAt as string;
+    const iso = await bob.get(`${path(s.id)}/messages?since=${encodeURIComponent(second)}`);
+    expect(iso.body.messages.map((m: { seq: number }) => m.seq)).toEqual([3, 4]);
+    const ms = await bob.get(`${path(s.id)}/messages?since=${Date.parse(second)}`);
+    expect(ms.body.messages.map((m: { seq: number }) => m.seq)).toEqual([3, 4]);
+    expect(fields(await bob.get(`${path(s.id)}/messages?since=tuesday`))).toEqual(["since"]);
+
+    const before = Date.parse((await bob.get(`${path(s.id)}`)).body.updated_at);
+    const fresh = await makeSession(bob, agent);
+    const listed = await bob.get(`/api/agents/${agent}/sessions?since=${before}`);
+    expect(listed.body.sessions.map((x: { id: string }) => x.id)).toEqual([fresh.id]);
+  });
+
   it("treats the same id and body as a retry (200, no duplicate, no seq used) and another body as 409", async () => {
     const s = await makeSession(bob, agent);
     const id = randomUUID();

@@ -116,6 +116,8 @@ export interface MessagePageInput {
   limit: number;
   cursor?: string | undefined;
   afterSeq?: number | undefined;
+  /** Only messages created after this millisecond. */
+  since?: Date | undefined;
 }
 
 export class SessionMessages {
@@ -187,7 +189,14 @@ export class SessionMessages {
     const { db } = this.deps;
     const session = await loadSessionFor(db, actor, agentId, sessionId, "read");
     const after = page.cursor !== undefined ? decodeSeqCursor(page.cursor) : (page.afterSeq ?? 0);
-    const rows = await messagesAfter(db, session.id, after, page.limit + 1);
+    const rows = page.since
+      ? (await db("session_messages")
+          .where({ session_id: session.id })
+          .andWhere("seq", ">", after)
+          .andWhere("created_at", ">=", new Date(page.since.getTime() + 1))
+          .orderBy("seq")
+          .limit(page.limit + 1)).map(presentMessage)
+      : await messagesAfter(db, session.id, after, page.limit + 1);
     const more = rows.length > page.limit;
     const messages = more ? rows.slice(0, page.limit) : rows;
     const last = messages[messages.length - 1];

@@ -42,6 +42,8 @@ export interface CreateSessionInput {
 export interface PageInput {
   limit: number;
   cursor?: string | undefined;
+  /** Only sessions updated after this millisecond. */
+  since?: Date | undefined;
 }
 
 export function presentSession(row: SessionRow): SessionView {
@@ -130,7 +132,9 @@ export class Sessions {
   async list(actor: Principal, agentId: string, archived: boolean, page: PageInput): Promise<SessionPage> {
     const { db } = this.deps;
     await loadAgentForSessions(db, actor, agentId, "read");
-    return pageSessions(this.visible(db, actor, agentId).where({ archived }), page);
+    const query = this.visible(db, actor, agentId).where({ archived });
+    if (page.since) query.andWhere("updated_at", ">=", new Date(page.since.getTime() + 1));
+    return pageSessions(query, page);
   }
 
   async get(actor: Principal, agentId: string, sessionId: string): Promise<SessionView> {

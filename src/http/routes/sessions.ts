@@ -2,6 +2,7 @@
 import type { Router } from "@koa/router";
 import { z } from "zod";
 import { MESSAGE_ROLES } from "../../domain/sessions/messages.js";
+import { parseSince } from "../../domain/time.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
 import { parse } from "../validate.js";
@@ -27,7 +28,19 @@ export const PageQuery = z.object({
   limit: Limit,
   cursor: z.string().min(1).max(500).optional(),
 });
+/** `?since=` (ISO 8601 or Unix milliseconds): only what changed after that millisecond. */
+const Since = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === "") return undefined;
+    const d = parseSince(v);
+    if (!d) ctx.addIssue({ code: "custom", message: "must be an ISO 8601 time or Unix milliseconds" });
+    return d;
+  });
+const ListQuery = PageQuery.extend({ since: Since });
 const MessagesQuery = PageQuery.extend({
+  since: Since,
   after_seq: z
     .string()
     .regex(/^\d{1,15}$/, "must be a non-negative integer")
@@ -66,10 +79,10 @@ export function sessionRoutes(router: Router<HubState>, s: Services): void {
     ctx.status = 201;
   });
   router.get(base, async (ctx) => {
-    ctx.body = await s.sessions.list(ctx.state.principal, ctx.params.agentId!, false, parse(PageQuery, ctx.query));
+    ctx.body = await s.sessions.list(ctx.state.principal, ctx.params.agentId!, false, parse(ListQuery, ctx.query));
   });
   router.get(`${base}/archived`, async (ctx) => {
-    ctx.body = await s.sessions.list(ctx.state.principal, ctx.params.agentId!, true, parse(PageQuery, ctx.query));
+    ctx.body = await s.sessions.list(ctx.state.principal, ctx.params.agentId!, true, parse(ListQuery, ctx.query));
   });
   router.delete(`${base}/archived`, async (ctx) => {
     await s.sessions.removeArchived(ctx.state.principal, ctx.params.agentId!);
@@ -103,6 +116,7 @@ export function sessionRoutes(router: Router<HubState>, s: Services): void {
       limit: q.limit,
       cursor: q.cursor,
       afterSeq: q.after_seq,
+      since: q.since,
     });
   });
   router.post(`${base}/:sessionId/messages`, async (ctx) => {
