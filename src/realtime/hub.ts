@@ -165,7 +165,11 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
         const subscribed =
           p.kind === "agent" &&
           (await db("team_channel_subscriptions").where({ channel_id: channelId, agent_id: p.agentId }).first("agent_id"));
-        if (!subscribed) {
+        if (subscribed) {
+          // The agent's own subscription keeps delivering; it now ends with the subscription.
+          const st = streams.get(socket, "channel", channelId);
+          if (st) st.explicit = false;
+        } else {
           streams.drop(socket, "channel", channelId);
           socket.leave(rooms.channel(channelId));
         }
