@@ -502,6 +502,8 @@ async function startAgenthub(masterKey: string): Promise<Stack> {
       REDIS_PREFIX,
       JWT_SECRET,
       LOG_LEVEL: "warn",
+      // One key publishes everything here; the per-credential limit would cap the rate itself.
+      RATE_LIMIT_PER_10S: "0",
       AGENTHUB_BANNER: "0",
       PUBLIC_URL: "http://127.0.0.1",
     }),
@@ -524,7 +526,7 @@ async function startAgenthub(masterKey: string): Promise<Stack> {
     publishHeaders: { authorization: `Bearer ${key.key}` },
     agentId,
     pgSampler: new PgSampler(),
-    note: "src/main.ts on Postgres + Redis, LOG_LEVEL=warn, publishing with the agent's key",
+    note: "src/main.ts on Postgres + Redis, LOG_LEVEL=warn, RATE_LIMIT_PER_10S=0, publishing with the agent's key",
   };
   cleanups.push(async () => {
     await stack.pgSampler?.close();

@@ -7,6 +7,7 @@ import type { Authenticator } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
 import type { HubState } from "./http/context.js";
 import { authenticate, requestContext } from "./http/middleware.js";
+import { rateLimit, type RateLimiter } from "./http/rate-limit.js";
 import { agentRoutes } from "./http/routes/agents.js";
 import { channelRoutes } from "./http/routes/channels.js";
 import { meRoutes } from "./http/routes/me.js";
@@ -22,6 +23,8 @@ export interface AppDeps {
   auth: Authenticator;
   /** Readiness probe: resolves when the database (and Redis, when used) answer. */
   ready: () => Promise<void>;
+  /** Per-credential request limit (429); undefined turns it off. */
+  rateLimiter?: RateLimiter | undefined;
   /** Routers mounted after body parsing, before the authenticated API (embedded local control). */
   extraRouters?: Router<HubState>[];
 }
@@ -65,6 +68,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
 
   const api = new Router<HubState>();
   api.use(authenticate(deps.auth));
+  api.use(rateLimit(deps.rateLimiter));
   meRoutes(api);
   agentRoutes(api, deps.services);
   channelRoutes(api, deps.services, deps.config.messageMaxBytes);

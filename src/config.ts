@@ -80,6 +80,7 @@ const EnvSchema = z.object({
   SOCKET_MAX_PAYLOAD: byteSize("SOCKET_MAX_PAYLOAD", 64 * 1024),
   SOCKET_EVENTS_PER_10S: intInRange("SOCKET_EVENTS_PER_10S", 1, 100000, 100),
   SOCKET_MAX_BUFFERED: byteSize("SOCKET_MAX_BUFFERED", 8 * 1024 * 1024),
+  RATE_LIMIT_PER_10S: intInRange("RATE_LIMIT_PER_10S", 0, 10_000_000, 2000),
   SHUTDOWN_TIMEOUT_MS: intInRange("SHUTDOWN_TIMEOUT_MS", 0, 600000, 10000),
 });
 
@@ -118,6 +119,8 @@ export interface Config {
     /** Outgoing bytes a slow consumer may have buffered before it is disconnected. @default 8 MiB */
     readonly maxBuffered: number;
   };
+  /** API requests one credential may make per 10 seconds (all processes together); 0 turns it off. @default 2000 */
+  readonly rateLimitPer10s: number;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -163,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       eventsPer10s: e.SOCKET_EVENTS_PER_10S,
       maxBuffered: e.SOCKET_MAX_BUFFERED,
     }),
+    rateLimitPer10s: e.RATE_LIMIT_PER_10S,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   });
 }

@@ -15,6 +15,7 @@ import { EventBus } from "./domain/events.js";
 import type { Clock } from "./domain/time.js";
 import { createRealtime } from "./realtime/hub.js";
 import { createServices, type Services } from "./services.js";
+import { memoryRateLimiter, redisRateLimiter } from "./http/rate-limit.js";
 import { localControlRoutes, removeLocalHubFile, writeLocalHubFile, type LocalHubFile } from "./local-control.js";
 
 export interface Hub {
@@ -57,6 +58,12 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         await db.raw("select 1");
         await realtime.ping();
       },
+      rateLimiter:
+        config.rateLimitPer10s === 0
+          ? undefined
+          : realtime.commands
+            ? redisRateLimiter(realtime.commands, config.redisPrefix, config.rateLimitPer10s, log)
+            : memoryRateLimiter(config.rateLimitPer10s),
       extraRouters: embedded ? [localControlRoutes(() => localHub, db, { ...config.jwt, secret })] : [],
     });
     server.on("request", app.callback());

@@ -19,6 +19,7 @@ import { groupIdsForUser, isGroupMember } from "../domain/groups/policy.js";
 import type { DomainEvent } from "../domain/events.js";
 import { AppError, Invalid } from "../errors.js";
 import { toProblem } from "../http/problem.js";
+import type { Redis } from "ioredis";
 import { closeRedis, createRedis } from "../redis.js";
 import type { Services } from "../services.js";
 import type { AckError, ClientToServerEvents, ServerToClientEvents, SocketData, WatchAck } from "./protocol.js";
@@ -42,6 +43,8 @@ export interface RealtimeDeps {
 
 export interface Realtime {
   io: HubServer;
+  /** A Redis client for plain commands (not subscribed), when Redis is used. */
+  commands: Redis | undefined;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -415,6 +418,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   return {
     io,
+    commands: redis?.pub,
     async ping() {
       if (!redis) return;
       for (const client of Object.values(redis)) {
@@ -427,7 +431,12 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       io.local.emit("hub:closing", { reason: "server shutting down" });
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
-      if (redis) await Promise.all(Object.values(redis).map(closeRedis));
+      if (redis) {
+        // io.close() has the adapter unsubscribe without waiting; a PING answered on each
+        // client means those commands are done before QUIT.
+        await Promise.all(Object.values(redis).map((c) => (c.status === "ready" ? c.ping().catch(() => {}) : undefined)));
+        await Promise.all(Object.values(redis).map(closeRedis));
+      }
     },
   };
 }
