@@ -1,6 +1,7 @@
 /** Validation at the edge: one zod schema per body or query; failures are 422 with per-field errors. */
 import { z } from "zod";
 import { Invalid } from "../errors.js";
+import { parseSince } from "../domain/time.js";
 
 export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
   const result = schema.safeParse(data ?? {});
@@ -18,3 +19,14 @@ export function parseIntId(value: string | undefined, field: string): number {
   if (!value || !/^\d{1,15}$/.test(value)) throw Invalid.field(field, "must be a positive integer");
   return Number(value);
 }
+
+/** `?since=`: ISO 8601 or Unix milliseconds, as a Date (absent or empty: undefined). */
+export const SinceQuery = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === "") return undefined;
+    const d = parseSince(v);
+    if (!d) ctx.addIssue({ code: "custom", message: "must be an ISO 8601 time or Unix milliseconds" });
+    return d;
+  });

@@ -2,11 +2,12 @@
  * Team channels live, across two hub processes sharing Postgres and Redis.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, type Db } from "../../src/db.js";
+import type { Db } from "../../src/db.js";
 import { api, type Api } from "../support/api.js";
 import { makeAgent, makeWorkspace, uniq, type TestWorkspace } from "../support/factories.js";
-import { spawnHub, type HubProcess } from "../support/hub.js";
-import { connect, connectError, type Client } from "../support/sockets.js";
+import { startCluster, type Cluster } from "../support/cluster.js";
+import type { HubProcess } from "../support/hub.js";
+import { connectError, type Client } from "../support/sockets.js";
 
 let a: HubProcess;
 let b: HubProcess;
@@ -15,28 +16,20 @@ let ws: TestWorkspace;
 let aliceToken: string;
 let aliceA: Api;
 let aliceB: Api;
-const clients: Client[] = [];
+let cluster: Cluster;
 
-const open = async (url: string, token: string | undefined) => {
-  const c = await connect(url, token);
-  clients.push(c);
-  return c;
-};
+const open = (url: string, token: string) => cluster.open(url, token);
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([spawnHub(), spawnHub()]);
-  db = createDb({ databaseUrl: process.env.TEST_FILE_DATABASE_URL, dataDir: "/x" });
+  cluster = await startCluster();
+  ({ a, b, db } = cluster);
   ws = await makeWorkspace(db);
   aliceToken = await ws.token("alice");
   aliceA = api(a.url, aliceToken);
   aliceB = api(b.url, aliceToken);
 }, 60_000);
 
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await Promise.all([a?.stop(), b?.stop()]);
-  await db?.destroy();
-});
+afterAll(() => cluster?.stop());
 
 async function agentWithKey(scopes = ["channels:read", "channels:publish"]) {
   const agentId = await makeAgent(aliceA, uniq("agent"));

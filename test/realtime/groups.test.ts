@@ -3,11 +3,12 @@
  * sessions' messages; membership follows group changes and the token's claims.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, type Db } from "../../src/db.js";
+import type { Db } from "../../src/db.js";
 import { api, type Api } from "../support/api.js";
 import { appendMessage, makeAgent, makeKey, makeSession, makeWorkspace, uniq, type TestWorkspace } from "../support/factories.js";
-import { spawnHub, type HubProcess } from "../support/hub.js";
-import { connect, type Client } from "../support/sockets.js";
+import { startCluster, type Cluster } from "../support/cluster.js";
+import type { HubProcess } from "../support/hub.js";
+import type { Client } from "../support/sockets.js";
 
 const SRE = "google-workspace/sre@example.com";
 let a: HubProcess;
@@ -15,26 +16,18 @@ let b: HubProcess;
 let db: Db;
 let ws: TestWorkspace;
 let alice: Api;
-const clients: Client[] = [];
+let cluster: Cluster;
 
-const open = async (url: string, token: string) => {
-  const c = await connect(url, token);
-  clients.push(c);
-  return c;
-};
+const open = (url: string, token: string) => cluster.open(url, token);
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([spawnHub(), spawnHub()]);
-  db = createDb({ databaseUrl: process.env.TEST_FILE_DATABASE_URL, dataDir: "/x" });
+  cluster = await startCluster();
+  ({ a, b, db } = cluster);
   ws = await makeWorkspace(db);
   alice = api(a.url, await ws.token("alice"));
 }, 60_000);
 
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await Promise.all([a?.stop(), b?.stop()]);
-  await db?.destroy();
-});
+afterAll(() => cluster?.stop());
 
 async function groupWithSession(body: Record<string, unknown>) {
   const [a1, a2] = [await makeAgent(alice, uniq("a")), await makeAgent(alice, uniq("b"))];

@@ -4,11 +4,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, type Db } from "../../src/db.js";
+import type { Db } from "../../src/db.js";
 import { api, type Api } from "../support/api.js";
 import { makeAgent, makeKey, makeWorkspace, uniq, userId, type TestWorkspace } from "../support/factories.js";
-import { spawnHub, type HubProcess } from "../support/hub.js";
-import { connect, type Client } from "../support/sockets.js";
+import { startCluster, type Cluster } from "../support/cluster.js";
+import type { HubProcess } from "../support/hub.js";
+import type { Client } from "../support/sockets.js";
 
 let a: HubProcess;
 let b: HubProcess;
@@ -17,28 +18,20 @@ let ws: TestWorkspace;
 let bobToken: string;
 let aliceA: Api;
 let bobA: Api;
-const clients: Client[] = [];
+let cluster: Cluster;
 
-const open = async (url: string, token: string) => {
-  const c = await connect(url, token);
-  clients.push(c);
-  return c;
-};
+const open = (url: string, token: string) => cluster.open(url, token);
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([spawnHub(), spawnHub()]);
-  db = createDb({ databaseUrl: process.env.TEST_FILE_DATABASE_URL, dataDir: "/x" });
+  cluster = await startCluster();
+  ({ a, b, db } = cluster);
   ws = await makeWorkspace(db);
   aliceA = api(a.url, await ws.token("alice"));
   bobToken = await ws.token("bob");
   bobA = api(a.url, bobToken);
 }, 60_000);
 
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await Promise.all([a?.stop(), b?.stop()]);
-  await db?.destroy();
-});
+afterAll(() => cluster?.stop());
 
 /** An agent that bob uses as a viewer, a session bob owns, and a key of the agent. */
 async function bobsSession(scopes = ["sessions:read", "sessions:write"]) {

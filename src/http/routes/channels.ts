@@ -2,10 +2,9 @@
 import type { Router } from "@koa/router";
 import { z } from "zod";
 import { HISTORY_MAX } from "../../domain/channels/service.js";
-import { parseSince } from "../../domain/time.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
-import { parse } from "../validate.js";
+import { SinceQuery, parse } from "../validate.js";
 
 const AgentId = z.string().min(1).max(64);
 const CreateChannel = z.object({
@@ -36,15 +35,7 @@ function publishSchema(maxBytes: number) {
 }
 
 const History = z.object({
-  since: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === "") return undefined;
-      const d = parseSince(v);
-      if (!d) ctx.addIssue({ code: "custom", message: "must be an ISO 8601 time or Unix milliseconds" });
-      return d;
-    }),
+  since: SinceQuery,
   cursor: z
     .string()
     .optional()

@@ -2,10 +2,9 @@
 import type { Router } from "@koa/router";
 import { z } from "zod";
 import { MESSAGE_ROLES } from "../../domain/sessions/messages.js";
-import { parseSince } from "../../domain/time.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
-import { parse } from "../validate.js";
+import { SinceQuery, parse } from "../validate.js";
 
 const Title = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
 
@@ -28,19 +27,10 @@ export const PageQuery = z.object({
   limit: Limit,
   cursor: z.string().min(1).max(500).optional(),
 });
-/** `?since=` (ISO 8601 or Unix milliseconds): only what changed after that millisecond. */
-const Since = z
-  .string()
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v === "") return undefined;
-    const d = parseSince(v);
-    if (!d) ctx.addIssue({ code: "custom", message: "must be an ISO 8601 time or Unix milliseconds" });
-    return d;
-  });
-const ListQuery = PageQuery.extend({ since: Since });
+/** `?since=`: only what changed after that millisecond. */
+const ListQuery = PageQuery.extend({ since: SinceQuery });
 const MessagesQuery = PageQuery.extend({
-  since: Since,
+  since: SinceQuery,
   after_seq: z
     .string()
     .regex(/^\d{1,15}$/, "must be a non-negative integer")
