@@ -34,6 +34,14 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   app.silent = true; // errors are logged by requestContext, once, with the request id
 
   app.use(requestContext(deps.log, deps.config.bodyLimit));
+  // A share token is a credential in the URL: whatever the answer (view, clone, 401, 404),
+  // it must not be cached, indexed or leaked through Referer.
+  app.use(async (ctx, next) => {
+    if (/^\/(api\/)?shared\//.test(ctx.path)) {
+      ctx.set({ "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex" });
+    }
+    await next();
+  });
 
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {
@@ -76,7 +84,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   shareRoutes(api, deps.services);
   groupRoutes(api, deps.services);
   app.use(api.routes());
-  app.use(api.allowedMethods({ throw: true }));
+  app.use(api.allowedMethods());
   return app;
 }
 

@@ -64,9 +64,7 @@ const EnvSchema = z.object({
   REDIS_PREFIX: optionalString
     .refine((v) => v === undefined || /^[\w:.-]{1,64}$/.test(v), { message: "REDIS_PREFIX must be 1-64 letters, digits or _:.-" })
     .transform((v) => v ?? "agenthub"),
-  JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
-    message: "JWT_SECRET must be at least 32 characters (256 bits for HS256)",
-  }),
+  JWT_SECRET: optionalString,
   JWT_JWKS_URL: urlString("JWT_JWKS_URL", ["http:", "https:"]),
   JWT_PUBLIC_KEY: optionalString.refine((v) => v === undefined || v.includes("BEGIN PUBLIC KEY"), {
     message: "JWT_PUBLIC_KEY must be a PEM (SPKI) public key: -----BEGIN PUBLIC KEY-----…",
@@ -80,7 +78,7 @@ const EnvSchema = z.object({
   SOCKET_MAX_PAYLOAD: byteSize("SOCKET_MAX_PAYLOAD", 64 * 1024),
   SOCKET_EVENTS_PER_10S: intInRange("SOCKET_EVENTS_PER_10S", 1, 100000, 100),
   SOCKET_MAX_BUFFERED: byteSize("SOCKET_MAX_BUFFERED", 8 * 1024 * 1024),
-  RATE_LIMIT_PER_10S: intInRange("RATE_LIMIT_PER_10S", 0, 10_000_000, 2000),
+  RATE_LIMIT_PER_10S: intInRange("RATE_LIMIT_PER_10S", 0, 10_000_000, 6000),
   SHUTDOWN_TIMEOUT_MS: intInRange("SHUTDOWN_TIMEOUT_MS", 0, 600000, 10000),
 });
 
@@ -89,8 +87,8 @@ export interface Config {
   readonly port: number;
   /** @default "0.0.0.0" */
   readonly host: string;
-  /** Base URL printed in share links and the start banner. @default http://localhost:PORT */
-  readonly publicUrl: string;
+  /** Base URL of share links and the start banner. @default http://localhost:<the port listened on> */
+  readonly publicUrl: string | undefined;
   /** Postgres connection string; undefined selects the embedded PGlite database under dataDir. */
   readonly databaseUrl: string | undefined;
   readonly databasePoolMax: number;
@@ -119,7 +117,7 @@ export interface Config {
     /** Outgoing bytes a slow consumer may have buffered before it is disconnected. @default 8 MiB */
     readonly maxBuffered: number;
   };
-  /** API requests one credential may make per 10 seconds (all processes together); 0 turns it off. @default 2000 */
+  /** API requests one credential may make per 10 seconds (all processes together); 0 turns it off. @default 6000 */
   readonly rateLimitPer10s: number;
   readonly shutdownTimeoutMs: number;
 }
@@ -145,7 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
-    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ""),
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
     redisUrl: e.REDIS_URL,

@@ -37,13 +37,24 @@ export async function startHub(config: Config, log: Logger, options: StartOption
 
     const usesIdp = !!(config.jwt.jwksUrl || config.jwt.publicKey);
     const secret = config.jwt.secret ?? (usesIdp ? undefined : await resolveJwtSecret(db, undefined));
+    if (config.jwt.secret && config.jwt.secret.length < 32) {
+      log.warn("JWT_SECRET is shorter than 32 characters: HS256 tokens signed with it are easier to forge");
+    }
     if (!config.jwt.secret && !usesIdp) {
       log.warn("JWT_SECRET is not set: using a generated development secret kept in the database");
     }
     const jwt = new JwtVerifier({ ...config.jwt, secret });
     const auth = new Authenticator(db, jwt);
     const bus = new EventBus(log);
-    const services = createServices({ db, bus, config, log, ...(options.clock ? { clock: options.clock } : {}) });
+    let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
+    const services = createServices({
+      db,
+      bus,
+      config,
+      log,
+      publicUrl: () => publicUrl,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
 
     const server = http.createServer();
     let localHub: LocalHubFile | undefined;
@@ -75,7 +86,8 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     });
     const port = (server.address() as AddressInfo).port;
     if (embedded) localHub = writeLocalHubFile(config.dataDir, port);
-    const url = config.port === 0 || config.publicUrl.endsWith(`:${config.port}`) ? `http://localhost:${port}` : config.publicUrl;
+    const url = `http://localhost:${port}`;
+    publicUrl = config.publicUrl ?? url;
     log.info(
       { port, database: isEmbedded(config) ? "embedded (PGlite)" : "postgres", adapter: config.redisUrl ? "redis" : "in-process" },
       "agenthub listening",

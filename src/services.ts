@@ -18,6 +18,8 @@ export interface ServiceDeps {
   config: Config;
   log: Logger;
   clock?: Clock;
+  /** The hub's public base URL, known once it listens (share links are built from it). */
+  publicUrl: () => string;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -31,7 +33,7 @@ export function createServices(deps: ServiceDeps) {
     channels: new Channels(tx),
     sessions: new Sessions(tx, clock),
     sessionMessages: new SessionMessages(tx, clock, deps.config.messageMaxBytes),
-    shareLinks: new ShareLinks(tx, clock, deps.config.publicUrl),
+    shareLinks: new ShareLinks(tx, clock, deps.publicUrl),
     groups: new Groups(tx, clock),
   };
 }

@@ -23,6 +23,17 @@ export function decodeActivityCursor(cursor: string): ActivityKey {
   throw Invalid.field("cursor", "not a cursor this list gave out");
 }
 
+/** Lists ordered by a text id (agents). */
+export function encodeIdCursor(id: string): string {
+  return Buffer.from(JSON.stringify({ id })).toString("base64url");
+}
+
+export function decodeIdCursor(cursor: string): string {
+  const value = decode(cursor) as { id?: unknown } | undefined;
+  if (value && typeof value === "object" && typeof value.id === "string") return value.id;
+  throw Invalid.field("cursor", "not a cursor this list gave out");
+}
+
 /** Messages: oldest first, by seq. */
 export function encodeSeqCursor(seq: number): string {
   return Buffer.from(JSON.stringify({ seq })).toString("base64url");

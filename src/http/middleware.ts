@@ -23,6 +23,17 @@ export function requestContext(log: Logger, bodyLimit: number): Middleware<HubSt
         ctx.status = 404;
         ctx.body = { type: "urn:agenthub:problem:not-found", title: "Not Found", status: 404, detail: `No route for ${ctx.method} ${ctx.path}` };
         ctx.type = "application/problem+json";
+      } else if ((ctx.status === 405 || ctx.status === 501) && !ctx.body) {
+        // The router answered with an Allow header only.
+        const status = ctx.status;
+        ctx.body = {
+          type: "urn:agenthub:problem:method-not-allowed",
+          title: status === 405 ? "Method Not Allowed" : "Not Implemented",
+          status,
+          detail: `${ctx.method} is not supported on ${ctx.path}${ctx.response.get("Allow") ? `; allowed: ${ctx.response.get("Allow")}` : ""}`,
+        };
+        ctx.status = status;
+        ctx.type = "application/problem+json";
       }
     } catch (err) {
       const { problem, headers } = toProblem(err, bodyLimit);

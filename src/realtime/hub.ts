@@ -53,8 +53,10 @@ export interface Realtime {
 export const REPLAY_LIMIT = 500;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const ChannelWatch = z.object({ channelId: z.string().min(1).max(100), since: z.number().int().min(0).optional() });
-const SessionWatch = z.object({ sessionId: z.string().min(1).max(100), since: z.number().int().min(0).optional() });
+/** A seq to resume after: a whole number, sent as a JSON number or a numeric string. */
+const Since = z.union([z.number(), z.string().regex(/^\d{1,15}$/).transform(Number)]).pipe(z.number().int().min(0)).optional();
+const ChannelWatch = z.object({ channelId: z.string().min(1).max(100), since: Since });
+const SessionWatch = z.object({ sessionId: z.string().min(1).max(100), since: Since });
 const ChannelUnwatch = z.object({ channelId: z.string().min(1).max(100) });
 const SessionUnwatch = z.object({ sessionId: z.string().min(1).max(100) });
 

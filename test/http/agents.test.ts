@@ -271,10 +271,33 @@ describe("agent keys", () => {
     expect(JSON.stringify(rows)).not.toContain(key);
   });
 
-  it("rejects unknown scopes and an empty scope list", async () => {
+  it("rejects unknown or missing scopes, and makes a scope-less key that may do nothing scoped", async () => {
     const id = await makeAgent(alice);
     expect((await alice.post(`/api/agents/${id}/keys`, { scopes: ["admin"] })).status).toBe(422);
-    expect((await alice.post(`/api/agents/${id}/keys`, { scopes: [] })).status).toBe(422);
+    expect((await alice.post(`/api/agents/${id}/keys`, {})).status).toBe(422);
+    const bare = await alice.post(`/api/agents/${id}/keys`, { scopes: [] });
+    expect(bare.status).toBe(201);
+    expect((await anon.as(bare.body.key).get(`/api/agents/${id}/sessions`)).status).toBe(403);
+    expect((await anon.as(bare.body.key).get("/team-channels")).status).toBe(403);
+  });
+
+  it("pages the agent list with limit and an opaque cursor", async () => {
+    const pager = anon.as(await ws.token(uniq("pager")));
+    const ids = [await makeAgent(pager, uniq("p")), await makeAgent(pager, uniq("p")), await makeAgent(pager, uniq("p"))].sort();
+    const first = await pager.get("/api/agents?limit=2");
+    expect(first.body.agents.map((a: { id: string }) => a.id)).toEqual(ids.slice(0, 2));
+    expect(first.body.next_cursor).toEqual(expect.any(String));
+    const second = await pager.get(`/api/agents?limit=2&cursor=${first.body.next_cursor}`);
+    expect(second.body).toMatchObject({ agents: [expect.objectContaining({ id: ids[2] })], next_cursor: null });
+    expect((await pager.get("/api/agents?limit=999999")).body.agents).toHaveLength(3);
+    expect((await pager.get("/api/agents?cursor=nope")).status).toBe(422);
+  });
+
+  it("answers a wrong method with 405 problem+json and an Allow header", async () => {
+    const res = await alice.put("/api/agents", {});
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toContain("POST");
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
   });
 
   it("stops keys working when their agent is deleted", async () => {

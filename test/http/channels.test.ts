@@ -139,6 +139,13 @@ describe("team channels", () => {
     expect((await alice.get(`/team-channels/${id}`)).body.messageCount).toBe(1);
   });
 
+  it("accepts any 8-4-4-4-12 hex id, answered in lower case", async () => {
+    const id = await channel();
+    const res = await agentKey.post(`/team-channels/${id}/messages`, { id: "11111111-1111-1111-1111-11111111ABCD", agentId, message: "x" });
+    expect(res.status).toBe(201);
+    expect(res.body.id).toBe("11111111-1111-1111-1111-11111111abcd");
+  });
+
   it("resolves concurrent retries of one client id to one message", async () => {
     const id = await channel();
     const msgId = "0d1f3c2e-5b6a-4c7d-8e9f-a0b1c2d3e4f5";

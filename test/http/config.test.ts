@@ -9,12 +9,12 @@ describe("configuration", () => {
 
   it("names every bad value", () => {
     try {
-      loadConfig({ PORT: "abc", DATABASE_URL: "mysql://x", JWT_SECRET: "short", LOG_LEVEL: "loud", BODY_LIMIT: "lots" });
+      loadConfig({ PORT: "abc", DATABASE_URL: "mysql://x", JWT_PUBLIC_KEY: "not a pem", LOG_LEVEL: "loud", BODY_LIMIT: "lots" });
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const text = (err as Error).message;
-      for (const name of ["PORT", "DATABASE_URL", "JWT_SECRET", "LOG_LEVEL", "BODY_LIMIT"]) expect(text).toContain(name);
+      for (const name of ["PORT", "DATABASE_URL", "JWT_PUBLIC_KEY", "LOG_LEVEL", "BODY_LIMIT"]) expect(text).toContain(name);
     }
   });
 

@@ -13,7 +13,7 @@ import { spawnHub, type HubProcess } from "../support/hub.js";
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(path.join(tmpdir(), "agenthub-embedded-"));
-const env = { DATABASE_URL: "", REDIS_URL: "", JWT_SECRET: "", DATA_DIR: dataDir };
+const env = { DATABASE_URL: "", REDIS_URL: "", JWT_SECRET: "", PUBLIC_URL: "", DATA_DIR: dataDir };
 let hub: HubProcess;
 
 const cli = async (...args: string[]) => {
@@ -56,6 +56,11 @@ describe("embedded default", () => {
     const session = await alice.post("/api/agents/logs-agent/sessions", { title: "first" });
     const turn = await alice.post(`/api/agents/logs-agent/sessions/${session.body.id}/messages`, { role: "user", content: "hello" });
     expect(turn.body).toMatchObject({ seq: 1, role: "user", content: "hello" });
+
+    // With PORT=0 and no PUBLIC_URL, share links name the port actually listened on.
+    const link = await alice.post(`/api/agents/logs-agent/sessions/${session.body.id}/share`, {});
+    expect(new URL(link.body.url).port).toBe(String(hub.port));
+    expect((await api(hub.url).get(new URL(link.body.url).pathname)).status).toBe(200);
   });
 
   it("stops cleanly on SIGTERM", async () => {

@@ -235,8 +235,14 @@ describe("cloning a shared session", () => {
     expect((await readKey.post(`/api/shared/${token}/clone`)).status).toBe(403);
     expect((await master.post(`/api/shared/${token}/clone`)).status).toBe(403);
     expect((await carol.post(`/api/shared/${token}/clone`)).status).toBe(403);
-    expect((await anon.as(await other.token("alice")).post(`/api/shared/${token}/clone`)).status).toBe(403);
-    expect((await anon.post(`/api/shared/${token}/clone`)).status).toBe(401);
+    // Another workspace: as if the link did not exist.
+    expect((await anon.as(await other.token("alice")).post(`/api/shared/${token}/clone`)).status).toBe(404);
+    const noCredential = await anon.post(`/api/shared/${token}/clone`);
+    expect(noCredential.status).toBe(401);
+    expect(noCredential.headers.get("cache-control")).toBe("no-store");
+    expect(noCredential.headers.get("referrer-policy")).toBe("no-referrer");
+    // A dead token answers 404 whoever asks, keys included.
+    expect((await master.post(`/api/shared/${"x".repeat(43)}/clone`)).status).toBe(404);
     expect((await anon.as(await ws.token("root", { role: "admin" })).post(`/api/shared/${token}/clone`)).status).toBe(201);
   });
 });

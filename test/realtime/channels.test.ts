@@ -98,7 +98,7 @@ describe("channel delivery across nodes", () => {
 
     for (let i = 4; i <= 8; i++) await publish(i % 2 ? aliceA : aliceB, channelId, agentId, `missed ${i}`);
     const second = await open(b.url, aliceToken);
-    const ack = await second.emitAck("channel:watch", { channelId, since: 3 });
+    const ack = await second.emitAck("channel:watch", { channelId, since: "3" });
     expect(ack.ok).toBe(true);
     expect(ack.missed.map((m: { seq: number }) => m.seq)).toEqual([4, 5, 6, 7, 8]);
     expect(ack.more).toBeUndefined();

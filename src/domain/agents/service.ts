@@ -2,6 +2,7 @@
 import type { Knex } from "knex";
 import type { Principal } from "../../auth/principal.js";
 import { Conflict, Forbidden, Invalid, NotFound, isUniqueViolation } from "../../errors.js";
+import { decodeIdCursor, encodeIdCursor } from "../cursors.js";
 import { transact, type TxDeps } from "../events.js";
 import { toIso } from "../time.js";
 import { findUser } from "../users/repository.js";
@@ -92,14 +93,20 @@ export class Agents {
     });
   }
 
-  async list(actor: Principal): Promise<AgentView[]> {
+  /** The agents the caller can access, by id, a page at a time (the cursor is the last id). */
+  async list(actor: Principal, page: { limit: number; cursor?: string | undefined }): Promise<{ agents: AgentView[]; next_cursor: string | null }> {
     const { db } = this.deps;
     const ids = await accessibleAgentIds(db, actor);
-    const q = db("agents").where({ workspace_id: actor.workspaceId }).orderBy("id");
+    const q = db("agents").where({ workspace_id: actor.workspaceId }).orderBy("id").limit(page.limit + 1);
     if (ids !== "all") q.whereIn("id", ids);
+    if (page.cursor) q.andWhere("id", ">", decodeIdCursor(page.cursor));
     const rows: AgentRow[] = await q;
-    const levels = await this.levels(actor, rows.map((r) => r.id));
-    return rows.map((r) => present(r, levels.get(r.id) ?? "viewer"));
+    const served = rows.slice(0, page.limit);
+    const levels = await this.levels(actor, served.map((r) => r.id));
+    return {
+      agents: served.map((r) => present(r, levels.get(r.id) ?? "viewer")),
+      next_cursor: rows.length > page.limit ? encodeIdCursor(served[served.length - 1]!.id) : null,
+    };
   }
 
   async get(actor: Principal, agentId: string): Promise<AgentView> {

@@ -48,7 +48,7 @@ export class ShareLinks {
   constructor(
     private readonly deps: TxDeps,
     private readonly clock: Clock,
-    private readonly publicUrl: string,
+    private readonly publicUrl: () => string,
   ) {}
 
   /** Makes a new link (a session may have several live ones) showing the messages so far. */
@@ -68,7 +68,7 @@ export class ShareLinks {
         created_at: now,
         expires_at: expiresAt,
       });
-      return { token, url: `${this.publicUrl}/shared/${token}`, expires_at: toIso(expiresAt) };
+      return { token, url: `${this.publicUrl()}/shared/${token}`, expires_at: toIso(expiresAt) };
     });
   }
 
@@ -102,12 +102,12 @@ export class ShareLinks {
    * and createdAt, with seqs 1..n.
    */
   async clone(actor: Principal, token: string): Promise<SessionView> {
-    if (actor.kind !== "user") throw new Forbidden("Only users may clone a shared session");
     return transact(this.deps, async (trx) => {
+      // A dead token answers 404 whoever asks; a link of another workspace is as good as dead.
       const link = await this.live(trx, token);
       const source: SessionRow | undefined = await trx("sessions").where({ id: link.session_id }).first();
-      if (!source) throw deadLink();
-      if (source.workspace_id !== actor.workspaceId) throw new Forbidden("You may only clone sessions of your own workspace");
+      if (!source || source.workspace_id !== actor.workspaceId) throw deadLink();
+      if (actor.kind !== "user") throw new Forbidden("Only users may clone a shared session");
       await loadAgentFor(trx, actor, source.agent_id).catch((err: unknown) => {
         throw err instanceof NotFound ? new Forbidden("You need access to the session's agent to clone it") : err;
       });

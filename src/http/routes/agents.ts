@@ -6,7 +6,9 @@ import { ACCESS_LEVELS } from "../../domain/agents/policy.js";
 import { listWorkspaceTeam } from "../../domain/workspaces/service.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
-import { parse, parseIntId } from "../validate.js";
+import { CursorQuery, limitQuery, parse, parseIntId } from "../validate.js";
+
+const AgentPage = z.object({ limit: limitQuery(50, 200), cursor: CursorQuery });
 
 const AgentId = z
   .string()
@@ -34,7 +36,7 @@ const AddMember = z.object({
 });
 const CreateKey = z.object({
   name: z.string().trim().min(1).max(200).optional(),
-  scopes: z.array(z.enum(AGENT_KEY_SCOPES)).min(1, "give the key at least one scope"),
+  scopes: z.array(z.enum(AGENT_KEY_SCOPES)),
 });
 
 export function agentRoutes(router: Router<HubState>, s: Services): void {
@@ -43,7 +45,7 @@ export function agentRoutes(router: Router<HubState>, s: Services): void {
     ctx.status = 201;
   });
   router.get("/api/agents", async (ctx) => {
-    ctx.body = { agents: await s.agents.list(ctx.state.principal) };
+    ctx.body = await s.agents.list(ctx.state.principal, parse(AgentPage, ctx.query));
   });
   router.get("/api/agents/:agentId", async (ctx) => {
     ctx.body = await s.agents.get(ctx.state.principal, ctx.params.agentId!);
@@ -74,7 +76,8 @@ export function agentRoutes(router: Router<HubState>, s: Services): void {
     ctx.status = 201;
   });
   router.get("/api/agents/:agentId/keys", async (ctx) => {
-    ctx.body = { keys: await s.agentKeys.list(ctx.state.principal, ctx.params.agentId!) };
+    // An agent has a handful of keys: one page, always.
+    ctx.body = { keys: await s.agentKeys.list(ctx.state.principal, ctx.params.agentId!), next_cursor: null };
   });
   router.delete("/api/agents/:agentId/keys/:keyId", async (ctx) => {
     await s.agentKeys.revoke(ctx.state.principal, ctx.params.agentId!, ctx.params.keyId!);

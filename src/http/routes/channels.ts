@@ -4,7 +4,7 @@ import { z } from "zod";
 import { HISTORY_MAX } from "../../domain/channels/service.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
-import { SinceQuery, parse } from "../validate.js";
+import { CursorQuery, SinceQuery, UuidSchema, limitQuery, parse } from "../validate.js";
 
 const AgentId = z.string().min(1).max(64);
 const CreateChannel = z.object({
@@ -13,14 +13,14 @@ const CreateChannel = z.object({
     .trim()
     .min(1, "must not be empty")
     .max(100)
-    .regex(/^[^\s/]+$/, "must not contain spaces or '/'"),
+    .regex(/^[^\p{Cc}/]+$/u, "must not contain control characters or '/'"),
   description: z.string().max(2000).nullable().optional(),
 });
 const Subscription = z.object({ agentId: AgentId });
 
 function publishSchema(maxBytes: number) {
   return z.object({
-    id: z.uuid("must be a UUID").optional(),
+    id: UuidSchema.optional(),
     agentId: AgentId,
     message: z
       .string()
@@ -36,16 +36,8 @@ function publishSchema(maxBytes: number) {
 
 const History = z.object({
   since: SinceQuery,
-  cursor: z
-    .string()
-    .optional()
-    .transform((v) => (v === "" ? undefined : v)),
-  limit: z.coerce
-    .number()
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
-    .optional()
-    .transform((v) => Math.min(v ?? 50, HISTORY_MAX)),
+  cursor: CursorQuery,
+  limit: limitQuery(50, HISTORY_MAX),
 });
 
 export function channelRoutes(router: Router<HubState>, s: Services, messageMaxBytes: number): void {

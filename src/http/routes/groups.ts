@@ -18,7 +18,7 @@ const GroupBody = z.strictObject({
 
 export function groupRoutes(router: Router<HubState>, s: Services): void {
   router.get("/api/groups", async (ctx) => {
-    ctx.body = { groups: await s.groups.list(ctx.state.principal) };
+    ctx.body = { groups: await s.groups.list(ctx.state.principal), next_cursor: null };
   });
   router.post("/api/groups", async (ctx) => {
     ctx.body = await s.groups.create(ctx.state.principal, parse(GroupBody, ctx.request.body));

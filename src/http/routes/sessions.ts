@@ -4,7 +4,7 @@ import { z } from "zod";
 import { MESSAGE_ROLES } from "../../domain/sessions/messages.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
-import { SinceQuery, parse } from "../validate.js";
+import { CursorQuery, SinceQuery, UuidSchema, limitQuery, parse } from "../validate.js";
 
 const Title = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
 
@@ -14,18 +14,10 @@ const CreateSession = z.strictObject({
 });
 const RenameSession = z.strictObject({ title: Title });
 
-/** `?limit=` (1..200, default 50; larger is served as 200) and an opaque `?cursor=`. */
-const Limit = z
-  .string()
-  .regex(/^\d{1,6}$/, "must be a positive integer")
-  .transform(Number)
-  .pipe(z.number().int().min(1, "must be at least 1"))
-  .transform((n) => Math.min(n, 200))
-  .optional()
-  .transform((n) => n ?? 50);
+/** `?limit=` (default 50; larger than 200 is served as 200) and an opaque `?cursor=`. */
 export const PageQuery = z.object({
-  limit: Limit,
-  cursor: z.string().min(1).max(500).optional(),
+  limit: limitQuery(50, 200),
+  cursor: CursorQuery,
 });
 /** `?since=`: only what changed after that millisecond. */
 const ListQuery = PageQuery.extend({ since: SinceQuery });
@@ -50,7 +42,7 @@ const Source = z.looseObject({
 });
 const Count = z.number().int().nonnegative();
 const AppendMessage = z.strictObject({
-  id: z.uuid("must be a UUID").optional(),
+  id: UuidSchema.optional(),
   role: z.enum(MESSAGE_ROLES, { message: `must be one of ${MESSAGE_ROLES.join(", ")}` }),
   content: z.union([z.string(), z.array(ContentBlock)], { message: "must be a string or an array of content blocks" }),
   thinking: z.union([z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())]).nullish(),

@@ -1,6 +1,5 @@
 /** Routes: share links ("Share links" in the contract). The view needs no credential. */
 import type { Router } from "@koa/router";
-import type { Middleware } from "koa";
 import { z } from "zod";
 import { SHARE_MAX_HOURS } from "../../domain/sharing/service.js";
 import type { Services } from "../../services.js";
@@ -17,12 +16,6 @@ const CreateShare = z.strictObject({
     .transform((h) => h ?? SHARE_MAX_HOURS),
 });
 
-/** Set before the handler runs, so 404s carry them too: the token is a credential in the URL. */
-const privateView: Middleware<HubState> = async (ctx, next) => {
-  ctx.set({ "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex" });
-  await next();
-};
-
 /** Authenticated: create and revoke links, clone a shared session. */
 export function shareRoutes(router: Router<HubState>, s: Services): void {
   const base = "/api/agents/:agentId/sessions/:sessionId/share";
@@ -35,7 +28,7 @@ export function shareRoutes(router: Router<HubState>, s: Services): void {
     await s.shareLinks.revoke(ctx.state.principal, ctx.params.agentId!, ctx.params.sessionId!);
     ctx.status = 204;
   });
-  router.post("/api/shared/:token/clone", privateView, async (ctx) => {
+  router.post("/api/shared/:token/clone", async (ctx) => {
     ctx.body = await s.shareLinks.clone(ctx.state.principal, ctx.params.token!);
     ctx.status = 201;
   });
@@ -47,7 +40,7 @@ export function shareRoutes(router: Router<HubState>, s: Services): void {
  */
 export function sharedViewRoutes(router: Router<HubState>, s: Services): void {
   for (const path of ["/api/shared/:token", "/shared/:token"]) {
-    router.get(path, privateView, async (ctx) => {
+    router.get(path, async (ctx) => {
       ctx.body = await s.shareLinks.view(ctx.params.token!);
     });
   }
