@@ -245,13 +245,13 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
    * Postgres, acks it, then releases the held live messages after the replay.
    */
   async function watch(socket: HubSocket, kind: StreamKind, id: string, room: string, since: number, agentId?: string) {
-    streams.beginCatchUp(socket, kind, id, since, { explicit: true, ...(agentId ? { agentId } : {}) });
+    const from = streams.beginCatchUp(socket, kind, id, since, { explicit: true, ...(agentId ? { agentId } : {}) });
     socket.join(room);
     const after = kind === "channel" ? channelMessagesAfter : sessionMessagesAfter;
-    const rows = await after(db, id, since, REPLAY_LIMIT + 1);
+    const rows = await after(db, id, from, REPLAY_LIMIT + 1);
     const more = rows.length > REPLAY_LIMIT;
     const missed = rows.slice(0, REPLAY_LIMIT);
-    const cursor = missed.length ? missed[missed.length - 1]!.seq : since;
+    const cursor = missed.length ? missed[missed.length - 1]!.seq : from;
     return {
       ack: { ok: true as const, missed, ...(more ? { more: true as const } : {}) },
       after: () => streams.finishCatchUp(socket, kind, id, cursor, more),

@@ -19,6 +19,8 @@ import type { Socket } from "socket.io";
 
 export interface StreamState {
   cursor: number;
+  /** The first seq actually sent on this socket (sent ones are then sentFrom..cursor). */
+  sentFrom?: number | undefined;
   catchingUp: boolean;
   /** Messages above the cursor waiting for their turn. */
   pending: Map<number, unknown>;
@@ -77,20 +79,27 @@ export class Streams {
     states.set(key, { cursor: head, catchingUp: false, pending: new Map(), repairTimer: undefined, ...options });
   }
 
-  /** Holds live messages while a replay from `since` runs; ends with finishCatchUp. */
-  beginCatchUp(socket: Socket, kind: StreamKind, id: string, since: number, options: { explicit: boolean; agentId?: string }): void {
+  /**
+   * Holds live messages while a replay runs; ends with finishCatchUp. Returns the seq to
+   * replay after: `since`, or later when this socket was already sent everything after `since`
+   * up to some seq (a live message that crossed the client's watch request on the wire).
+   */
+  beginCatchUp(socket: Socket, kind: StreamKind, id: string, since: number, options: { explicit: boolean; agentId?: string }): number {
     const key = streamKey(kind, id);
     const states = this.states(socket);
     const old = states.get(key);
     if (old?.repairTimer) clearTimeout(old.repairTimer);
+    const from = old?.sentFrom !== undefined && !old.catchingUp && since >= old.sentFrom - 1 ? Math.max(since, old.cursor) : since;
     states.set(key, {
-      cursor: since,
+      cursor: from,
+      sentFrom: old?.sentFrom,
       catchingUp: true,
-      pending: old ? new Map([...old.pending].filter(([seq]) => seq > since)) : new Map(),
+      pending: old ? new Map([...old.pending].filter(([seq]) => seq > from)) : new Map(),
       repairTimer: undefined,
       explicit: options.explicit || !!old?.explicit,
       agentId: options.agentId ?? old?.agentId,
     });
+    return from;
   }
 
   /**
@@ -131,6 +140,7 @@ export class Streams {
       const st = this.states(socket).get(key);
       if (st && !st.catchingUp && st.pending.size === 0 && seq === st.cursor + 1) {
         st.cursor = seq;
+        st.sentFrom ??= seq;
         ready.push(socket);
       } else {
         skipped.push(socket);
@@ -165,6 +175,7 @@ export class Streams {
 
   private send(socket: Socket, kind: StreamKind, id: string, st: StreamState, seq: number, message: unknown): void {
     st.cursor = seq;
+    st.sentFrom ??= seq;
     this.sources[kind].send(socket, id, message);
     this.afterSend(socket);
   }

@@ -41,6 +41,22 @@ describe("ordered stream delivery", () => {
     expect(sent).toEqual([6, 7]);
   });
 
+  it("replays after what this socket was already sent live when the watch crossed it", () => {
+    const { sent, socket, streams } = setup();
+    // The owner's socket gets seq 2 through its user room while its watch (since 1) is in flight.
+    streams.offer(socket, "session", "s", 2, { seq: 2 });
+    expect(streams.beginCatchUp(socket, "session", "s", 1, { explicit: true })).toBe(2);
+    // A watch for older history than what was sent live still replays from since.
+    const other = { connected: true, data: {} } as unknown as Socket;
+    streams.offer(other, "session", "s", 5, { seq: 5 });
+    expect(streams.beginCatchUp(other, "session", "s", 1, { explicit: true })).toBe(1);
+    // A stream started at a head without sending anything replays from since.
+    const fresh = { connected: true, data: {} } as unknown as Socket;
+    streams.init(fresh, "channel", "c", 9, { explicit: false });
+    expect(streams.beginCatchUp(fresh, "channel", "c", 3, { explicit: true })).toBe(3);
+    expect(sent).toEqual([2, 5]);
+  });
+
   it("keeps holding while the client pages with more: true", () => {
     const { sent, socket, streams } = setup();
     streams.beginCatchUp(socket, "channel", "c", 0, { explicit: true });
