@@ -103,6 +103,16 @@ describe("session events across nodes", () => {
     expect(got).toEqual([2, 3, 4, 5, 6]);
   });
 
+  it("tells the owner and the agent's sockets when the agent's deletion takes its sessions", async () => {
+    const { agentId, sessionId } = await bobsSession();
+    const owner = await open(b.url, bobToken);
+    const agentSocket = await open(a.url, await makeKey(aliceA, agentId, ["sessions:read"]));
+    expect((await aliceA.delete(`/api/agents/${agentId}`)).status).toBe(204);
+    await owner.until(() => owner.of("session:updated").length === 1, "deleted notice");
+    expect(owner.of("session:updated")[0]).toMatchObject({ sessionId, change: "deleted", session: { id: sessionId } });
+    await agentSocket.until(() => agentSocket.of("disconnect").length === 1, "agent socket closed");
+  });
+
   it("refuses watches the caller may not make", async () => {
     const { agentId, sessionId } = await bobsSession();
     const carol = await open(a.url, await ws.token("carol"));
