@@ -183,7 +183,10 @@ describe("updating and deleting groups", () => {
     expect((await carol.delete(`/api/groups/${g.id}`)).status).toBe(404);
     events = [];
     expect((await alice.delete(`/api/groups/${g.id}`)).status).toBe(204);
-    expect(events).toEqual([{ type: "group.deleted", workspaceId: ws.id, groupId: g.id, createdBy: null, allowedUsers: [], allowedGroups: [] }]);
+    expect(events).toEqual([
+      { type: "group.session_removed", workspaceId: ws.id, groupId: g.id, sessionId: s.id },
+      { type: "group.deleted", workspaceId: ws.id, groupId: g.id, createdBy: null, allowedUsers: [], allowedGroups: [] },
+    ]);
     expect((await alice.get(`/api/groups/${g.id}`)).status).toBe(404);
     expect((await erin.get(sessionPath(a1, s.id))).status).toBe(404);
     expect((await alice.get(sessionPath(a1, s.id))).status).toBe(200);

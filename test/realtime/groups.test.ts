@@ -86,6 +86,15 @@ describe("groups live", () => {
     expect(await dave.emitAck("session:watch", { sessionId })).toMatchObject({ ok: false, error: { status: 404 } });
   });
 
+  it("tells members each shared session left when the group is deleted", async () => {
+    const { groupId, sessionId } = await groupWithSession({ allowed_users: ["gina@example.com"] });
+    await alice.post(`/api/groups/${groupId}/sessions/${sessionId}`);
+    const gina = await open(b.url, await ws.token("gina"));
+    expect((await alice.delete(`/api/groups/${groupId}`)).status).toBe(204);
+    await gina.until(() => gina.of("group:session").length === 1, "removed notice");
+    expect(gina.of("group:session")[0]).toEqual({ groupId, action: "removed", sessionId });
+  });
+
   it("joins a user who becomes a member to the group's room live", async () => {
     const { groupId, a1, a2, sessionId } = await groupWithSession({ allowed_users: [] });
     const erin = await open(b.url, await ws.token("erin"));

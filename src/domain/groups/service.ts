@@ -114,7 +114,10 @@ export class Groups {
   async remove(actor: Principal, groupId: string): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
       const group = await loadGroupFor(trx, actor, groupId, "manage");
+      const shared: string[] = await trx("group_sessions").where({ group_id: group.id }).pluck("session_id");
       await trx("groups").where({ id: group.id }).delete();
+      // Members hear that each shared session left, before they leave the group's room.
+      for (const sessionId of shared) emit({ type: "group.session_removed", workspaceId: group.workspace_id, groupId: group.id, sessionId });
       emit({ type: "group.deleted", workspaceId: group.workspace_id, groupId: group.id, createdBy: null, allowedUsers: [], allowedGroups: [] });
     });
   }
