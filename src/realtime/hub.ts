@@ -12,7 +12,7 @@ import type { Authenticator } from "../auth/authenticate.js";
 import { describePrincipal, hasScope, type Principal } from "../auth/principal.js";
 import type { Config } from "../config.js";
 import { loadReadableChannel } from "../domain/channels/policy.js";
-import { channelMessagesAfter } from "../domain/channels/service.js";
+import { channelMessagesAfter, presentMessage as presentChannelMessage } from "../domain/channels/service.js";
 import { messagesAfter as sessionMessagesAfter } from "../domain/sessions/messages.js";
 import { loadReadableSession } from "../domain/sessions/policy.js";
 import { groupIdsForUser, isGroupMember } from "../domain/groups/policy.js";
@@ -233,10 +233,36 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       streams.init(socket, "channel", id, head, { explicit: false });
       socket.join(rooms.channel(id));
     }
+    void deliverCommittedSince(socket, initial.channelHeads);
     if (p.kind === "user") {
       const ms = p.expiresAt.getTime() - Date.now();
       const timer = setTimeout(() => close(socket, "token expired"), Math.max(0, Math.min(ms, MAX_TIMER_MS)));
       socket.on("disconnect", () => clearTimeout(timer));
+    }
+  }
+
+  /**
+   * A socket joined channels at their `head`: anything committed after that whose live event
+   * passed this node before the join is read back once, so the stream has no hole even if no
+   * later message comes to reveal it. Per-socket seq cursors drop what arrives twice.
+   */
+  async function deliverCommittedSince(socket: HubSocket, heads: Array<{ id: string; head: number }>): Promise<void> {
+    if (!heads.length) return;
+    try {
+      const rows = await db("team_channel_messages")
+        .where((q) => {
+          for (const { id, head } of heads) q.orWhere((c) => c.where("channel_id", id).andWhere("seq", ">", head));
+        })
+        .orderBy([{ column: "channel_id" }, { column: "seq" }])
+        .limit(REPLAY_LIMIT);
+      for (const row of rows) {
+        const message = presentChannelMessage(row);
+        if (socket.connected && socket.rooms.has(rooms.channel(message.channelId))) {
+          streams.offer(socket, "channel", message.channelId, message.seq, message);
+        }
+      }
+    } catch (err) {
+      log.warn({ err, socket: socket.id }, "could not read back a channel's recent messages");
     }
   }
 
@@ -296,6 +322,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
           if (!hasScope(s.data.principal, "channels:read")) continue;
           streams.init(s, "channel", event.channelId, event.head, { explicit: false });
           s.join(rooms.channel(event.channelId));
+          void deliverCommittedSince(s, [{ id: event.channelId, head: event.head }]);
         }
         return;
       case "channel.unsubscribed":

@@ -72,6 +72,18 @@ describe("channel delivery across nodes", () => {
     await onB.until(() => seqsOf(onB, channelId).length === 1, "delivery after subscribe");
   });
 
+  it("reads back what was committed after a subscription's head but never announced", async () => {
+    const { agentId, key } = await agentWithKey();
+    const channelId = await newChannel();
+    const onB = await open(b.url, key);
+    // A message committed whose live event was lost (its publisher died after commit): the
+    // channel's head does not count it yet, so the subscription starts just before it.
+    await db("team_channel_messages").insert({ channel_id: channelId, seq: 1, id: crypto.randomUUID(), agent_id: agentId, message: "orphan", body_hash: "x" });
+    await aliceA.post(`/team-channels/${channelId}/subscribe`, { agentId });
+    await onB.until(() => seqsOf(onB, channelId).length === 1, "the orphaned message");
+    expect(onB.of("channel:message")[0]).toMatchObject({ seq: 1, message: "orphan" });
+  });
+
   it("stops delivery after unsubscribe", async () => {
     const { agentId, key } = await agentWithKey();
     const [gone, sentinel] = [await newChannel(), await newChannel()];
