@@ -1,10 +1,8 @@
 /**
- * Carries committed domain events to every hub process. The process that committed an event
- * routes it to its own sockets at once; with Redis it also publishes it on one pub/sub
- * channel, and every other process routes it on receipt (a process skips its own echo).
- * Without Redis there is only the local route.
+ * Carries committed domain events to every hub process. With Redis: one pub/sub channel,
+ * published after commit by the process that committed, received once by every process
+ * (itself included). Without Redis: delivered in-process.
  */
-import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { DomainEvent } from "../domain/events.js";
@@ -12,11 +10,6 @@ import type { DomainEvent } from "../domain/events.js";
 export interface EventTransport {
   publish(event: DomainEvent): void;
   onEvent(handler: (event: DomainEvent) => void): void;
-}
-
-interface Envelope {
-  origin: string;
-  event: DomainEvent;
 }
 
 export function localTransport(): EventTransport {
@@ -30,18 +23,17 @@ export function localTransport(): EventTransport {
 }
 
 export async function redisTransport(pub: Redis, sub: Redis, channel: string, log: Logger): Promise<EventTransport> {
-  const origin = randomUUID();
   let handler: ((event: DomainEvent) => void) | undefined;
   sub.on("message", (ch: string, raw: string) => {
     if (ch !== channel) return;
-    let envelope: Envelope;
+    let event: DomainEvent;
     try {
-      envelope = JSON.parse(raw);
+      event = JSON.parse(raw);
     } catch (err) {
       log.error({ err }, "unreadable event on the events channel");
       return;
     }
-    if (envelope.origin !== origin) handler?.(envelope.event);
+    handler?.(event);
   });
   // ioredis re-subscribes by itself after a reconnect. If Redis is down at start, start anyway
   // (readiness reports it) rather than hang; delivery begins once Redis answers.
@@ -56,9 +48,7 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
   }
   return {
     publish: (event) => {
-      const envelope: Envelope = { origin, event };
-      pub.publish(channel, JSON.stringify(envelope)).catch((err) => log.error({ err, event: event.type }, "could not publish event"));
-      queueMicrotask(() => handler?.(event));
+      pub.publish(channel, JSON.stringify(event)).catch((err) => log.error({ err, event: event.type }, "could not publish event"));
     },
     onEvent: (h) => {
       handler = h;
