@@ -100,8 +100,13 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       },
     },
     log,
-    (socket) => limits.checkBuffered(socket),
   );
+  // Slow consumers are looked for once a second rather than on each of the tens of thousands
+  // of sends a second a busy node makes.
+  const sweep = setInterval(() => {
+    for (const socket of io.of("/").sockets.values()) limits.checkBuffered(socket);
+  }, 1000);
+  sweep.unref();
 
   /** This node's sockets in any of the rooms, each once. */
   const localSockets = (...roomNames: string[]): HubSocket[] => {
@@ -457,6 +462,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     },
     async close() {
       reorder.close();
+      clearInterval(sweep);
       io.local.emit("hub:closing", { reason: "server shutting down" });
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));

@@ -59,8 +59,6 @@ export class Streams {
   constructor(
     private readonly sources: Record<StreamKind, StreamSource>,
     private readonly log: Logger,
-    /** Called after each send, to police slow consumers. */
-    private readonly afterSend: (socket: Socket) => void,
   ) {}
 
   private states(socket: Socket): Map<string, StreamState> {
@@ -149,7 +147,6 @@ export class Streams {
     }
     if (!ready.length) return;
     this.sources[kind].broadcast(ready, skipped, id, message);
-    for (const socket of ready) this.afterSend(socket);
   }
 
   /** A live message for a socket that receives this stream. */
@@ -177,7 +174,6 @@ export class Streams {
     st.cursor = seq;
     st.sentFrom ??= seq;
     this.sources[kind].send(socket, id, message);
-    this.afterSend(socket);
   }
 
   private drain(socket: Socket, kind: StreamKind, id: string, st: StreamState): void {
