@@ -45,6 +45,7 @@ export class Authenticator {
       sub: claims.sub,
       email: claims.email,
       name: claims.name,
+      avatar: claims.avatar,
     });
     return {
       kind: "user",

@@ -34,6 +34,8 @@ export interface UserTokenClaims {
   name: string;
   groups: string[];
   role: string | undefined;
+  /** The OIDC `picture` claim, when it is an http(s) URL. */
+  avatar: string | null;
   exp: number;
 }
 
@@ -102,6 +104,7 @@ function readClaims(p: JWTPayload): UserTokenClaims {
     name: str(p.name) ?? email.split("@")[0]!,
     groups,
     role: str(p.role),
+    avatar: typeof p.picture === "string" && /^https?:\/\//i.test(p.picture) && p.picture.length <= 2000 ? p.picture : null,
     exp: p.exp!,
   };
 }
@@ -114,6 +117,7 @@ export interface MintOptions {
   name?: string | undefined;
   groups?: string[] | undefined;
   role?: string | undefined;
+  picture?: string | undefined;
   ttlSeconds: number;
   issuer?: string | undefined;
   audience?: string | undefined;
@@ -127,6 +131,7 @@ export async function mintUserToken(o: MintOptions): Promise<string> {
     ...(o.name ? { name: o.name } : {}),
     ...(o.groups ? { groups: o.groups } : {}),
     ...(o.role ? { role: o.role } : {}),
+    ...(o.picture ? { picture: o.picture } : {}),
   })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(o.sub)

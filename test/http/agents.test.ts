@@ -217,6 +217,17 @@ describe("agent teams", () => {
     expect((await alice.delete(`/api/agents/${id}/team/${bobId}`)).status).toBe(404);
   });
 
+  it("shows a member's avatar from the token's picture claim, following changes", async () => {
+    const id = await makeAgent(alice);
+    const dana = anon.as(await ws.token("dana", { picture: "https://img.example.com/dana.png" }));
+    await alice.post(`/api/agents/${id}/team`, { user_id: await userId(dana), access_level: "viewer" });
+    const member = (await alice.get(`/api/agents/${id}/team`)).body.members.find((m: { name: string }) => m.name === "dana");
+    expect(member.avatar).toBe("https://img.example.com/dana.png");
+    await userId(anon.as(await ws.token("dana", { picture: "javascript:alert(1)" })));
+    const after = (await alice.get(`/api/agents/${id}/team`)).body.members.find((m: { name: string }) => m.name === "dana");
+    expect(after.avatar).toBeNull();
+  });
+
   it("refuses users of another workspace and unknown users", async () => {
     const id = await makeAgent(alice);
     const stranger = await userId(anon.as(await other.token("stranger")));

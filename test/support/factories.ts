@@ -12,7 +12,7 @@ export interface TestWorkspace {
   id: string;
   masterKey: string;
   /** Mints a user token in this workspace. */
-  token(sub: string, extra?: { email?: string; name?: string; groups?: string[]; role?: string; ttlSeconds?: number }): Promise<string>;
+  token(sub: string, extra?: { email?: string; name?: string; groups?: string[]; role?: string; ttlSeconds?: number; picture?: string }): Promise<string>;
 }
 
 export async function makeWorkspace(db: Knex, name = uniq("ws")): Promise<TestWorkspace> {
@@ -29,6 +29,7 @@ export async function makeWorkspace(db: Knex, name = uniq("ws")): Promise<TestWo
         name: extra.name ?? sub,
         groups: extra.groups,
         role: extra.role,
+        picture: extra.picture,
         ttlSeconds: extra.ttlSeconds ?? 3600,
       }),
   };

@@ -15,6 +15,7 @@ export interface UserClaims {
   sub: string;
   email: string;
   name: string;
+  avatar: string | null;
 }
 
 /** Finds the user for these claims, creating it the first time and following email/name changes. */
@@ -23,17 +24,17 @@ export async function provisionUser(db: Knex, claims: UserClaims): Promise<UserR
     .where({ workspace_id: claims.workspaceId, sub: claims.sub })
     .first();
   if (existing) {
-    if (existing.email !== claims.email || existing.name !== claims.name) {
+    if (existing.email !== claims.email || existing.name !== claims.name || existing.avatar !== claims.avatar) {
       await db("users")
         .where({ id: existing.id })
-        .update({ email: claims.email, name: claims.name, updated_at: db.fn.now() });
+        .update({ email: claims.email, name: claims.name, avatar: claims.avatar, updated_at: db.fn.now() });
     }
-    return { ...existing, id: Number(existing.id), email: claims.email, name: claims.name };
+    return { ...existing, id: Number(existing.id), email: claims.email, name: claims.name, avatar: claims.avatar };
   }
   const [row] = await db("users")
-    .insert({ workspace_id: claims.workspaceId, sub: claims.sub, email: claims.email, name: claims.name })
+    .insert({ workspace_id: claims.workspaceId, sub: claims.sub, email: claims.email, name: claims.name, avatar: claims.avatar })
     .onConflict(["workspace_id", "sub"])
-    .merge(["email", "name"])
+    .merge(["email", "name", "avatar"])
     .returning("*");
   return { ...row, id: Number(row.id) };
 }
