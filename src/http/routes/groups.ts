@@ -12,7 +12,11 @@ const GroupBody = z.strictObject({
     .array(z.string().min(1).max(64))
     .max(100)
     .refine((ids) => new Set(ids).size >= 2, "a group needs at least two distinct agents"),
-  allowed_users: z.array(z.email("must be an email address").max(320)).max(1000).optional(),
+  // Any address an IdP may issue (user@localhost included): something@something, no spaces.
+  allowed_users: z
+    .array(z.string().trim().max(320).regex(/^[^\s@]+@[^\s@]+$/, "must be an email address"))
+    .max(1000)
+    .optional(),
   allowed_groups: z.array(z.string().trim().min(1).max(500)).max(1000).optional(),
 });
 
