@@ -1,14 +1,18 @@
-/** Validation at the edge: one zod schema per body or query; failures are 422 with per-field errors. */
+/**
+ * Validation at the edge (REST bodies and queries, socket payloads): one zod schema each;
+ * failures are 422 with per-field errors.
+ */
 import { z } from "zod";
 import { Invalid } from "../errors.js";
 import { parseSince } from "../domain/time.js";
 
-export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
+/** `root` names the input itself when the error is about the whole of it. */
+export function parse<S extends z.ZodType>(schema: S, data: unknown, root = "body"): z.output<S> {
   const result = schema.safeParse(data ?? {});
   if (result.success) return result.data;
   throw new Invalid(
     result.error.issues.map((i) => ({
-      field: i.path.length ? i.path.join(".") : "body",
+      field: i.path.length ? i.path.join(".") : root,
       message: i.message,
     })),
   );

@@ -17,8 +17,9 @@ import { messagesAfter as sessionMessagesAfter } from "../domain/sessions/messag
 import { loadReadableSession } from "../domain/sessions/policy.js";
 import { groupIdsForUser, isGroupMember } from "../domain/groups/policy.js";
 import type { DomainEvent } from "../domain/events.js";
-import { AppError, Invalid } from "../errors.js";
+import { AppError } from "../errors.js";
 import { toProblem } from "../http/problem.js";
+import { parse } from "../http/validate.js";
 import type { Redis } from "ioredis";
 import { closeRedis, createRedis } from "../redis.js";
 import type { Services } from "../services.js";
@@ -163,14 +164,14 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
     socket.on("channel:watch", (payload, ack) =>
       answer(ack, async () => {
-        const { channelId, since } = parse(ChannelWatch, payload);
+        const { channelId, since } = parse(ChannelWatch, payload, "payload");
         const channel = await loadReadableChannel(db, socket.data.principal, channelId);
         return watch(socket, "channel", channelId, rooms.channel(channelId), since ?? Number(channel.message_count));
       }),
     );
     socket.on("channel:unwatch", (payload, ack) =>
       answer(ack, async () => {
-        const { channelId } = parse(ChannelUnwatch, payload);
+        const { channelId } = parse(ChannelUnwatch, payload, "payload");
         const p = socket.data.principal;
         const subscribed =
           p.kind === "agent" &&
@@ -188,15 +189,14 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     );
     socket.on("session:watch", (payload, ack) =>
       answer(ack, async () => {
-        const { sessionId, since } = parse(SessionWatch, payload);
+        const { sessionId, since } = parse(SessionWatch, payload, "payload");
         const session = await loadReadableSession(db, socket.data.principal, sessionId);
-        const head = since ?? (await db("sessions").where({ id: sessionId }).first("message_count"))?.message_count ?? 0;
-        return watch(socket, "session", sessionId, rooms.session(sessionId), Number(head), session.agent_id);
+        return watch(socket, "session", sessionId, rooms.session(sessionId), since ?? session.message_count, session.agent_id);
       }),
     );
     socket.on("session:unwatch", (payload, ack) =>
       answer(ack, async () => {
-        const { sessionId } = parse(SessionUnwatch, payload);
+        const { sessionId } = parse(SessionUnwatch, payload, "payload");
         socket.leave(rooms.session(sessionId));
         streams.drop(socket, "session", sessionId);
         return { ok: true as const };
@@ -474,12 +474,6 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       }
     },
   };
-}
-
-function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
-  const result = schema.safeParse(data);
-  if (result.success) return result.data;
-  throw new Invalid(result.error.issues.map((i) => ({ field: i.path.join(".") || "payload", message: i.message })));
 }
 
 function ackError(err: unknown, bodyLimit: number): AckError & Record<string, unknown> {

@@ -333,7 +333,7 @@ describe("functions the realtime hub calls", () => {
     for (let i = 0; i < 3; i++) await appendMessage(alice, a1, s.id, { content: `m${i}` });
     await alice.post(`/api/groups/${g.id}/sessions/${s.id}`);
     const db = hub.services.db;
-    expect(await loadReadableSession(db, await user(erin), s.id)).toEqual({ id: s.id, workspace_id: ws.id, agent_id: a1, owner_id: aliceId });
+    expect(await loadReadableSession(db, await user(erin), s.id)).toEqual({ id: s.id, workspace_id: ws.id, agent_id: a1, owner_id: aliceId, message_count: 3 });
     await expect(loadReadableSession(db, await user(carol), s.id)).rejects.toBeInstanceOf(NotFound);
     const keyOf = (agentId: string, scopes: AgentPrincipal["scopes"]): AgentPrincipal => ({ kind: "agent", workspaceId: ws.id, agentId, keyId: "k", scopes });
     expect((await loadReadableSession(db, keyOf(a1, ["sessions:read"]), s.id)).id).toBe(s.id);

@@ -5,8 +5,8 @@ import { Conflict, Forbidden, Invalid, NotFound, isUniqueViolation } from "../..
 import { decodeIdCursor, encodeIdCursor } from "../cursors.js";
 import { transact, type TxDeps } from "../events.js";
 import { toIso } from "../time.js";
-import type { SessionRow } from "../sessions/policy.js";
-import { presentSession } from "../sessions/service.js";
+import { normaliseSession, type SessionRow } from "../sessions/policy.js";
+import { deleteSessions } from "../sessions/service.js";
 import { findUser } from "../users/repository.js";
 import {
   accessibleAgentIds,
@@ -138,28 +138,11 @@ export class Agents {
       await loadAgentForEdit(trx, actor, agentId);
       const where = { workspace_id: actor.workspaceId, agent_id: agentId };
       const keyIds: string[] = await trx("api_keys").where(where).whereNull("revoked_at").pluck("id");
+      // Sessions first, while the team still says who owned what.
       const sessions: SessionRow[] = await trx("sessions").where(where);
-      const team = new Set((await trx("agent_members").where(where).pluck("user_id")).map(Number));
-      const groups = sessions.length
-        ? await trx("group_sessions").whereIn("session_id", sessions.map((s) => s.id)).select("session_id", "group_id")
-        : [];
+      await deleteSessions(trx, emit, sessions.map(normaliseSession));
       await trx("agents").where({ workspace_id: actor.workspaceId, id: agentId }).delete();
       for (const keyId of keyIds) emit({ type: "key.revoked", workspaceId: actor.workspaceId, keyId });
-      for (const row of sessions) {
-        const session = presentSession(row);
-        emit({
-          type: "session.updated",
-          workspaceId: actor.workspaceId,
-          agentId,
-          sessionId: session.id,
-          change: "deleted",
-          session,
-          audience: {
-            ownerUserId: session.owner_id !== null && team.has(session.owner_id) ? session.owner_id : null,
-            groupIds: groups.filter((g) => g.session_id === session.id).map((g) => g.group_id),
-          },
-        });
-      }
       emit({ type: "agent.deleted", workspaceId: actor.workspaceId, agentId });
     });
   }

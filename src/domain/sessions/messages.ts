@@ -88,12 +88,17 @@ export function presentMessage(row: MessageRow): MessageView {
  * For the realtime hub: messages with seq > afterSeq, oldest first, as REST presents them.
  * The caller has already checked that the reader may read the session.
  */
-export async function messagesAfter(db: Knex, sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]> {
-  const rows: MessageRow[] = await db("session_messages")
-    .where({ session_id: sessionId })
-    .where("seq", ">", afterSeq)
-    .orderBy("seq")
-    .limit(limit);
+export async function messagesAfter(
+  db: Knex,
+  sessionId: string,
+  afterSeq: number,
+  limit: number,
+  /** Only messages created after this millisecond. */
+  since?: Date,
+): Promise<MessageView[]> {
+  const q = db("session_messages").where({ session_id: sessionId }).where("seq", ">", afterSeq);
+  if (since) q.andWhere("created_at", ">=", new Date(since.getTime() + 1));
+  const rows: MessageRow[] = await q.orderBy("seq").limit(limit);
   return rows.map(presentMessage);
 }
 
@@ -189,14 +194,7 @@ export class SessionMessages {
     const { db } = this.deps;
     const session = await loadSessionFor(db, actor, agentId, sessionId, "read");
     const after = page.cursor !== undefined ? decodeSeqCursor(page.cursor) : (page.afterSeq ?? 0);
-    const rows = page.since
-      ? (await db("session_messages")
-          .where({ session_id: session.id })
-          .andWhere("seq", ">", after)
-          .andWhere("created_at", ">=", new Date(page.since.getTime() + 1))
-          .orderBy("seq")
-          .limit(page.limit + 1)).map(presentMessage)
-      : await messagesAfter(db, session.id, after, page.limit + 1);
+    const rows = await messagesAfter(db, session.id, after, page.limit + 1, page.since);
     const more = rows.length > page.limit;
     const messages = more ? rows.slice(0, page.limit) : rows;
     const last = messages[messages.length - 1];

@@ -105,9 +105,9 @@ export async function loadReadableSession(
   db: Knex,
   actor: Principal,
   sessionId: string,
-): Promise<{ id: string; workspace_id: string; agent_id: string; owner_id: number | null }> {
+): Promise<{ id: string; workspace_id: string; agent_id: string; owner_id: number | null; message_count: number }> {
   const s = await loadSessionById(db, actor, sessionId, "read");
-  return { id: s.id, workspace_id: s.workspace_id, agent_id: s.agent_id, owner_id: s.owner_id };
+  return { id: s.id, workspace_id: s.workspace_id, agent_id: s.agent_id, owner_id: s.owner_id, message_count: s.message_count };
 }
 
 /** Loads a session of any agent by id alone, that the caller may `action`; see assertCanSession. */
@@ -123,15 +123,27 @@ export async function loadSessionById(db: Knex, actor: Principal, sessionId: str
  * use the agent, and the groups sharing it. Call inside the mutating transaction.
  */
 export async function sessionAudience(db: Knex, session: SessionRow): Promise<SessionAudience> {
-  let ownerUserId: number | null = null;
-  if (session.owner_id !== null) {
-    const member = await db("agent_members")
-      .where({ workspace_id: session.workspace_id, agent_id: session.agent_id, user_id: session.owner_id })
-      .first("user_id");
-    if (member) ownerUserId = session.owner_id;
-  }
-  const groupIds: string[] = await db("group_sessions").where({ session_id: session.id }).orderBy("group_id").pluck("group_id");
-  return { ownerUserId, groupIds };
+  return (await sessionAudiences(db, [session]))[0]!;
+}
+
+/** sessionAudience for many sessions in two queries, in the order given. */
+export async function sessionAudiences(db: Knex, sessions: SessionRow[]): Promise<SessionAudience[]> {
+  if (sessions.length === 0) return [];
+  const owners = sessions.filter((s) => s.owner_id !== null);
+  const members = owners.length
+    ? await db("agent_members")
+        .whereIn(["workspace_id", "agent_id", "user_id"], owners.map((s) => [s.workspace_id, s.agent_id, s.owner_id!]))
+        .select("workspace_id", "agent_id", "user_id")
+    : [];
+  const onTeam = new Set(members.map((m) => `${m.workspace_id}/${m.agent_id}/${Number(m.user_id)}`));
+  const shares: { session_id: string; group_id: string }[] = await db("group_sessions")
+    .whereIn("session_id", sessions.map((s) => s.id))
+    .orderBy("group_id")
+    .select("session_id", "group_id");
+  return sessions.map((s) => ({
+    ownerUserId: s.owner_id !== null && onTeam.has(`${s.workspace_id}/${s.agent_id}/${Number(s.owner_id)}`) ? Number(s.owner_id) : null,
+    groupIds: shares.filter((g) => g.session_id === s.id).map((g) => g.group_id),
+  }));
 }
 
 export function normaliseSession(row: SessionRow): SessionRow {

@@ -3,7 +3,7 @@ import type { Knex } from "knex";
 import { isWorkspaceAdmin, type Principal } from "../../auth/principal.js";
 import { Forbidden, Invalid } from "../../errors.js";
 import { newId } from "../../ids.js";
-import { transact, type Emit, type SessionChange, type TxDeps } from "../events.js";
+import { transact, type Emit, type SessionAudience, type SessionChange, type TxDeps } from "../events.js";
 import { toIso, toIsoOrNull, type Clock } from "../time.js";
 import { decodeActivityCursor, encodeActivityCursor } from "../cursors.js";
 import {
@@ -11,6 +11,7 @@ import {
   loadSessionFor,
   normaliseSession,
   sessionAudience,
+  sessionAudiences,
   type SessionRow,
 } from "./policy.js";
 
@@ -157,7 +158,7 @@ export class Sessions {
   async remove(actor: Principal, agentId: string, sessionId: string): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
       const session = await loadSessionFor(trx, actor, agentId, sessionId, "write");
-      await this.deleteSessions(trx, emit, [session]);
+      await deleteSessions(trx, emit, [session]);
     });
   }
 
@@ -166,7 +167,7 @@ export class Sessions {
     await transact(this.deps, async (trx, emit) => {
       await loadAgentForSessions(trx, actor, agentId, "write");
       const rows: SessionRow[] = await this.visible(trx, actor, agentId).where({ archived: true }).forUpdate();
-      await this.deleteSessions(trx, emit, rows.map(normaliseSession));
+      await deleteSessions(trx, emit, rows.map(normaliseSession));
     });
   }
 
@@ -176,12 +177,6 @@ export class Sessions {
     return q;
   }
 
-  private async deleteSessions(trx: Knex.Transaction, emit: Emit, sessions: SessionRow[]): Promise<void> {
-    if (sessions.length === 0) return;
-    const audiences = await Promise.all(sessions.map((s) => sessionAudience(trx, s)));
-    await trx("sessions").whereIn("id", sessions.map((s) => s.id)).delete();
-    sessions.forEach((s, i) => this.emitUpdated(emit, s, "deleted", audiences[i]!));
-  }
 
   private async change(
     actor: Principal,
@@ -199,19 +194,30 @@ export class Sessions {
         .update({ ...patch, updated_at: trx.raw("greatest(updated_at, ?::timestamptz)", [this.clock.now()]) })
         .returning("*");
       const updated = normaliseSession(row);
-      this.emitUpdated(emit, updated, change, await sessionAudience(trx, updated));
+      emitUpdated(emit, updated, change, await sessionAudience(trx, updated));
     });
   }
+}
 
-  private emitUpdated(emit: Emit, s: SessionRow, change: SessionChange, audience: Awaited<ReturnType<typeof sessionAudience>>): void {
-    emit({
-      type: "session.updated",
-      workspaceId: s.workspace_id,
-      agentId: s.agent_id,
-      sessionId: s.id,
-      change,
-      session: presentSession(s),
-      audience,
-    });
-  }
+/**
+ * Deletes sessions (messages, links and group shares go with them) and tells everyone who could
+ * read each one. Also used when an agent is deleted with all its sessions.
+ */
+export async function deleteSessions(trx: Knex.Transaction, emit: Emit, sessions: SessionRow[]): Promise<void> {
+  if (sessions.length === 0) return;
+  const audiences = await sessionAudiences(trx, sessions);
+  await trx("sessions").whereIn("id", sessions.map((s) => s.id)).delete();
+  sessions.forEach((s, i) => emitUpdated(emit, s, "deleted", audiences[i]!));
+}
+
+function emitUpdated(emit: Emit, s: SessionRow, change: SessionChange, audience: SessionAudience): void {
+  emit({
+    type: "session.updated",
+    workspaceId: s.workspace_id,
+    agentId: s.agent_id,
+    sessionId: s.id,
+    change,
+    session: presentSession(s),
+    audience,
+  });
 }
