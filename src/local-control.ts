@@ -13,7 +13,20 @@ import type { Knex } from "knex";
 import { mintUserToken } from "./auth/jwt.js";
 import { createWorkspace } from "./domain/workspaces/service.js";
 import type { HubState } from "./http/context.js";
-import { Forbidden, Invalid } from "./errors.js";
+import { z } from "zod";
+import { Forbidden } from "./errors.js";
+import { parse } from "./http/validate.js";
+
+/** What `agenthub token` sends: the same claims its flags take. */
+const TokenRequest = z.object({
+  workspace: z.string().min(1),
+  sub: z.string().min(1),
+  email: z.string().min(1),
+  name: z.string().optional(),
+  groups: z.array(z.string()).optional(),
+  role: z.string().optional(),
+  ttlSeconds: z.number().int().positive(),
+});
 
 export interface LocalHubFile {
   pid: number;
@@ -68,19 +81,16 @@ export function localControlRoutes(
     await next();
   });
   router.post("/workspaces", async (ctx) => {
-    const name = (ctx.request.body as { name?: unknown })?.name;
-    if (typeof name !== "string" || !name.trim()) throw Invalid.field("name", "required");
-    const { workspace, masterKey } = await createWorkspace(db, name.trim());
+    const { name } = parse(z.object({ name: z.string().trim().min(1) }), ctx.request.body);
+    const { workspace, masterKey } = await createWorkspace(db, name);
     ctx.status = 201;
     ctx.body = { workspace_id: workspace.id, master_key: masterKey };
   });
   router.post("/token", async (ctx) => {
-    const b = (ctx.request.body ?? {}) as Record<string, any>;
     if (!jwt.secret) throw new Forbidden("This hub verifies tokens from an identity provider; it mints none");
+    const claims = parse(TokenRequest, ctx.request.body);
     ctx.status = 201;
-    ctx.body = {
-      token: await mintUserToken({ ...b, secret: jwt.secret, issuer: jwt.issuer, audience: jwt.audience } as never),
-    };
+    ctx.body = { token: await mintUserToken({ ...claims, secret: jwt.secret, issuer: jwt.issuer, audience: jwt.audience }) };
   });
   return router;
 }
