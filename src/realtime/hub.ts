@@ -29,6 +29,7 @@ import { Streams, type StreamKind } from "./streams.js";
 import { localTransport, redisTransport, type EventTransport } from "./transport.js";
 import { SocketLimits } from "./limits.js";
 import { Reorderer } from "./reorder.js";
+import { coalesceWrites } from "./coalesce.js";
 
 type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type HubServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -69,6 +70,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     maxHttpBufferSize: config.socket.maxPayload,
     cors: { origin: true, credentials: false },
   });
+  coalesceWrites(io.engine);
 
   const redis = config.redisUrl
     ? {
