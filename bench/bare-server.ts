@@ -3,13 +3,15 @@
  * Every socket joins one room at connect; POST /team-channels/{id}/messages builds a message
  * shaped like agenthub's and does `io.to(room).emit("channel:message", …)`, answering 201 with it.
  *
- * Env: PORT, HOST (127.0.0.1), REDIS_URL, REDIS_KEY (adapter channel prefix).
+ * Env: PORT, HOST (127.0.0.1), REDIS_URL, REDIS_KEY (adapter channel prefix), COALESCE=1 to use
+ * agenthub's write coalescing (src/realtime/coalesce.ts) as well.
  */
 import http from "node:http";
 import { randomUUID } from "node:crypto";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import { Server } from "socket.io";
+import { coalesceWrites } from "../src/realtime/coalesce.js";
 
 const port = Number(process.env.PORT ?? 0);
 const host = process.env.HOST ?? "127.0.0.1";
@@ -23,6 +25,7 @@ for (const c of [pub, sub]) c.on("error", (err) => console.error(`redis: ${err.m
 const server = http.createServer();
 server.keepAliveTimeout = 65_000;
 const io = new Server(server, { path: "/socket.io" });
+if (process.env.COALESCE === "1") coalesceWrites(io.engine);
 io.adapter(createAdapter(pub, sub, { key }));
 io.on("connection", (socket) => {
   void socket.join("channel:bench");
