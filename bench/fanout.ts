@@ -23,7 +23,8 @@
  *
  *   fixed: a step at --rate (default 30 msg/s) for --fixed-duration seconds: delivered/expected,
  *          deliveries/s, p50/p95/p99/max. All stacks are up at once and take turns, --rounds
- *          times (reversing the order every other round); the median p99 per stack is compared.
+ *          times (reversing the order every other round), each measured step right after --warmup
+ *          seconds at the same rate on the same stack; the median p99 per stack is compared.
  *   max:   --duration-second steps from --start-rate by --step until delivery drops below 99% or
  *          p99 passes 1 s, then --refine bisection steps between the last pass and the first failure.
  *
@@ -908,6 +909,10 @@ async function runFixedRounds(open: OpenStack[]): Promise<void> {
     console.log(`\n-- fixed rate, round ${round}/${cfg.rounds}`);
     printHeader();
     for (const o of round % 2 ? open : [...open].reverse()) {
+      // Each measured step follows --warmup seconds at the same rate on the same stack: the
+      // figure is steady-state latency, not the first seconds after the other stack's turn
+      // (which cost agenthub more, see the README).
+      if (cfg.warmupS > 0) await runStep(o.stack, o.subs, "warmup", cfg.fixedRate, o.cpuGroups, Math.max(1, Math.round(cfg.fixedRate * cfg.warmupS)));
       o.result.fixedRounds.push(await measuredStep(o.stack, o.subs, "fixed", cfg.fixedRate, o.cpuGroups, o.budget, messages));
     }
   }
