@@ -732,6 +732,11 @@ async function runStep(
   return result;
 }
 
+/** --warmup seconds at `rate`, printed but not measured. */
+async function warmUp(stack: Stack, subs: SubscriberProc[], cpuGroups: CpuGroups, rate: number): Promise<void> {
+  if (cfg.warmupS > 0) await runStep(stack, subs, "warmup", rate, cpuGroups, Math.max(1, Math.round(rate * cfg.warmupS)));
+}
+
 /**
  * Runs a step; when other workloads disturbed it and that could have changed the verdict (a
  * failed step, or the fixed-rate step whose p99 is compared), runs it again, bounded by --retries
@@ -875,7 +880,7 @@ async function openStack(name: StackName, masterKey: string | undefined): Promis
   };
 
   printHeader();
-  if (cfg.warmupS > 0) await runStep(stack, subs, "warmup", 10, cpuGroups, Math.max(1, Math.round(10 * cfg.warmupS)));
+  await warmUp(stack, subs, cpuGroups, 10);
   const result: StackResult = {
     stack: name,
     note: stack.note,
@@ -912,7 +917,7 @@ async function runFixedRounds(open: OpenStack[]): Promise<void> {
       // Each measured step follows --warmup seconds at the same rate on the same stack: the
       // figure is steady-state latency, not the first seconds after the other stack's turn
       // (which cost agenthub more, see the README).
-      if (cfg.warmupS > 0) await runStep(o.stack, o.subs, "warmup", cfg.fixedRate, o.cpuGroups, Math.max(1, Math.round(cfg.fixedRate * cfg.warmupS)));
+      await warmUp(o.stack, o.subs, o.cpuGroups, cfg.fixedRate);
       o.result.fixedRounds.push(await measuredStep(o.stack, o.subs, "fixed", cfg.fixedRate, o.cpuGroups, o.budget, messages));
     }
   }
