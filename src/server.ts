@@ -10,7 +10,7 @@ import { Authenticator } from "./auth/authenticate.js";
 import { JwtVerifier } from "./auth/jwt.js";
 import { resolveJwtSecret } from "./auth/secret.js";
 import type { Config } from "./config.js";
-import { createDb, isEmbedded, migrateLatest } from "./db.js";
+import { createDb, type Db, isEmbedded, migrateLatest } from "./db.js";
 import { EventBus } from "./domain/events.js";
 import type { Clock } from "./domain/time.js";
 import { createRealtime } from "./realtime/hub.js";
@@ -22,6 +22,9 @@ export interface Hub {
   url: string;
   port: number;
   services: Services;
+  /** The hub's database and event bus, for operations and tests (routes go through services). */
+  db: Db;
+  bus: EventBus;
   close(): Promise<void>;
 }
 
@@ -59,7 +62,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     const server = http.createServer();
     let localHub: LocalHubFile | undefined;
     const embedded = isEmbedded(config);
-    const realtime = await createRealtime({ server, config, log, auth, services });
+    const realtime = await createRealtime({ server, config, log, auth, services, db, bus });
     const app = createApp({
       config,
       log,
@@ -107,7 +110,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         await db.destroy();
         log.info("stopped");
       })());
-    return { url, port, services, close };
+    return { url, port, services, db, bus, close };
   } catch (err) {
     await db.destroy().catch(() => {});
     throw err;

@@ -10,6 +10,7 @@ import { Groups } from "./domain/groups/service.js";
 import { SessionMessages } from "./domain/sessions/messages.js";
 import { Sessions } from "./domain/sessions/service.js";
 import { ShareLinks } from "./domain/sharing/service.js";
+import { Workspaces } from "./domain/workspaces/service.js";
 import { systemClock, type Clock } from "./domain/time.js";
 
 export interface ServiceDeps {
@@ -26,8 +27,6 @@ export function createServices(deps: ServiceDeps) {
   const tx = { db: deps.db, bus: deps.bus };
   const clock = deps.clock ?? systemClock;
   return {
-    db: deps.db,
-    bus: deps.bus,
     agents: new Agents(tx),
     agentKeys: new AgentKeys(tx),
     channels: new Channels(tx),
@@ -35,6 +34,7 @@ export function createServices(deps: ServiceDeps) {
     sessionMessages: new SessionMessages(tx, clock, deps.config.messageMaxBytes),
     shareLinks: new ShareLinks(tx, clock, deps.publicUrl),
     groups: new Groups(tx, clock),
+    workspaces: new Workspaces(deps.db),
   };
 }
 

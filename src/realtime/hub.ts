@@ -16,7 +16,8 @@ import { channelMessagesAfter, presentMessage as presentChannelMessage } from ".
 import { messagesAfter as sessionMessagesAfter } from "../domain/sessions/messages.js";
 import { loadReadableSession } from "../domain/sessions/policy.js";
 import { groupIdsForUser, isGroupMember } from "../domain/groups/policy.js";
-import type { DomainEvent } from "../domain/events.js";
+import type { DomainEvent, EventBus } from "../domain/events.js";
+import type { Knex } from "knex";
 import { AppError } from "../errors.js";
 import { toProblem } from "../http/problem.js";
 import { parse } from "../http/validate.js";
@@ -41,6 +42,8 @@ export interface RealtimeDeps {
   log: Logger;
   auth: Authenticator;
   services: Services;
+  db: Knex;
+  bus: EventBus;
 }
 
 export interface Realtime {
@@ -64,7 +67,7 @@ const SessionUnwatch = z.object({ sessionId: z.string().min(1).max(100) });
 
 export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   const { config, log, services } = deps;
-  const db = services.db;
+  const db = deps.db;
   const io: HubServer = new Server(deps.server, {
     path: "/socket.io",
     maxHttpBufferSize: config.socket.maxPayload,
@@ -293,7 +296,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   // ---- committed events -> sockets, on every node ----------------------------------------
 
-  deps.services.bus.subscribe((event) => transport.publish(event));
+  deps.bus.subscribe((event) => transport.publish(event));
   // Events are routed strictly one after another, so an access change (a removal whose
   // re-check reads Postgres) takes effect before any message that was published after it.
   const queue: DomainEvent[] = [];

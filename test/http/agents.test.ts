@@ -17,8 +17,8 @@ let anon: Api;
 
 beforeAll(async () => {
   hub = await startTestHub({ redis: false });
-  ws = await makeWorkspace(hub.services.db);
-  other = await makeWorkspace(hub.services.db);
+  ws = await makeWorkspace(hub.db);
+  other = await makeWorkspace(hub.db);
   anon = api(hub.url);
   alice = anon.as(await ws.token("alice"));
   bob = anon.as(await ws.token("bob"));
@@ -278,7 +278,7 @@ describe("agent keys", () => {
   it("stores only a hash of the key", async () => {
     const id = await makeAgent(alice);
     const key = await makeKey(alice, id, ["sessions:read"]);
-    const rows = await hub.services.db("api_keys").where({ agent_id: id });
+    const rows = await hub.db("api_keys").where({ agent_id: id });
     expect(JSON.stringify(rows)).not.toContain(key);
   });
 

@@ -16,8 +16,8 @@ let agentKey: Api;
 
 beforeAll(async () => {
   hub = await startTestHub({ redis: false });
-  ws = await makeWorkspace(hub.services.db);
-  other = await makeWorkspace(hub.services.db);
+  ws = await makeWorkspace(hub.db);
+  other = await makeWorkspace(hub.db);
   anon = api(hub.url);
   alice = anon.as(await ws.token("alice"));
   bob = anon.as(await ws.token("bob"));

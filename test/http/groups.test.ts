@@ -34,9 +34,9 @@ let events: DomainEvent[] = [];
 
 beforeAll(async () => {
   hub = await startTestHub({ redis: false, clock: testClock() });
-  hub.services.bus.subscribe((e) => events.push(e));
-  ws = await makeWorkspace(hub.services.db);
-  other = await makeWorkspace(hub.services.db);
+  hub.bus.subscribe((e) => events.push(e));
+  ws = await makeWorkspace(hub.db);
+  other = await makeWorkspace(hub.db);
   anon = api(hub.url);
   alice = anon.as(await ws.token("alice"));
   bob = anon.as(await ws.token("bob"));
@@ -320,7 +320,7 @@ describe("functions the realtime hub calls", () => {
     expect(isGroupMember(rules, sreLostP)).toBe(false);
     expect(isGroupMember(rules, carolP)).toBe(false);
     expect(isGroupMember(rules, await user(alice))).toBe(true);
-    const db = hub.services.db;
+    const db = hub.db;
     expect(await groupIdsForUser(db, erinP)).toContain(g.id);
     expect(await groupIdsForUser(db, sreP)).toContain(g.id);
     expect(await groupIdsForUser(db, sreLostP)).not.toContain(g.id);
@@ -332,7 +332,7 @@ describe("functions the realtime hub calls", () => {
     const s = await makeSession(alice, a1);
     for (let i = 0; i < 3; i++) await appendMessage(alice, a1, s.id, { content: `m${i}` });
     await alice.post(`/api/groups/${g.id}/sessions/${s.id}`);
-    const db = hub.services.db;
+    const db = hub.db;
     expect(await loadReadableSession(db, await user(erin), s.id)).toEqual({ id: s.id, workspace_id: ws.id, agent_id: a1, owner_id: aliceId, message_count: 3 });
     await expect(loadReadableSession(db, await user(carol), s.id)).rejects.toBeInstanceOf(NotFound);
     const keyOf = (agentId: string, scopes: AgentPrincipal["scopes"]): AgentPrincipal => ({ kind: "agent", workspaceId: ws.id, agentId, keyId: "k", scopes });

@@ -12,7 +12,7 @@ let ws: TestWorkspace;
 beforeAll(async () => {
   const env = { RATE_LIMIT_PER_10S: "5" };
   [a, b] = await Promise.all([startTestHub({ env }), startTestHub({ env })]);
-  ws = await makeWorkspace(a.services.db);
+  ws = await makeWorkspace(a.db);
 });
 afterAll(async () => {
   await Promise.all([a?.close(), b?.close()]);

@@ -40,9 +40,9 @@ const clock = testClock();
 
 beforeAll(async () => {
   hub = await startTestHub({ redis: false, clock });
-  hub.services.bus.subscribe((e) => events.push(e));
-  ws = await makeWorkspace(hub.services.db);
-  other = await makeWorkspace(hub.services.db);
+  hub.bus.subscribe((e) => events.push(e));
+  ws = await makeWorkspace(hub.db);
+  other = await makeWorkspace(hub.db);
   anon = api(hub.url);
   alice = anon.as(await ws.token("alice"));
   bob = anon.as(await ws.token("bob"));
@@ -247,7 +247,7 @@ describe("changing sessions", () => {
     expect((await bob.delete(path(s.id))).status).toBe(204);
     expect((await bob.get(path(s.id))).status).toBe(404);
     expect((await bob.get(`${path(s.id)}/messages`)).status).toBe(404);
-    expect(await hub.services.db("session_messages").where({ session_id: s.id }).count()).toEqual([{ count: 0 }]);
+    expect(await hub.db("session_messages").where({ session_id: s.id }).count()).toEqual([{ count: 0 }]);
     expect((await bob.delete(path(s.id))).status).toBe(404);
   });
 
@@ -303,7 +303,7 @@ describe("changing sessions", () => {
     const s = await makeSession(alice, own);
     await appendMessage(alice, own, s.id);
     expect((await alice.delete(`/api/agents/${own}`)).status).toBe(204);
-    expect(await hub.services.db("sessions").where({ id: s.id }).first()).toBeUndefined();
+    expect(await hub.db("sessions").where({ id: s.id }).first()).toBeUndefined();
   });
 });
 

@@ -24,8 +24,8 @@ const HOUR = 3_600_000;
 
 beforeAll(async () => {
   hub = await startTestHub({ redis: false, clock });
-  ws = await makeWorkspace(hub.services.db);
-  other = await makeWorkspace(hub.services.db);
+  ws = await makeWorkspace(hub.db);
+  other = await makeWorkspace(hub.db);
   anon = api(hub.url);
   alice = anon.as(await ws.token("alice", { email: "alice.owner@example.com" }));
   bob = anon.as(await ws.token("bob"));
@@ -99,7 +99,7 @@ describe("creating share links", () => {
   it("stores only a hash of the token", async () => {
     const s = await conversation(0);
     const { token } = await share(alice, s.id);
-    const rows = await hub.services.db("share_links").where({ session_id: s.id });
+    const rows = await hub.db("share_links").where({ session_id: s.id });
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain(token);
   });

@@ -13,7 +13,7 @@ let ws: TestWorkspace;
 
 beforeAll(async () => {
   hub = await startTestHub({ redis: false, env: { SOCKET_EVENTS_PER_10S: "5", SOCKET_MAX_PAYLOAD: "2kb" } });
-  ws = await makeWorkspace(hub.services.db);
+  ws = await makeWorkspace(hub.db);
 });
 afterAll(() => hub?.close());
 

@@ -40,14 +40,14 @@ export interface WorkspaceMember {
   avatar: string | null;
 }
 
-/** The people of a workspace, for choosing whom to add to an agent's team. */
-export async function listWorkspaceTeam(
-  db: Knex,
-  actor: Principal,
-  workspaceId: string,
-): Promise<WorkspaceMember[]> {
-  if (actor.workspaceId !== workspaceId) throw new NotFound("Workspace");
-  if (actor.kind === "agent") throw new Forbidden("Agent keys may not list the workspace's people");
-  const rows = await db("users").where({ workspace_id: workspaceId }).orderBy("id");
-  return rows.map((r) => ({ user_id: Number(r.id), name: r.name, email: r.email, avatar: r.avatar ?? null }));
+export class Workspaces {
+  constructor(private readonly db: Knex) {}
+
+  /** The people of a workspace, for choosing whom to add to an agent's team. */
+  async team(actor: Principal, workspaceId: string): Promise<WorkspaceMember[]> {
+    if (actor.workspaceId !== workspaceId) throw new NotFound("Workspace");
+    if (actor.kind === "agent") throw new Forbidden("Agent keys may not list the workspace's people");
+    const rows = await this.db("users").where({ workspace_id: workspaceId }).orderBy("id");
+    return rows.map((r) => ({ user_id: Number(r.id), name: r.name, email: r.email, avatar: r.avatar ?? null }));
+  }
 }

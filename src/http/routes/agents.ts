@@ -3,7 +3,6 @@ import type { Router } from "@koa/router";
 import { z } from "zod";
 import { AGENT_KEY_SCOPES } from "../../auth/principal.js";
 import { ACCESS_LEVELS } from "../../domain/agents/policy.js";
-import { listWorkspaceTeam } from "../../domain/workspaces/service.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
 import { CursorQuery, limitQuery, parse, parseIntId } from "../validate.js";
@@ -85,6 +84,6 @@ export function agentRoutes(router: Router<HubState>, s: Services): void {
   });
 
   router.get("/api/workspaces/:workspaceId/team", async (ctx) => {
-    ctx.body = { members: await listWorkspaceTeam(s.db, ctx.state.principal, ctx.params.workspaceId!) };
+    ctx.body = { members: await s.workspaces.team(ctx.state.principal, ctx.params.workspaceId!) };
   });
 }
