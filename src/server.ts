@@ -62,7 +62,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     const server = http.createServer();
     let localHub: LocalHubFile | undefined;
     const embedded = isEmbedded(config);
-    const realtime = await createRealtime({ server, config, log, auth, services, db, bus });
+    const realtime = await createRealtime({ server, config, log, auth, services, db, bus, clock: options.clock });
     const app = createApp({
       config,
       log,
@@ -76,8 +76,8 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         config.rateLimitPer10s === 0
           ? undefined
           : realtime.commands
-            ? redisRateLimiter(realtime.commands, config.redisPrefix, config.rateLimitPer10s, log)
-            : memoryRateLimiter(config.rateLimitPer10s),
+            ? redisRateLimiter(realtime.commands, config.redisPrefix, config.rateLimitPer10s, log, options.clock)
+            : memoryRateLimiter(config.rateLimitPer10s, options.clock),
       extraRouters: embedded ? [localControlRoutes(() => localHub, db, { ...config.jwt, secret })] : [],
     });
     server.on("request", app.callback());

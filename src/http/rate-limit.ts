@@ -7,6 +7,7 @@ import type { Redis } from "ioredis";
 import type { Middleware } from "koa";
 import type { Logger } from "pino";
 import type { Principal } from "../auth/principal.js";
+import { systemClock, type Clock } from "../domain/time.js";
 import { TooManyRequests } from "../errors.js";
 import type { HubState } from "./context.js";
 
@@ -22,12 +23,12 @@ function windowOf(now: number): { id: number; retryAfter: number } {
   return { id, retryAfter: Math.max(1, Math.ceil(((id + 1) * WINDOW_MS - now) / 1000)) };
 }
 
-export function memoryRateLimiter(limit: number): RateLimiter {
+export function memoryRateLimiter(limit: number, clock: Clock = systemClock): RateLimiter {
   const counts = new Map<string, number>();
   let current = -1;
   return {
     async hit(who) {
-      const w = windowOf(Date.now());
+      const w = windowOf(clock.now().getTime());
       if (w.id !== current) {
         counts.clear();
         current = w.id;
@@ -39,10 +40,10 @@ export function memoryRateLimiter(limit: number): RateLimiter {
   };
 }
 
-export function redisRateLimiter(redis: Redis, prefix: string, limit: number, log: Logger): RateLimiter {
+export function redisRateLimiter(redis: Redis, prefix: string, limit: number, log: Logger, clock: Clock = systemClock): RateLimiter {
   return {
     async hit(who) {
-      const w = windowOf(Date.now());
+      const w = windowOf(clock.now().getTime());
       const key = `${prefix}:rl:${who}:${w.id}`;
       try {
         const [[, n]] = (await redis.multi().incr(key).pexpire(key, WINDOW_MS * 2).exec()) as [[Error | null, number]];

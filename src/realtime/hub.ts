@@ -18,6 +18,7 @@ import { loadReadableSession } from "../domain/sessions/policy.js";
 import { groupIdsForUser, isGroupMember } from "../domain/groups/policy.js";
 import type { DomainEvent, EventBus } from "../domain/events.js";
 import type { Knex } from "knex";
+import type { Clock } from "../domain/time.js";
 import { AppError } from "../errors.js";
 import { toProblem } from "../http/problem.js";
 import { parse } from "../http/validate.js";
@@ -44,6 +45,7 @@ export interface RealtimeDeps {
   services: Services;
   db: Knex;
   bus: EventBus;
+  clock?: Clock | undefined;
 }
 
 export interface Realtime {
@@ -87,7 +89,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     ? await redisTransport(redis.pub, redis.events, `${config.redisPrefix}:events`, log)
     : localTransport();
 
-  const limits = new SocketLimits(config.socket, log);
+  const limits = new SocketLimits(config.socket, log, deps.clock);
   const reorder = new Reorderer();
   const streams = new Streams(
     {

@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import type { Socket } from "socket.io";
 import { TooManyRequests } from "../errors.js";
+import { systemClock, type Clock } from "../domain/time.js";
 import { toProblem } from "../http/problem.js";
 
 export interface LimitSettings {
@@ -22,13 +23,14 @@ export class SocketLimits {
   constructor(
     private readonly settings: LimitSettings,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   attach(socket: Socket, close: (reason: string) => void): void {
-    let windowStart = Date.now();
+    let windowStart = this.clock.now().getTime();
     let count = 0;
     socket.use((packet, next) => {
-      const now = Date.now();
+      const now = this.clock.now().getTime();
       if (now - windowStart >= WINDOW_MS) {
         windowStart = now;
         count = 0;
