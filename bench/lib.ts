@@ -1,17 +1,27 @@
 /**
  * Helpers shared by the fan-out benchmark's processes: the clock, a mergeable latency histogram,
- * CPU accounting from /proc, free ports, child-process plumbing and the IPC messages between the
- * orchestrator (bench/fanout.ts) and its subscriber processes (bench/subscribers.ts).
+ * CPU accounting from /proc, free ports and child-process plumbing. The messages between the
+ * orchestrator and its subscriber processes are in bench/ipc.ts.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The checkout: the working directory of every process the benchmark starts. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Milliseconds on the wall-clock time line, with sub-millisecond resolution. */
 export const now = (): number => performance.timeOrigin + performance.now();
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Rounded to 2 decimals (NaN and infinities as they are): the precision of every figure reported. */
+export function round(n: number): number {
+  return Number.isFinite(n) ? Math.round(n * 100) / 100 : n;
+}
 
 // ---- latency histogram ---------------------------------------------------------------------
 
@@ -208,14 +218,19 @@ export interface Child {
 /** Spawns a Node child (with tsx), keeping only the last lines of its output. */
 export function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Child {
   const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  return { name, child, tail: captureTail(child), stop: (t) => stopChild(child, t) };
+}
+
+/** Keeps the last `maxLines` lines a child writes (stdout and stderr), for error messages. */
+export function captureTail(child: ChildProcess, maxLines = 50): () => string {
   const lines: string[] = [];
   const keep = (d: Buffer) => {
     for (const l of String(d).split("\n")) if (l) lines.push(l.length > 2000 ? `${l.slice(0, 2000)}…` : l);
-    if (lines.length > 50) lines.splice(0, lines.length - 50);
+    if (lines.length > maxLines) lines.splice(0, lines.length - maxLines);
   };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
-  return { name, child, tail: () => lines.join("\n"), stop: (t) => stopChild(child, t) };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return () => lines.join("\n");
 }
 
 /** SIGTERM, then SIGKILL after `timeoutMs`; resolves when the child has exited. */
@@ -247,51 +262,3 @@ export async function waitHealthy(url: string, c: Child, timeoutMs = 30_000): Pr
   }
   throw new Error(`${c.name} was not healthy within ${timeoutMs} ms:\n${c.tail()}`);
 }
-
-// ---- IPC between the orchestrator and subscriber processes -----------------------------------
-
-export type ToSubscribers =
-  | { id: number; cmd: "ping" }
-  | { id: number; cmd: "offset"; offsetMs: number }
-  | { id: number; cmd: "connect"; targets: Array<{ url: string }>; token: string; batch: number; timeoutMs: number; checkSeq: boolean }
-  | { id: number; cmd: "status" }
-  | { id: number; cmd: "begin"; step: number; messages: number }
-  | { id: number; cmd: "end" }
-  | { id: number; cmd: "close" };
-
-export interface StepReport {
-  step: number;
-  sockets: number;
-  /** First receipt of (socket, message) pairs of this step. */
-  unique: number;
-  duplicates: number;
-  /** Deliveries whose publish index was lower than one this socket had already seen in the step. */
-  reordered: number;
-  /** With checkSeq: deliveries whose seq was not above the last seq this socket got (order broken). */
-  seqBackwards: number;
-  /** With checkSeq: deliveries that skipped seqs after the last one this socket got. */
-  seqGaps: number;
-  /** Deliveries of earlier steps that arrived during this one. */
-  stale: number;
-  firstRecv: number;
-  lastRecv: number;
-  hist: HistogramData;
-}
-
-export interface StatusReport {
-  connected: number;
-  unique: number;
-  disconnects: number;
-  lastRecv: number;
-}
-
-export interface ConnectReport {
-  connected: number;
-  failed: number;
-  errors: string[];
-  ms: number;
-}
-
-export type FromSubscribers =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: string };

@@ -4,12 +4,13 @@
  * (socket, message) pair was seen before and its publish-to-delivery latency. The same code is
  * used against agenthub and against the bare Socket.IO baseline.
  *
- * Driven over IPC by bench/fanout.ts (see ToSubscribers in bench/lib.ts). Latency is measured on
+ * Driven over IPC by bench/fanout.ts (see ToSubscribers in bench/ipc.ts). Latency is measured on
  * the orchestrator's clock: `offset` (this process's clock minus the orchestrator's, estimated
  * from IPC round trips) is subtracted from every receive time.
  */
 import { io as connectClient, type Socket } from "socket.io-client";
-import { Histogram, now, sleep, type ConnectReport, type StatusReport, type StepReport, type ToSubscribers } from "./lib.js";
+import type { ConnectReport, StatusReport, StepReport, ToSubscribers } from "./ipc.js";
+import { Histogram, now, sleep } from "./lib.js";
 
 interface Sub {
   socket: Socket;

@@ -1,0 +1,130 @@
+/**
+ * The stacks under test, each two server processes on 127.0.0.1 sharing Redis: bare and
+ * bare-coalesced (bench/bare-server.ts, no database) and agenthub (src/main.ts, also sharing the
+ * bench database), with what a publisher needs to reach them.
+ */
+import http from "node:http";
+import { api, type Api } from "../test/support/api.js";
+import { JWT_SECRET } from "../test/support/env.js";
+import type { Cleanups } from "./cleanup.js";
+import { freePort, ROOT, spawnNode, waitHealthy, type Child } from "./lib.js";
+import { cfg, REDIS_PREFIX, REDIS_URL, type StackName } from "./options.js";
+import { BENCH_DB_URL, PgSampler } from "./postgres.js";
+
+export interface Server {
+  url: string;
+  port: number;
+  proc: Child;
+  /** Keep-alive connections for the publisher: no TCP handshake on the measured path. */
+  agent: http.Agent;
+}
+
+export interface Stack {
+  name: StackName;
+  servers: Server[];
+  /** Socket auth token of every subscriber. */
+  token: string;
+  publishPath: string;
+  publishHeaders: Record<string, string>;
+  agentId: string;
+  note: string;
+  /** agenthub only: what the bench database's sessions do while a step publishes. */
+  pgSampler: PgSampler | undefined;
+}
+
+const AGENT_ID = "bench-agent";
+
+/** Starts a stack; what it starts is stopped by `cleanups`. agenthub needs the bench database's master key. */
+export function startStack(name: StackName, masterKey: string | undefined, cleanups: Cleanups): Promise<Stack> {
+  if (name !== "agenthub") return startBare(name, cleanups);
+  if (masterKey === undefined) throw new Error("agenthub needs the bench database (freshDatabase)");
+  return startAgenthub(masterKey, cleanups);
+}
+
+/** Two server processes running `script`, once each is healthy. */
+async function startServers(name: StackName, script: string, env: (port: number) => NodeJS.ProcessEnv, cleanups: Cleanups): Promise<Server[]> {
+  const startOne = async (i: number): Promise<Server> => {
+    // The port is free when asked for but could be taken before the child binds it: retry then.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const proc = spawnNode(`${name}-${i}`, [...cfg.serverNodeArgs, script], { ...process.env, ...env(port) }, ROOT);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+      cleanups.add(async () => {
+        agent.destroy();
+        await proc.stop(8000);
+      });
+      try {
+        await waitHealthy(`http://127.0.0.1:${port}`, proc, 60_000);
+        return { url: `http://127.0.0.1:${port}`, port, proc, agent };
+      } catch (err) {
+        if (attempt >= 3 || proc.child.exitCode === null) throw err;
+      }
+    }
+  };
+  return Promise.all([startOne(0), startOne(1)]);
+}
+
+async function startBare(name: "bare" | "bare-coalesced", cleanups: Cleanups): Promise<Stack> {
+  const coalesce = name === "bare-coalesced";
+  const servers = await startServers(
+    name,
+    "bench/bare-server.ts",
+    (port) => ({ PORT: String(port), HOST: "127.0.0.1", REDIS_URL, REDIS_KEY: `${REDIS_PREFIX}-${name}`, COALESCE: coalesce ? "1" : "0" }),
+    cleanups,
+  );
+  return {
+    name,
+    servers,
+    token: "bare",
+    publishPath: "/team-channels/ch_bench/messages",
+    publishHeaders: {},
+    agentId: AGENT_ID,
+    pgSampler: undefined,
+    note: `bench/bare-server.ts: Socket.IO + @socket.io/redis-adapter, no database, io.to(room).emit${coalesce ? ", with agenthub's write coalescing" : ""}`,
+  };
+}
+
+async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Stack> {
+  const servers = await startServers(
+    "agenthub",
+    "src/main.ts",
+    (port) => ({
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DATABASE_URL: BENCH_DB_URL,
+      REDIS_URL,
+      REDIS_PREFIX,
+      JWT_SECRET,
+      LOG_LEVEL: "warn",
+      // One key publishes everything here; the per-credential limit would cap the rate itself.
+      RATE_LIMIT_PER_10S: "0",
+      AGENTHUB_BANNER: "0",
+      PUBLIC_URL: "http://127.0.0.1",
+    }),
+    cleanups,
+  );
+  // The agent, its key and the channel it is subscribed to, made with the workspace's master key.
+  const admin = api(servers[0]!.url, masterKey);
+  await postOk(admin, "/api/agents", { id: AGENT_ID, name: "Bench agent" });
+  const { key } = await postOk<{ key: string }>(admin, `/api/agents/${AGENT_ID}/keys`, { name: "bench", scopes: ["channels:read", "channels:publish"] });
+  const channel = await postOk<{ id: string }>(admin, "/team-channels", { name: "bench" });
+  await postOk(admin, `/team-channels/${channel.id}/subscribe`, { agentId: AGENT_ID });
+  const pgSampler = new PgSampler();
+  cleanups.add(() => pgSampler.close());
+  return {
+    name: "agenthub",
+    servers,
+    token: key,
+    publishPath: `/team-channels/${channel.id}/messages`,
+    publishHeaders: { authorization: `Bearer ${key}` },
+    agentId: AGENT_ID,
+    pgSampler,
+    note: "src/main.ts on Postgres + Redis, LOG_LEVEL=warn, RATE_LIMIT_PER_10S=0, publishing with the agent's key",
+  };
+}
+
+async function postOk<T>(client: Api, path: string, body: unknown): Promise<T> {
+  const res = await client.post<T>(path, body);
+  if (res.status < 200 || res.status > 299) throw new Error(`POST ${path}: ${res.status} ${res.text}`);
+  return res.body;
+}
