@@ -1,126 +1,142 @@
 /**
  * Configuration: the environment parsed and checked once at start, then frozen.
- * Every bad value is reported with its variable name so an operator can fix it at once.
+ * Every setting is declared once, in SETTINGS (variable, place in Config, parser with its range,
+ * default, one-line doc); the Config type, loadConfig and the README table all come from it, so
+ * they cannot drift. Every bad value is reported with its variable name so an operator can fix
+ * them all at once.
  */
 import path from "node:path";
-import { z } from "zod";
+
+/** A bad value; its message starts with the variable's name. */
+class Problem extends Error {}
+
+/** One environment variable: how to read it, and how the README describes it. */
+class Setting<T> {
+  constructor(
+    readonly env: string,
+    /** The default, as the README's table shows it. */
+    readonly shown: string,
+    readonly doc: string,
+    /** `raw` is trimmed, and undefined when unset or blank: an empty value means "the default". */
+    readonly read: (raw: string | undefined) => T,
+  ) {}
+
+  /** The same setting with its value (default included) transformed after reading. */
+  map<U>(fn: (value: T) => U): Setting<U> {
+    return new Setting(this.env, this.shown, this.doc, (raw) => fn(this.read(raw)));
+  }
+}
+
+const code = (v: unknown) => `\`${v}\``;
+const SIZES = { b: 1, kb: 1024, mb: 1024 * 1024 };
+type Rule = [{ test(v: string): boolean }, need: string];
+
+function int(env: string, min: number, max: number, fallback: number, doc: string): Setting<number> {
+  return new Setting(env, code(fallback), doc, (raw) => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Problem(`${env} must be a whole number from ${min} to ${max}`);
+    return n;
+  });
+}
+
+/** A size in bytes, written `1048576`, `512kb` or `1mb`. */
+function bytes(env: string, fallback: number, doc: string): Setting<number> {
+  const shown = fallback % SIZES.mb === 0 ? `${fallback / SIZES.mb}mb` : fallback % SIZES.kb === 0 ? `${fallback / SIZES.kb}kb` : fallback;
+  return new Setting(env, code(shown), doc, (raw) => {
+    if (raw === undefined) return fallback;
+    const m = /^(\d+)\s*(b|kb|mb)?$/i.exec(raw);
+    if (!m) throw new Problem(`${env} must be a size like 1048576, 512kb or 1mb`);
+    return Number(m[1]) * SIZES[(m[2] ?? "b").toLowerCase() as keyof typeof SIZES];
+  });
+}
+
+/** A string that may stay unset; `unset` says what that means. */
+function optional(env: string, unset: string, doc: string, rule?: Rule): Setting<string | undefined> {
+  return new Setting(env, unset, doc, (raw) => {
+    if (raw !== undefined && rule && !rule[0].test(raw)) throw new Problem(`${env} must be ${rule[1]}`);
+    return raw;
+  });
+}
+
+function text(env: string, fallback: string, doc: string, rule?: Rule): Setting<string> {
+  return optional(env, code(fallback), doc, rule).map((v) => v ?? fallback);
+}
+
+function url(env: string, protocols: string[], unset: string, doc: string): Setting<string | undefined> {
+  const isUrl = (v: string) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  };
+  return optional(env, unset, doc, [{ test: isUrl }, `a URL (${protocols.join(" or ")})`]);
+}
+
+function oneOf<const V extends readonly string[]>(env: string, values: V, fallback: V[number], doc: string): Setting<V[number]> {
+  return new Setting(env, code(fallback), doc, (raw) => {
+    if (raw === undefined) return fallback;
+    if (!values.includes(raw)) throw new Problem(`${env} must be one of ${values.join(", ")}`);
+    return raw as V[number];
+  });
+}
+
+function flag(env: string, fallback: boolean, doc: string): Setting<boolean> {
+  return new Setting(env, code(fallback ? 1 : 0), doc, (raw) => {
+    if (raw === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    throw new Problem(`${env} must be 1 or 0 (or true/false, yes/no, on/off)`);
+  });
+}
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const HTTP = ["http:", "https:"];
 
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+/** Keys are the Config's field names (nesting included), in the README's order. */
+const SETTINGS = {
+  port: int("PORT", 0, 65535, 3000, "HTTP and Socket.IO port"),
+  host: text("HOST", "0.0.0.0", "interface to listen on"),
+  publicUrl: url("PUBLIC_URL", HTTP, "`http://localhost:<port listened on>`",
+    "base of share-link URLs (`…/shared/{token}`, which the hub also serves)").map((v) => v?.replace(/\/+$/, "")),
+  databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"], "unset: embedded PGlite", "Postgres connection string (`postgres://…`)"),
+  databasePoolMax: int("DATABASE_POOL_MAX", 2, 200, 10, "Postgres pool size per process"),
+  redisUrl: url("REDIS_URL", ["redis:", "rediss:"], "unset: in-process adapter",
+    "Redis for the Socket.IO adapter and cross-node events; required to run more than one process"),
+  redisPrefix: text("REDIS_PREFIX", "agenthub", "prefix of every Redis channel and key, so hubs can share a Redis",
+    [/^[\w:.-]{1,64}$/, "1-64 letters, digits or _:.-"]),
+  jwt: {
+    secret: optional("JWT_SECRET", "unset: a generated development secret kept in the database",
+      "HS256 secret for user tokens (use at least 32 random characters; shorter ones work with a warning)"),
+    jwksUrl: url("JWT_JWKS_URL", HTTP, "unset", "JWKS endpoint of your identity provider (asymmetric algorithms)"),
+    // Written `\n` in one-line environments (.env files, PaaS dashboards): turned back into newlines.
+    publicKey: optional("JWT_PUBLIC_KEY", "unset", "PEM (SPKI) public key instead of a JWKS URL; `\\n` stands for a newline",
+      [{ test: (v) => v.includes("BEGIN PUBLIC KEY") }, "a PEM (SPKI) public key: -----BEGIN PUBLIC KEY-----…"],
+    ).map((v) => v?.replace(/\\n/g, "\n")),
+    issuer: optional("JWT_ISSUER", "unset", "token issuer (`iss`), checked when set"),
+    audience: optional("JWT_AUDIENCE", "unset", "token audience (`aud`), checked when set"),
+  },
+  dataDir: text("DATA_DIR", "./data", "where the embedded database lives").map((dir) => path.resolve(dir)),
+  logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, "info", `pino level: ${LOG_LEVELS.join(", ")}`),
+  bodyLimit: bytes("BODY_LIMIT", 1024 * 1024, "largest request body; larger answers 413"),
+  messageMaxBytes: bytes("MESSAGE_MAX_BYTES", 256 * 1024, "largest session message (its JSON); larger answers 422"),
+  socket: {
+    maxPayload: bytes("SOCKET_MAX_PAYLOAD", 64 * 1024, "largest incoming Socket.IO packet"),
+    eventsPer10s: int("SOCKET_EVENTS_PER_10S", 1, 100_000, 100, "client events a socket may send per 10 s"),
+    maxBuffered: bytes("SOCKET_MAX_BUFFERED", 8 * 1024 * 1024, "outgoing bytes a slow socket may have queued before it is disconnected"),
+  },
+  rateLimitPer10s: int("RATE_LIMIT_PER_10S", 0, 10_000_000, 6000,
+    "API requests one credential (key or user) may make per 10 s across all processes (through Redis); over it, 429 with `Retry-After`; `0` turns it off"),
+  shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000, "how long SIGTERM waits for requests to finish"),
+  banner: flag("AGENTHUB_BANNER", true, "print the start banner (URL and next steps) even when stdout is not a terminal; `0` hides it there"),
+} satisfies Tree;
 
-const intInRange = (name: string, min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === "") return fallback;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: "custom", message: `${name} must be a whole number from ${min} to ${max}` });
-        return z.NEVER;
-      }
-      return n;
-    });
+type Tree = { readonly [key: string]: Setting<unknown> | Tree };
+type ValuesOf<T> = { readonly [K in keyof T]: T[K] extends Setting<infer V> ? V : ValuesOf<T[K]> };
 
-const byteSize = (name: string, fallback: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === "") return fallback;
-      const m = /^(\d+)\s*(b|kb|mb)?$/i.exec(v.trim());
-      if (!m) {
-        ctx.addIssue({ code: "custom", message: `${name} must be a size like 1048576, 512kb or 1mb` });
-        return z.NEVER;
-      }
-      const unit = (m[2] ?? "b").toLowerCase();
-      return Number(m[1]) * (unit === "mb" ? 1024 * 1024 : unit === "kb" ? 1024 : 1);
-    });
-
-const urlString = (name: string, protocols: string[]) =>
-  optionalString.refine(
-    (v) => {
-      if (v === undefined) return true;
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `${name} must be a URL (${protocols.join(" or ")})` },
-  );
-
-const EnvSchema = z.object({
-  PORT: intInRange("PORT", 0, 65535, 3000),
-  HOST: optionalString.transform((v) => v ?? "0.0.0.0"),
-  PUBLIC_URL: urlString("PUBLIC_URL", ["http:", "https:"]),
-  DATABASE_URL: urlString("DATABASE_URL", ["postgres:", "postgresql:"]),
-  DATABASE_POOL_MAX: intInRange("DATABASE_POOL_MAX", 2, 200, 10),
-  REDIS_URL: urlString("REDIS_URL", ["redis:", "rediss:"]),
-  REDIS_PREFIX: optionalString
-    .refine((v) => v === undefined || /^[\w:.-]{1,64}$/.test(v), { message: "REDIS_PREFIX must be 1-64 letters, digits or _:.-" })
-    .transform((v) => v ?? "agenthub"),
-  JWT_SECRET: optionalString,
-  JWT_JWKS_URL: urlString("JWT_JWKS_URL", ["http:", "https:"]),
-  JWT_PUBLIC_KEY: optionalString.refine((v) => v === undefined || v.includes("BEGIN PUBLIC KEY"), {
-    message: "JWT_PUBLIC_KEY must be a PEM (SPKI) public key: -----BEGIN PUBLIC KEY-----…",
-  }),
-  JWT_ISSUER: optionalString,
-  JWT_AUDIENCE: optionalString,
-  DATA_DIR: optionalString.transform((v) => path.resolve(v ?? "data")),
-  LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS).optional()).transform((v) => v ?? "info"),
-  BODY_LIMIT: byteSize("BODY_LIMIT", 1024 * 1024),
-  MESSAGE_MAX_BYTES: byteSize("MESSAGE_MAX_BYTES", 256 * 1024),
-  SOCKET_MAX_PAYLOAD: byteSize("SOCKET_MAX_PAYLOAD", 64 * 1024),
-  SOCKET_EVENTS_PER_10S: intInRange("SOCKET_EVENTS_PER_10S", 1, 100000, 100),
-  SOCKET_MAX_BUFFERED: byteSize("SOCKET_MAX_BUFFERED", 8 * 1024 * 1024),
-  RATE_LIMIT_PER_10S: intInRange("RATE_LIMIT_PER_10S", 0, 10_000_000, 6000),
-  SHUTDOWN_TIMEOUT_MS: intInRange("SHUTDOWN_TIMEOUT_MS", 0, 600000, 10000),
-});
-
-export interface Config {
-  /** TCP port the HTTP server and Socket.IO listen on. @default 3000 */
-  readonly port: number;
-  /** @default "0.0.0.0" */
-  readonly host: string;
-  /** Base URL of share links and the start banner. @default http://localhost:<the port listened on> */
-  readonly publicUrl: string | undefined;
-  /** Postgres connection string; undefined selects the embedded PGlite database under dataDir. */
-  readonly databaseUrl: string | undefined;
-  readonly databasePoolMax: number;
-  /** Redis URL; undefined selects Socket.IO's in-process adapter (one process only). */
-  readonly redisUrl: string | undefined;
-  /** Prefix of every Redis channel and key, so several hubs can share one Redis. @default "agenthub" */
-  readonly redisPrefix: string;
-  readonly jwt: {
-    readonly secret: string | undefined;
-    readonly jwksUrl: string | undefined;
-    readonly publicKey: string | undefined;
-    readonly issuer: string | undefined;
-    readonly audience: string | undefined;
-  };
-  readonly dataDir: string;
-  readonly logLevel: (typeof LOG_LEVELS)[number];
-  /** Largest accepted request body, in bytes; larger answers 413. @default 1 MiB */
-  readonly bodyLimit: number;
-  /** Largest accepted session message (its JSON), in bytes; larger answers 422. @default 256 KiB */
-  readonly messageMaxBytes: number;
-  readonly socket: {
-    /** Largest accepted incoming Socket.IO packet, in bytes. @default 64 KiB */
-    readonly maxPayload: number;
-    /** Client events allowed per socket per 10 seconds. @default 100 */
-    readonly eventsPer10s: number;
-    /** Outgoing bytes a slow consumer may have buffered before it is disconnected. @default 8 MiB */
-    readonly maxBuffered: number;
-  };
-  /** API requests one credential may make per 10 seconds (all processes together); 0 turns it off. @default 6000 */
-  readonly rateLimitPer10s: number;
-  readonly shutdownTimeoutMs: number;
-}
+/** The settings' values, shaped like SETTINGS; see there (or README.md) for what each means. */
+export type Config = ValuesOf<typeof SETTINGS>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -130,41 +146,30 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
-        const name = String(i.path[0] ?? "");
-        return i.message.startsWith(name) ? i.message : `${name}: ${i.message}`;
-      }),
+  const problems: string[] = [];
+  const read = (tree: Tree): object =>
+    Object.freeze(
+      Object.fromEntries(
+        Object.entries(tree).map(([key, node]) => {
+          if (!(node instanceof Setting)) return [key, read(node)];
+          try {
+            return [key, node.read(env[node.env]?.trim() || undefined)];
+          } catch (err) {
+            if (!(err instanceof Problem)) throw err;
+            problems.push(err.message);
+            return [key, undefined];
+          }
+        }),
+      ),
     );
-  }
-  const e = parsed.data;
-  return Object.freeze({
-    port: e.PORT,
-    host: e.HOST,
-    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ""),
-    databaseUrl: e.DATABASE_URL,
-    databasePoolMax: e.DATABASE_POOL_MAX,
-    redisUrl: e.REDIS_URL,
-    redisPrefix: e.REDIS_PREFIX,
-    jwt: Object.freeze({
-      secret: e.JWT_SECRET,
-      jwksUrl: e.JWT_JWKS_URL,
-      publicKey: e.JWT_PUBLIC_KEY?.replace(/\\n/g, "\n"),
-      issuer: e.JWT_ISSUER,
-      audience: e.JWT_AUDIENCE,
-    }),
-    dataDir: e.DATA_DIR,
-    logLevel: e.LOG_LEVEL,
-    bodyLimit: e.BODY_LIMIT,
-    messageMaxBytes: e.MESSAGE_MAX_BYTES,
-    socket: Object.freeze({
-      maxPayload: e.SOCKET_MAX_PAYLOAD,
-      eventsPer10s: e.SOCKET_EVENTS_PER_10S,
-      maxBuffered: e.SOCKET_MAX_BUFFERED,
-    }),
-    rateLimitPer10s: e.RATE_LIMIT_PER_10S,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-  });
+  const config = read(SETTINGS);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config as Config;
+}
+
+/** The README's configuration table (markdown), one row per variable. */
+export function settingsTable(): string {
+  const rows = (tree: Tree): string[] =>
+    Object.values(tree).flatMap((node) => (node instanceof Setting ? [`| \`${node.env}\` | ${node.shown} | ${node.doc} |`] : rows(node)));
+  return ["| variable | default | meaning |", "| --- | --- | --- |", ...rows(SETTINGS)].join("\n");
 }

@@ -19,7 +19,7 @@ const log = createLogger(config.logLevel);
 
 try {
   const hub = await startHub(config, log);
-  if (process.stdout.isTTY || process.env.AGENTHUB_BANNER !== "0") printBanner(hub.url, config);
+  if (process.stdout.isTTY || config.banner) printBanner(hub.url, config);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

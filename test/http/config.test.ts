@@ -1,10 +1,26 @@
-import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config.js";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { ConfigError, loadConfig, settingsTable, type Config } from "../../src/config.js";
+
+function problems(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems.join("\n");
+  }
+  return expect.unreachable();
+}
 
 describe("configuration", () => {
   it("has working defaults", () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ port: 3000, databaseUrl: undefined, redisUrl: undefined, logLevel: "info", bodyLimit: 1024 * 1024 });
+    expect(c).toMatchObject({ rateLimitPer10s: 6000, shutdownTimeoutMs: 10_000, redisPrefix: "agenthub", banner: true });
+    expect(c.socket).toEqual({ maxPayload: 64 * 1024, eventsPer10s: 100, maxBuffered: 8 * 1024 * 1024 });
+    expect(c.dataDir).toBe(path.resolve("data"));
+    expect(Object.isFrozen(c) && Object.isFrozen(c.jwt) && Object.isFrozen(c.socket)).toBe(true);
   });
 
   it("names every bad value", () => {
@@ -18,7 +34,60 @@ describe("configuration", () => {
     }
   });
 
+  it("names an out-of-range number with its range", () => {
+    expect(problems({ SOCKET_EVENTS_PER_10S: "0", DATABASE_POOL_MAX: "500" })).toBe(
+      "DATABASE_POOL_MAX must be a whole number from 2 to 200\nSOCKET_EVENTS_PER_10S must be a whole number from 1 to 100000",
+    );
+  });
+
   it("reads sizes with units", () => {
     expect(loadConfig({ BODY_LIMIT: "512kb" }).bodyLimit).toBe(512 * 1024);
+    expect(loadConfig({ SOCKET_MAX_BUFFERED: "2mb" }).socket.maxBuffered).toBe(2 * 1024 * 1024);
+  });
+
+  it("tidies values and treats blank as unset", () => {
+    const c = loadConfig({ PUBLIC_URL: "https://hub.example//", JWT_PUBLIC_KEY: "-----BEGIN PUBLIC KEY-----\\nabc", PORT: " ", HOST: " ::1 " });
+    expect(c).toMatchObject({ publicUrl: "https://hub.example", port: 3000, host: "::1" });
+    expect(c.jwt.publicKey).toBe("-----BEGIN PUBLIC KEY-----\nabc");
+  });
+
+  it("reads the banner setting", () => {
+    expect(loadConfig({ AGENTHUB_BANNER: "0" }).banner).toBe(false);
+    expect(loadConfig({ AGENTHUB_BANNER: "1" }).banner).toBe(true);
+    expect(problems({ AGENTHUB_BANNER: "maybe" })).toContain("AGENTHUB_BANNER");
+  });
+
+  it("keeps the shape the rest of the hub uses", () => {
+    expectTypeOf<Omit<Config, "banner">>().toEqualTypeOf<{
+      readonly port: number;
+      readonly host: string;
+      readonly publicUrl: string | undefined;
+      readonly databaseUrl: string | undefined;
+      readonly databasePoolMax: number;
+      readonly redisUrl: string | undefined;
+      readonly redisPrefix: string;
+      readonly jwt: {
+        readonly secret: string | undefined;
+        readonly jwksUrl: string | undefined;
+        readonly publicKey: string | undefined;
+        readonly issuer: string | undefined;
+        readonly audience: string | undefined;
+      };
+      readonly dataDir: string;
+      readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+      readonly bodyLimit: number;
+      readonly messageMaxBytes: number;
+      readonly socket: { readonly maxPayload: number; readonly eventsPer10s: number; readonly maxBuffered: number };
+      readonly rateLimitPer10s: number;
+      readonly shutdownTimeoutMs: number;
+    }>();
+    expectTypeOf<Config["banner"]>().toEqualTypeOf<boolean>();
+  });
+
+  it("is documented in README.md exactly as the settings table renders it", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = /^## Configuration\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1] ?? "";
+    const table = /^\|.*\|$(\n^\|.*\|$)*/m.exec(section)?.[0];
+    expect(table, "README.md: paste the output of settingsTable() from src/config.ts").toBe(settingsTable());
   });
 });
