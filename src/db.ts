@@ -101,8 +101,3 @@ export async function migrateLatest(db: Db): Promise<string[]> {
 export async function migrateRollbackAll(db: Db): Promise<void> {
   await db.migrate.rollback({ migrationSource }, true);
 }
-
-/** Reads a row count-like value (bigint/numeric strings included) as a number. */
-export function toNumber(v: unknown): number {
-  return typeof v === "number" ? v : Number(v);
-}

@@ -13,20 +13,8 @@ import type { Knex } from "knex";
 import { mintUserToken } from "./auth/jwt.js";
 import { createWorkspace } from "./domain/workspaces/service.js";
 import type { HubState } from "./http/context.js";
-import { z } from "zod";
 import { Forbidden } from "./errors.js";
-import { parse } from "./http/validate.js";
-
-/** What `agenthub token` sends: the same claims its flags take. */
-const TokenRequest = z.object({
-  workspace: z.string().min(1),
-  sub: z.string().min(1),
-  email: z.string().min(1),
-  name: z.string().optional(),
-  groups: z.array(z.string()).optional(),
-  role: z.string().optional(),
-  ttlSeconds: z.number().int().positive(),
-});
+import { LocalToken, LocalWorkspace, parse } from "./schemas.js";
 
 export interface LocalHubFile {
   pid: number;
@@ -81,14 +69,14 @@ export function localControlRoutes(
     await next();
   });
   router.post("/workspaces", async (ctx) => {
-    const { name } = parse(z.object({ name: z.string().trim().min(1) }), ctx.request.body);
+    const { name } = parse(LocalWorkspace, ctx.request.body);
     const { workspace, masterKey } = await createWorkspace(db, name);
     ctx.status = 201;
     ctx.body = { workspace_id: workspace.id, master_key: masterKey };
   });
   router.post("/token", async (ctx) => {
     if (!jwt.secret) throw new Forbidden("This hub verifies tokens from an identity provider; it mints none");
-    const claims = parse(TokenRequest, ctx.request.body);
+    const claims = parse(LocalToken, ctx.request.body);
     ctx.status = 201;
     ctx.body = { token: await mintUserToken({ ...claims, secret: jwt.secret, issuer: jwt.issuer, audience: jwt.audience }) };
   });

@@ -1,5 +1,5 @@
-/** Maps any thrown error to an RFC 9457 problem+json body. Never leaks a stack trace. */
-import { AppError, PayloadTooLarge, TooManyRequests } from "../errors.js";
+/** Maps any thrown error to an RFC 9457 problem: the body of HTTP errors and of socket ack errors alike. Never leaks a stack trace. */
+import { AppError, PayloadTooLarge, TooManyRequests } from "./errors.js";
 
 export interface Problem {
   type: string;

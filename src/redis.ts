@@ -2,7 +2,40 @@
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 
-export function createRedis(url: string, log: Logger, name: string): Redis {
+/** The hub's Redis connections: made once by server.ts and lent to whoever needs one. */
+export interface RedisClients {
+  /** Adapter publishes, event publishes and plain commands (rate limits). */
+  pub: Redis;
+  /** The Socket.IO adapter's subscriptions. */
+  sub: Redis;
+  /** The domain events channel's subscription. */
+  events: Redis;
+}
+
+export function createRedisClients(url: string, log: Logger): RedisClients {
+  return { pub: createRedis(url, log, "pub"), sub: createRedis(url, log, "sub"), events: createRedis(url, log, "events") };
+}
+
+/** Ready when every client is connected and Redis answers a PING. */
+export async function pingRedis(clients: RedisClients): Promise<void> {
+  for (const [name, client] of Object.entries(clients)) {
+    if (client.status !== "ready") throw new Error(`redis client ${name} is ${client.status}`);
+  }
+  await clients.pub.ping();
+}
+
+/**
+ * Closes every client: gracefully when Redis answers, at once when it does not (quit would wait
+ * forever). Socket.IO's close has the adapter unsubscribe without waiting; a PING answered on
+ * each client first means those commands are done before QUIT.
+ */
+export async function closeRedisClients(clients: RedisClients): Promise<void> {
+  const all = Object.values(clients);
+  await Promise.all(all.map((c) => (c.status === "ready" ? c.ping().catch(() => {}) : undefined)));
+  await Promise.all(all.map(closeRedis));
+}
+
+function createRedis(url: string, log: Logger, name: string): Redis {
   const client = new Redis(url, {
     connectionName: `agenthub:${name}`,
     maxRetriesPerRequest: null,
@@ -20,13 +53,14 @@ export function createRedis(url: string, log: Logger, name: string): Redis {
   return client;
 }
 
-/** Closes gracefully when Redis answers, at once when it does not (quit would wait forever). */
-export async function closeRedis(client: Redis): Promise<void> {
+const QUIT_TIMEOUT_MS = 2000;
+
+async function closeRedis(client: Redis): Promise<void> {
   if (client.status !== "ready") {
     client.disconnect();
     return;
   }
-  const timer = setTimeout(() => client.disconnect(), 2000);
+  const timer = setTimeout(() => client.disconnect(), QUIT_TIMEOUT_MS);
   try {
     await client.quit();
   } catch {

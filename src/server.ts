@@ -1,6 +1,7 @@
 /**
- * The hub process: database (migrated), services, the Koa app and Socket.IO on one HTTP server,
- * and a graceful close that drains requests and sockets before letting go of Postgres and Redis.
+ * The hub process: makes the infrastructure once (Postgres, migrated; Redis when configured),
+ * wires services, the Koa app and Socket.IO on one HTTP server, and closes gracefully: sockets
+ * first, then requests drain, then Redis and Postgres are let go.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -8,15 +9,19 @@ import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { Authenticator } from "./auth/authenticate.js";
 import { JwtVerifier } from "./auth/jwt.js";
-import { resolveJwtSecret } from "./auth/secret.js";
+import { developmentJwtSecret } from "./domain/settings.js";
 import type { Config } from "./config.js";
-import { createDb, type Db, isEmbedded, migrateLatest } from "./db.js";
+import { createDb, isEmbedded, migrateLatest, type Db } from "./db.js";
 import { EventBus } from "./domain/events.js";
 import type { Clock } from "./domain/time.js";
-import { createRealtime } from "./realtime/hub.js";
-import { createServices, type Services } from "./services.js";
-import { memoryRateLimiter, redisRateLimiter } from "./http/rate-limit.js";
+import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from "./http/rate-limit.js";
 import { localControlRoutes, removeLocalHubFile, writeLocalHubFile, type LocalHubFile } from "./local-control.js";
+import { createRealtime } from "./realtime/server.js";
+import { closeRedisClients, createRedisClients, pingRedis, type RedisClients } from "./redis.js";
+import { createServices, type Services } from "./services.js";
+
+/** Longer than the usual load balancer's idle timeout (60 s), so the balancer closes idle connections first. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 export interface Hub {
   url: string;
@@ -34,35 +39,22 @@ export interface StartOptions {
 
 export async function startHub(config: Config, log: Logger, options: StartOptions = {}): Promise<Hub> {
   const db = createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax });
+  let redis: RedisClients | undefined;
   try {
     const applied = await migrateLatest(db);
     if (applied.length) log.info({ applied }, "migrations applied");
+    redis = config.redisUrl ? createRedisClients(config.redisUrl, log) : undefined;
 
-    const usesIdp = !!(config.jwt.jwksUrl || config.jwt.publicKey);
-    const secret = config.jwt.secret ?? (usesIdp ? undefined : await resolveJwtSecret(db, undefined));
-    if (config.jwt.secret && config.jwt.secret.length < 32) {
-      log.warn("JWT_SECRET is shorter than 32 characters: HS256 tokens signed with it are easier to forge");
-    }
-    if (!config.jwt.secret && !usesIdp) {
-      log.warn("JWT_SECRET is not set: using a generated development secret kept in the database");
-    }
-    const jwt = new JwtVerifier({ ...config.jwt, secret });
-    const auth = new Authenticator(db, jwt);
+    const secret = await jwtSecret(config, db, log);
     const bus = new EventBus(log);
     let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
-    const services = createServices({
-      db,
-      bus,
-      config,
-      log,
-      publicUrl: () => publicUrl,
-      ...(options.clock ? { clock: options.clock } : {}),
-    });
+    const services = createServices({ db, bus, config, clock: options.clock, publicUrl: () => publicUrl });
+    const auth = new Authenticator(services.credentials, new JwtVerifier({ ...config.jwt, secret }));
 
     const server = http.createServer();
-    let localHub: LocalHubFile | undefined;
     const embedded = isEmbedded(config);
-    const realtime = await createRealtime({ server, config, log, auth, services, db, bus, clock: options.clock });
+    let localHub: LocalHubFile | undefined;
+    const realtime = await createRealtime({ server, config, log, auth, services, bus, redis, clock: options.clock });
     const app = createApp({
       config,
       log,
@@ -70,18 +62,13 @@ export async function startHub(config: Config, log: Logger, options: StartOption
       auth,
       ready: async () => {
         await db.raw("select 1");
-        await realtime.ping();
+        if (redis) await pingRedis(redis);
       },
-      rateLimiter:
-        config.rateLimitPer10s === 0
-          ? undefined
-          : realtime.commands
-            ? redisRateLimiter(realtime.commands, config.redisPrefix, config.rateLimitPer10s, log, options.clock)
-            : memoryRateLimiter(config.rateLimitPer10s, options.clock),
+      rateLimiter: rateLimiter(config, redis, log, options.clock),
       extraRouters: embedded ? [localControlRoutes(() => localHub, db, { ...config.jwt, secret })] : [],
     });
     server.on("request", app.callback());
-    server.keepAliveTimeout = 65_000;
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
 
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -91,10 +78,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     if (embedded) localHub = writeLocalHubFile(config.dataDir, port);
     const url = `http://localhost:${port}`;
     publicUrl = config.publicUrl ?? url;
-    log.info(
-      { port, database: isEmbedded(config) ? "embedded (PGlite)" : "postgres", adapter: config.redisUrl ? "redis" : "in-process" },
-      "agenthub listening",
-    );
+    log.info({ port, database: embedded ? "embedded (PGlite)" : "postgres", adapter: redis ? "redis" : "in-process" }, "agenthub listening");
 
     let closing: Promise<void> | undefined;
     const close = () =>
@@ -107,12 +91,31 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
         await stopHttp;
         clearTimeout(timer);
+        if (redis) await closeRedisClients(redis);
         await db.destroy();
         log.info("stopped");
       })());
     return { url, port, services, db, bus, close };
   } catch (err) {
+    if (redis) await closeRedisClients(redis).catch(() => {});
     await db.destroy().catch(() => {});
     throw err;
   }
+}
+
+/** JWT_SECRET; or, without it and without an identity provider, the generated development secret. */
+async function jwtSecret(config: Config, db: Db, log: Logger): Promise<string | undefined> {
+  const usesIdp = !!(config.jwt.jwksUrl || config.jwt.publicKey);
+  if (config.jwt.secret && config.jwt.secret.length < 32) {
+    log.warn("JWT_SECRET is shorter than 32 characters: HS256 tokens signed with it are easier to forge");
+  }
+  if (config.jwt.secret || usesIdp) return config.jwt.secret;
+  log.warn("JWT_SECRET is not set: using a generated development secret kept in the database");
+  return developmentJwtSecret(db);
+}
+
+/** Per credential: shared by every process through Redis when there is one; off when the limit is 0. */
+function rateLimiter(config: Config, redis: RedisClients | undefined, log: Logger, clock: Clock | undefined): RateLimiter | undefined {
+  if (config.rateLimitPer10s === 0) return undefined;
+  return redis ? redisRateLimiter(redis.pub, config.redisPrefix, config.rateLimitPer10s, log, clock) : memoryRateLimiter(config.rateLimitPer10s, clock);
 }

@@ -1,24 +1,25 @@
 /** The domain services, wired once from their dependencies. Knows nothing of Koa or Socket.IO. */
 import type { Knex } from "knex";
-import type { Logger } from "pino";
+import type { CredentialStore } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
 import { Agents } from "./domain/agents/service.js";
-import { AgentKeys } from "./domain/agents/keys.js";
 import { Channels } from "./domain/channels/service.js";
-import { EventBus } from "./domain/events.js";
+import type { EventBus } from "./domain/events.js";
 import { Groups } from "./domain/groups/service.js";
+import { apiKeys } from "./domain/keys/repository.js";
+import { AgentKeys } from "./domain/keys/service.js";
 import { SessionMessages } from "./domain/sessions/messages.js";
 import { Sessions } from "./domain/sessions/service.js";
 import { ShareLinks } from "./domain/sharing/service.js";
-import { Workspaces } from "./domain/workspaces/service.js";
 import { systemClock, type Clock } from "./domain/time.js";
+import { users } from "./domain/users/repository.js";
+import { Workspaces } from "./domain/workspaces/service.js";
 
 export interface ServiceDeps {
   db: Knex;
   bus: EventBus;
   config: Config;
-  log: Logger;
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** The hub's public base URL, known once it listens (share links are built from it). */
   publicUrl: () => string;
 }
@@ -26,7 +27,12 @@ export interface ServiceDeps {
 export function createServices(deps: ServiceDeps) {
   const tx = { db: deps.db, bus: deps.bus };
   const clock = deps.clock ?? systemClock;
+  const credentials: CredentialStore = {
+    findLiveKey: (hash) => apiKeys.findLive(deps.db, hash),
+    provisionUser: (claims) => users.provision(deps.db, claims),
+  };
   return {
+    credentials,
     agents: new Agents(tx),
     agentKeys: new AgentKeys(tx),
     channels: new Channels(tx),

@@ -1,17 +1,31 @@
 /**
  * Turns a bearer credential into a Principal: API keys by their hash, user JWTs through the
  * verifier, with the user provisioned on first sight. Used by REST and the socket handshake.
+ * What it needs from storage comes in as a `CredentialStore`, so auth knows no tables.
  */
-import type { Knex } from "knex";
 import { Unauthorized } from "../errors.js";
 import { sha256 } from "../ids.js";
-import { provisionUser } from "../domain/users/repository.js";
 import type { JwtVerifier } from "./jwt.js";
-import type { Principal, Scope } from "./principal.js";
+import { keyKindOf, type KeyKind, type Principal, type Scope } from "./principal.js";
+
+export interface StoredKey {
+  id: string;
+  workspaceId: string;
+  kind: KeyKind;
+  agentId: string | null;
+  scopes: Scope[];
+}
+
+export interface CredentialStore {
+  /** The live (not revoked) key with this SHA-256 hash. */
+  findLiveKey(hash: string): Promise<StoredKey | undefined>;
+  /** The user for these claims, created on first sight; undefined when the workspace does not exist. */
+  provisionUser(claims: { workspaceId: string; sub: string; email: string; name: string; avatar: string | null }): Promise<{ id: number } | undefined>;
+}
 
 export class Authenticator {
   constructor(
-    private readonly db: Knex,
+    private readonly store: CredentialStore,
     private readonly jwt: JwtVerifier,
   ) {}
 
@@ -23,30 +37,28 @@ export class Authenticator {
 
   async authenticate(credential: string | undefined): Promise<Principal> {
     if (!credential) throw new Unauthorized("Send Authorization: Bearer <credential>");
-    if (credential.startsWith("g_master_") || credential.startsWith("g_agent_")) return this.apiKey(credential);
+    if (keyKindOf(credential)) return this.apiKey(credential);
     if (credential.split(".").length === 3) return this.userToken(credential);
     throw new Unauthorized("The credential is not recognised");
   }
 
   private async apiKey(key: string): Promise<Principal> {
-    const row = await this.db("api_keys").where({ hash: sha256(key) }).whereNull("revoked_at").first();
-    if (!row || !key.startsWith(`g_${row.kind}_`)) throw new Unauthorized("Unknown or revoked API key");
-    if (row.kind === "master") return { kind: "master", workspaceId: row.workspace_id, keyId: row.id };
-    const scopes: Scope[] = typeof row.scopes === "string" ? JSON.parse(row.scopes) : row.scopes;
-    return { kind: "agent", workspaceId: row.workspace_id, agentId: row.agent_id, keyId: row.id, scopes };
+    const row = await this.store.findLiveKey(sha256(key));
+    if (!row || keyKindOf(key) !== row.kind) throw new Unauthorized("Unknown or revoked API key");
+    if (row.kind === "master") return { kind: "master", workspaceId: row.workspaceId, keyId: row.id };
+    return { kind: "agent", workspaceId: row.workspaceId, agentId: row.agentId!, keyId: row.id, scopes: row.scopes };
   }
 
   private async userToken(token: string): Promise<Principal> {
     const claims = await this.jwt.verify(token);
-    const workspace = await this.db("workspaces").where({ id: claims.workspace }).first("id");
-    if (!workspace) throw new Unauthorized("The token's workspace does not exist");
-    const user = await provisionUser(this.db, {
+    const user = await this.store.provisionUser({
       workspaceId: claims.workspace,
       sub: claims.sub,
       email: claims.email,
       name: claims.name,
       avatar: claims.avatar,
     });
+    if (!user) throw new Unauthorized("The token's workspace does not exist");
     return {
       kind: "user",
       workspaceId: claims.workspace,

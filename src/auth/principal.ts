@@ -1,6 +1,7 @@
 /**
  * Who is asking. REST routes and socket handlers both resolve a credential into one of these,
- * and every domain service takes it as its first argument.
+ * and every domain service takes it as its first argument. This file and the domain policy
+ * files (`domain/<family>/policy.ts`) are the only places that look at a kind, role or scope.
  */
 export const AGENT_KEY_SCOPES = [
   "sessions:read",
@@ -42,14 +43,41 @@ export interface AgentPrincipal {
 }
 
 export type Principal = UserPrincipal | MasterPrincipal | AgentPrincipal;
+export type KeyKind = "master" | "agent";
 
 /** Master keys and users with the `admin` role may do everything in their workspace. */
 export function isWorkspaceAdmin(p: Principal): boolean {
   return p.kind === "master" || (p.kind === "user" && p.role === "admin");
 }
 
+/** Users and master keys hold every scope; agent keys only those they were given. */
 export function hasScope(p: Principal, scope: Scope): boolean {
   return p.kind !== "agent" || p.scopes.includes(scope);
+}
+
+/** The user behind a principal, for `created_by` columns; null for keys. */
+export function userIdOf(p: Principal): number | null {
+  return p.kind === "user" ? p.userId : null;
+}
+
+/** The API key behind a principal (revocation closes its sockets); undefined for users. */
+export function keyIdOf(p: Principal): string | undefined {
+  return p.kind === "user" ? undefined : p.keyId;
+}
+
+/** The agent an agent key acts as; undefined for users and master keys. */
+export function agentIdOf(p: Principal): string | undefined {
+  return p.kind === "agent" ? p.agentId : undefined;
+}
+
+/** When the credential stops being valid on its own (user tokens); keys live until revoked. */
+export function expiresAtOf(p: Principal): Date | undefined {
+  return p.kind === "user" ? p.expiresAt : undefined;
+}
+
+/** One key per credential (a user across all their tokens, or one API key), for rate limits. */
+export function credentialKey(p: Principal): string {
+  return p.kind === "user" ? `u:${p.workspaceId}:${p.userId}` : `k:${p.keyId}`;
 }
 
 /** A short, non-secret label for logs. */
@@ -62,4 +90,50 @@ export function describePrincipal(p: Principal): string {
     case "agent":
       return `agent:${p.agentId}/${p.keyId}`;
   }
+}
+
+/** What `GET /api/me` answers: who the credential is, without secrets. */
+export function presentPrincipal(p: Principal): Record<string, unknown> {
+  switch (p.kind) {
+    case "user":
+      return {
+        kind: "user",
+        workspace_id: p.workspaceId,
+        user_id: p.userId,
+        sub: p.sub,
+        email: p.email,
+        name: p.name,
+        groups: p.groups,
+        role: p.role ?? null,
+        expires_at: p.expiresAt.toISOString(),
+      };
+    case "master":
+      return { kind: "master", workspace_id: p.workspaceId, key_id: p.keyId };
+    case "agent":
+      return { kind: "agent", workspace_id: p.workspaceId, agent_id: p.agentId, key_id: p.keyId, scopes: p.scopes };
+  }
+}
+
+// ---- API keys: the secret's shape ------------------------------------------------------------
+
+const KEY_PREFIXES: Record<KeyKind, string> = { master: "g_master_", agent: "g_agent_" };
+
+export function keySecretPrefix(kind: KeyKind): string {
+  return KEY_PREFIXES[kind];
+}
+
+/** The kind of API key a credential claims to be, by its prefix; undefined when it is none. */
+export function keyKindOf(credential: string): KeyKind | undefined {
+  return (Object.keys(KEY_PREFIXES) as KeyKind[]).find((k) => credential.startsWith(KEY_PREFIXES[k]));
+}
+
+/** The non-secret start of a key, shown in listings so people can tell keys apart. */
+export function keyDisplayPrefix(key: string): string {
+  return key.slice(0, keyKindOf(key) === "master" ? 17 : 16);
+}
+
+/** The scopes a stored key row carries (a JSON column), as known scopes only. */
+export function parseScopes(raw: unknown): Scope[] {
+  const list: unknown = typeof raw === "string" ? JSON.parse(raw) : raw;
+  return Array.isArray(list) ? list.filter((s): s is Scope => (AGENT_KEY_SCOPES as readonly string[]).includes(s)) : [];
 }

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { mintUserToken } from "../auth/jwt.js";
-import { resolveJwtSecret } from "../auth/secret.js";
+import { developmentJwtSecret } from "../domain/settings.js";
 import { ConfigError, loadConfig, type Config } from "../config.js";
 import { createDb, migrateLatest } from "../db.js";
 import { createWorkspace } from "../domain/workspaces/service.js";
@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<void> {
       const secret =
         config.jwt.secret ?? (await withDb(config, async (db) => {
           await migrateLatest(db);
-          return resolveJwtSecret(db, undefined);
+          return developmentJwtSecret(db);
         }));
       const token = await mintUserToken({
         secret,

@@ -60,17 +60,15 @@ export type DomainEvent =
   | { type: "channel.message"; workspaceId: string; channelId: string; seq: number; message: unknown };
 
 /**
- * Who may read a session right now, computed by the sessions domain inside the transaction,
- * so the realtime hub routes without re-deciding policy: the owner (only while they may still
- * use the agent) and the groups sharing it. The agent's keys with sessions:read and explicit
- * watchers (checked when they watch) are added by the hub.
+ * Who is pushed a session's events besides its watchers and its agent's reading keys, as
+ * sessions/policy.ts decides it from the session's readers inside the mutating transaction:
+ * the owner (only while on the agent's team) and the groups sharing it.
  */
 export interface SessionAudience {
   ownerUserId: number | null;
   groupIds: string[];
 }
 
-export type DomainEventType = DomainEvent["type"];
 export type Emit = (event: DomainEvent) => void;
 export type EventHandler = (event: DomainEvent) => void;
 

@@ -1,8 +1,33 @@
 /**
- * Opaque list cursors: base64url of the sort key of the last item served. Clients must not
- * build them; a cursor that does not decode answers 422 on the `cursor` field.
+ * Lists a page at a time. Cursors are opaque to clients (base64url of the sort key of the last
+ * item served); a cursor that does not decode answers 422 on the `cursor` field. Repositories
+ * fetch `limit + 1` rows and `takePage` turns them into the page and the next cursor.
  */
+import type { Knex } from "knex";
 import { Invalid } from "../errors.js";
+
+export interface Page<T> {
+  items: T[];
+  /** Where the next page starts; null on the last page. */
+  next: string | null;
+}
+
+/** Rows fetched with `limit + 1`: the page, and a cursor after its last item when there is more. */
+export function takePage<T>(rows: T[], limit: number, cursorAfter: (last: T) => string): Page<T> {
+  if (rows.length <= limit) return { items: rows, next: null };
+  const items = rows.slice(0, limit);
+  return { items, next: cursorAfter(items[items.length - 1]!) };
+}
+
+/**
+ * "After t" means after the millisecond t names: times leave the API with millisecond
+ * precision while Postgres keeps microseconds, so a client that passes back a time it was
+ * given gets nothing it already has.
+ */
+export function afterMillisecond<Q extends Knex.QueryBuilder>(query: Q, column: string, since: Date | undefined): Q {
+  if (since) query.andWhere(column, ">=", new Date(since.getTime() + 1));
+  return query;
+}
 
 /** Sessions: newest activity first, ties broken by id. */
 export interface ActivityKey {
@@ -11,7 +36,7 @@ export interface ActivityKey {
 }
 
 export function encodeActivityCursor(key: ActivityKey): string {
-  return Buffer.from(JSON.stringify([key.activityAt.toISOString(), key.id])).toString("base64url");
+  return encode([key.activityAt.toISOString(), key.id]);
 }
 
 export function decodeActivityCursor(cursor: string): ActivityKey {
@@ -20,30 +45,29 @@ export function decodeActivityCursor(cursor: string): ActivityKey {
     const activityAt = new Date(value[0]);
     if (!Number.isNaN(activityAt.getTime())) return { activityAt, id: value[1] };
   }
-  throw Invalid.field("cursor", "not a cursor this list gave out");
+  throw badCursor();
 }
 
 /** Lists ordered by a text id (agents). */
-export function encodeIdCursor(id: string): string {
-  return Buffer.from(JSON.stringify({ id })).toString("base64url");
-}
+export const encodeIdCursor = (id: string): string => encode({ id });
 
 export function decodeIdCursor(cursor: string): string {
   const value = decode(cursor) as { id?: unknown } | undefined;
   if (value && typeof value === "object" && typeof value.id === "string") return value.id;
-  throw Invalid.field("cursor", "not a cursor this list gave out");
+  throw badCursor();
 }
 
 /** Messages: oldest first, by seq. */
-export function encodeSeqCursor(seq: number): string {
-  return Buffer.from(JSON.stringify({ seq })).toString("base64url");
-}
+export const encodeSeqCursor = (seq: number): string => encode({ seq });
 
 export function decodeSeqCursor(cursor: string): number {
   const value = decode(cursor) as { seq?: unknown } | undefined;
   if (value && typeof value === "object" && Number.isSafeInteger(value.seq) && (value.seq as number) >= 0) return value.seq as number;
-  throw Invalid.field("cursor", "not a cursor this list gave out");
+  throw badCursor();
 }
+
+const badCursor = () => Invalid.field("cursor", "not a cursor this list gave out");
+const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 function decode(cursor: string): unknown {
   try {

@@ -1,5 +1,4 @@
 /** The typed Koa state shared by every route: who is asking, and a logger bound to the request. */
-import type { RouterContext } from "@koa/router";
 import type { Logger } from "pino";
 import type { Principal } from "../auth/principal.js";
 
@@ -8,5 +7,3 @@ export interface HubState {
   requestId: string;
   principal: Principal;
 }
-
-export type Ctx = RouterContext<HubState>;

@@ -4,7 +4,7 @@ import type { Middleware } from "koa";
 import type { Logger } from "pino";
 import { Authenticator } from "../auth/authenticate.js";
 import { describePrincipal } from "../auth/principal.js";
-import { toProblem } from "./problem.js";
+import { toProblem } from "../problem.js";
 import type { HubState } from "./context.js";
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;

@@ -6,7 +6,7 @@
 import type { Redis } from "ioredis";
 import type { Middleware } from "koa";
 import type { Logger } from "pino";
-import type { Principal } from "../auth/principal.js";
+import { credentialKey } from "../auth/principal.js";
 import { systemClock, type Clock } from "../domain/time.js";
 import { TooManyRequests } from "../errors.js";
 import type { HubState } from "./context.js";
@@ -57,15 +57,11 @@ export function redisRateLimiter(redis: Redis, prefix: string, limit: number, lo
   };
 }
 
-export function rateLimitKey(p: Principal): string {
-  return p.kind === "user" ? `u:${p.workspaceId}:${p.userId}` : `k:${p.keyId}`;
-}
-
 /** Runs after authentication, so the limit follows the credential, not the address. */
 export function rateLimit(limiter: RateLimiter | undefined): Middleware<HubState> {
   return async (ctx, next) => {
     if (limiter) {
-      const wait = await limiter.hit(rateLimitKey(ctx.state.principal));
+      const wait = await limiter.hit(credentialKey(ctx.state.principal));
       if (wait > 0) throw new TooManyRequests(wait);
     }
     await next();

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { Socket } from "socket.io";
 import { TooManyRequests } from "../errors.js";
 import { systemClock, type Clock } from "../domain/time.js";
-import { toProblem } from "../http/problem.js";
+import { toProblem } from "../problem.js";
 
 export interface LimitSettings {
   eventsPer10s: number;

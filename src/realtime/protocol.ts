@@ -1,5 +1,7 @@
 /** The Socket.IO wire protocol, typed once: what the server emits, what clients send, per-socket data. */
+import type { Server, Socket } from "socket.io";
 import type { Principal } from "../auth/principal.js";
+import type { ChannelHead } from "../domain/channels/repository.js";
 import type { StreamState } from "./streams.js";
 
 export interface AckError {
@@ -30,6 +32,11 @@ export interface ClientToServerEvents {
 
 export interface SocketData {
   principal: Principal;
-  /** Ordered delivery state per stream (`channel:<id>` / `session:<id>`). */
+  /** Ordered delivery state per stream, kept by streams.ts. */
   streams: Map<string, StreamState>;
+  /** Rooms and channel streams worked out during the handshake, joined on "connection". */
+  atConnect?: { rooms: string[]; channels: ChannelHead[] } | undefined;
 }
+
+export type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type HubServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;

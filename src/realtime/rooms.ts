@@ -1,4 +1,7 @@
 /** The only place room names are made. Rooms are joined by the server, never named by clients. */
+import { agentIdOf, keyIdOf, userIdOf, type Principal } from "../auth/principal.js";
+import type { SessionAudience } from "../domain/events.js";
+
 export const rooms = {
   /** Every socket of one user. */
   user: (workspaceId: string, userId: number) => `u:${workspaceId}:${userId}`,
@@ -17,3 +20,28 @@ export const rooms = {
   /** Explicit watchers of a session. */
   session: (sessionId: string) => `s:${sessionId}`,
 } as const;
+
+/** The rooms a credential's sockets are in for as long as they live: its user, key and agent. */
+export function identityRooms(p: Principal): string[] {
+  const userId = userIdOf(p);
+  const keyId = keyIdOf(p);
+  const agentId = agentIdOf(p);
+  return [
+    ...(userId !== null ? [rooms.user(p.workspaceId, userId), rooms.workspaceUsers(p.workspaceId)] : []),
+    ...(keyId ? [rooms.key(keyId)] : []),
+    ...(agentId ? [rooms.agent(p.workspaceId, agentId)] : []),
+  ];
+}
+
+/**
+ * The rooms that receive a session's events: its watchers, its agent's reading keys, and the
+ * audience sessions/policy.ts decided (owner, sharing groups).
+ */
+export function sessionRooms(s: { workspaceId: string; agentId: string; sessionId: string; audience: SessionAudience }): string[] {
+  return [
+    rooms.session(s.sessionId),
+    rooms.agentSessions(s.workspaceId, s.agentId),
+    ...(s.audience.ownerUserId !== null ? [rooms.user(s.workspaceId, s.audience.ownerUserId)] : []),
+    ...s.audience.groupIds.map(rooms.group),
+  ];
+}

@@ -45,7 +45,7 @@ export interface StreamSource {
 
 export type StreamKind = "channel" | "session";
 
-export const streamKey = (kind: StreamKind, id: string) => `${kind}:${id}`;
+const streamKey = (kind: StreamKind, id: string) => `${kind}:${id}`;
 
 /** How long a gap may stay open before it is filled from Postgres. */
 const GAP_WAIT_MS = 200;
@@ -118,6 +118,20 @@ export class Streams {
     const st = this.states(socket).get(key);
     if (st?.repairTimer) clearTimeout(st.repairTimer);
     this.states(socket).delete(key);
+  }
+
+  /** The stream is no longer explicitly watched; it goes on while a subscription delivers it. */
+  release(socket: Socket, kind: StreamKind, id: string): void {
+    const st = this.get(socket, kind, id);
+    if (st) st.explicit = false;
+  }
+
+  /** The streams of one kind that this socket receives. */
+  list(socket: Socket, kind: StreamKind): Array<{ id: string; state: StreamState }> {
+    const prefix = streamKey(kind, "");
+    return [...this.states(socket)]
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, state]) => ({ id: key.slice(prefix.length), state }));
   }
 
   dropAll(socket: Socket): void {

@@ -1,31 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Hub } from "../../src/server.js";
-import { api, type Api } from "../support/api.js";
-import { makeAgent, makeKey, makeWorkspace, uniq, userId, type TestWorkspace } from "../support/factories.js";
-import { startTestHub } from "../support/hub.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Api } from "../support/api.js";
+import { makeAgent, makeKey, uniq, userId } from "../support/factories.js";
+import { useHub } from "../support/hub.js";
+import { expectProblem } from "../support/problem.js";
 
-let hub: Hub;
-let ws: TestWorkspace;
-let other: TestWorkspace;
+const hub = useHub({ redis: false });
 let alice: Api;
 let bob: Api;
 let master: Api;
-let anon: Api;
 let agentId: string;
 let agentKey: Api;
 
 beforeAll(async () => {
-  hub = await startTestHub({ redis: false });
-  ws = await makeWorkspace(hub.db);
-  other = await makeWorkspace(hub.db);
-  anon = api(hub.url);
-  alice = anon.as(await ws.token("alice"));
-  bob = anon.as(await ws.token("bob"));
-  master = anon.as(ws.masterKey);
+  alice = hub.anon.as(await hub.ws.token("alice"));
+  bob = hub.anon.as(await hub.ws.token("bob"));
+  master = hub.anon.as(hub.ws.masterKey);
   agentId = await makeAgent(alice, uniq("ops"));
-  agentKey = anon.as(await makeKey(alice, agentId, ["channels:read", "channels:publish"]));
+  agentKey = hub.anon.as(await makeKey(alice, agentId, ["channels:read", "channels:publish"]));
 });
-afterAll(() => hub?.close());
 
 const channel = async (client: Api = alice, name = uniq("chan")) => {
   const res = await client.post("/team-channels", { name, description: "coordination" });
@@ -40,15 +32,15 @@ describe("team channels", () => {
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
       id: expect.stringMatching(/^ch_/),
-      workspaceId: ws.id,
+      workspaceId: hub.ws.id,
       name,
       description: "Real-time incident coordination",
       subscribers: [],
       messageCount: 0,
       createdAt: expect.stringMatching(/Z$/),
     });
-    expect((await bob.post("/team-channels", { name })).status).toBe(409);
-    expect((await anon.as(other.masterKey).post("/team-channels", { name })).status).toBe(201);
+    expectProblem(await bob.post("/team-channels", { name }), "conflict");
+    expect((await hub.anon.as(hub.other.masterKey).post("/team-channels", { name })).status).toBe(201);
   });
 
   it("serves the same API under /api/team-channels", async () => {
@@ -57,20 +49,18 @@ describe("team channels", () => {
   });
 
   it("validates bodies", async () => {
-    const res = await alice.post("/team-channels", { name: "" });
-    expect(res.status).toBe(422);
-    expect(res.body.errors[0].field).toBe("name");
+    expectProblem(await alice.post("/team-channels", { name: "" }), "validation", { fields: ["name"] });
   });
 
   it("lists, gets and deletes, hiding other workspaces", async () => {
     const id = await channel();
     expect((await bob.get("/team-channels")).body.channels.map((c: { id: string }) => c.id)).toContain(id);
-    expect((await anon.as(other.masterKey).get(`/team-channels/${id}`)).status).toBe(404);
-    expect((await anon.as(other.masterKey).get("/team-channels")).body.channels.map((c: { id: string }) => c.id)).not.toContain(id);
-    expect((await bob.delete(`/team-channels/${id}`)).status).toBe(403);
-    expect((await agentKey.delete(`/team-channels/${id}`)).status).toBe(403);
+    expectProblem(await hub.anon.as(hub.other.masterKey).get(`/team-channels/${id}`), "not-found");
+    expect((await hub.anon.as(hub.other.masterKey).get("/team-channels")).body.channels.map((c: { id: string }) => c.id)).not.toContain(id);
+    expectProblem(await bob.delete(`/team-channels/${id}`), "forbidden");
+    expectProblem(await agentKey.delete(`/team-channels/${id}`), "forbidden");
     expect((await alice.delete(`/team-channels/${id}`)).status).toBe(204);
-    expect((await alice.get(`/team-channels/${id}`)).status).toBe(404);
+    expectProblem(await alice.get(`/team-channels/${id}`), "not-found");
     const again = await channel();
     expect((await master.delete(`/team-channels/${again}`)).status).toBe(204);
   });
@@ -89,10 +79,10 @@ describe("team channels", () => {
   it("refuses to subscribe agents the caller does not act for", async () => {
     const id = await channel();
     const others = await makeAgent(alice, uniq("other"));
-    expect((await agentKey.post(`/team-channels/${id}/subscribe`, { agentId: others })).status).toBe(403);
-    expect((await bob.post(`/team-channels/${id}/subscribe`, { agentId })).status).toBe(403);
-    expect((await alice.post(`/team-channels/${id}/subscribe`, { agentId: uniq("ghost") })).status).toBe(422);
-    expect((await alice.post(`/team-channels/${id}/subscribe`, {})).status).toBe(422);
+    expectProblem(await agentKey.post(`/team-channels/${id}/subscribe`, { agentId: others }), "forbidden");
+    expectProblem(await bob.post(`/team-channels/${id}/subscribe`, { agentId }), "forbidden");
+    expectProblem(await alice.post(`/team-channels/${id}/subscribe`, { agentId: uniq("ghost") }), "validation", { fields: ["agentId"] });
+    expectProblem(await alice.post(`/team-channels/${id}/subscribe`, {}), "validation", { fields: ["agentId"] });
   });
 
   it("broadcasts with metadata and gap-free seqs, and keeps messageCount true", async () => {
@@ -135,7 +125,7 @@ describe("team channels", () => {
     const again = await agentKey.post(`/team-channels/${id}/messages`, { id: msgId, agentId, message: "once" });
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
-    expect((await agentKey.post(`/team-channels/${id}/messages`, { id: msgId, agentId, message: "twice" })).status).toBe(409);
+    expectProblem(await agentKey.post(`/team-channels/${id}/messages`, { id: msgId, agentId, message: "twice" }), "conflict");
     expect((await alice.get(`/team-channels/${id}`)).body.messageCount).toBe(1);
   });
 
@@ -160,25 +150,25 @@ describe("team channels", () => {
   it("lets an agent key speak only as its own agent, and only with channels:publish", async () => {
     const id = await channel();
     const others = await makeAgent(alice, uniq("other"));
-    expect((await agentKey.post(`/team-channels/${id}/messages`, { agentId: others, message: "spoof" })).status).toBe(403);
-    const readOnly = anon.as(await makeKey(alice, agentId, ["channels:read"]));
-    expect((await readOnly.post(`/team-channels/${id}/messages`, { agentId, message: "no scope" })).status).toBe(403);
-    const noChannels = anon.as(await makeKey(alice, agentId, ["sessions:read"]));
-    expect((await noChannels.get(`/team-channels/${id}/messages`)).status).toBe(403);
-    expect((await bob.post(`/team-channels/${id}/messages`, { agentId, message: "not my agent" })).status).toBe(403);
-    expect((await anon.as(other.masterKey).post(`/team-channels/${id}/messages`, { agentId, message: "x" })).status).toBe(404);
-    const foreignAgent = await makeAgent(anon.as(other.masterKey), uniq("foreign"));
-    const foreignKey = anon.as(await makeKey(anon.as(other.masterKey), foreignAgent, ["channels:publish"]));
-    expect((await foreignKey.post(`/team-channels/${id}/messages`, { agentId: foreignAgent, message: "x" })).status).toBe(404);
+    expectProblem(await agentKey.post(`/team-channels/${id}/messages`, { agentId: others, message: "spoof" }), "forbidden");
+    const readOnly = hub.anon.as(await makeKey(alice, agentId, ["channels:read"]));
+    expectProblem(await readOnly.post(`/team-channels/${id}/messages`, { agentId, message: "no scope" }), "forbidden");
+    const noChannels = hub.anon.as(await makeKey(alice, agentId, ["sessions:read"]));
+    expectProblem(await noChannels.get(`/team-channels/${id}/messages`), "forbidden");
+    expectProblem(await bob.post(`/team-channels/${id}/messages`, { agentId, message: "not my agent" }), "forbidden");
+    expectProblem(await hub.anon.as(hub.other.masterKey).post(`/team-channels/${id}/messages`, { agentId, message: "x" }), "not-found");
+    const foreignAgent = await makeAgent(hub.anon.as(hub.other.masterKey), uniq("foreign"));
+    const foreignKey = hub.anon.as(await makeKey(hub.anon.as(hub.other.masterKey), foreignAgent, ["channels:publish"]));
+    expectProblem(await foreignKey.post(`/team-channels/${id}/messages`, { agentId: foreignAgent, message: "x" }), "not-found");
     expect((await alice.get(`/team-channels/${id}`)).body.messageCount).toBe(0);
   });
 
   it("validates broadcasts and stores nothing", async () => {
     const id = await channel();
-    expect((await alice.post(`/team-channels/${id}/messages`, { agentId, message: "" })).status).toBe(422);
-    expect((await alice.post(`/team-channels/${id}/messages`, { agentId, message: "x", metadata: [1] })).status).toBe(422);
-    expect((await alice.post(`/team-channels/${id}/messages`, { agentId, message: "x", id: "not-a-uuid" })).status).toBe(422);
-    expect((await alice.post(`/team-channels/${id}/messages`, { agentId, message: "x".repeat(300 * 1024) })).status).toBe(422);
+    expectProblem(await alice.post(`/team-channels/${id}/messages`, { agentId, message: "" }), "validation", { fields: ["message"] });
+    expectProblem(await alice.post(`/team-channels/${id}/messages`, { agentId, message: "x", metadata: [1] }), "validation", { fields: ["metadata"] });
+    expectProblem(await alice.post(`/team-channels/${id}/messages`, { agentId, message: "x", id: "not-a-uuid" }), "validation", { fields: ["id"] });
+    expectProblem(await alice.post(`/team-channels/${id}/messages`, { agentId, message: "x".repeat(300 * 1024) }), "validation", { fields: ["message"] });
     expect((await alice.get(`/team-channels/${id}`)).body.messageCount).toBe(0);
   });
 
@@ -207,13 +197,13 @@ describe("team channels", () => {
     expect(next.body.messages[0].seq).toBe(26);
     expect(next.body.nextCursor).toBeNull();
 
-    expect((await alice.get(`/team-channels/${id}/messages?since=yesterday`)).status).toBe(422);
-    expect((await alice.get(`/team-channels/${id}/messages?limit=0`)).status).toBe(422);
+    expectProblem(await alice.get(`/team-channels/${id}/messages?since=yesterday`), "validation", { fields: ["since"] });
+    expectProblem(await alice.get(`/team-channels/${id}/messages?limit=0`), "validation", { fields: ["limit"] });
   });
 
   it("answers 401 without a credential", async () => {
-    expect((await anon.get("/team-channels")).status).toBe(401);
-    expect((await anon.post("/team-channels", { name: "x" })).status).toBe(401);
+    expectProblem(await hub.anon.get("/team-channels"), "unauthorized");
+    expectProblem(await hub.anon.post("/team-channels", { name: "x" }), "unauthorized");
   });
 
   it("drops subscriptions when the agent is deleted", async () => {

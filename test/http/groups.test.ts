@@ -1,22 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { AgentPrincipal, UserPrincipal } from "../../src/auth/principal.js";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { AgentPrincipal, Principal, UserPrincipal } from "../../src/auth/principal.js";
 import type { DomainEvent } from "../../src/domain/events.js";
-import { groupIdsForUser, isGroupMember } from "../../src/domain/groups/policy.js";
-import { messagesAfter } from "../../src/domain/sessions/messages.js";
-import { loadReadableSession } from "../../src/domain/sessions/policy.js";
+import { isGroupMember } from "../../src/domain/groups/policy.js";
 import { Forbidden, NotFound } from "../../src/errors.js";
-import type { Hub } from "../../src/server.js";
-import { api, type Api } from "../support/api.js";
+import type { Api } from "../support/api.js";
 import { testClock } from "../support/clock.js";
-import { addToTeam, appendMessage, makeAgent, makeKey, makeSession, makeWorkspace, userId, type TestWorkspace } from "../support/factories.js";
-import { startTestHub } from "../support/hub.js";
+import { addToTeam, appendMessage, makeAgent, makeKey, makeSession, userId } from "../support/factories.js";
+import { useHub } from "../support/hub.js";
+import { expectProblem } from "../support/problem.js";
 
 const SRE = "google-workspace/sre@example.com";
 
-let hub: Hub;
-let ws: TestWorkspace;
-let other: TestWorkspace;
-let anon: Api;
+const hub = useHub({ redis: false, clock: testClock() });
 let alice: Api; // editor of a1, a2, a3; creates the groups
 let bob: Api; // viewer of a1 and a2, member by allowed_users
 let erin: Api; // member by allowed_users (other case), no agent access
@@ -33,27 +28,22 @@ let aliceId: number;
 let events: DomainEvent[] = [];
 
 beforeAll(async () => {
-  hub = await startTestHub({ redis: false, clock: testClock() });
   hub.bus.subscribe((e) => events.push(e));
-  ws = await makeWorkspace(hub.db);
-  other = await makeWorkspace(hub.db);
-  anon = api(hub.url);
-  alice = anon.as(await ws.token("alice"));
-  bob = anon.as(await ws.token("bob"));
-  erin = anon.as(await ws.token("erin", { email: "erin@example.com" }));
-  sre = anon.as(await ws.token("sam", { groups: [SRE, "google-workspace/dev@example.com"] }));
-  sreLost = anon.as(await ws.token("sam", { groups: ["google-workspace/dev@example.com"] }));
-  carol = anon.as(await ws.token("carol"));
-  master = anon.as(ws.masterKey);
-  admin = anon.as(await ws.token("root", { role: "admin" }));
+  alice = hub.anon.as(await hub.ws.token("alice"));
+  bob = hub.anon.as(await hub.ws.token("bob"));
+  erin = hub.anon.as(await hub.ws.token("erin", { email: "erin@example.com" }));
+  sre = hub.anon.as(await hub.ws.token("sam", { groups: [SRE, "google-workspace/dev@example.com"] }));
+  sreLost = hub.anon.as(await hub.ws.token("sam", { groups: ["google-workspace/dev@example.com"] }));
+  carol = hub.anon.as(await hub.ws.token("carol"));
+  master = hub.anon.as(hub.ws.masterKey);
+  admin = hub.anon.as(await hub.ws.token("root", { role: "admin" }));
   [a1, a2, a3] = [await makeAgent(alice), await makeAgent(alice), await makeAgent(alice)];
   await addToTeam(alice, a1, bob);
   await addToTeam(alice, a2, bob);
   aliceId = await userId(alice);
   for (const c of [erin, sre, carol]) await userId(c);
-  key = anon.as(await makeKey(alice, a1, ["sessions:read", "sessions:write"]));
+  key = hub.anon.as(await makeKey(alice, a1, ["sessions:read", "sessions:write"]));
 });
-afterAll(() => hub?.close());
 beforeEach(() => {
   events = [];
 });
@@ -82,7 +72,7 @@ describe("creating groups", () => {
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
       id: expect.stringMatching(/^grp_[a-z0-9]{25}$/),
-      workspace_id: ws.id,
+      workspace_id: hub.ws.id,
       name: "Incident response",
       agentIds: [a1, a2],
       allowed_users: ["erin@example.com", "bob@example.com"],
@@ -94,7 +84,7 @@ describe("creating groups", () => {
     expect(events).toEqual([
       {
         type: "group.created",
-        workspaceId: ws.id,
+        workspaceId: hub.ws.id,
         groupId: res.body.id,
         createdBy: aliceId,
         allowedUsers: ["erin@example.com", "bob@example.com"],
@@ -106,7 +96,7 @@ describe("creating groups", () => {
   });
 
   it("rejects fewer than two agents, unknown agents and bad bodies with 422", async () => {
-    const field = async (b: unknown) => (await alice.post("/api/groups", b)).body.errors?.map((e: { field: string }) => e.field);
+    const field = async (b: unknown) => expectProblem(await alice.post("/api/groups", b), "validation").errors!.map((e) => e.field);
     expect(await field(body({ agentIds: [a1] }))).toEqual(["agentIds"]);
     expect(await field(body({ agentIds: [a1, a1] }))).toEqual(["agentIds"]);
     expect(await field(body({ agentIds: [a1, "no-such-agent"] }))).toEqual(["agentIds"]);
@@ -118,10 +108,10 @@ describe("creating groups", () => {
   });
 
   it("refuses agents the caller cannot access (403), and agent keys", async () => {
-    expect((await bob.post("/api/groups", body({ agentIds: [a1, a3] }))).status).toBe(403);
-    expect((await carol.post("/api/groups", body())).status).toBe(403);
-    expect((await key.post("/api/groups", body())).status).toBe(403);
-    expect((await anon.as(other.masterKey).post("/api/groups", body())).status).toBe(422);
+    expectProblem(await bob.post("/api/groups", body({ agentIds: [a1, a3] })), "forbidden");
+    expectProblem(await carol.post("/api/groups", body()), "forbidden");
+    expectProblem(await key.post("/api/groups", body()), "forbidden");
+    expectProblem(await hub.anon.as(hub.other.masterKey).post("/api/groups", body()), "validation", { fields: ["agentIds"] });
     expect((await bob.post("/api/groups", body())).status).toBe(201);
   });
 
@@ -140,15 +130,15 @@ describe("membership", () => {
     expect(ids(await sreLost.get("/api/groups"))).not.toContain(g.id); // the claim is read from the current token
     expect(ids(await master.get("/api/groups"))).toEqual(expect.arrayContaining([g.id, onlyAlice.id]));
     expect(ids(await admin.get("/api/groups"))).toEqual(expect.arrayContaining([g.id, onlyAlice.id]));
-    expect(ids(await anon.as(other.masterKey).get("/api/groups"))).toEqual([]);
-    expect((await key.get("/api/groups")).status).toBe(403);
+    expect(ids(await hub.anon.as(hub.other.masterKey).get("/api/groups"))).toEqual([]);
+    expectProblem(await key.get("/api/groups"), "forbidden");
   });
 
   it("shows a group to its members only", async () => {
     const g = await makeGroup();
     expect((await erin.get(`/api/groups/${g.id}`)).body).toEqual(g);
-    for (const client of [carol, sreLost, anon.as(other.masterKey)]) expect((await client.get(`/api/groups/${g.id}`)).status).toBe(404);
-    expect((await key.get(`/api/groups/${g.id}`)).status).toBe(403);
+    for (const client of [carol, sreLost, hub.anon.as(hub.other.masterKey)]) expectProblem(await client.get(`/api/groups/${g.id}`), "not-found");
+    expectProblem(await key.get(`/api/groups/${g.id}`), "forbidden");
   });
 });
 
@@ -160,35 +150,35 @@ describe("updating and deleting groups", () => {
     expect(replaced.status).toBe(200);
     expect(replaced.body).toMatchObject({ id: g.id, name: "Renamed", agentIds: [a2, a3], allowed_users: [], allowed_groups: [SRE], created_by: aliceId });
     expect(events).toEqual([expect.objectContaining({ type: "group.updated", groupId: g.id, allowedUsers: [], allowedGroups: [SRE] })]);
-    expect((await erin.get(`/api/groups/${g.id}`)).status).toBe(404); // no longer allowed
+    expectProblem(await erin.get(`/api/groups/${g.id}`), "not-found"); // no longer allowed
 
-    expect((await sre.put(`/api/groups/${g.id}`, body())).status).toBe(403);
-    expect((await carol.put(`/api/groups/${g.id}`, body())).status).toBe(404);
-    expect((await key.put(`/api/groups/${g.id}`, body())).status).toBe(403);
-    expect((await alice.put(`/api/groups/${g.id}`, body({ agentIds: [a2] }))).status).toBe(422);
-    expect((await alice.put(`/api/groups/${g.id}`, body({ agentIds: [a2, "nope"] }))).status).toBe(422);
+    expectProblem(await sre.put(`/api/groups/${g.id}`, body()), "forbidden");
+    expectProblem(await carol.put(`/api/groups/${g.id}`, body()), "not-found");
+    expectProblem(await key.put(`/api/groups/${g.id}`, body()), "forbidden");
+    expectProblem(await alice.put(`/api/groups/${g.id}`, body({ agentIds: [a2] })), "validation", { fields: ["agentIds"] });
+    expectProblem(await alice.put(`/api/groups/${g.id}`, body({ agentIds: [a2, "nope"] })), "validation", { fields: ["agentIds"] });
     expect((await master.put(`/api/groups/${g.id}`, body({ name: "By master" }))).body.name).toBe("By master");
   });
 
   it("checks agent access on update too", async () => {
     const g = await makeGroup(bob);
-    expect((await bob.put(`/api/groups/${g.id}`, body({ agentIds: [a1, a3] }))).status).toBe(403);
+    expectProblem(await bob.put(`/api/groups/${g.id}`, body({ agentIds: [a1, a3] })), "forbidden");
   });
 
   it("lets the creator (or master) delete a group", async () => {
     const g = await makeGroup();
     const s = await makeSession(alice, a1);
     await alice.post(`/api/groups/${g.id}/sessions/${s.id}`);
-    expect((await bob.delete(`/api/groups/${g.id}`)).status).toBe(403);
-    expect((await carol.delete(`/api/groups/${g.id}`)).status).toBe(404);
+    expectProblem(await bob.delete(`/api/groups/${g.id}`), "forbidden");
+    expectProblem(await carol.delete(`/api/groups/${g.id}`), "not-found");
     events = [];
     expect((await alice.delete(`/api/groups/${g.id}`)).status).toBe(204);
     expect(events).toEqual([
-      { type: "group.session_removed", workspaceId: ws.id, groupId: g.id, sessionId: s.id },
-      { type: "group.deleted", workspaceId: ws.id, groupId: g.id, createdBy: null, allowedUsers: [], allowedGroups: [] },
+      { type: "group.session_removed", workspaceId: hub.ws.id, groupId: g.id, sessionId: s.id },
+      { type: "group.deleted", workspaceId: hub.ws.id, groupId: g.id, createdBy: null, allowedUsers: [], allowedGroups: [] },
     ]);
-    expect((await alice.get(`/api/groups/${g.id}`)).status).toBe(404);
-    expect((await erin.get(sessionPath(a1, s.id))).status).toBe(404);
+    expectProblem(await alice.get(`/api/groups/${g.id}`), "not-found");
+    expectProblem(await erin.get(sessionPath(a1, s.id)), "not-found");
     expect((await alice.get(sessionPath(a1, s.id))).status).toBe(200);
     const g2 = await makeGroup();
     expect((await master.delete(`/api/groups/${g2.id}`)).status).toBe(204);
@@ -200,13 +190,13 @@ describe("sessions shared with a group", () => {
     const g = await makeGroup();
     const s = await makeSession(alice, a1, { title: "Outage" });
     await appendMessage(alice, a1, s.id, { content: "what broke?" });
-    expect((await erin.get(sessionPath(a1, s.id))).status).toBe(404);
+    expectProblem(await erin.get(sessionPath(a1, s.id)), "not-found");
 
     events = [];
     const added = await alice.post(`/api/groups/${g.id}/sessions/${s.id}`);
     expect(added.status).toBe(201);
     expect(added.body).toEqual({ group_id: g.id, session_id: s.id, added_by: aliceId, added_at: expect.stringMatching(/Z$/) });
-    expect(events).toEqual([{ type: "group.session_added", workspaceId: ws.id, groupId: g.id, sessionId: s.id }]);
+    expect(events).toEqual([{ type: "group.session_added", workspaceId: hub.ws.id, groupId: g.id, sessionId: s.id }]);
 
     for (const member of [alice, bob, erin, sre, master]) {
       const list = await member.get(`/api/groups/${g.id}/sessions`);
@@ -216,17 +206,17 @@ describe("sessions shared with a group", () => {
     for (const member of [bob, erin, sre]) {
       expect((await member.get(sessionPath(a1, s.id))).status).toBe(200);
       expect((await member.get(`${sessionPath(a1, s.id)}/messages`)).body.messages).toHaveLength(1);
-      expect((await member.post(`${sessionPath(a1, s.id)}/messages`, { role: "user", content: "x" })).status).toBe(403);
-      expect((await member.patch(sessionPath(a1, s.id), { title: "mine" })).status).toBe(403);
-      expect((await member.post(`${sessionPath(a1, s.id)}/archive`)).status).toBe(403);
-      expect((await member.delete(sessionPath(a1, s.id))).status).toBe(403);
-      expect((await member.post(`${sessionPath(a1, s.id)}/share`, {})).status).toBe(403);
+      expectProblem(await member.post(`${sessionPath(a1, s.id)}/messages`, { role: "user", content: "x" }), "forbidden");
+      expectProblem(await member.patch(sessionPath(a1, s.id), { title: "mine" }), "forbidden");
+      expectProblem(await member.post(`${sessionPath(a1, s.id)}/archive`), "forbidden");
+      expectProblem(await member.delete(sessionPath(a1, s.id)), "forbidden");
+      expectProblem(await member.post(`${sessionPath(a1, s.id)}/share`, {}), "forbidden");
     }
-    expect((await erin.get(`/api/agents/${a1}/sessions`)).status).toBe(404); // still no agent access
-    expect((await erin.get(sessionPath(a2, s.id))).status).toBe(404); // under the wrong agent
+    expectProblem(await erin.get(`/api/agents/${a1}/sessions`), "not-found"); // still no agent access
+    expectProblem(await erin.get(sessionPath(a2, s.id)), "not-found"); // under the wrong agent
     for (const outsider of [carol, sreLost]) {
-      expect((await outsider.get(sessionPath(a1, s.id))).status).toBe(404);
-      expect((await outsider.get(`/api/groups/${g.id}/sessions`)).status).toBe(404);
+      expectProblem(await outsider.get(sessionPath(a1, s.id)), "not-found");
+      expectProblem(await outsider.get(`/api/groups/${g.id}/sessions`), "not-found");
     }
 
     events = [];
@@ -240,20 +230,18 @@ describe("sessions shared with a group", () => {
     const bobs = await makeSession(bob, a1);
     const offGroup = await makeSession(alice, a3);
     expect((await alice.post(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(201);
-    expect((await alice.post(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(409);
-    const wrongAgent = await alice.post(`/api/groups/${g.id}/sessions/${offGroup.id}`);
-    expect(wrongAgent.status).toBe(422);
-    expect(wrongAgent.body.errors[0].field).toBe("sessionId");
-    expect((await erin.post(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(404); // cannot see it
-    expect((await alice.post(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(404); // another user's
-    expect((await carol.post(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(404); // not a member
-    expect((await key.post(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(403);
-    expect((await alice.post(`/api/groups/${g.id}/sessions/ses_${"0".repeat(25)}`)).status).toBe(404);
+    expectProblem(await alice.post(`/api/groups/${g.id}/sessions/${alices.id}`), "conflict");
+    expectProblem(await alice.post(`/api/groups/${g.id}/sessions/${offGroup.id}`), "validation", { fields: ["sessionId"] });
+    expectProblem(await erin.post(`/api/groups/${g.id}/sessions/${bobs.id}`), "not-found"); // cannot see it
+    expectProblem(await alice.post(`/api/groups/${g.id}/sessions/${bobs.id}`), "not-found"); // another user's
+    expectProblem(await carol.post(`/api/groups/${g.id}/sessions/${alices.id}`), "not-found"); // not a member
+    expectProblem(await key.post(`/api/groups/${g.id}/sessions/${alices.id}`), "forbidden");
+    expectProblem(await alice.post(`/api/groups/${g.id}/sessions/ses_${"0".repeat(25)}`), "not-found");
 
     // a member who reads a session only through a group may not share it further
     const bobsGroup = await makeGroup(alice, { allowed_users: ["bob@example.com"], allowed_groups: [] });
     expect((await bob.get(sessionPath(a1, alices.id))).status).toBe(200);
-    expect((await bob.post(`/api/groups/${bobsGroup.id}/sessions/${alices.id}`)).status).toBe(403);
+    expectProblem(await bob.post(`/api/groups/${bobsGroup.id}/sessions/${alices.id}`), "forbidden");
     expect((await bob.post(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(201);
     expect((await master.post(`/api/groups/${bobsGroup.id}/sessions/${bobs.id}`)).status).toBe(201);
   });
@@ -265,14 +253,14 @@ describe("sessions shared with a group", () => {
     await alice.post(`/api/groups/${g.id}/sessions/${alices.id}`);
     await bob.post(`/api/groups/${g.id}/sessions/${bobs.id}`);
 
-    expect((await erin.delete(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(403);
-    expect((await bob.delete(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(403);
-    expect((await carol.delete(`/api/groups/${g.id}/sessions/${alices.id}`)).status).toBe(404);
+    expectProblem(await erin.delete(`/api/groups/${g.id}/sessions/${bobs.id}`), "forbidden");
+    expectProblem(await bob.delete(`/api/groups/${g.id}/sessions/${alices.id}`), "forbidden");
+    expectProblem(await carol.delete(`/api/groups/${g.id}/sessions/${alices.id}`), "not-found");
     events = [];
     expect((await alice.delete(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(204); // the creator
-    expect(events).toEqual([{ type: "group.session_removed", workspaceId: ws.id, groupId: g.id, sessionId: bobs.id }]);
-    expect((await alice.delete(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(404);
-    expect((await erin.get(sessionPath(a2, bobs.id))).status).toBe(404);
+    expect(events).toEqual([{ type: "group.session_removed", workspaceId: hub.ws.id, groupId: g.id, sessionId: bobs.id }]);
+    expectProblem(await alice.delete(`/api/groups/${g.id}/sessions/${bobs.id}`), "not-found");
+    expectProblem(await erin.get(sessionPath(a2, bobs.id)), "not-found");
 
     await bob.post(`/api/groups/${g.id}/sessions/${bobs.id}`);
     expect((await bob.delete(`/api/groups/${g.id}/sessions/${bobs.id}`)).status).toBe(204); // who added it
@@ -311,7 +299,7 @@ describe("functions the realtime hub calls", () => {
     return { kind: "user", workspaceId: me.workspace_id, userId: me.user_id, sub: me.sub, email: me.email, name: me.name, groups: me.groups, role: undefined, expiresAt: new Date(me.expires_at) };
   };
 
-  it("isGroupMember and groupIdsForUser follow the same rules as the API", async () => {
+  it("isGroupMember and the groups a user is live in follow the same rules as the API", async () => {
     const g = await makeGroup();
     const [erinP, sreP, sreLostP, carolP] = [await user(erin), await user(sre), await user(sreLost), await user(carol)];
     const rules = { created_by: aliceId, allowed_users: ["erin@example.com"], allowed_groups: [SRE] };
@@ -320,29 +308,29 @@ describe("functions the realtime hub calls", () => {
     expect(isGroupMember(rules, sreLostP)).toBe(false);
     expect(isGroupMember(rules, carolP)).toBe(false);
     expect(isGroupMember(rules, await user(alice))).toBe(true);
-    const db = hub.db;
-    expect(await groupIdsForUser(db, erinP)).toContain(g.id);
-    expect(await groupIdsForUser(db, sreP)).toContain(g.id);
-    expect(await groupIdsForUser(db, sreLostP)).not.toContain(g.id);
-    expect(await groupIdsForUser(db, carolP)).toEqual([]);
+    const memberOf = (p: UserPrincipal) => hub.services.groups.memberOf(p);
+    expect(await memberOf(erinP)).toContain(g.id);
+    expect(await memberOf(sreP)).toContain(g.id);
+    expect(await memberOf(sreLostP)).not.toContain(g.id);
+    expect(await memberOf(carolP)).toEqual([]);
   });
 
-  it("loadReadableSession and messagesAfter answer as GET does", async () => {
+  it("the sessions watchers read, and their replays, answer as GET does", async () => {
     const g = await makeGroup();
     const s = await makeSession(alice, a1);
     for (let i = 0; i < 3; i++) await appendMessage(alice, a1, s.id, { content: `m${i}` });
     await alice.post(`/api/groups/${g.id}/sessions/${s.id}`);
-    const db = hub.db;
-    expect(await loadReadableSession(db, await user(erin), s.id)).toEqual({ id: s.id, workspace_id: ws.id, agent_id: a1, owner_id: aliceId, message_count: 3 });
-    await expect(loadReadableSession(db, await user(carol), s.id)).rejects.toBeInstanceOf(NotFound);
-    const keyOf = (agentId: string, scopes: AgentPrincipal["scopes"]): AgentPrincipal => ({ kind: "agent", workspaceId: ws.id, agentId, keyId: "k", scopes });
-    expect((await loadReadableSession(db, keyOf(a1, ["sessions:read"]), s.id)).id).toBe(s.id);
-    await expect(loadReadableSession(db, keyOf(a1, ["sessions:write"]), s.id)).rejects.toBeInstanceOf(Forbidden);
-    await expect(loadReadableSession(db, keyOf(a2, ["sessions:read"]), s.id)).rejects.toBeInstanceOf(NotFound);
-    await expect(loadReadableSession(db, { kind: "master", workspaceId: other.id, keyId: "k" }, s.id)).rejects.toBeInstanceOf(NotFound);
+    const readable = (p: Principal, id: string) => hub.services.sessions.readable(p, id);
+    expect(await readable(await user(erin), s.id)).toMatchObject({ id: s.id, workspace_id: hub.ws.id, agent_id: a1, owner_id: aliceId, message_count: 3 });
+    await expect(readable(await user(carol), s.id)).rejects.toBeInstanceOf(NotFound);
+    const keyOf = (agentId: string, scopes: AgentPrincipal["scopes"]): AgentPrincipal => ({ kind: "agent", workspaceId: hub.ws.id, agentId, keyId: "k", scopes });
+    expect((await readable(keyOf(a1, ["sessions:read"]), s.id)).id).toBe(s.id);
+    await expect(readable(keyOf(a1, ["sessions:write"]), s.id)).rejects.toBeInstanceOf(Forbidden);
+    await expect(readable(keyOf(a2, ["sessions:read"]), s.id)).rejects.toBeInstanceOf(NotFound);
+    await expect(readable({ kind: "master", workspaceId: hub.other.id, keyId: "k" }, s.id)).rejects.toBeInstanceOf(NotFound);
 
     const rest = (await alice.get(`${sessionPath(a1, s.id)}/messages`)).body.messages;
-    expect(await messagesAfter(db, s.id, 1, 500)).toEqual(rest.slice(1));
-    expect(await messagesAfter(db, s.id, 0, 2)).toEqual(rest.slice(0, 2));
+    expect(await hub.services.sessionMessages.after(s.id, 1, 500)).toEqual(rest.slice(1));
+    expect(await hub.services.sessionMessages.after(s.id, 0, 2)).toEqual(rest.slice(0, 2));
   });
 });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../support/api.js";
 import { JWT_SECRET, PG_ADMIN_URL, databaseUrl, FILE_DB_PREFIX } from "../support/env.js";
 import { spawnHub, type HubProcess } from "../support/hub.js";
+import { expectProblem } from "../support/problem.js";
 
 const run = promisify(execFile);
 const emptyDb = `${FILE_DB_PREFIX}empty_${randomBytes(4).toString("hex")}`;
@@ -73,8 +74,6 @@ describe("readiness", () => {
     const hub = await spawnHub({ env: { REDIS_URL: "redis://127.0.0.1:6399" } });
     hubs.push(hub);
     expect((await api(hub.url).get("/healthz")).status).toBe(200);
-    const ready = await api(hub.url).get("/readyz");
-    expect(ready.status).toBe(503);
-    expect(ready.headers.get("content-type")).toContain("application/problem+json");
+    expectProblem(await api(hub.url).get("/readyz"), "not-ready", { detail: "A dependency is not reachable" });
   }, 30_000);
 });

@@ -1,26 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DomainEvent } from "../../src/domain/events.js";
-import type { Hub } from "../../src/server.js";
-import { api, type Api } from "../support/api.js";
+import { api, type Api, type Res } from "../support/api.js";
 import { testClock } from "../support/clock.js";
-import {
-  addToTeam,
-  appendMessage,
-  makeAgent,
-  makeKey,
-  makeSession,
-  makeWorkspace,
-  uniq,
-  userId,
-  type TestWorkspace,
-} from "../support/factories.js";
-import { spawnHub, startTestHub } from "../support/hub.js";
+import { addToTeam, appendMessage, makeAgent, makeKey, makeSession, uniq, userId } from "../support/factories.js";
+import { spawnHub, useHub } from "../support/hub.js";
+import { expectProblem } from "../support/problem.js";
 
-let hub: Hub;
-let ws: TestWorkspace;
-let other: TestWorkspace;
-let anon: Api;
+const clock = testClock();
+const hub = useHub({ redis: false, clock });
 let alice: Api; // the agent's editor
 let bob: Api; // a viewer of the agent
 let dave: Api; // another viewer
@@ -36,37 +24,31 @@ let otherAgentKey: Api;
 let bobId: number;
 let events: DomainEvent[] = [];
 
-const clock = testClock();
-
 beforeAll(async () => {
-  hub = await startTestHub({ redis: false, clock });
   hub.bus.subscribe((e) => events.push(e));
-  ws = await makeWorkspace(hub.db);
-  other = await makeWorkspace(hub.db);
-  anon = api(hub.url);
-  alice = anon.as(await ws.token("alice"));
-  bob = anon.as(await ws.token("bob"));
-  dave = anon.as(await ws.token("dave"));
-  carol = anon.as(await ws.token("carol"));
-  master = anon.as(ws.masterKey);
-  admin = anon.as(await ws.token("root", { role: "admin" }));
-  stranger = anon.as(other.masterKey);
+  alice = hub.anon.as(await hub.ws.token("alice"));
+  bob = hub.anon.as(await hub.ws.token("bob"));
+  dave = hub.anon.as(await hub.ws.token("dave"));
+  carol = hub.anon.as(await hub.ws.token("carol"));
+  master = hub.anon.as(hub.ws.masterKey);
+  admin = hub.anon.as(await hub.ws.token("root", { role: "admin" }));
+  stranger = hub.anon.as(hub.other.masterKey);
   agent = await makeAgent(alice);
   bobId = await addToTeam(alice, agent, bob);
   await addToTeam(alice, agent, dave);
   await userId(carol);
-  rwKey = anon.as(await makeKey(alice, agent, ["sessions:read", "sessions:write"]));
-  readKey = anon.as(await makeKey(alice, agent, ["sessions:read"]));
-  writeKey = anon.as(await makeKey(alice, agent, ["sessions:write", "channels:read"]));
-  otherAgentKey = anon.as(await makeKey(alice, await makeAgent(alice), ["sessions:read", "sessions:write"]));
+  rwKey = hub.anon.as(await makeKey(alice, agent, ["sessions:read", "sessions:write"]));
+  readKey = hub.anon.as(await makeKey(alice, agent, ["sessions:read"]));
+  writeKey = hub.anon.as(await makeKey(alice, agent, ["sessions:write", "channels:read"]));
+  otherAgentKey = hub.anon.as(await makeKey(alice, await makeAgent(alice), ["sessions:read", "sessions:write"]));
 });
-afterAll(() => hub?.close());
 beforeEach(() => {
   events = [];
 });
 
 const path = (sessionId = "", agentId = agent) => `/api/agents/${agentId}/sessions${sessionId ? `/${sessionId}` : ""}`;
-const fields = (res: { body: { errors?: { field: string }[] } }) => (res.body.errors ?? []).map((e) => e.field);
+/** The fields a 422 validation problem names, one entry per error. */
+const fields = (res: Res) => expectProblem(res, "validation").errors!.map((e) => e.field);
 
 describe("creating sessions", () => {
   it("lets a viewer create a session they own, titled 'New session' by default", async () => {
@@ -89,32 +71,30 @@ describe("creating sessions", () => {
   it("validates the title and refuses unknown fields", async () => {
     expect(fields(await bob.post(path(), { title: "x".repeat(201) }))).toEqual(["title"]);
     expect(fields(await bob.post(path(), { title: " " }))).toEqual(["title"]);
-    expect((await bob.post(path(), { title: "ok", color: "red" })).status).toBe(422);
+    expectProblem(await bob.post(path(), { title: "ok", color: "red" }), "validation", { fields: ["body"] });
     expect((await bob.post(path(), { title: "x".repeat(200) })).status).toBe(201);
   });
 
   it("hides the agent from those who may not use it (404)", async () => {
-    expect((await carol.post(path(), {})).status).toBe(404);
-    expect((await stranger.post(path(), {})).status).toBe(404);
-    expect((await otherAgentKey.post(path(), {})).status).toBe(404);
-    expect((await bob.post(path("", uniq("missing")), {})).status).toBe(404);
+    expectProblem(await carol.post(path(), {}), "not-found");
+    expectProblem(await stranger.post(path(), {}), "not-found");
+    expectProblem(await otherAgentKey.post(path(), {}), "not-found");
+    expectProblem(await bob.post(path("", uniq("missing")), {}), "not-found");
   });
 
   it("lets agent keys with sessions:write create ownerless sessions, or name an owner on the team", async () => {
     expect((await rwKey.post(path(), {})).body.owner_id).toBeNull();
     expect((await writeKey.post(path(), { owner_id: bobId })).body.owner_id).toBe(bobId);
     expect(fields(await rwKey.post(path(), { owner_id: await userId(carol) }))).toEqual(["owner_id"]);
-    expect(fields(await rwKey.post(path(), { owner_id: await userId(anon.as(await other.token("zed"))) }))).toEqual(["owner_id"]);
-    const denied = await readKey.post(path(), {});
-    expect(denied.status).toBe(403);
-    expect(denied.body.detail).toMatch(/sessions:write/);
+    expect(fields(await rwKey.post(path(), { owner_id: await userId(hub.anon.as(await hub.other.token("zed"))) }))).toEqual(["owner_id"]);
+    expectProblem(await readKey.post(path(), {}), "forbidden", { detail: /sessions:write/ });
   });
 
   it("lets the master key and admins name an owner, but not ordinary users", async () => {
     expect((await master.post(path(), { owner_id: bobId })).body.owner_id).toBe(bobId);
     expect((await master.post(path(), {})).body.owner_id).toBeNull();
     expect((await admin.post(path(), { owner_id: bobId })).body.owner_id).toBe(bobId);
-    expect((await alice.post(path(), { owner_id: bobId })).status).toBe(403);
+    expectProblem(await alice.post(path(), { owner_id: bobId }), "forbidden");
     expect((await bob.post(path(), { owner_id: bobId })).status).toBe(201);
   });
 });
@@ -124,36 +104,34 @@ describe("reading sessions", () => {
     const s = await makeSession(bob, agent, { title: "private" });
     expect((await bob.get(path(s.id))).body).toEqual(s);
     for (const client of [readKey, rwKey, master, admin]) expect((await client.get(path(s.id))).status).toBe(200);
-    for (const client of [alice, dave, carol, stranger, otherAgentKey]) expect((await client.get(path(s.id))).status).toBe(404);
-    const noScope = await writeKey.get(path(s.id));
-    expect(noScope.status).toBe(403);
-    expect(noScope.body.detail).toMatch(/sessions:read/);
-    expect((await bob.get(path(`ses_${"0".repeat(25)}`))).status).toBe(404);
+    for (const client of [alice, dave, carol, stranger, otherAgentKey]) expectProblem(await client.get(path(s.id)), "not-found");
+    expectProblem(await writeKey.get(path(s.id)), "forbidden", { detail: /sessions:read/ });
+    expectProblem(await bob.get(path(`ses_${"0".repeat(25)}`)), "not-found");
   });
 
   it("answers 404 for a session asked for under another agent", async () => {
     const second = await makeAgent(alice);
     const s = await makeSession(alice, agent);
-    expect((await alice.get(path(s.id, second))).status).toBe(404);
-    expect((await master.get(path(s.id, second))).status).toBe(404);
+    expectProblem(await alice.get(path(s.id, second)), "not-found");
+    expectProblem(await master.get(path(s.id, second)), "not-found");
   });
 
   it("stops showing a member their sessions once they leave the team", async () => {
     const own = await makeAgent(alice);
-    const erin = anon.as(await ws.token(uniq("erin")));
+    const erin = hub.anon.as(await hub.ws.token(uniq("erin")));
     const erinId = await addToTeam(alice, own, erin);
     const s = await makeSession(erin, own);
     expect((await erin.get(path(s.id, own))).status).toBe(200);
     await alice.delete(`/api/agents/${own}/team/${erinId}`);
-    expect((await erin.get(path(s.id, own))).status).toBe(404);
-    expect((await erin.get(path("", own))).status).toBe(404);
-    expect((await erin.post(`${path(s.id, own)}/messages`, { role: "user", content: "hi" })).status).toBe(404);
+    expectProblem(await erin.get(path(s.id, own)), "not-found");
+    expectProblem(await erin.get(path("", own)), "not-found");
+    expectProblem(await erin.post(`${path(s.id, own)}/messages`, { role: "user", content: "hi" }), "not-found");
   });
 
   it("lists the caller's own sessions; keys and master list all of the agent's", async () => {
     const own = await makeAgent(alice);
     await addToTeam(alice, own, bob);
-    const key = anon.as(await makeKey(alice, own, ["sessions:read"]));
+    const key = hub.anon.as(await makeKey(alice, own, ["sessions:read"]));
     const bobs = await makeSession(bob, own);
     const alices = await makeSession(alice, own);
     const ids = async (client: Api) => (await client.get(path("", own))).body.sessions.map((s: { id: string }) => s.id);
@@ -161,9 +139,9 @@ describe("reading sessions", () => {
     expect(await ids(alice)).toEqual([alices.id]);
     expect(await ids(key)).toEqual([alices.id, bobs.id]);
     expect(await ids(master)).toEqual([alices.id, bobs.id]);
-    expect((await writeKey.get(path())).status).toBe(403);
-    expect((await otherAgentKey.get(path())).status).toBe(404);
-    expect((await carol.get(path())).status).toBe(404);
+    expectProblem(await writeKey.get(path()), "forbidden");
+    expectProblem(await otherAgentKey.get(path()), "not-found");
+    expectProblem(await carol.get(path()), "not-found");
   });
 
   it("pages through sessions newest activity first with an opaque cursor", async () => {
@@ -210,9 +188,9 @@ describe("changing sessions", () => {
     expect(after.title).toBe("Renamed");
     expect(after.updated_at > s.updated_at).toBe(true);
     expect((await writeKey.patch(path(s.id), { title: "By key" })).status).toBe(204);
-    expect((await readKey.patch(path(s.id), { title: "nope" })).status).toBe(403);
-    expect((await dave.patch(path(s.id), { title: "nope" })).status).toBe(404);
-    expect((await otherAgentKey.patch(path(s.id), { title: "nope" })).status).toBe(404);
+    expectProblem(await readKey.patch(path(s.id), { title: "nope" }), "forbidden");
+    expectProblem(await dave.patch(path(s.id), { title: "nope" }), "not-found");
+    expectProblem(await otherAgentKey.patch(path(s.id), { title: "nope" }), "not-found");
     expect(fields(await bob.patch(path(s.id), {}))).toEqual(["title"]);
     expect(fields(await bob.patch(path(s.id), { title: "" }))).toEqual(["title"]);
   });
@@ -231,9 +209,9 @@ describe("changing sessions", () => {
     expect((await bob.post(`${path(s.id)}/restore`)).status).toBe(204);
     expect(await listed("")).toContain(s.id);
     expect(await listed("/archived")).not.toContain(s.id);
-    expect((await dave.post(`${path(s.id)}/archive`)).status).toBe(404);
-    expect((await readKey.post(`${path(s.id)}/archive`)).status).toBe(403);
-    expect((await readKey.post(`${path(s.id)}/restore`)).status).toBe(403);
+    expectProblem(await dave.post(`${path(s.id)}/archive`), "not-found");
+    expectProblem(await readKey.post(`${path(s.id)}/archive`), "forbidden");
+    expectProblem(await readKey.post(`${path(s.id)}/restore`), "forbidden");
 
     const changes = events.filter((e) => e.type === "session.updated").map((e) => (e as { change: string }).change);
     expect(changes).toEqual(["archived", "restored"]);
@@ -242,13 +220,13 @@ describe("changing sessions", () => {
   it("deletes a session with its messages (204)", async () => {
     const s = await makeSession(bob, agent);
     await appendMessage(bob, agent, s.id);
-    expect((await dave.delete(path(s.id))).status).toBe(404);
-    expect((await readKey.delete(path(s.id))).status).toBe(403);
+    expectProblem(await dave.delete(path(s.id)), "not-found");
+    expectProblem(await readKey.delete(path(s.id)), "forbidden");
     expect((await bob.delete(path(s.id))).status).toBe(204);
-    expect((await bob.get(path(s.id))).status).toBe(404);
-    expect((await bob.get(`${path(s.id)}/messages`)).status).toBe(404);
+    expectProblem(await bob.get(path(s.id)), "not-found");
+    expectProblem(await bob.get(`${path(s.id)}/messages`), "not-found");
     expect(await hub.db("session_messages").where({ session_id: s.id }).count()).toEqual([{ count: 0 }]);
-    expect((await bob.delete(path(s.id))).status).toBe(404);
+    expectProblem(await bob.delete(path(s.id)), "not-found");
   });
 
   it("deletes every archived session of the caller with this agent, and only those", async () => {
@@ -257,15 +235,15 @@ describe("changing sessions", () => {
     const [a1, a2, live] = [await makeSession(bob, own), await makeSession(bob, own), await makeSession(bob, own)];
     const alices = await makeSession(alice, own);
     const elsewhere = await makeSession(bob, agent);
-    for (const s of [a1, a2, alices]) await anon.as(ws.masterKey).post(`${path(s.id, own)}/archive`);
+    for (const s of [a1, a2, alices]) await hub.anon.as(hub.ws.masterKey).post(`${path(s.id, own)}/archive`);
     await bob.post(`${path(elsewhere.id)}/archive`);
 
-    expect((await readKey.delete(`${path()}/archived`)).status).toBe(403);
-    expect((await carol.delete(`${path("", own)}/archived`)).status).toBe(404);
+    expectProblem(await readKey.delete(`${path()}/archived`), "forbidden");
+    expectProblem(await carol.delete(`${path("", own)}/archived`), "not-found");
     events = [];
     expect((await bob.delete(`${path("", own)}/archived`)).status).toBe(204);
-    expect((await bob.get(path(a1.id, own))).status).toBe(404);
-    expect((await bob.get(path(a2.id, own))).status).toBe(404);
+    expectProblem(await bob.get(path(a1.id, own)), "not-found");
+    expectProblem(await bob.get(path(a2.id, own)), "not-found");
     expect((await bob.get(path(live.id, own))).status).toBe(200);
     expect((await alice.get(path(alices.id, own))).status).toBe(200);
     expect((await bob.get(path(elsewhere.id))).status).toBe(200);
@@ -275,9 +253,9 @@ describe("changing sessions", () => {
     expect(events).toHaveLength(2);
 
     // a key deletes every archived session of its agent
-    const key = anon.as(await makeKey(alice, own, ["sessions:write"]));
+    const key = hub.anon.as(await makeKey(alice, own, ["sessions:write"]));
     expect((await key.delete(`${path("", own)}/archived`)).status).toBe(204);
-    expect((await alice.get(path(alices.id, own))).status).toBe(404);
+    expectProblem(await alice.get(path(alices.id, own)), "not-found");
   });
 
   it("publishes session.updated after commit with the session and its audience", async () => {
@@ -287,7 +265,7 @@ describe("changing sessions", () => {
     expect(events).toEqual([
       {
         type: "session.updated",
-        workspaceId: ws.id,
+        workspaceId: hub.ws.id,
         agentId: agent,
         sessionId: s.id,
         change: "renamed",
@@ -382,15 +360,13 @@ describe("messages", () => {
     const again = await bob.post(`${path(s.id)}/messages`, reordered);
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
-    expect((await bob.post(`${path(s.id)}/messages`, { id, ...turn, sources: null })).status).toBe(409);
+    expectProblem(await bob.post(`${path(s.id)}/messages`, { id, ...turn, sources: null }), "conflict");
     // an absent optional part and a null one are the same body
     const plainId = randomUUID();
     expect((await bob.post(`${path(s.id)}/messages`, { id: plainId, role: "user", content: "q" })).status).toBe(201);
     expect((await bob.post(`${path(s.id)}/messages`, { id: plainId, role: "user", content: "q", model: null })).status).toBe(200);
 
-    const changed = await bob.post(`${path(s.id)}/messages`, { id, ...turn, content: "something else" });
-    expect(changed.status).toBe(409);
-    expect(changed.headers.get("content-type")).toContain("application/problem+json");
+    expectProblem(await bob.post(`${path(s.id)}/messages`, { id, ...turn, content: "something else" }), "conflict");
     const next = await appendMessage(bob, agent, s.id);
     expect(next.seq).toBe(3);
     expect((await bob.get(path(s.id))).body.message_count).toBe(3);
@@ -406,15 +382,14 @@ describe("messages", () => {
     expect(fields(await post({ role: "robot", content: "x" }))).toEqual(["role"]);
     expect(fields(await post({ role: "user", content: 42 }))).toEqual(["content"]);
     expect(fields(await post({ role: "user", content: { type: "text" } }))).toEqual(["content"]);
-    expect((await post({ role: "user", content: [{ text: "no type" }] })).status).toBe(422);
-    expect((await post({ role: "user", content: ["x"] })).status).toBe(422);
-    expect((await post({ role: "user" })).status).toBe(422);
-    expect((await post({ role: "user", content: "x", tokenUsage: { inputTokens: -1, outputTokens: 0, totalTokens: 0 } })).status).toBe(422);
-    expect((await post({ role: "user", content: "x", sources: [{ title: "no id" }] })).status).toBe(422);
-    expect((await post({ role: "user", content: "x", mood: "happy" })).status).toBe(422);
-    const big = await post({ role: "user", content: "x".repeat(300 * 1024) });
-    expect(big.status).toBe(422);
-    expect(big.body.errors[0]).toEqual({ field: "body", message: expect.stringMatching(/262144/) });
+    expectProblem(await post({ role: "user", content: [{ text: "no type" }] }), "validation", { fields: ["content"] });
+    expectProblem(await post({ role: "user", content: ["x"] }), "validation", { fields: ["content"] });
+    expectProblem(await post({ role: "user" }), "validation", { fields: ["content"] });
+    expectProblem(await post({ role: "user", content: "x", tokenUsage: { inputTokens: -1, outputTokens: 0, totalTokens: 0 } }), "validation", { fields: ["tokenUsage.inputTokens"] });
+    expectProblem(await post({ role: "user", content: "x", sources: [{ title: "no id" }] }), "validation", { fields: ["sources.0.id", "sources.0.type"] });
+    expectProblem(await post({ role: "user", content: "x", mood: "happy" }), "validation", { fields: ["body"] });
+    const big = expectProblem(await post({ role: "user", content: "x".repeat(300 * 1024) }), "validation", { fields: ["body"] });
+    expect(big.errors![0]).toEqual({ field: "body", message: expect.stringMatching(/262144/) });
     expect((await bob.get(path(s.id))).body.message_count).toBe(0);
     expect((await bob.get(`${path(s.id)}/messages`)).body.messages).toEqual([]);
     expect(events.filter((e) => e.type === "session.message_appended")).toEqual([]);
@@ -424,28 +399,28 @@ describe("messages", () => {
     const s = await makeSession(bob, agent);
     await appendMessage(bob, agent, s.id);
     const msg = { role: "user", content: "x" };
-    expect((await readKey.post(`${path(s.id)}/messages`, msg)).status).toBe(403);
-    expect((await writeKey.get(`${path(s.id)}/messages`)).status).toBe(403);
+    expectProblem(await readKey.post(`${path(s.id)}/messages`, msg), "forbidden");
+    expectProblem(await writeKey.get(`${path(s.id)}/messages`), "forbidden");
     expect((await writeKey.post(`${path(s.id)}/messages`, msg)).status).toBe(201);
     for (const client of [dave, alice, carol, stranger, otherAgentKey]) {
-      expect((await client.get(`${path(s.id)}/messages`)).status).toBe(404);
-      expect((await client.post(`${path(s.id)}/messages`, msg)).status).toBe(404);
+      expectProblem(await client.get(`${path(s.id)}/messages`), "not-found");
+      expectProblem(await client.post(`${path(s.id)}/messages`, msg), "not-found");
     }
     expect((await master.get(`${path(s.id)}/messages`)).body.messages).toHaveLength(2);
   });
 
   it("publishes session.message_appended after commit, with the presented message and audience", async () => {
     const own = await makeAgent(alice);
-    const erin = anon.as(await ws.token(uniq("erin")));
+    const erin = hub.anon.as(await hub.ws.token(uniq("erin")));
     const erinId = await addToTeam(alice, own, erin);
-    const key = anon.as(await makeKey(alice, own, ["sessions:write"]));
+    const key = hub.anon.as(await makeKey(alice, own, ["sessions:write"]));
     const s = await makeSession(erin, own);
     const m = await appendMessage(erin, own, s.id, { content: "hi" });
-    await erin.post(`${path(s.id, own)}/messages`, { id: m.id, role: "user", content: "changed" }); // 409: no event
+    expectProblem(await erin.post(`${path(s.id, own)}/messages`, { id: m.id, role: "user", content: "changed" }), "conflict"); // no event
     await alice.delete(`/api/agents/${own}/team/${erinId}`);
     await appendMessage(key, own, s.id, { role: "assistant", content: "still here" });
     expect(events.filter((e) => e.type === "session.message_appended")).toEqual([
-      { type: "session.message_appended", workspaceId: ws.id, agentId: own, sessionId: s.id, seq: 1, message: m, audience: { ownerUserId: erinId, groupIds: [] } },
+      { type: "session.message_appended", workspaceId: hub.ws.id, agentId: own, sessionId: s.id, seq: 1, message: m, audience: { ownerUserId: erinId, groupIds: [] } },
       expect.objectContaining({ seq: 2, audience: { ownerUserId: null, groupIds: [] } }),
     ]);
   });
@@ -479,6 +454,7 @@ describe("concurrent appends", () => {
       Array.from({ length: 8 }, (_, i) => bob.post(`${path(s.id)}/messages`, { id: id2, role: "user", content: `v${i}` })),
     );
     expect(differing.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
+    for (const r of differing.filter((r) => r.status === 409)) expectProblem(r, "conflict");
     expect(await seqsOf(s.id)).toEqual([1, 2]);
   });
 
@@ -486,7 +462,7 @@ describe("concurrent appends", () => {
     const s = await makeSession(bob, agent);
     const nodes = await Promise.all([spawnHub({ redis: false }), spawnHub({ redis: false })]);
     try {
-      const clients = nodes.map((n) => api(n.url, ws.masterKey));
+      const clients = nodes.map((n) => api(n.url, hub.ws.masterKey));
       const results = await Promise.all(
         Array.from({ length: 40 }, (_, i) => clients[i % 2]!.post(`${path(s.id)}/messages`, { role: "user", content: `n${i}` })),
       );

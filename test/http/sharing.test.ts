@@ -1,14 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Hub } from "../../src/server.js";
-import { api, type Api } from "../support/api.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Api } from "../support/api.js";
 import { testClock } from "../support/clock.js";
-import { addToTeam, appendMessage, makeAgent, makeKey, makeSession, makeWorkspace, type TestWorkspace } from "../support/factories.js";
-import { startTestHub } from "../support/hub.js";
+import { addToTeam, appendMessage, makeAgent, makeKey, makeSession } from "../support/factories.js";
+import { useHub } from "../support/hub.js";
+import { expectProblem } from "../support/problem.js";
 
-let hub: Hub;
-let ws: TestWorkspace;
-let other: TestWorkspace;
-let anon: Api;
+const clock = testClock();
+const HOUR = 3_600_000;
+const hub = useHub({ redis: false, clock });
 let alice: Api; // the agent's editor, owns the shared session
 let bob: Api; // a viewer of the agent
 let carol: Api; // in the workspace, not on the team
@@ -19,26 +18,18 @@ let readKey: Api;
 let writeKey: Api;
 let otherAgentKey: Api;
 
-const clock = testClock();
-const HOUR = 3_600_000;
-
 beforeAll(async () => {
-  hub = await startTestHub({ redis: false, clock });
-  ws = await makeWorkspace(hub.db);
-  other = await makeWorkspace(hub.db);
-  anon = api(hub.url);
-  alice = anon.as(await ws.token("alice", { email: "alice.owner@example.com" }));
-  bob = anon.as(await ws.token("bob"));
-  carol = anon.as(await ws.token("carol"));
-  master = anon.as(ws.masterKey);
+  alice = hub.anon.as(await hub.ws.token("alice", { email: "alice.owner@example.com" }));
+  bob = hub.anon.as(await hub.ws.token("bob"));
+  carol = hub.anon.as(await hub.ws.token("carol"));
+  master = hub.anon.as(hub.ws.masterKey);
   agent = await makeAgent(alice, undefined, "Logs agent");
   await addToTeam(alice, agent, bob);
   aliceKey = await makeKey(alice, agent, ["sessions:read"]);
-  readKey = anon.as(aliceKey);
-  writeKey = anon.as(await makeKey(alice, agent, ["sessions:write"]));
-  otherAgentKey = anon.as(await makeKey(alice, await makeAgent(alice), ["sessions:read", "sessions:write"]));
+  readKey = hub.anon.as(aliceKey);
+  writeKey = hub.anon.as(await makeKey(alice, agent, ["sessions:write"]));
+  otherAgentKey = hub.anon.as(await makeKey(alice, await makeAgent(alice), ["sessions:read", "sessions:write"]));
 });
-afterAll(() => hub?.close());
 
 const sharePath = (sessionId: string, agentId = agent) => `/api/agents/${agentId}/sessions/${sessionId}/share`;
 
@@ -79,9 +70,7 @@ describe("creating share links", () => {
   it("rejects expires_in_hours outside 1..168 with 422", async () => {
     const s = await conversation(0);
     for (const expires_in_hours of [0, -1, 169, 1000, 1.5, "24", null]) {
-      const res = await alice.post(sharePath(s.id), { expires_in_hours });
-      expect(res.status).toBe(422);
-      expect(res.body.errors[0].field).toBe("expires_in_hours");
+      expectProblem(await alice.post(sharePath(s.id), { expires_in_hours }), "validation", { fields: ["expires_in_hours"] });
     }
   });
 
@@ -89,9 +78,9 @@ describe("creating share links", () => {
     const s = await conversation(0);
     expect((await readKey.post(sharePath(s.id), {})).status).toBe(201);
     expect((await master.post(sharePath(s.id), {})).status).toBe(201);
-    expect((await writeKey.post(sharePath(s.id), {})).status).toBe(403);
-    for (const client of [bob, carol, otherAgentKey, anon.as(other.masterKey)]) expect((await client.post(sharePath(s.id), {})).status).toBe(404);
-    expect((await anon.post(sharePath(s.id), {})).status).toBe(401);
+    expectProblem(await writeKey.post(sharePath(s.id), {}), "forbidden");
+    for (const client of [bob, carol, otherAgentKey, hub.anon.as(hub.other.masterKey)]) expectProblem(await client.post(sharePath(s.id), {}), "not-found");
+    expectProblem(await hub.anon.post(sharePath(s.id), {}), "unauthorized");
     const bobs = await makeSession(bob, agent);
     expect((await bob.post(sharePath(bobs.id), {})).status).toBe(201); // a viewer shares what they own
   });
@@ -109,7 +98,7 @@ describe("the shared view", () => {
   it("shows the conversation and its agent, without a credential, and nothing else", async () => {
     const s = await conversation(2);
     const { token, expires_at } = await share(alice, s.id);
-    const res = await anon.get(`/api/shared/${token}`);
+    const res = await hub.anon.get(`/api/shared/${token}`);
     expect(res.status).toBe(200);
     expectPrivateHeaders(res);
     expect(res.body).toEqual({
@@ -129,7 +118,7 @@ describe("the shared view", () => {
     expect(res.text).not.toContain("g_master_");
     // the same with a credential, and at the link's own path
     expect((await alice.get(`/api/shared/${token}`)).body).toEqual(res.body);
-    const viaUrl = await anon.get(`/shared/${token}`);
+    const viaUrl = await hub.anon.get(`/shared/${token}`);
     expect(viaUrl.body).toEqual(res.body);
     expectPrivateHeaders(viaUrl);
   });
@@ -139,8 +128,8 @@ describe("the shared view", () => {
     const first = await share(alice, s.id);
     await appendMessage(alice, agent, s.id, { content: "later" });
     const second = await share(alice, s.id);
-    expect((await anon.get(`/api/shared/${first.token}`)).body.messages).toHaveLength(2);
-    expect((await anon.get(`/api/shared/${second.token}`)).body.messages.map((m: { content: string }) => m.content)).toEqual([
+    expect((await hub.anon.get(`/api/shared/${first.token}`)).body.messages).toHaveLength(2);
+    expect((await hub.anon.get(`/api/shared/${second.token}`)).body.messages.map((m: { content: string }) => m.content)).toEqual([
       "turn 1",
       "turn 2",
       "later",
@@ -154,18 +143,17 @@ describe("the shared view", () => {
     const live = await share(alice, s.id);
 
     clock.advance(HOUR - 60_000);
-    expect((await anon.get(`/api/shared/${expiring.token}`)).status).toBe(200);
+    expect((await hub.anon.get(`/api/shared/${expiring.token}`)).status).toBe(200);
     clock.advance(2 * 60_000);
     expect((await alice.delete(sharePath(s.id))).status).toBe(204);
 
     const unknown = "A".repeat(43);
     const responses = [];
     for (const token of [unknown, "short", expiring.token, revoked.token, live.token]) {
-      const view = await anon.get(`/api/shared/${token}`);
+      const view = await hub.anon.get(`/api/shared/${token}`);
       const clone = await bob.post(`/api/shared/${token}/clone`);
       for (const res of [view, clone]) {
-        expect(res.status).toBe(404);
-        expect(res.headers.get("content-type")).toContain("application/problem+json");
+        expectProblem(res, "not-found");
         expectPrivateHeaders(res);
         responses.push(res.text);
       }
@@ -177,22 +165,22 @@ describe("the shared view", () => {
     const s = await conversation(1);
     const a = await share(alice, s.id);
     const b = await share(readKey, s.id);
-    for (const client of [bob, carol, otherAgentKey]) expect((await client.delete(sharePath(s.id))).status).toBe(404);
-    expect((await writeKey.delete(sharePath(s.id))).status).toBe(403);
-    expect((await anon.get(`/api/shared/${a.token}`)).status).toBe(200);
+    for (const client of [bob, carol, otherAgentKey]) expectProblem(await client.delete(sharePath(s.id)), "not-found");
+    expectProblem(await writeKey.delete(sharePath(s.id)), "forbidden");
+    expect((await hub.anon.get(`/api/shared/${a.token}`)).status).toBe(200);
     expect((await readKey.delete(sharePath(s.id))).status).toBe(204);
-    expect((await anon.get(`/api/shared/${a.token}`)).status).toBe(404);
-    expect((await anon.get(`/api/shared/${b.token}`)).status).toBe(404);
+    expectProblem(await hub.anon.get(`/api/shared/${a.token}`), "not-found");
+    expectProblem(await hub.anon.get(`/api/shared/${b.token}`), "not-found");
     expect((await alice.delete(sharePath(s.id))).status).toBe(204); // nothing left: still 204
     const c = await share(alice, s.id);
-    expect((await anon.get(`/api/shared/${c.token}`)).status).toBe(200);
+    expect((await hub.anon.get(`/api/shared/${c.token}`)).status).toBe(200);
   });
 
   it("dies with its session", async () => {
     const s = await conversation(1);
     const { token } = await share(alice, s.id);
     await alice.delete(`/api/agents/${agent}/sessions/${s.id}`);
-    expect((await anon.get(`/api/shared/${token}`)).status).toBe(404);
+    expectProblem(await hub.anon.get(`/api/shared/${token}`), "not-found");
   });
 });
 
@@ -218,7 +206,7 @@ describe("cloning a shared session", () => {
     expect((await bob.get(`/api/agents/${agent}/sessions`)).body.sessions.map((x: { id: string }) => x.id)).toContain(res.body.id);
     expect((await appendMessage(bob, agent, res.body.id, { content: "continuing" })).seq).toBe(4);
     expect((await alice.get(`/api/agents/${agent}/sessions/${s.id}`)).body.message_count).toBe(4);
-    expect((await alice.get(`/api/agents/${agent}/sessions/${res.body.id}`)).status).toBe(404);
+    expectProblem(await alice.get(`/api/agents/${agent}/sessions/${res.body.id}`), "not-found");
   });
 
   it("clones an empty conversation", async () => {
@@ -232,17 +220,17 @@ describe("cloning a shared session", () => {
   it("is for users who may use the session's agent", async () => {
     const s = await conversation(1);
     const { token } = await share(alice, s.id);
-    expect((await readKey.post(`/api/shared/${token}/clone`)).status).toBe(403);
-    expect((await master.post(`/api/shared/${token}/clone`)).status).toBe(403);
-    expect((await carol.post(`/api/shared/${token}/clone`)).status).toBe(403);
+    expectProblem(await readKey.post(`/api/shared/${token}/clone`), "forbidden");
+    expectProblem(await master.post(`/api/shared/${token}/clone`), "forbidden");
+    expectProblem(await carol.post(`/api/shared/${token}/clone`), "forbidden");
     // Another workspace: as if the link did not exist.
-    expect((await anon.as(await other.token("alice")).post(`/api/shared/${token}/clone`)).status).toBe(404);
-    const noCredential = await anon.post(`/api/shared/${token}/clone`);
-    expect(noCredential.status).toBe(401);
+    expectProblem(await hub.anon.as(await hub.other.token("alice")).post(`/api/shared/${token}/clone`), "not-found");
+    const noCredential = await hub.anon.post(`/api/shared/${token}/clone`);
+    expectProblem(noCredential, "unauthorized");
     expect(noCredential.headers.get("cache-control")).toBe("no-store");
     expect(noCredential.headers.get("referrer-policy")).toBe("no-referrer");
     // A dead token answers 404 whoever asks, keys included.
-    expect((await master.post(`/api/shared/${"x".repeat(43)}/clone`)).status).toBe(404);
-    expect((await anon.as(await ws.token("root", { role: "admin" })).post(`/api/shared/${token}/clone`)).status).toBe(201);
+    expectProblem(await master.post(`/api/shared/${"x".repeat(43)}/clone`), "not-found");
+    expect((await hub.anon.as(await hub.ws.token("root", { role: "admin" })).post(`/api/shared/${token}/clone`)).status).toBe(201);
   });
 });

@@ -1,35 +1,24 @@
 /**
  * Team channels live, across two hub processes sharing Postgres and Redis.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Db } from "../../src/db.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { api, type Api } from "../support/api.js";
-import { makeAgent, makeWorkspace, uniq, type TestWorkspace } from "../support/factories.js";
-import { startCluster, type Cluster } from "../support/cluster.js";
-import type { HubProcess } from "../support/hub.js";
+import { makeAgent, makeWorkspace, uniq } from "../support/factories.js";
+import { useCluster } from "../support/cluster.js";
+import { ackProblem } from "../support/problem.js";
 import { connectError, type Client } from "../support/sockets.js";
 
-let a: HubProcess;
-let b: HubProcess;
-let db: Db;
-let ws: TestWorkspace;
+const cluster = useCluster();
+const { open } = cluster;
 let aliceToken: string;
 let aliceA: Api;
 let aliceB: Api;
-let cluster: Cluster;
-
-const open = (url: string, token: string) => cluster.open(url, token);
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  ({ a, b, db } = cluster);
-  ws = await makeWorkspace(db);
-  aliceToken = await ws.token("alice");
-  aliceA = api(a.url, aliceToken);
-  aliceB = api(b.url, aliceToken);
-}, 60_000);
-
-afterAll(() => cluster?.stop());
+  aliceToken = await cluster.ws.token("alice");
+  aliceA = api(cluster.a.url, aliceToken);
+  aliceB = api(cluster.b.url, aliceToken);
+});
 
 async function agentWithKey(scopes = ["channels:read", "channels:publish"]) {
   const agentId = await makeAgent(aliceA, uniq("agent"));
@@ -54,8 +43,8 @@ describe("channel delivery across nodes", () => {
     const { agentId, key } = await agentWithKey();
     const channelId = await newChannel();
     await aliceA.post(`/team-channels/${channelId}/subscribe`, { agentId });
-    const onB = await open(b.url, key);
-    const onA = await open(a.url, key);
+    const onB = await open(cluster.b.url, key);
+    const onA = await open(cluster.a.url, key);
     const sent = await publish(aliceA, channelId, agentId, "hello from A");
     await onB.until(() => seqsOf(onB, channelId).length === 1, "delivery on B");
     await onA.until(() => seqsOf(onA, channelId).length === 1, "delivery on A");
@@ -65,7 +54,7 @@ describe("channel delivery across nodes", () => {
   it("follows a subscription made after connect, on another node, live", async () => {
     const { agentId, key } = await agentWithKey();
     const channelId = await newChannel();
-    const onB = await open(b.url, key);
+    const onB = await open(cluster.b.url, key);
     await aliceA.post(`/team-channels/${channelId}/subscribe`, { agentId });
     // The subscription event and the message travel the same ordered path to node B.
     await publish(aliceA, channelId, agentId, "after subscribe");
@@ -75,10 +64,10 @@ describe("channel delivery across nodes", () => {
   it("reads back what was committed after a subscription's head but never announced", async () => {
     const { agentId, key } = await agentWithKey();
     const channelId = await newChannel();
-    const onB = await open(b.url, key);
+    const onB = await open(cluster.b.url, key);
     // A message committed whose live event was lost (its publisher died after commit): the
     // channel's head does not count it yet, so the subscription starts just before it.
-    await db("team_channel_messages").insert({ channel_id: channelId, seq: 1, id: crypto.randomUUID(), agent_id: agentId, message: "orphan", body_hash: "x" });
+    await cluster.db("team_channel_messages").insert({ channel_id: channelId, seq: 1, id: crypto.randomUUID(), agent_id: agentId, message: "orphan", body_hash: "x" });
     await aliceA.post(`/team-channels/${channelId}/subscribe`, { agentId });
     await onB.until(() => seqsOf(onB, channelId).length === 1, "the orphaned message");
     expect(onB.of("channel:message")[0]).toMatchObject({ seq: 1, message: "orphan" });
@@ -89,7 +78,7 @@ describe("channel delivery across nodes", () => {
     const [gone, sentinel] = [await newChannel(), await newChannel()];
     await aliceA.post(`/team-channels/${gone}/subscribe`, { agentId });
     await aliceA.post(`/team-channels/${sentinel}/subscribe`, { agentId });
-    const onB = await open(b.url, key);
+    const onB = await open(cluster.b.url, key);
     await publish(aliceA, gone, agentId, "before");
     await onB.until(() => seqsOf(onB, gone).length === 1, "first message");
     await aliceB.post(`/team-channels/${gone}/unsubscribe`, { agentId });
@@ -102,14 +91,14 @@ describe("channel delivery across nodes", () => {
   it("lets a client that dropped reconnect to the other node with since and get every missed message once, in order", async () => {
     const { agentId } = await agentWithKey();
     const channelId = await newChannel();
-    const first = await open(a.url, aliceToken);
+    const first = await open(cluster.a.url, aliceToken);
     expect(await first.emitAck("channel:watch", { channelId, since: 0 })).toEqual({ ok: true, missed: [] });
     for (let i = 1; i <= 3; i++) await publish(aliceA, channelId, agentId, `live ${i}`);
     await first.until(() => seqsOf(first, channelId).length === 3, "three live messages");
     first.close();
 
     for (let i = 4; i <= 8; i++) await publish(i % 2 ? aliceA : aliceB, channelId, agentId, `missed ${i}`);
-    const second = await open(b.url, aliceToken);
+    const second = await open(cluster.b.url, aliceToken);
     const ack = await second.emitAck("channel:watch", { channelId, since: "3" });
     expect(ack.ok).toBe(true);
     expect(ack.missed.map((m: { seq: number }) => m.seq)).toEqual([4, 5, 6, 7, 8]);
@@ -130,9 +119,9 @@ describe("channel delivery across nodes", () => {
       message: `bulk ${i + 1}`,
       body_hash: "x",
     }));
-    await db.batchInsert("team_channel_messages", rows, 200);
-    await db("team_channels").where({ id: channelId }).update({ message_count: 520 });
-    const c = await open(b.url, aliceToken);
+    await cluster.db.batchInsert("team_channel_messages", rows, 200);
+    await cluster.db("team_channels").where({ id: channelId }).update({ message_count: 520 });
+    const c = await open(cluster.b.url, aliceToken);
     const page1 = await c.emitAck("channel:watch", { channelId, since: 0 });
     expect(page1.missed).toHaveLength(500);
     expect(page1.more).toBe(true);
@@ -148,9 +137,9 @@ describe("channel delivery across nodes", () => {
     const { agentId, key } = await agentWithKey();
     const channelId = await newChannel();
     await aliceA.post(`/team-channels/${channelId}/subscribe`, { agentId });
-    const agentOnA = await open(a.url, key);
-    const agentOnB = await open(b.url, key);
-    const watcher = await open(b.url, aliceToken);
+    const agentOnA = await open(cluster.a.url, key);
+    const agentOnB = await open(cluster.b.url, key);
+    const watcher = await open(cluster.b.url, aliceToken);
     await watcher.emitAck("channel:watch", { channelId, since: 0 });
     const N = 60;
     const results = await Promise.all(
@@ -169,7 +158,7 @@ describe("channel delivery across nodes", () => {
     const channelId = await newChannel();
     const N = 80;
     const burst = Promise.all(Array.from({ length: N }, (_, i) => publish(i % 2 ? aliceA : aliceB, channelId, agentId, `m${i}`)));
-    const c = await open(a.url, aliceToken);
+    const c = await open(cluster.a.url, aliceToken);
     const ack = await c.emitAck("channel:watch", { channelId, since: 0 });
     await burst;
     const got = () => [...ack.missed.map((m: { seq: number }) => m.seq), ...seqsOf(c, channelId)];
@@ -180,37 +169,38 @@ describe("channel delivery across nodes", () => {
 
 describe("channel denials", () => {
   it("refuses a bad credential with connect_error 'unauthorized'", async () => {
-    expect(await connectError(a.url, undefined)).toBe("unauthorized");
-    expect(await connectError(a.url, "g_agent_nope")).toBe("unauthorized");
-    expect(await connectError(b.url, await ws.token("late", { ttlSeconds: -10 }))).toBe("unauthorized");
+    expect(await connectError(cluster.a.url, undefined)).toBe("unauthorized");
+    expect(await connectError(cluster.a.url, "g_agent_nope")).toBe("unauthorized");
+    expect(await connectError(cluster.b.url, await cluster.ws.token("late", { ttlSeconds: -10 }))).toBe("unauthorized");
   });
 
   it("refuses watching a channel of another workspace, an unknown channel, or without channels:read", async () => {
-    const otherWs = await makeWorkspace(db);
-    const theirs = (await api(a.url, otherWs.masterKey).post("/team-channels", { name: uniq("theirs") })).body.id;
-    const c = await open(a.url, aliceToken);
-    expect(await c.emitAck("channel:watch", { channelId: theirs, since: 0 })).toMatchObject({ ok: false, error: { status: 404 } });
-    expect(await c.emitAck("channel:watch", { channelId: "ch_nope" })).toMatchObject({ ok: false, error: { status: 404 } });
-    expect(await c.emitAck("channel:watch", { since: "x" })).toMatchObject({ ok: false, error: { status: 422 } });
+    const otherWs = await makeWorkspace(cluster.db);
+    const theirs = (await api(cluster.a.url, otherWs.masterKey).post("/team-channels", { name: uniq("theirs") })).body.id;
+    const c = await open(cluster.a.url, aliceToken);
+    expect(await c.emitAck("channel:watch", { channelId: theirs, since: 0 })).toEqual(ackProblem("not-found"));
+    expect(await c.emitAck("channel:watch", { channelId: "ch_nope" })).toEqual(ackProblem("not-found"));
+    expect(await c.emitAck("channel:watch", { since: "x" })).toEqual(ackProblem("validation", { fields: ["channelId", "since"] }));
     const { key } = await agentWithKey(["sessions:read"]);
     const channelId = await newChannel();
-    const k = await open(b.url, key);
-    expect(await k.emitAck("channel:watch", { channelId })).toMatchObject({ ok: false, error: { status: 403 } });
+    const k = await open(cluster.b.url, key);
+    expect(await k.emitAck("channel:watch", { channelId })).toEqual(ackProblem("forbidden"));
   });
 
   it("disconnects a revoked key's sockets on every node at once", async () => {
     const { agentId, key, keyId } = await agentWithKey();
-    const onA = await open(a.url, key);
-    const onB = await open(b.url, key);
+    const onA = await open(cluster.a.url, key);
+    const onB = await open(cluster.b.url, key);
     expect((await aliceA.delete(`/api/agents/${agentId}/keys/${keyId}`)).status).toBe(204);
     await onA.until(() => onA.of("disconnect").length > 0, "disconnect on A");
     await onB.until(() => onB.of("disconnect").length > 0, "disconnect on B");
     expect(onB.of("hub:closing")[0]).toEqual({ reason: "key revoked" });
-    expect(await connectError(b.url, key)).toBe("unauthorized");
+    expect(onB.closed).toEqual({ reason: "io server disconnect", code: undefined });
+    expect(await connectError(cluster.b.url, key)).toBe("unauthorized");
   });
 
   it("disconnects a user socket when its token expires", async () => {
-    const c = await open(b.url, await ws.token("brief", { ttlSeconds: 2 }));
+    const c = await open(cluster.b.url, await cluster.ws.token("brief", { ttlSeconds: 2 }));
     await c.until(() => c.of("disconnect").length > 0, "expiry disconnect", 8000);
     expect(c.of("hub:closing")[0]).toEqual({ reason: "token expired" });
   });

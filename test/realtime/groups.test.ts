@@ -2,39 +2,28 @@
  * Groups live, across two hub processes: members receive group:session and the shared
  * sessions' messages; membership follows group changes and the token's claims.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Db } from "../../src/db.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { api, type Api } from "../support/api.js";
-import { appendMessage, makeAgent, makeKey, makeSession, makeWorkspace, uniq, type TestWorkspace } from "../support/factories.js";
-import { startCluster, type Cluster } from "../support/cluster.js";
-import type { HubProcess } from "../support/hub.js";
+import { appendMessage, makeAgent, makeKey, makeSession, uniq } from "../support/factories.js";
+import { useCluster } from "../support/cluster.js";
+import { ackProblem } from "../support/problem.js";
 import type { Client } from "../support/sockets.js";
 
 const SRE = "google-workspace/sre@example.com";
-let a: HubProcess;
-let b: HubProcess;
-let db: Db;
-let ws: TestWorkspace;
+const cluster = useCluster();
+const { open } = cluster;
 let alice: Api;
-let cluster: Cluster;
-
-const open = (url: string, token: string) => cluster.open(url, token);
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  ({ a, b, db } = cluster);
-  ws = await makeWorkspace(db);
-  alice = api(a.url, await ws.token("alice"));
-}, 60_000);
-
-afterAll(() => cluster?.stop());
+  alice = api(cluster.a.url, await cluster.ws.token("alice"));
+});
 
 async function groupWithSession(body: Record<string, unknown>) {
   const [a1, a2] = [await makeAgent(alice, uniq("a")), await makeAgent(alice, uniq("b"))];
   const group = await alice.post("/api/groups", { name: uniq("group"), agentIds: [a1, a2], ...body });
   expect(group.status).toBe(201);
   const session = await makeSession(alice, a1);
-  const key = api(a.url, await makeKey(alice, a1, ["sessions:write"]));
+  const key = api(cluster.a.url, await makeKey(alice, a1, ["sessions:write"]));
   return { groupId: group.body.id as string, a1, a2, sessionId: session.id as string, key };
 }
 
@@ -44,9 +33,9 @@ const seqs = (c: Client, sessionId: string) =>
 describe("groups live", () => {
   it("tells members on another node when a session is added or removed, and streams its messages to them", async () => {
     const { groupId, a1, sessionId, key } = await groupWithSession({ allowed_users: ["Bob@Example.com"], allowed_groups: [SRE] });
-    const bob = await open(b.url, await ws.token("bob"));
-    const sam = await open(b.url, await ws.token("sam", { groups: [SRE] }));
-    const carol = await open(b.url, await ws.token("carol"));
+    const bob = await open(cluster.b.url, await cluster.ws.token("bob"));
+    const sam = await open(cluster.b.url, await cluster.ws.token("sam", { groups: [SRE] }));
+    const carol = await open(cluster.b.url, await cluster.ws.token("carol"));
 
     expect((await alice.post(`/api/groups/${groupId}/sessions/${sessionId}`)).status).toBe(201);
     for (const c of [bob, sam]) {
@@ -67,7 +56,7 @@ describe("groups live", () => {
     const { groupId, a1, a2, sessionId, key } = await groupWithSession({ allowed_users: ["dave@example.com"] });
     await alice.post(`/api/groups/${groupId}/sessions/${sessionId}`);
     await appendMessage(key, a1, sessionId, { content: "one" });
-    const dave = await open(b.url, await ws.token("dave"));
+    const dave = await open(cluster.b.url, await cluster.ws.token("dave"));
     const ack = await dave.emitAck("session:watch", { sessionId, since: 0 });
     expect(ack).toMatchObject({ ok: true });
     expect(ack.missed.map((m: { seq: number }) => m.seq)).toEqual([1]);
@@ -83,13 +72,13 @@ describe("groups live", () => {
     await appendMessage(keep.key, keep.a1, keep.sessionId, { content: "sentinel" });
     await dave.until(() => seqs(dave, keep.sessionId).length === 1, "sentinel");
     expect(seqs(dave, sessionId)).toEqual([]);
-    expect(await dave.emitAck("session:watch", { sessionId })).toMatchObject({ ok: false, error: { status: 404 } });
+    expect(await dave.emitAck("session:watch", { sessionId })).toEqual(ackProblem("not-found"));
   });
 
   it("tells members each shared session left when the group is deleted", async () => {
     const { groupId, sessionId } = await groupWithSession({ allowed_users: ["gina@example.com"] });
     await alice.post(`/api/groups/${groupId}/sessions/${sessionId}`);
-    const gina = await open(b.url, await ws.token("gina"));
+    const gina = await open(cluster.b.url, await cluster.ws.token("gina"));
     expect((await alice.delete(`/api/groups/${groupId}`)).status).toBe(204);
     await gina.until(() => gina.of("group:session").length === 1, "removed notice");
     expect(gina.of("group:session")[0]).toEqual({ groupId, action: "removed", sessionId });
@@ -97,7 +86,7 @@ describe("groups live", () => {
 
   it("joins a user who becomes a member to the group's room live", async () => {
     const { groupId, a1, a2, sessionId } = await groupWithSession({ allowed_users: [] });
-    const erin = await open(b.url, await ws.token("erin"));
+    const erin = await open(cluster.b.url, await cluster.ws.token("erin"));
     await alice.put(`/api/groups/${groupId}`, { name: "with erin", agentIds: [a1, a2], allowed_users: ["erin@example.com"] });
     await alice.post(`/api/groups/${groupId}/sessions/${sessionId}`);
     await erin.until(() => erin.of("group:session").length === 1, "group:session after joining");

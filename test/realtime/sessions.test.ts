@@ -3,35 +3,24 @@
  * them, watch with since across nodes, and access that ends while a socket is open.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Db } from "../../src/db.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { api, type Api } from "../support/api.js";
-import { makeAgent, makeKey, makeWorkspace, uniq, userId, type TestWorkspace } from "../support/factories.js";
-import { startCluster, type Cluster } from "../support/cluster.js";
-import type { HubProcess } from "../support/hub.js";
+import { makeAgent, makeKey, makeWorkspace, uniq, userId } from "../support/factories.js";
+import { useCluster } from "../support/cluster.js";
+import { ackProblem } from "../support/problem.js";
 import type { Client } from "../support/sockets.js";
 
-let a: HubProcess;
-let b: HubProcess;
-let db: Db;
-let ws: TestWorkspace;
+const cluster = useCluster();
+const { open } = cluster;
 let bobToken: string;
 let aliceA: Api;
 let bobA: Api;
-let cluster: Cluster;
-
-const open = (url: string, token: string) => cluster.open(url, token);
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  ({ a, b, db } = cluster);
-  ws = await makeWorkspace(db);
-  aliceA = api(a.url, await ws.token("alice"));
-  bobToken = await ws.token("bob");
-  bobA = api(a.url, bobToken);
-}, 60_000);
-
-afterAll(() => cluster?.stop());
+  aliceA = api(cluster.a.url, await cluster.ws.token("alice"));
+  bobToken = await cluster.ws.token("bob");
+  bobA = api(cluster.a.url, bobToken);
+});
 
 /** An agent that bob uses as a viewer, a session bob owns, and a key of the agent. */
 async function bobsSession(scopes = ["sessions:read", "sessions:write"]) {
@@ -39,7 +28,7 @@ async function bobsSession(scopes = ["sessions:read", "sessions:write"]) {
   await aliceA.post(`/api/agents/${agentId}/team`, { user_id: await userId(bobA), access_level: "viewer" });
   const session = await bobA.post(`/api/agents/${agentId}/sessions`, { title: "bob's" });
   expect(session.status).toBe(201);
-  const key = api(a.url, await makeKey(aliceA, agentId, scopes));
+  const key = api(cluster.a.url, await makeKey(aliceA, agentId, scopes));
   return { agentId, sessionId: session.body.id as string, key };
 }
 
@@ -55,8 +44,8 @@ const seqs = (c: Client, sessionId: string) =>
 describe("session events across nodes", () => {
   it("pushes messages and updates to the owner's sockets and the agent's reading keys on the other node", async () => {
     const { agentId, sessionId, key } = await bobsSession();
-    const owner = await open(b.url, bobToken);
-    const reader = await open(b.url, await makeKey(aliceA, agentId, ["sessions:read"]));
+    const owner = await open(cluster.b.url, bobToken);
+    const reader = await open(cluster.b.url, await makeKey(aliceA, agentId, ["sessions:read"]));
     const sent = await append(key, agentId, sessionId, "hello bob");
     for (const c of [owner, reader]) {
       await c.until(() => seqs(c, sessionId).length === 1, "session:message");
@@ -74,11 +63,11 @@ describe("session events across nodes", () => {
 
   it("sends nothing to other users, other agents' keys, or keys without sessions:read", async () => {
     const { agentId, sessionId, key } = await bobsSession();
-    const carol = await open(b.url, await ws.token("carol"));
+    const carol = await open(cluster.b.url, await cluster.ws.token("carol"));
     const otherAgent = await makeAgent(aliceA, uniq("other"));
-    const otherKey = await open(b.url, await makeKey(aliceA, otherAgent, ["sessions:read"]));
-    const writeOnly = await open(b.url, await makeKey(aliceA, agentId, ["sessions:write"]));
-    const owner = await open(b.url, bobToken);
+    const otherKey = await open(cluster.b.url, await makeKey(aliceA, otherAgent, ["sessions:read"]));
+    const writeOnly = await open(cluster.b.url, await makeKey(aliceA, agentId, ["sessions:write"]));
+    const owner = await open(cluster.b.url, bobToken);
     await append(key, agentId, sessionId, "private");
     await owner.until(() => seqs(owner, sessionId).length === 1, "owner delivery");
     // Same publisher, same ordered path: had they been sent to the others, they would be there by now.
@@ -87,13 +76,13 @@ describe("session events across nodes", () => {
 
   it("replays with since on the other node after a drop, then continues live without gap or duplicate", async () => {
     const { agentId, sessionId, key } = await bobsSession();
-    const first = await open(a.url, bobToken);
+    const first = await open(cluster.a.url, bobToken);
     expect(await first.emitAck("session:watch", { sessionId, since: 0 })).toEqual({ ok: true, missed: [] });
     await append(key, agentId, sessionId, "1");
     await first.until(() => seqs(first, sessionId).length === 1, "first live");
     first.close();
     for (let i = 2; i <= 5; i++) await append(key, agentId, sessionId, String(i));
-    const second = await open(b.url, bobToken);
+    const second = await open(cluster.b.url, bobToken);
     const ack = await second.emitAck("session:watch", { sessionId, since: 1 });
     await append(key, agentId, sessionId, "6");
     await second.until(() => seqs(second, sessionId).includes(6), "live 6");
@@ -105,8 +94,8 @@ describe("session events across nodes", () => {
 
   it("tells the owner and the agent's sockets when the agent's deletion takes its sessions", async () => {
     const { agentId, sessionId } = await bobsSession();
-    const owner = await open(b.url, bobToken);
-    const agentSocket = await open(a.url, await makeKey(aliceA, agentId, ["sessions:read"]));
+    const owner = await open(cluster.b.url, bobToken);
+    const agentSocket = await open(cluster.a.url, await makeKey(aliceA, agentId, ["sessions:read"]));
     expect((await aliceA.delete(`/api/agents/${agentId}`)).status).toBe(204);
     await owner.until(() => owner.of("session:updated").length === 1, "deleted notice");
     expect(owner.of("session:updated")[0]).toMatchObject({ sessionId, change: "deleted", session: { id: sessionId } });
@@ -115,25 +104,25 @@ describe("session events across nodes", () => {
 
   it("refuses watches the caller may not make", async () => {
     const { agentId, sessionId } = await bobsSession();
-    const carol = await open(a.url, await ws.token("carol"));
-    expect(await carol.emitAck("session:watch", { sessionId, since: 0 })).toMatchObject({ ok: false, error: { status: 404 } });
-    const stranger = await makeWorkspace(db);
-    const outsider = await open(b.url, stranger.masterKey);
-    expect(await outsider.emitAck("session:watch", { sessionId })).toMatchObject({ ok: false, error: { status: 404 } });
-    const otherAgentKey = await open(b.url, await makeKey(aliceA, await makeAgent(aliceA, uniq("x")), ["sessions:read"]));
-    expect(await otherAgentKey.emitAck("session:watch", { sessionId })).toMatchObject({ ok: false, error: { status: 404 } });
-    const noScope = await open(b.url, await makeKey(aliceA, agentId, ["channels:read"]));
-    expect(await noScope.emitAck("session:watch", { sessionId })).toMatchObject({ ok: false, error: { status: 403 } });
-    expect(await noScope.emitAck("session:watch", {})).toMatchObject({ ok: false, error: { status: 422 } });
-    const master = await open(a.url, ws.masterKey);
+    const carol = await open(cluster.a.url, await cluster.ws.token("carol"));
+    expect(await carol.emitAck("session:watch", { sessionId, since: 0 })).toEqual(ackProblem("not-found"));
+    const stranger = await makeWorkspace(cluster.db);
+    const outsider = await open(cluster.b.url, stranger.masterKey);
+    expect(await outsider.emitAck("session:watch", { sessionId })).toEqual(ackProblem("not-found"));
+    const otherAgentKey = await open(cluster.b.url, await makeKey(aliceA, await makeAgent(aliceA, uniq("x")), ["sessions:read"]));
+    expect(await otherAgentKey.emitAck("session:watch", { sessionId })).toEqual(ackProblem("not-found"));
+    const noScope = await open(cluster.b.url, await makeKey(aliceA, agentId, ["channels:read"]));
+    expect(await noScope.emitAck("session:watch", { sessionId })).toEqual(ackProblem("forbidden"));
+    expect(await noScope.emitAck("session:watch", {})).toEqual(ackProblem("validation", { fields: ["sessionId"] }));
+    const master = await open(cluster.a.url, cluster.ws.masterKey);
     expect(await master.emitAck("session:watch", { sessionId, since: 0 })).toEqual({ ok: true, missed: [] });
   });
 
   it("stops a removed team member's live session updates at once, on every node", async () => {
     const { agentId, sessionId, key } = await bobsSession();
     const keep = await bobsSession();
-    const watcherB = await open(b.url, bobToken);
-    const watcherA = await open(a.url, bobToken);
+    const watcherB = await open(cluster.b.url, bobToken);
+    const watcherA = await open(cluster.a.url, bobToken);
     for (const c of [watcherA, watcherB]) await c.emitAck("session:watch", { sessionId, since: 0 });
     await append(key, agentId, sessionId, "before");
     for (const c of [watcherA, watcherB]) await c.until(() => seqs(c, sessionId).length === 1, "before removal");
@@ -145,6 +134,6 @@ describe("session events across nodes", () => {
       await c.until(() => seqs(c, keep.sessionId).length === 1, "sentinel");
       expect(seqs(c, sessionId)).toEqual([1]);
     }
-    expect(await watcherB.emitAck("session:watch", { sessionId, since: 0 })).toMatchObject({ ok: false, error: { status: 404 } });
+    expect(await watcherB.emitAck("session:watch", { sessionId, since: 0 })).toEqual(ackProblem("not-found"));
   });
 });

@@ -2,7 +2,9 @@
  * Two hub processes sharing this test file's Postgres database and Redis, a knex handle on
  * the same database, and sockets that are all closed at the end: the multi-node test bed.
  */
+import { afterAll, beforeAll } from "vitest";
 import { createDb, type Db } from "../../src/db.js";
+import { makeWorkspace, type TestWorkspace } from "./factories.js";
 import { spawnHub, type HubProcess } from "./hub.js";
 import { connect, type Client } from "./sockets.js";
 
@@ -34,4 +36,29 @@ export async function startCluster(): Promise<Cluster> {
       await db.destroy();
     },
   };
+}
+
+/** A test file's cluster, with a workspace on it. */
+export interface ClusterFixture extends Omit<Cluster, "stop"> {
+  ws: TestWorkspace;
+}
+
+/**
+ * Starts a cluster for the test file (beforeAll) and stops it, sockets included, after
+ * (afterAll). `open` may be taken at once; the other fields are filled in by that beforeAll.
+ */
+export function useCluster(): ClusterFixture {
+  let cluster: Cluster | undefined;
+  const fixture = {
+    open(url: string, token: string) {
+      if (!cluster) throw new Error("useCluster: open() before the cluster started");
+      return cluster.open(url, token);
+    },
+  } as ClusterFixture;
+  beforeAll(async () => {
+    cluster = await startCluster();
+    Object.assign(fixture, { a: cluster.a, b: cluster.b, db: cluster.db, ws: await makeWorkspace(cluster.db) });
+  }, 60_000);
+  afterAll(() => cluster?.stop());
+  return fixture;
 }

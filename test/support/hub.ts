@@ -1,15 +1,18 @@
 /**
- * Hubs for tests: in this process (startTestHub) or as separate OS processes sharing the same
- * Postgres and Redis (spawnHub), for multi-node behaviour.
+ * Hubs for tests: in this process (startTestHub, or useHub for a whole test file) or as
+ * separate OS processes sharing the same Postgres and Redis (spawnHub), for multi-node behaviour.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
+import { afterAll, beforeAll } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { startHub, type Hub } from "../../src/server.js";
 import type { Clock } from "../../src/domain/time.js";
+import { api, type Api } from "./api.js";
 import { JWT_SECRET, REDIS_URL } from "./env.js";
+import { makeWorkspace, type TestWorkspace } from "./factories.js";
 
 export interface HubOptions {
   /** Use the Redis adapter (default true). */
@@ -37,6 +40,36 @@ function hubEnv(options: HubOptions): Record<string, string> {
 export async function startTestHub(options: HubOptions = {}): Promise<Hub> {
   const config = loadConfig(hubEnv(options));
   return startHub(config, createLogger(config.logLevel), options.clock ? { clock: options.clock } : {});
+}
+
+/** A test file's hub and what nearly every such file starts with. */
+export interface HubFixture {
+  url: string;
+  db: Hub["db"];
+  bus: Hub["bus"];
+  services: Hub["services"];
+  /** The file's workspace, and another one to check isolation against. */
+  ws: TestWorkspace;
+  other: TestWorkspace;
+  /** A client without a credential; `anon.as(credential)` for the others. */
+  anon: Api;
+}
+
+/**
+ * Starts a hub in this process for the test file (beforeAll) and closes it after (afterAll).
+ * The fields are filled in by that beforeAll, so read them in tests and later hooks only.
+ */
+export function useHub(options: HubOptions = {}): HubFixture {
+  const fixture = {} as HubFixture;
+  let hub: Hub | undefined;
+  beforeAll(async () => {
+    hub = await startTestHub(options);
+    const [ws, other] = [await makeWorkspace(hub.db), await makeWorkspace(hub.db)];
+    const { url, db, bus, services } = hub;
+    Object.assign(fixture, { url, db, bus, services, ws, other, anon: api(url) });
+  });
+  afterAll(() => hub?.close());
+  return fixture;
 }
 
 export interface HubProcess {

@@ -9,6 +9,11 @@ export interface Client {
   /** Resolves when `predicate` holds over the received events (checked on each event). */
   until(predicate: () => boolean, what?: string, timeoutMs?: number): Promise<void>;
   emitAck<T = any>(event: string, payload: unknown): Promise<T>;
+  /**
+   * How the socket was closed, once it is, as the client saw it: Socket.IO's disconnect reason
+   * and, when the WebSocket itself was closed, its close code.
+   */
+  readonly closed: { reason: string; code: number | undefined } | undefined;
   close(): void;
 }
 
@@ -22,11 +27,14 @@ export async function connect(url: string, token: string | undefined, options: {
   });
   const events: Client["events"] = [];
   const waiters = new Set<() => void>();
+  let closed: Client["closed"];
   socket.onAny((event, payload) => {
     events.push({ event, payload });
     for (const w of [...waiters]) w();
   });
-  socket.on("disconnect", (reason) => {
+  socket.on("disconnect", (reason, details) => {
+    const context = details && "context" in details ? (details.context as { code?: unknown } | undefined) : undefined;
+    closed = { reason, code: typeof context?.code === "number" ? context.code : undefined };
     events.push({ event: "disconnect", payload: reason });
     for (const w of [...waiters]) w();
   });
@@ -55,6 +63,9 @@ export async function connect(url: string, token: string | undefined, options: {
       });
     },
     emitAck: (event, payload) => socket.timeout(10_000).emitWithAck(event, payload),
+    get closed() {
+      return closed;
+    },
     close: () => socket.close(),
   };
 }

@@ -1,20 +1,17 @@
 /** Agents and their teams: CRUD, who is on an agent's team and at what access level. */
-import type { Knex } from "knex";
-import type { Principal } from "../../auth/principal.js";
-import { Conflict, Forbidden, Invalid, NotFound, isUniqueViolation } from "../../errors.js";
-import { decodeIdCursor, encodeIdCursor } from "../cursors.js";
+import { userIdOf, type Principal } from "../../auth/principal.js";
+import { Conflict, Invalid, NotFound, isUniqueViolation } from "../../errors.js";
 import { transact, type TxDeps } from "../events.js";
-import { toIso } from "../time.js";
-import { normaliseSession, type SessionRow } from "../sessions/policy.js";
+import { apiKeys } from "../keys/repository.js";
+import { decodeIdCursor, encodeIdCursor, takePage } from "../pagination.js";
+import { sessions } from "../sessions/repository.js";
 import { deleteSessions } from "../sessions/service.js";
-import { findUser } from "../users/repository.js";
-import {
-  accessibleAgentIds,
-  loadAgentFor,
-  loadAgentForEdit,
-  type AccessLevel,
-  type AgentRow,
-} from "./policy.js";
+import { toIso } from "../time.js";
+import { users } from "../users/repository.js";
+import { accessLevels, accessibleAgentIds, assertCanCreateAgent, loadAgentFor, loadAgentForEdit, type AccessLevel } from "./policy.js";
+import { agents, teams, type Agent, type AgentFields, type TeamMember } from "./repository.js";
+
+export type { TeamMember };
 
 export interface AgentView {
   id: string;
@@ -29,15 +26,6 @@ export interface AgentView {
   access_level: AccessLevel;
 }
 
-export interface TeamMember {
-  user_id: number;
-  name: string;
-  email: string;
-  avatar: string | null;
-  access_level: AccessLevel;
-  assigned_at: string;
-}
-
 export interface CreateAgentInput {
   id: string;
   name: string;
@@ -47,16 +35,16 @@ export interface CreateAgentInput {
 
 export type UpdateAgentInput = Partial<Omit<CreateAgentInput, "id">>;
 
-function present(row: AgentRow, access: AccessLevel): AgentView {
+function present(a: Agent, access: AccessLevel): AgentView {
   return {
-    id: row.id,
-    workspace_id: row.workspace_id,
-    name: row.name,
-    description: row.description ?? null,
-    server_url: row.server_url ?? null,
-    created_by: row.created_by === null || row.created_by === undefined ? null : Number(row.created_by),
-    created_at: toIso(row.created_at),
-    updated_at: toIso(row.updated_at),
+    id: a.id,
+    workspace_id: a.workspace_id,
+    name: a.name,
+    description: a.description,
+    server_url: a.server_url,
+    created_by: a.created_by,
+    created_at: toIso(a.created_at),
+    updated_at: toIso(a.updated_at),
     access_level: access,
   };
 }
@@ -65,33 +53,25 @@ export class Agents {
   constructor(private readonly deps: TxDeps) {}
 
   async create(actor: Principal, input: CreateAgentInput): Promise<AgentView> {
-    if (actor.kind === "agent") throw new Forbidden("Agent keys may not create agents");
+    assertCanCreateAgent(actor);
     return transact(this.deps, async (trx) => {
-      let row: AgentRow;
+      const creator = userIdOf(actor);
+      let agent: Agent;
       try {
-        [row] = await trx("agents")
-          .insert({
-            workspace_id: actor.workspaceId,
-            id: input.id,
-            name: input.name,
-            description: input.description ?? null,
-            server_url: input.server_url ?? null,
-            created_by: actor.kind === "user" ? actor.userId : null,
-          })
-          .returning("*");
+        agent = await agents.insert(
+          trx,
+          actor.workspaceId,
+          input.id,
+          { name: input.name, description: input.description ?? null, server_url: input.server_url ?? null },
+          creator,
+        );
       } catch (err) {
         if (isUniqueViolation(err)) throw new Conflict(`An agent with id '${input.id}' already exists in this workspace`);
         throw err;
       }
-      if (actor.kind === "user") {
-        await trx("agent_members").insert({
-          workspace_id: actor.workspaceId,
-          agent_id: input.id,
-          user_id: actor.userId,
-          access_level: "editor",
-        });
-      }
-      return present(row!, "editor");
+      // The creating user becomes the agent's editor.
+      if (creator !== null) await teams.upsert(trx, actor.workspaceId, input.id, creator, "editor");
+      return present(agent, "editor");
     });
   }
 
@@ -99,16 +79,11 @@ export class Agents {
   async list(actor: Principal, page: { limit: number; cursor?: string | undefined }): Promise<{ agents: AgentView[]; next_cursor: string | null }> {
     const { db } = this.deps;
     const ids = await accessibleAgentIds(db, actor);
-    const q = db("agents").where({ workspace_id: actor.workspaceId }).orderBy("id").limit(page.limit + 1);
-    if (ids !== "all") q.whereIn("id", ids);
-    if (page.cursor) q.andWhere("id", ">", decodeIdCursor(page.cursor));
-    const rows: AgentRow[] = await q;
-    const served = rows.slice(0, page.limit);
-    const levels = await this.levels(actor, served.map((r) => r.id));
-    return {
-      agents: served.map((r) => present(r, levels.get(r.id) ?? "viewer")),
-      next_cursor: rows.length > page.limit ? encodeIdCursor(served[served.length - 1]!.id) : null,
-    };
+    const afterId = page.cursor === undefined ? undefined : decodeIdCursor(page.cursor);
+    const rows = await agents.page(db, actor.workspaceId, ids, afterId, page.limit + 1);
+    const { items, next } = takePage(rows, page.limit, (last) => encodeIdCursor(last.id));
+    const levels = await accessLevels(db, actor, items.map((a) => a.id));
+    return { agents: items.map((a) => present(a, levels.get(a.id) ?? "viewer")), next_cursor: next };
   }
 
   async get(actor: Principal, agentId: string): Promise<AgentView> {
@@ -119,13 +94,13 @@ export class Agents {
   async update(actor: Principal, agentId: string, input: UpdateAgentInput): Promise<AgentView> {
     return transact(this.deps, async (trx, emit) => {
       await loadAgentForEdit(trx, actor, agentId);
-      const patch: Record<string, unknown> = { updated_at: trx.fn.now() };
+      const patch: Partial<AgentFields> = {};
       if (input.name !== undefined) patch.name = input.name;
       if (input.description !== undefined) patch.description = input.description;
       if (input.server_url !== undefined) patch.server_url = input.server_url;
-      const [row] = await trx("agents").where({ workspace_id: actor.workspaceId, id: agentId }).update(patch).returning("*");
+      const agent = await agents.update(trx, actor.workspaceId, agentId, patch);
       emit({ type: "agent.updated", workspaceId: actor.workspaceId, agentId });
-      return present(row, "editor");
+      return present(agent, "editor");
     });
   }
 
@@ -136,82 +111,36 @@ export class Agents {
   async remove(actor: Principal, agentId: string): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
       await loadAgentForEdit(trx, actor, agentId);
-      const where = { workspace_id: actor.workspaceId, agent_id: agentId };
-      const keyIds: string[] = await trx("api_keys").where(where).whereNull("revoked_at").pluck("id");
+      const keys = await apiKeys.liveOfAgent(trx, actor.workspaceId, agentId);
       // Sessions first, while the team still says who owned what.
-      const sessions: SessionRow[] = await trx("sessions").where(where);
-      await deleteSessions(trx, emit, sessions.map(normaliseSession));
-      await trx("agents").where({ workspace_id: actor.workspaceId, id: agentId }).delete();
-      for (const keyId of keyIds) emit({ type: "key.revoked", workspaceId: actor.workspaceId, keyId });
+      await deleteSessions(trx, emit, await sessions.all(trx, { workspaceId: actor.workspaceId, agentId }));
+      await agents.delete(trx, actor.workspaceId, agentId);
+      for (const key of keys) emit({ type: "key.revoked", workspaceId: actor.workspaceId, keyId: key.id });
       emit({ type: "agent.deleted", workspaceId: actor.workspaceId, agentId });
     });
   }
 
   async team(actor: Principal, agentId: string): Promise<TeamMember[]> {
     await loadAgentFor(this.deps.db, actor, agentId);
-    return this.members(this.deps.db, actor.workspaceId, agentId);
+    return teams.members(this.deps.db, actor.workspaceId, agentId);
   }
 
   /** Adds a user to the team, or changes their access level if they are on it already. */
-  async addMember(
-    actor: Principal,
-    agentId: string,
-    input: { user_id: number; access_level: AccessLevel },
-  ): Promise<TeamMember[]> {
+  async addMember(actor: Principal, agentId: string, input: { user_id: number; access_level: AccessLevel }): Promise<TeamMember[]> {
     return transact(this.deps, async (trx) => {
       await loadAgentForEdit(trx, actor, agentId);
-      const user = await findUser(trx, actor.workspaceId, input.user_id);
-      if (!user) throw Invalid.field("user_id", "no such user in this workspace");
-      await trx("agent_members")
-        .insert({
-          workspace_id: actor.workspaceId,
-          agent_id: agentId,
-          user_id: input.user_id,
-          access_level: input.access_level,
-        })
-        .onConflict(["workspace_id", "agent_id", "user_id"])
-        .merge(["access_level"]);
-      return this.members(trx, actor.workspaceId, agentId);
+      if (!(await users.find(trx, actor.workspaceId, input.user_id))) throw Invalid.field("user_id", "no such user in this workspace");
+      await teams.upsert(trx, actor.workspaceId, agentId, input.user_id, input.access_level);
+      return teams.members(trx, actor.workspaceId, agentId);
     });
   }
 
   async removeMember(actor: Principal, agentId: string, userId: number): Promise<TeamMember[]> {
     return transact(this.deps, async (trx, emit) => {
       await loadAgentForEdit(trx, actor, agentId);
-      const n = await trx("agent_members")
-        .where({ workspace_id: actor.workspaceId, agent_id: agentId, user_id: userId })
-        .delete();
-      if (n === 0) throw new NotFound("Team member");
+      if (!(await teams.remove(trx, actor.workspaceId, agentId, userId))) throw new NotFound("Team member");
       emit({ type: "agent.member_removed", workspaceId: actor.workspaceId, agentId, userId });
-      return this.members(trx, actor.workspaceId, agentId);
+      return teams.members(trx, actor.workspaceId, agentId);
     });
-  }
-
-  private async members(db: Knex, workspaceId: string, agentId: string): Promise<TeamMember[]> {
-    const rows = await db("agent_members as m")
-      .join("users as u", "u.id", "m.user_id")
-      .where({ "m.workspace_id": workspaceId, "m.agent_id": agentId })
-      .orderBy("m.assigned_at")
-      .orderBy("u.id")
-      .select("u.id", "u.name", "u.email", "u.avatar", "m.access_level", "m.assigned_at");
-    return rows.map((r) => ({
-      user_id: Number(r.id),
-      name: r.name,
-      email: r.email,
-      avatar: r.avatar ?? null,
-      access_level: r.access_level,
-      assigned_at: toIso(r.assigned_at),
-    }));
-  }
-
-  private async levels(actor: Principal, agentIds: string[]): Promise<Map<string, AccessLevel>> {
-    if (actor.kind !== "user" || actor.role === "admin") {
-      const level: AccessLevel = actor.kind === "agent" ? "viewer" : "editor";
-      return new Map(agentIds.map((id) => [id, level]));
-    }
-    const rows = await this.deps.db("agent_members")
-      .where({ workspace_id: actor.workspaceId, user_id: actor.userId })
-      .select("agent_id", "access_level");
-    return new Map(rows.map((r) => [r.agent_id, r.access_level]));
   }
 }

@@ -8,21 +8,13 @@
  * - master key / `admin` role: every group of the workspace, as its manager.
  * - agent keys: groups are for people; every group route answers 403.
  * - non-members: 404. Members who are not the creator may read, not change or delete (403).
+ * - a shared session may be removed by who added it, the group's creator and admins.
+ * - live: members' sockets are in the group's room (realtime), joined and left by isGroupMember.
  */
 import type { Knex } from "knex";
-import { isWorkspaceAdmin, type Principal, type UserPrincipal } from "../../auth/principal.js";
+import { isWorkspaceAdmin, userIdOf, type Principal, type UserPrincipal } from "../../auth/principal.js";
 import { Forbidden, NotFound } from "../../errors.js";
-
-export interface GroupRow {
-  id: string;
-  workspace_id: string;
-  name: string;
-  allowed_users: string[];
-  allowed_groups: string[];
-  created_by: number | null;
-  created_at: Date;
-  updated_at: Date;
-}
+import { groups, type Group, type GroupRules, type GroupSessionView } from "./repository.js";
 
 /** read: see the group and its sessions, add sessions. manage: replace or delete it. */
 export type GroupAction = "read" | "manage";
@@ -30,31 +22,30 @@ export type GroupAction = "read" | "manage";
 /** Users, master keys and admins: the principals groups are for. */
 export type GroupActor = Exclude<Principal, { kind: "agent" }>;
 
-export function isGroupMember(
-  group: { created_by: number | null; allowed_users: string[]; allowed_groups: string[] },
-  user: UserPrincipal,
-): boolean {
-  if (group.created_by !== null && Number(group.created_by) === user.userId) return true;
+/** The membership rule; everything else about membership (SQL included) goes through it. */
+export function isGroupMember(group: Omit<GroupRules, "id">, user: UserPrincipal): boolean {
+  if (group.created_by !== null && group.created_by === user.userId) return true;
   const email = user.email.toLowerCase();
   if (group.allowed_users.some((u) => u.toLowerCase() === email)) return true;
   return group.allowed_groups.some((g) => user.groups.includes(g));
 }
 
-/** Ids of the groups of the user's workspace that the user belongs to right now. */
-export async function groupIdsForUser(db: Knex, user: UserPrincipal): Promise<string[]> {
-  // Narrowed in SQL by the same three rules, then decided by isGroupMember.
-  const rows: GroupRow[] = await db("groups")
-    .where({ workspace_id: user.workspaceId })
-    .where((q) =>
-      q
-        .where({ created_by: user.userId })
-        .orWhereRaw("allowed_users @> ?::jsonb", [JSON.stringify([user.email.toLowerCase()])])
-        .orWhereRaw("exists (select 1 from jsonb_array_elements_text(allowed_groups) g where ?::jsonb @> to_jsonb(g))", [
-          JSON.stringify(user.groups),
-        ]),
-    )
-    .select("id", "created_by", "allowed_users", "allowed_groups");
-  return rows.map(normaliseGroup).filter((g) => isGroupMember(g, user)).map((g) => g.id);
+/** The principal is a user who belongs to the group right now (for live rooms). */
+export function belongsToGroup(p: Principal, group: Omit<GroupRules, "id">): boolean {
+  return p.kind === "user" && isGroupMember(group, p);
+}
+
+/** The groups the caller sees: the ones they belong to, or every group for admins. */
+export async function visibleGroups(db: Knex, actor: Principal): Promise<Group[]> {
+  assertGroupActor(actor);
+  const all = await groups.all(db, actor.workspaceId);
+  return isWorkspaceAdmin(actor) ? all : all.filter((g) => belongsToGroup(actor, g));
+}
+
+/** Ids of the groups a principal belongs to as a member (admins manage groups without joining them). */
+export async function memberGroupIds(db: Knex, p: Principal): Promise<string[]> {
+  if (p.kind !== "user") return [];
+  return (await groups.all(db, p.workspaceId)).filter((g) => isGroupMember(g, p)).map((g) => g.id);
 }
 
 export function assertGroupActor(actor: Principal): asserts actor is GroupActor {
@@ -62,34 +53,20 @@ export function assertGroupActor(actor: Principal): asserts actor is GroupActor 
 }
 
 /** Loads a group the caller may `action`; NotFound for non-members, Forbidden for members who may not manage. */
-export async function loadGroupFor(db: Knex, actor: Principal, groupId: string, action: GroupAction): Promise<GroupRow> {
+export async function loadGroupFor(db: Knex, actor: Principal, groupId: string, action: GroupAction): Promise<Group> {
   assertGroupActor(actor);
-  const row: GroupRow | undefined = await db("groups").where({ workspace_id: actor.workspaceId, id: groupId }).first();
-  if (!row) throw new NotFound("Group");
-  const group = normaliseGroup(row);
+  const group = await groups.find(db, actor.workspaceId, groupId);
+  if (!group) throw new NotFound("Group");
   if (isWorkspaceAdmin(actor)) return group;
-  if (actor.kind !== "user" || !isGroupMember(group, actor)) throw new NotFound("Group");
-  if (action === "manage" && group.created_by !== actor.userId) {
+  if (!belongsToGroup(actor, group)) throw new NotFound("Group");
+  if (action === "manage" && group.created_by !== userIdOf(actor)) {
     throw new Forbidden("Only the group's creator (or the master key) may change or delete it");
   }
   return group;
 }
 
-/** Whether the user belongs to a group that shares this session (the sessions policy's group rule). */
-export async function isSessionSharedWithMember(db: Knex, user: UserPrincipal, sessionId: string): Promise<boolean> {
-  const rows: GroupRow[] = await db("group_sessions as gs")
-    .join("groups as g", "g.id", "gs.group_id")
-    .where({ "gs.session_id": sessionId, "g.workspace_id": user.workspaceId })
-    .select("g.created_by", "g.allowed_users", "g.allowed_groups");
-  return rows.some((g) => isGroupMember(normaliseGroup(g), user));
-}
-
-export function normaliseGroup(row: GroupRow): GroupRow {
-  const list = (v: unknown): string[] => (typeof v === "string" ? JSON.parse(v) : ((v as string[] | null) ?? []));
-  return {
-    ...row,
-    allowed_users: list(row.allowed_users),
-    allowed_groups: list(row.allowed_groups),
-    created_by: row.created_by === null || row.created_by === undefined ? null : Number(row.created_by),
-  };
+export function assertCanUnshare(actor: GroupActor, group: Group, shared: GroupSessionView): void {
+  if (isWorkspaceAdmin(actor)) return;
+  if (actor.kind === "user" && (group.created_by === actor.userId || shared.added_by === actor.userId)) return;
+  throw new Forbidden("Only who added the session, or the group's creator, may remove it");
 }

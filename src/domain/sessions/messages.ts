@@ -3,15 +3,14 @@
  * under concurrent appends from any number of processes, and idempotent by client-chosen id.
  */
 import { randomUUID } from "node:crypto";
-import type { Knex } from "knex";
 import type { Principal } from "../../auth/principal.js";
 import { Conflict, Invalid, isUniqueViolation } from "../../errors.js";
-import { sha256 } from "../../ids.js";
+import { canonicalHash } from "../canonical.js";
 import { transact, type TxDeps } from "../events.js";
-import { toIso, type Clock } from "../time.js";
-import { decodeSeqCursor, encodeSeqCursor } from "../cursors.js";
-import { canonicalJson } from "../canonical.js";
-import { loadSessionFor, normaliseSession, sessionAudience } from "./policy.js";
+import { decodeSeqCursor, encodeSeqCursor, takePage } from "../pagination.js";
+import type { Clock } from "../time.js";
+import { loadSessionFor, sessionAudience } from "./policy.js";
+import { messages, sessions, type StoredMessage } from "./repository.js";
 
 export const MESSAGE_ROLES = ["user", "assistant", "system", "tool"] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
@@ -66,41 +65,8 @@ export interface MessageView extends Turn {
   createdAt: string;
 }
 
-interface MessageRow {
-  session_id: string;
-  seq: number;
-  id: string;
-  role: MessageRole;
-  turn: Turn | string;
-  body_hash: string;
-  created_at: Date;
-}
-
 const TURN_KEYS = ["content", "thinking", "toolCalls", "sources", "model", "finishReason", "tokenUsage"] as const;
 const ID_UNIQUE = "session_messages_session_id_id_unique";
-
-export function presentMessage(row: MessageRow): MessageView {
-  const turn: Turn = typeof row.turn === "string" ? JSON.parse(row.turn) : row.turn;
-  return { id: row.id, role: row.role, ...turn, seq: Number(row.seq), createdAt: toIso(row.created_at) };
-}
-
-/**
- * For the realtime hub: messages with seq > afterSeq, oldest first, as REST presents them.
- * The caller has already checked that the reader may read the session.
- */
-export async function messagesAfter(
-  db: Knex,
-  sessionId: string,
-  afterSeq: number,
-  limit: number,
-  /** Only messages created after this millisecond. */
-  since?: Date,
-): Promise<MessageView[]> {
-  const q = db("session_messages").where({ session_id: sessionId }).where("seq", ">", afterSeq);
-  if (since) q.andWhere("created_at", ">=", new Date(since.getTime() + 1));
-  const rows: MessageRow[] = await q.orderBy("seq").limit(limit);
-  return rows.map(presentMessage);
-}
 
 function turnOf(input: MessageInput): Turn {
   const turn: Record<string, unknown> = {};
@@ -137,53 +103,34 @@ export class SessionMessages {
     const size = Buffer.byteLength(JSON.stringify({ id: input.id, role: input.role, ...turn }));
     if (size > this.maxBytes) throw Invalid.field("body", `the message is ${size} bytes; at most ${this.maxBytes} are allowed`);
     const id = (input.id ?? randomUUID()).toLowerCase();
-    const hash = sha256(canonicalJson({ role: input.role, ...turn }));
+    const hash = canonicalHash({ role: input.role, ...turn });
 
     try {
       return await transact(this.deps, async (trx, emit) => {
-        const session = await loadSessionFor(trx, actor, agentId, sessionId, "write");
+        const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
         // Serialises appends to this session across every process: seq = message_count + 1.
-        await trx("sessions").where({ id: session.id }).forUpdate().first("id");
-        const stored: MessageRow | undefined = await trx("session_messages").where({ session_id: session.id, id }).first();
+        await sessions.lock(trx, session.id);
+        const stored = await messages.find(trx, session.id, id);
         if (stored) return replay(stored, hash);
 
         const now = this.clock.now();
-        const [row] = await trx("sessions")
-          .where({ id: session.id })
-          .update({
-            message_count: trx.raw("message_count + 1"),
-            last_message_at: trx.raw("greatest(last_message_at, ?::timestamptz)", [now]),
-            updated_at: trx.raw("greatest(updated_at, ?::timestamptz)", [now]),
-          })
-          .returning("*");
-        const updated = normaliseSession(row);
-        const [inserted] = await trx("session_messages")
-          .insert({
-            session_id: session.id,
-            seq: updated.message_count,
-            id,
-            role: input.role,
-            turn: JSON.stringify(turn),
-            body_hash: hash,
-            created_at: now,
-          })
-          .returning("*");
-        const message = presentMessage(inserted);
+        const seq = await sessions.countMessage(trx, session.id, now);
+        const message = await messages.insert(trx, { sessionId: session.id, seq, id, role: input.role, turn, hash, at: now });
         emit({
           type: "session.message_appended",
-          workspaceId: updated.workspace_id,
-          agentId: updated.agent_id,
-          sessionId: updated.id,
-          seq: message.seq,
+          workspaceId: session.workspace_id,
+          agentId: session.agent_id,
+          sessionId: session.id,
+          seq,
           message,
-          audience: await sessionAudience(trx, updated),
+          audience: sessionAudience(session.readers),
         });
         return { message, created: true };
       });
     } catch (err) {
       // A concurrent request with the same id won the insert: answer as a retry would.
       if (!isUniqueViolation(err, ID_UNIQUE)) throw err;
-      const stored: MessageRow | undefined = await this.deps.db("session_messages").where({ session_id: sessionId, id }).first();
+      const stored = await messages.find(this.deps.db, sessionId, id);
       if (!stored) throw err;
       return replay(stored, hash);
     }
@@ -192,17 +139,23 @@ export class SessionMessages {
   /** History, oldest first, after a cursor or after a seq (`after_seq`, like the socket's `since`). */
   async list(actor: Principal, agentId: string, sessionId: string, page: MessagePageInput): Promise<{ messages: MessageView[]; next_cursor: string | null }> {
     const { db } = this.deps;
-    const session = await loadSessionFor(db, actor, agentId, sessionId, "read");
+    const session = await loadSessionFor(db, actor, sessionId, "read", agentId);
     const after = page.cursor !== undefined ? decodeSeqCursor(page.cursor) : (page.afterSeq ?? 0);
-    const rows = await messagesAfter(db, session.id, after, page.limit + 1, page.since);
-    const more = rows.length > page.limit;
-    const messages = more ? rows.slice(0, page.limit) : rows;
-    const last = messages[messages.length - 1];
-    return { messages, next_cursor: more && last ? encodeSeqCursor(last.seq) : null };
+    const rows = await messages.after(db, session.id, after, page.limit + 1, page.since);
+    const { items, next } = takePage(rows, page.limit, (last) => encodeSeqCursor(last.seq));
+    return { messages: items, next_cursor: next };
+  }
+
+  /**
+   * For watchers and gap repair: up to `limit` messages with seq > afterSeq, oldest first. The
+   * caller has already checked that the reader may read the session.
+   */
+  after(sessionId: string, afterSeq: number, limit: number): Promise<MessageView[]> {
+    return messages.after(this.deps.db, sessionId, afterSeq, limit);
   }
 }
 
-function replay(stored: MessageRow, hash: string): AppendResult {
+function replay(stored: StoredMessage, hash: string): AppendResult {
   if (stored.body_hash !== hash) throw new Conflict(`Message ${stored.id} already exists in this session with another body`);
-  return { message: presentMessage(stored), created: false };
+  return { message: stored.view, created: false };
 }

@@ -1,19 +1,13 @@
 /** Sessions: the conversations people (and agents, with their keys) hold with one agent. */
 import type { Knex } from "knex";
-import { isWorkspaceAdmin, type Principal } from "../../auth/principal.js";
-import { Forbidden, Invalid } from "../../errors.js";
+import { userIdOf, type Principal } from "../../auth/principal.js";
+import { Invalid } from "../../errors.js";
 import { newId } from "../../ids.js";
-import { transact, type Emit, type SessionAudience, type SessionChange, type TxDeps } from "../events.js";
+import { teams } from "../agents/repository.js";
+import { transact, type Emit, type SessionChange, type TxDeps } from "../events.js";
 import { toIso, toIsoOrNull, type Clock } from "../time.js";
-import { decodeActivityCursor, encodeActivityCursor } from "../cursors.js";
-import {
-  loadAgentForSessions,
-  loadSessionFor,
-  normaliseSession,
-  sessionAudience,
-  sessionAudiences,
-  type SessionRow,
-} from "./policy.js";
+import { listedOwner, loadAgentForSessions, loadSessionFor, ownerOfNewSession, sessionAudience } from "./policy.js";
+import { sessions, type Session, type SessionFilter } from "./repository.js";
 
 export const DEFAULT_SESSION_TITLE = "New session";
 
@@ -47,8 +41,7 @@ export interface PageInput {
   since?: Date | undefined;
 }
 
-export function presentSession(row: SessionRow): SessionView {
-  const s = normaliseSession(row);
+export function presentSession(s: Omit<Session, "readers">): SessionView {
   return {
     id: s.id,
     agent_id: s.agent_id,
@@ -62,30 +55,10 @@ export function presentSession(row: SessionRow): SessionView {
   };
 }
 
-/**
- * One page of sessions, newest activity first. `scope` narrows the query (agent, owner,
- * archived, a group's sessions); the cursor is the (activity_at, id) of the last row served.
- */
-export async function pageSessions(
-  query: Knex.QueryBuilder,
-  page: PageInput,
-  column = (c: string) => c,
-): Promise<SessionPage> {
-  if (page.cursor) {
-    const after = decodeActivityCursor(page.cursor);
-    query.whereRaw(`(${column("activity_at")}, ${column("id")}) < (?, ?)`, [after.activityAt, after.id]);
-  }
-  const rows: SessionRow[] = await query
-    .orderBy(column("activity_at"), "desc")
-    .orderBy(column("id"), "desc")
-    .limit(page.limit + 1);
-  const more = rows.length > page.limit;
-  const served = more ? rows.slice(0, page.limit) : rows;
-  const last = served[served.length - 1];
-  return {
-    sessions: served.map(presentSession),
-    next_cursor: more && last ? encodeActivityCursor({ activityAt: new Date(last.activity_at), id: last.id }) : null,
-  };
+/** One page of sessions matching `filter`, newest activity first, as the API presents them. */
+export async function pageSessions(db: Knex, filter: SessionFilter, page: PageInput): Promise<SessionPage> {
+  const { items, next } = await sessions.page(db, { ...filter, updatedSince: page.since }, page);
+  return { sessions: items.map(presentSession), next_cursor: next };
 }
 
 export class Sessions {
@@ -97,49 +70,37 @@ export class Sessions {
   async create(actor: Principal, agentId: string, input: CreateSessionInput): Promise<SessionView> {
     return transact(this.deps, async (trx) => {
       await loadAgentForSessions(trx, actor, agentId, "write");
-      const ownerId = await this.ownerFor(trx, actor, agentId, input.owner_id);
-      const now = this.clock.now();
-      const [row] = await trx("sessions")
-        .insert({
-          id: newId("ses"),
-          workspace_id: actor.workspaceId,
-          agent_id: agentId,
-          owner_id: ownerId,
-          title: input.title ?? DEFAULT_SESSION_TITLE,
-          created_at: now,
-          updated_at: now,
-        })
-        .returning("*");
-      return presentSession(row);
+      const owner = ownerOfNewSession(actor, input.owner_id);
+      // A named owner must be able to use the agent: be on its team.
+      if (owner !== null && owner !== userIdOf(actor) && !(await teams.level(trx, actor.workspaceId, agentId, owner))) {
+        throw Invalid.field("owner_id", "no user of this workspace who may use this agent");
+      }
+      const session = await sessions.insert(trx, {
+        id: newId("ses"),
+        workspace_id: actor.workspaceId,
+        agent_id: agentId,
+        owner_id: owner,
+        title: input.title ?? DEFAULT_SESSION_TITLE,
+        now: this.clock.now(),
+      });
+      return presentSession(session);
     });
-  }
-
-  /** Users own what they create; keys and admins may name an owner who can use the agent. */
-  private async ownerFor(trx: Knex, actor: Principal, agentId: string, requested: number | null | undefined): Promise<number | null> {
-    const self = actor.kind === "user" ? actor.userId : null;
-    if (requested === undefined || requested === self) return self;
-    if (actor.kind === "user" && !isWorkspaceAdmin(actor)) {
-      throw new Forbidden("Only API keys and admins may create a session for someone else");
-    }
-    if (requested === null) return null;
-    const member = await trx("agent_members")
-      .where({ workspace_id: actor.workspaceId, agent_id: agentId, user_id: requested })
-      .first("user_id");
-    if (!member) throw Invalid.field("owner_id", "no user of this workspace who may use this agent");
-    return requested;
   }
 
   /** The sessions the caller sees: users their own, keys and admins all of the agent's. */
   async list(actor: Principal, agentId: string, archived: boolean, page: PageInput): Promise<SessionPage> {
     const { db } = this.deps;
     await loadAgentForSessions(db, actor, agentId, "read");
-    const query = this.visible(db, actor, agentId).where({ archived });
-    if (page.since) query.andWhere("updated_at", ">=", new Date(page.since.getTime() + 1));
-    return pageSessions(query, page);
+    return pageSessions(db, { workspaceId: actor.workspaceId, agentId, ownerId: listedOwner(actor), archived }, page);
   }
 
   async get(actor: Principal, agentId: string, sessionId: string): Promise<SessionView> {
-    return presentSession(await loadSessionFor(this.deps.db, actor, agentId, sessionId, "read"));
+    return presentSession(await loadSessionFor(this.deps.db, actor, sessionId, "read", agentId));
+  }
+
+  /** For watchers: the session the caller may read, by id alone (any agent). */
+  async readable(actor: Principal, sessionId: string): Promise<Session> {
+    return loadSessionFor(this.deps.db, actor, sessionId, "read");
   }
 
   async rename(actor: Principal, agentId: string, sessionId: string, title: string): Promise<void> {
@@ -157,7 +118,7 @@ export class Sessions {
 
   async remove(actor: Principal, agentId: string, sessionId: string): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
-      const session = await loadSessionFor(trx, actor, agentId, sessionId, "write");
+      const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
       await deleteSessions(trx, emit, [session]);
     });
   }
@@ -166,35 +127,23 @@ export class Sessions {
   async removeArchived(actor: Principal, agentId: string): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
       await loadAgentForSessions(trx, actor, agentId, "write");
-      const rows: SessionRow[] = await this.visible(trx, actor, agentId).where({ archived: true }).forUpdate();
-      await deleteSessions(trx, emit, rows.map(normaliseSession));
+      const archived = await sessions.all(trx, { workspaceId: actor.workspaceId, agentId, ownerId: listedOwner(actor), archived: true }, { forUpdate: true });
+      await deleteSessions(trx, emit, archived);
     });
   }
-
-  private visible(db: Knex, actor: Principal, agentId: string): Knex.QueryBuilder {
-    const q = db("sessions").where({ workspace_id: actor.workspaceId, agent_id: agentId });
-    if (actor.kind === "user" && !isWorkspaceAdmin(actor)) q.where({ owner_id: actor.userId });
-    return q;
-  }
-
 
   private async change(
     actor: Principal,
     agentId: string,
     sessionId: string,
     change: SessionChange,
-    patchFor: (s: SessionRow) => Partial<Pick<SessionRow, "title" | "archived">> | undefined,
+    patchFor: (s: Session) => Partial<Pick<Session, "title" | "archived">> | undefined,
   ): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
-      const session = await loadSessionFor(trx, actor, agentId, sessionId, "write");
+      const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
       const patch = patchFor(session);
       if (!patch) return;
-      const [row] = await trx("sessions")
-        .where({ id: session.id })
-        .update({ ...patch, updated_at: trx.raw("greatest(updated_at, ?::timestamptz)", [this.clock.now()]) })
-        .returning("*");
-      const updated = normaliseSession(row);
-      emitUpdated(emit, updated, change, await sessionAudience(trx, updated));
+      emitUpdated(emit, await sessions.update(trx, session, patch, this.clock.now()), change);
     });
   }
 }
@@ -203,14 +152,12 @@ export class Sessions {
  * Deletes sessions (messages, links and group shares go with them) and tells everyone who could
  * read each one. Also used when an agent is deleted with all its sessions.
  */
-export async function deleteSessions(trx: Knex.Transaction, emit: Emit, sessions: SessionRow[]): Promise<void> {
-  if (sessions.length === 0) return;
-  const audiences = await sessionAudiences(trx, sessions);
-  await trx("sessions").whereIn("id", sessions.map((s) => s.id)).delete();
-  sessions.forEach((s, i) => emitUpdated(emit, s, "deleted", audiences[i]!));
+export async function deleteSessions(trx: Knex.Transaction, emit: Emit, gone: Session[]): Promise<void> {
+  await sessions.delete(trx, gone.map((s) => s.id));
+  for (const s of gone) emitUpdated(emit, s, "deleted");
 }
 
-function emitUpdated(emit: Emit, s: SessionRow, change: SessionChange, audience: SessionAudience): void {
+function emitUpdated(emit: Emit, s: Session, change: SessionChange): void {
   emit({
     type: "session.updated",
     workspaceId: s.workspace_id,
@@ -218,6 +165,6 @@ function emitUpdated(emit: Emit, s: SessionRow, change: SessionChange, audience:
     sessionId: s.id,
     change,
     session: presentSession(s),
-    audience,
+    audience: sessionAudience(s.readers),
   });
 }

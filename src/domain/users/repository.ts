@@ -1,7 +1,8 @@
-/** Users: provisioned on first sight of their token, identified by (workspace, sub). */
+/** SQL for users (`users`): provisioned on first sight of their token, identified by (workspace, sub). */
 import type { Knex } from "knex";
+import { int } from "../rows.js";
 
-export interface UserRow {
+export interface User {
   id: number;
   workspace_id: string;
   sub: string;
@@ -18,28 +19,44 @@ export interface UserClaims {
   avatar: string | null;
 }
 
-/** Finds the user for these claims, creating it the first time and following email/name changes. */
-export async function provisionUser(db: Knex, claims: UserClaims): Promise<UserRow> {
-  const existing: UserRow | undefined = await db("users")
-    .where({ workspace_id: claims.workspaceId, sub: claims.sub })
-    .first();
-  if (existing) {
-    if (existing.email !== claims.email || existing.name !== claims.name || existing.avatar !== claims.avatar) {
-      await db("users")
-        .where({ id: existing.id })
-        .update({ email: claims.email, name: claims.name, avatar: claims.avatar, updated_at: db.fn.now() });
-    }
-    return { ...existing, id: Number(existing.id), email: claims.email, name: claims.name, avatar: claims.avatar };
-  }
-  const [row] = await db("users")
-    .insert({ workspace_id: claims.workspaceId, sub: claims.sub, email: claims.email, name: claims.name, avatar: claims.avatar })
-    .onConflict(["workspace_id", "sub"])
-    .merge(["email", "name", "avatar"])
-    .returning("*");
-  return { ...row, id: Number(row.id) };
-}
+const toUser = (row: Record<string, any>): User => ({
+  id: int(row.id),
+  workspace_id: row.workspace_id,
+  sub: row.sub,
+  email: row.email,
+  name: row.name,
+  avatar: row.avatar ?? null,
+});
 
-export async function findUser(db: Knex, workspaceId: string, userId: number): Promise<UserRow | undefined> {
-  const row = await db("users").where({ workspace_id: workspaceId, id: userId }).first();
-  return row ? { ...row, id: Number(row.id) } : undefined;
-}
+export const users = {
+  /**
+   * The user for these claims, created the first time (following email, name and avatar
+   * changes); undefined when the claims' workspace does not exist.
+   */
+  async provision(db: Knex, claims: UserClaims): Promise<User | undefined> {
+    const existing = await db("users").where({ workspace_id: claims.workspaceId, sub: claims.sub }).first();
+    const fields = { email: claims.email, name: claims.name, avatar: claims.avatar };
+    if (existing) {
+      if (existing.email !== claims.email || existing.name !== claims.name || existing.avatar !== claims.avatar) {
+        await db("users").where({ id: existing.id }).update({ ...fields, updated_at: db.fn.now() });
+      }
+      return toUser({ ...existing, ...fields });
+    }
+    if (!(await db("workspaces").where({ id: claims.workspaceId }).first("id"))) return undefined;
+    const [row] = await db("users")
+      .insert({ workspace_id: claims.workspaceId, sub: claims.sub, ...fields })
+      .onConflict(["workspace_id", "sub"])
+      .merge(["email", "name", "avatar"])
+      .returning("*");
+    return toUser(row);
+  },
+
+  async find(db: Knex, workspaceId: string, userId: number): Promise<User | undefined> {
+    const row = await db("users").where({ workspace_id: workspaceId, id: userId }).first();
+    return row ? toUser(row) : undefined;
+  },
+
+  async all(db: Knex, workspaceId: string): Promise<User[]> {
+    return (await db("users").where({ workspace_id: workspaceId }).orderBy("id")).map(toUser);
+  },
+};

@@ -1,10 +1,11 @@
 /** Workspaces: the tenant boundary. Created from the CLI together with their first master key. */
 import type { Knex } from "knex";
+import { keyDisplayPrefix, keySecretPrefix, type Principal } from "../../auth/principal.js";
 import { newId, newSecret, sha256 } from "../../ids.js";
-import { keyPrefix } from "../agents/keys.js";
-import type { Principal } from "../../auth/principal.js";
-import { Forbidden, NotFound } from "../../errors.js";
+import { apiKeys } from "../keys/repository.js";
 import { toIso } from "../time.js";
+import { users } from "../users/repository.js";
+import { assertCanListPeople } from "./policy.js";
 
 export interface Workspace {
   id: string;
@@ -12,22 +13,21 @@ export interface Workspace {
   created_at: string;
 }
 
-export async function createWorkspace(
-  db: Knex,
-  name: string,
-): Promise<{ workspace: Workspace; masterKey: string }> {
+export async function createWorkspace(db: Knex, name: string): Promise<{ workspace: Workspace; masterKey: string }> {
   const id = newId("ws");
-  const masterKey = newSecret("g_master_");
+  const masterKey = newSecret(keySecretPrefix("master"));
   return db.transaction(async (trx) => {
     const [row] = await trx("workspaces").insert({ id, name }).returning("*");
-    await trx("api_keys").insert({
+    await apiKeys.insert(trx, {
       id: newId("key"),
       workspace_id: id,
+      agent_id: null,
       kind: "master",
       name: "master",
-      prefix: keyPrefix(masterKey),
+      prefix: keyDisplayPrefix(masterKey),
       hash: sha256(masterKey),
-      scopes: JSON.stringify([]),
+      scopes: [],
+      created_by: null,
     });
     return { workspace: { id: row.id, name: row.name, created_at: toIso(row.created_at) }, masterKey };
   });
@@ -45,9 +45,7 @@ export class Workspaces {
 
   /** The people of a workspace, for choosing whom to add to an agent's team. */
   async team(actor: Principal, workspaceId: string): Promise<WorkspaceMember[]> {
-    if (actor.workspaceId !== workspaceId) throw new NotFound("Workspace");
-    if (actor.kind === "agent") throw new Forbidden("Agent keys may not list the workspace's people");
-    const rows = await this.db("users").where({ workspace_id: workspaceId }).orderBy("id");
-    return rows.map((r) => ({ user_id: Number(r.id), name: r.name, email: r.email, avatar: r.avatar ?? null }));
+    assertCanListPeople(actor, workspaceId);
+    return (await users.all(this.db, workspaceId)).map((u) => ({ user_id: u.id, name: u.name, email: u.email, avatar: u.avatar }));
   }
 }

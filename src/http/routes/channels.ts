@@ -1,44 +1,11 @@
 /** Routes: team channels, under /team-channels and /api/team-channels (camelCase family). */
 import type { Router } from "@koa/router";
-import { z } from "zod";
 import { HISTORY_MAX } from "../../domain/channels/service.js";
+import { CreateChannel, Subscription, channelHistoryQuery, parse, publishSchema } from "../../schemas.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
-import { CursorQuery, SinceQuery, UuidSchema, limitQuery, parse } from "../validate.js";
 
-const AgentId = z.string().min(1).max(64);
-const CreateChannel = z.object({
-  name: z
-    .string()
-    .trim()
-    .min(1, "must not be empty")
-    .max(100)
-    .regex(/^[^\p{Cc}/]+$/u, "must not contain control characters or '/'"),
-  description: z.string().max(2000).nullable().optional(),
-});
-const Subscription = z.object({ agentId: AgentId });
-
-function publishSchema(maxBytes: number) {
-  return z.object({
-    id: UuidSchema.optional(),
-    agentId: AgentId,
-    message: z
-      .string()
-      .min(1, "must not be empty")
-      .refine((m) => Buffer.byteLength(m) <= maxBytes, `must be at most ${maxBytes} bytes`),
-    metadata: z
-      .record(z.string(), z.unknown())
-      .nullable()
-      .optional()
-      .refine((m) => m == null || Buffer.byteLength(JSON.stringify(m)) <= maxBytes, `must be at most ${maxBytes} bytes of JSON`),
-  });
-}
-
-const History = z.object({
-  since: SinceQuery,
-  cursor: CursorQuery,
-  limit: limitQuery(50, HISTORY_MAX),
-});
+const History = channelHistoryQuery(HISTORY_MAX);
 
 export function channelRoutes(router: Router<HubState>, s: Services, messageMaxBytes: number): void {
   const Publish = publishSchema(messageMaxBytes);
@@ -71,12 +38,7 @@ export function channelRoutes(router: Router<HubState>, s: Services, messageMaxB
       ctx.status = created ? 201 : 200;
     });
     router.get(`${base}/:channelId/messages`, async (ctx) => {
-      const q = parse(History, ctx.query);
-      ctx.body = await s.channels.history(ctx.state.principal, ctx.params.channelId!, {
-        since: q.since,
-        cursor: q.cursor,
-        limit: q.limit,
-      });
+      ctx.body = await s.channels.history(ctx.state.principal, ctx.params.channelId!, parse(History, ctx.query));
     });
   }
 }

@@ -1,24 +1,8 @@
 /** Routes: multi-agent groups and the sessions shared in them ("Groups" in the contract). */
 import type { Router } from "@koa/router";
-import { z } from "zod";
+import { GroupBody, PageQuery, parse } from "../../schemas.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
-import { parse } from "../validate.js";
-import { PageQuery } from "./sessions.js";
-
-const GroupBody = z.strictObject({
-  name: z.string().trim().min(1, "must not be empty").max(200),
-  agentIds: z
-    .array(z.string().min(1).max(64))
-    .max(100)
-    .refine((ids) => new Set(ids).size >= 2, "a group needs at least two distinct agents"),
-  // Any address an IdP may issue (user@localhost included): something@something, no spaces.
-  allowed_users: z
-    .array(z.string().trim().max(320).regex(/^[^\s@]+@[^\s@]+$/, "must be an email address"))
-    .max(1000)
-    .optional(),
-  allowed_groups: z.array(z.string().trim().min(1).max(500)).max(1000).optional(),
-});
 
 export function groupRoutes(router: Router<HubState>, s: Services): void {
   router.get("/api/groups", async (ctx) => {

@@ -1,20 +1,8 @@
 /** Routes: share links ("Share links" in the contract). The view needs no credential. */
 import type { Router } from "@koa/router";
-import { z } from "zod";
-import { SHARE_MAX_HOURS } from "../../domain/sharing/service.js";
+import { CreateShare, parse } from "../../schemas.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
-import { parse } from "../validate.js";
-
-const CreateShare = z.strictObject({
-  expires_in_hours: z
-    .number({ message: "must be a whole number of hours" })
-    .int("must be a whole number of hours")
-    .min(1, `must be from 1 to ${SHARE_MAX_HOURS}`)
-    .max(SHARE_MAX_HOURS, `must be from 1 to ${SHARE_MAX_HOURS}`)
-    .optional()
-    .transform((h) => h ?? SHARE_MAX_HOURS),
-});
 
 /** Authenticated: create and revoke links, clone a shared session. */
 export function shareRoutes(router: Router<HubState>, s: Services): void {

@@ -1,0 +1,129 @@
+/** SQL for agents and their teams (`agents`, `agent_members`); rows leave normalised. */
+import type { Knex } from "knex";
+import { int, intOrNull } from "../rows.js";
+import { toIso } from "../time.js";
+
+export type AccessLevel = "viewer" | "editor";
+
+export interface Agent {
+  workspace_id: string;
+  id: string;
+  name: string;
+  description: string | null;
+  server_url: string | null;
+  created_by: number | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface TeamMember {
+  user_id: number;
+  name: string;
+  email: string;
+  avatar: string | null;
+  access_level: AccessLevel;
+  assigned_at: string;
+}
+
+export type AgentFields = Pick<Agent, "name" | "description" | "server_url">;
+
+const toAgent = (row: Record<string, any>): Agent => ({
+  workspace_id: row.workspace_id,
+  id: row.id,
+  name: row.name,
+  description: row.description ?? null,
+  server_url: row.server_url ?? null,
+  created_by: intOrNull(row.created_by),
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+});
+
+export const agents = {
+  async find(db: Knex, workspaceId: string, id: string): Promise<Agent | undefined> {
+    const row = await db("agents").where({ workspace_id: workspaceId, id }).first();
+    return row ? toAgent(row) : undefined;
+  },
+
+  /** Up to `limit` agents by id after `afterId`, narrowed to `ids` unless "all". */
+  async page(db: Knex, workspaceId: string, ids: string[] | "all", afterId: string | undefined, limit: number): Promise<Agent[]> {
+    const q = db("agents").where({ workspace_id: workspaceId }).orderBy("id").limit(limit);
+    if (ids !== "all") q.whereIn("id", ids);
+    if (afterId !== undefined) q.andWhere("id", ">", afterId);
+    return (await q).map(toAgent);
+  },
+
+  /** Which of `ids` exist in the workspace. */
+  existing(db: Knex, workspaceId: string, ids: string[]): Promise<string[]> {
+    return db("agents").where({ workspace_id: workspaceId }).whereIn("id", ids).pluck("id");
+  },
+
+  async insert(db: Knex, workspaceId: string, id: string, fields: AgentFields, createdBy: number | null): Promise<Agent> {
+    const [row] = await db("agents")
+      .insert({ workspace_id: workspaceId, id, ...fields, created_by: createdBy })
+      .returning("*");
+    return toAgent(row);
+  },
+
+  async update(db: Knex, workspaceId: string, id: string, patch: Partial<AgentFields>): Promise<Agent> {
+    const [row] = await db("agents")
+      .where({ workspace_id: workspaceId, id })
+      .update({ ...patch, updated_at: db.fn.now() })
+      .returning("*");
+    return toAgent(row);
+  },
+
+  async delete(db: Knex, workspaceId: string, id: string): Promise<void> {
+    await db("agents").where({ workspace_id: workspaceId, id }).delete();
+  },
+};
+
+export const teams = {
+  async level(db: Knex, workspaceId: string, agentId: string, userId: number): Promise<AccessLevel | null> {
+    const row = await db("agent_members").where({ workspace_id: workspaceId, agent_id: agentId, user_id: userId }).first("access_level");
+    return (row?.access_level as AccessLevel | undefined) ?? null;
+  },
+
+  /** The user's level on every agent whose team they are on. */
+  async levels(db: Knex, workspaceId: string, userId: number): Promise<Map<string, AccessLevel>> {
+    const rows = await db("agent_members").where({ workspace_id: workspaceId, user_id: userId }).select("agent_id", "access_level");
+    return new Map(rows.map((r) => [r.agent_id as string, r.access_level as AccessLevel]));
+  },
+
+  /** Of these (workspace, agent, user) triples, the ones where the user is on the agent's team, as `ws/agent/user`. */
+  async onTeam(db: Knex, triples: Array<[string, string, number]>): Promise<Set<string>> {
+    if (!triples.length) return new Set();
+    const rows = await db("agent_members").whereIn(["workspace_id", "agent_id", "user_id"], triples).select("workspace_id", "agent_id", "user_id");
+    return new Set(rows.map((m) => teamKey(m.workspace_id, m.agent_id, int(m.user_id))));
+  },
+
+  async upsert(db: Knex, workspaceId: string, agentId: string, userId: number, level: AccessLevel): Promise<void> {
+    await db("agent_members")
+      .insert({ workspace_id: workspaceId, agent_id: agentId, user_id: userId, access_level: level })
+      .onConflict(["workspace_id", "agent_id", "user_id"])
+      .merge(["access_level"]);
+  },
+
+  /** Removes a member; false when they were not on the team. */
+  async remove(db: Knex, workspaceId: string, agentId: string, userId: number): Promise<boolean> {
+    return (await db("agent_members").where({ workspace_id: workspaceId, agent_id: agentId, user_id: userId }).delete()) > 0;
+  },
+
+  async members(db: Knex, workspaceId: string, agentId: string): Promise<TeamMember[]> {
+    const rows = await db("agent_members as m")
+      .join("users as u", "u.id", "m.user_id")
+      .where({ "m.workspace_id": workspaceId, "m.agent_id": agentId })
+      .orderBy("m.assigned_at")
+      .orderBy("u.id")
+      .select("u.id", "u.name", "u.email", "u.avatar", "m.access_level", "m.assigned_at");
+    return rows.map((r) => ({
+      user_id: int(r.id),
+      name: r.name,
+      email: r.email,
+      avatar: r.avatar ?? null,
+      access_level: r.access_level,
+      assigned_at: toIso(r.assigned_at),
+    }));
+  },
+};
+
+export const teamKey = (workspaceId: string, agentId: string, userId: number) => `${workspaceId}/${agentId}/${userId}`;

@@ -1,0 +1,219 @@
+/**
+ * SQL for sessions and their messages (`sessions`, `session_messages`). A session is always
+ * loaded with its readers (who may read it: see policy.ts) in the same query, so a check and
+ * the audience of the events it leads to come from one read.
+ */
+import type { Knex } from "knex";
+import type { GroupRules } from "../groups/repository.js";
+import { afterMillisecond, decodeActivityCursor, encodeActivityCursor, takePage, type Page } from "../pagination.js";
+import { int, intOrNull, json } from "../rows.js";
+import { toIso } from "../time.js";
+import type { MessageRole, MessageView, Turn } from "./messages.js";
+
+/** The facts that decide who may read a session (policy.ts states the rule). */
+export interface SessionReaders {
+  workspaceId: string;
+  agentId: string;
+  /** The owner while they are on the agent's team; null when there is none or they left it. */
+  ownerUserId: number | null;
+  /** The groups the session is shared with, with their membership rules. */
+  groups: GroupRules[];
+}
+
+export interface Session {
+  id: string;
+  workspace_id: string;
+  agent_id: string;
+  owner_id: number | null;
+  title: string;
+  archived: boolean;
+  message_count: number;
+  created_at: Date;
+  updated_at: Date;
+  last_message_at: Date | null;
+  activity_at: Date;
+  readers: SessionReaders;
+}
+
+export interface StoredMessage {
+  id: string;
+  body_hash: string;
+  view: MessageView;
+}
+
+/** Columns every session query selects: the row, whether its owner is on the team, its groups. */
+function withReaders(db: Knex, query: Knex.QueryBuilder): Knex.QueryBuilder {
+  return query.select(
+    "s.*",
+    db.raw(
+      `exists (select 1 from agent_members m
+                where m.workspace_id = s.workspace_id and m.agent_id = s.agent_id and m.user_id = s.owner_id) as owner_on_team`,
+    ),
+    db.raw(
+      `coalesce((select json_agg(json_build_object('id', g.id, 'created_by', g.created_by,
+                  'allowed_users', g.allowed_users, 'allowed_groups', g.allowed_groups) order by g.id)
+                 from group_sessions gs join groups g on g.id = gs.group_id
+                 where gs.session_id = s.id), '[]') as shared_with`,
+    ),
+  );
+}
+
+const toColumns = (row: Record<string, any>): Omit<Session, "readers"> => ({
+  id: row.id,
+  workspace_id: row.workspace_id,
+  agent_id: row.agent_id,
+  owner_id: intOrNull(row.owner_id),
+  title: row.title,
+  archived: row.archived,
+  message_count: int(row.message_count),
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+  last_message_at: row.last_message_at ?? null,
+  activity_at: row.activity_at,
+});
+
+function toSession(row: Record<string, any>): Session {
+  const columns = toColumns(row);
+  const groups = json<Array<Record<string, unknown>>>(row.shared_with, []);
+  return {
+    ...columns,
+    readers: {
+      workspaceId: columns.workspace_id,
+      agentId: columns.agent_id,
+      ownerUserId: row.owner_on_team ? columns.owner_id : null,
+      groups: groups.map((g) => ({
+        id: g.id as string,
+        created_by: intOrNull(g.created_by),
+        allowed_users: json<string[]>(g.allowed_users, []),
+        allowed_groups: json<string[]>(g.allowed_groups, []),
+      })),
+    },
+  };
+}
+
+export interface SessionFilter {
+  workspaceId: string;
+  agentId?: string | undefined;
+  /** Only this owner's sessions. */
+  ownerId?: number | undefined;
+  archived?: boolean | undefined;
+  /** Only sessions shared with this group. */
+  groupId?: string | undefined;
+  /** Only sessions updated after this millisecond. */
+  updatedSince?: Date | undefined;
+}
+
+function filtered(db: Knex, f: SessionFilter): Knex.QueryBuilder {
+  const q = withReaders(db, db("sessions as s")).where("s.workspace_id", f.workspaceId);
+  if (f.agentId !== undefined) q.andWhere("s.agent_id", f.agentId);
+  if (f.ownerId !== undefined) q.andWhere("s.owner_id", f.ownerId);
+  if (f.archived !== undefined) q.andWhere("s.archived", f.archived);
+  if (f.groupId !== undefined) q.whereExists(db("group_sessions as gs").whereRaw("gs.session_id = s.id").andWhere("gs.group_id", f.groupId));
+  return afterMillisecond(q, "s.updated_at", f.updatedSince);
+}
+
+export const sessions = {
+  async find(db: Knex, workspaceId: string, id: string, agentId?: string): Promise<Session | undefined> {
+    const row = await filtered(db, { workspaceId, agentId }).andWhere("s.id", id).first();
+    return row ? toSession(row) : undefined;
+  },
+
+  /** Every session matching the filter, locked for update when asked (for deleting them). */
+  async all(db: Knex, f: SessionFilter, options: { forUpdate?: boolean } = {}): Promise<Session[]> {
+    const q = filtered(db, f);
+    if (options.forUpdate) q.forUpdate("s");
+    return (await q).map(toSession);
+  },
+
+  /** One page, newest activity first; the cursor is the (activity_at, id) of the last row served. */
+  async page(db: Knex, f: SessionFilter, page: { limit: number; cursor?: string | undefined }): Promise<Page<Session>> {
+    const q = filtered(db, f);
+    if (page.cursor) {
+      const after = decodeActivityCursor(page.cursor);
+      q.whereRaw("(s.activity_at, s.id) < (?, ?)", [after.activityAt, after.id]);
+    }
+    const rows = (await q.orderBy("s.activity_at", "desc").orderBy("s.id", "desc").limit(page.limit + 1)).map(toSession);
+    return takePage(rows, page.limit, (last) => encodeActivityCursor({ activityAt: new Date(last.activity_at), id: last.id }));
+  },
+
+  async insert(
+    db: Knex,
+    row: { id: string; workspace_id: string; agent_id: string; owner_id: number | null; title: string; now: Date; message_count?: number },
+  ): Promise<Session> {
+    const { now, ...columns } = row;
+    const count = row.message_count ?? 0;
+    await db("sessions").insert({ ...columns, message_count: count, created_at: now, updated_at: now, last_message_at: count > 0 ? now : null });
+    return (await sessions.find(db, row.workspace_id, row.id))!;
+  },
+
+  /** Renames, archives or restores; updated_at never goes backwards. */
+  async update(db: Knex, session: Session, patch: Partial<Pick<Session, "title" | "archived">>, now: Date): Promise<Session> {
+    const [row] = await db("sessions")
+      .where({ id: session.id })
+      .update({ ...patch, updated_at: db.raw("greatest(updated_at, ?::timestamptz)", [now]) })
+      .returning("*");
+    return { ...toColumns(row), readers: session.readers };
+  },
+
+  /** Serialises appends to the session across every process (held until the transaction ends). */
+  async lock(db: Knex, id: string): Promise<void> {
+    await db("sessions").where({ id }).forUpdate().first("id");
+  },
+
+  /** Counts one more message; returns its seq (message_count + 1). */
+  async countMessage(db: Knex, id: string, now: Date): Promise<number> {
+    const [row] = await db("sessions")
+      .where({ id })
+      .update({
+        message_count: db.raw("message_count + 1"),
+        last_message_at: db.raw("greatest(last_message_at, ?::timestamptz)", [now]),
+        updated_at: db.raw("greatest(updated_at, ?::timestamptz)", [now]),
+      })
+      .returning("message_count");
+    return int(row.message_count);
+  },
+
+  async delete(db: Knex, ids: string[]): Promise<void> {
+    if (ids.length) await db("sessions").whereIn("id", ids).delete();
+  },
+};
+
+function toMessage(row: Record<string, any>): StoredMessage {
+  const turn = json<Turn>(row.turn, { content: "" });
+  return {
+    id: row.id,
+    body_hash: row.body_hash,
+    view: { id: row.id, role: row.role as MessageRole, ...turn, seq: int(row.seq), createdAt: toIso(row.created_at) },
+  };
+}
+
+export const messages = {
+  async find(db: Knex, sessionId: string, id: string): Promise<StoredMessage | undefined> {
+    const row = await db("session_messages").where({ session_id: sessionId, id }).first();
+    return row ? toMessage(row) : undefined;
+  },
+
+  async insert(db: Knex, m: { sessionId: string; seq: number; id: string; role: MessageRole; turn: Turn; hash: string; at: Date }): Promise<MessageView> {
+    const [row] = await db("session_messages")
+      .insert({ session_id: m.sessionId, seq: m.seq, id: m.id, role: m.role, turn: JSON.stringify(m.turn), body_hash: m.hash, created_at: m.at })
+      .returning("*");
+    return toMessage(row).view;
+  },
+
+  /** Up to `limit` messages with seq > afterSeq (and created after `since`'s millisecond), oldest first. */
+  async after(db: Knex, sessionId: string, afterSeq: number, limit: number, since?: Date): Promise<MessageView[]> {
+    const q = db("session_messages").where({ session_id: sessionId }).where("seq", ">", afterSeq);
+    const rows = await afterMillisecond(q, "created_at", since).orderBy("seq").limit(limit);
+    return rows.map((r) => toMessage(r).view);
+  },
+
+  /** Copies the first `upToSeq` messages into another session, keeping ids, bodies and times. */
+  async copy(db: Knex, fromSessionId: string, toSessionId: string, upToSeq: number): Promise<void> {
+    await db.raw(
+      `insert into session_messages (session_id, seq, id, role, turn, body_hash, created_at)
+       select ?, row_number() over (order by seq), id, role, turn, body_hash, created_at
+       from session_messages where session_id = ? and seq <= ?`,
+      [toSessionId, fromSessionId, upToSeq],
+    );
+  },
+};

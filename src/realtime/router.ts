@@ -1,0 +1,128 @@
+/**
+ * Committed domain events -> this node's sockets. Every node receives every event (transport.ts)
+ * and routes it to its own sockets. Events are routed strictly one after another, so an access
+ * change (a removal whose re-check reads Postgres) takes effect before any message published
+ * after it. Who receives what is decided by the domain policies; this only follows them.
+ */
+import type { Logger } from "pino";
+import type { DomainEvent } from "../domain/events.js";
+import { belongsToGroup } from "../domain/groups/policy.js";
+import { subscriptionsReceivedBy } from "../domain/channels/policy.js";
+import type { Delivery } from "./delivery.js";
+import { Reorderer } from "./reorder.js";
+import { rooms, sessionRooms } from "./rooms.js";
+import type { LocalSockets } from "./sockets.js";
+
+export interface RouterDeps {
+  sockets: LocalSockets;
+  delivery: Pick<Delivery, "offer" | "joinChannels" | "leave" | "leaveSubscribed" | "recheckSessions">;
+  log: Logger;
+}
+
+export class EventRouter {
+  private readonly queue: DomainEvent[] = [];
+  private draining = false;
+  private readonly reorder = new Reorderer();
+
+  constructor(private readonly deps: RouterDeps) {}
+
+  /** Routes the event after every event received before it. */
+  enqueue(event: DomainEvent): void {
+    this.queue.push(event);
+    if (!this.draining) void this.drain();
+  }
+
+  /** Resolves once every event received so far has been routed. */
+  async idle(): Promise<void> {
+    while (this.draining) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  close(): void {
+    this.reorder.close();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    while (this.queue.length) {
+      const event = this.queue.shift()!;
+      try {
+        const pending = this.route(event);
+        if (pending) await pending;
+      } catch (err) {
+        this.deps.log.error({ err, event: event.type }, "could not route event");
+      }
+    }
+    this.draining = false;
+  }
+
+  /** Delivers one event to this node's sockets; awaits only when it must read Postgres. */
+  private route(event: DomainEvent): Promise<void> | void {
+    const { sockets, delivery } = this.deps;
+    switch (event.type) {
+      case "channel.message":
+        // Back in seq order once per node, so sockets in order take one encoded broadcast.
+        this.reorder.push(`channel:${event.channelId}`, event.seq, () =>
+          delivery.offer("channel", event.channelId, event.seq, event.message, [rooms.channel(event.channelId)]),
+        );
+        return;
+      case "channel.subscribed":
+        for (const s of sockets.in(rooms.agent(event.workspaceId, event.agentId))) {
+          if (subscriptionsReceivedBy(s.data.principal) === event.agentId) {
+            delivery.joinChannels(s, [{ id: event.channelId, head: event.head }]);
+          }
+        }
+        return;
+      case "channel.unsubscribed":
+        for (const s of sockets.in(rooms.agent(event.workspaceId, event.agentId))) delivery.leaveSubscribed(s, event.channelId);
+        return;
+      case "channel.deleted":
+        for (const s of sockets.in(rooms.channel(event.channelId))) delivery.leave(s, "channel", event.channelId);
+        return;
+      case "session.message_appended":
+        this.reorder.push(`session:${event.sessionId}`, event.seq, () =>
+          delivery.offer("session", event.sessionId, event.seq, event.message, sessionRooms(event)),
+        );
+        return;
+      case "session.updated":
+        sockets.emit(sessionRooms(event), "session:updated", { sessionId: event.sessionId, change: event.change, session: event.session });
+        if (event.change === "deleted") {
+          for (const s of sockets.in(rooms.session(event.sessionId))) delivery.leave(s, "session", event.sessionId);
+        }
+        return;
+      case "group.session_added":
+      case "group.session_removed":
+        sockets.emit([rooms.group(event.groupId)], "group:session", {
+          groupId: event.groupId,
+          action: event.type === "group.session_added" ? "added" : "removed",
+          sessionId: event.sessionId,
+        });
+        if (event.type === "group.session_removed") return delivery.recheckSessions(sockets.in(rooms.session(event.sessionId)));
+        return;
+      case "group.created":
+      case "group.updated":
+      case "group.deleted": {
+        const room = rooms.group(event.groupId);
+        const rules = { created_by: event.createdBy, allowed_users: event.allowedUsers, allowed_groups: event.allowedGroups };
+        const left = [];
+        for (const s of sockets.in(rooms.workspaceUsers(event.workspaceId))) {
+          if (event.type !== "group.deleted" && belongsToGroup(s.data.principal, rules)) s.join(room);
+          else if (s.rooms.has(room)) {
+            s.leave(room);
+            left.push(s);
+          }
+        }
+        return delivery.recheckSessions(left);
+      }
+      case "agent.member_removed":
+        return delivery.recheckSessions(sockets.in(rooms.user(event.workspaceId, event.userId)), event.agentId);
+      case "key.revoked":
+        for (const s of sockets.in(rooms.key(event.keyId))) sockets.close(s, "key revoked");
+        return;
+      case "agent.deleted":
+        for (const s of sockets.in(rooms.agent(event.workspaceId, event.agentId))) sockets.close(s, "agent deleted");
+        return;
+      case "agent.updated":
+        return;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The realtime hub: Socket.IO on the HTTP server (the Redis adapter when Redis is given), the
+ * connections it accepts, committed events carried to every node and routed to sockets, and a
+ * close that tells sockets why. Redis clients are the caller's: it made them and closes them.
+ */
+import type http from "node:http";
+import { createAdapter } from "@socket.io/redis-adapter";
+import type { Logger } from "pino";
+import { Server } from "socket.io";
+import type { Authenticator } from "../auth/authenticate.js";
+import type { Config } from "../config.js";
+import type { EventBus } from "../domain/events.js";
+import type { Clock } from "../domain/time.js";
+import type { RedisClients } from "../redis.js";
+import type { Services } from "../services.js";
+import { coalesceWrites } from "./coalesce.js";
+import { acceptConnections } from "./connection.js";
+import { Delivery } from "./delivery.js";
+import { SocketLimits } from "./limits.js";
+import type { HubServer } from "./protocol.js";
+import { EventRouter } from "./router.js";
+import { localSockets } from "./sockets.js";
+import { localTransport, redisTransport } from "./transport.js";
+
+/** Slow consumers are looked for this often, rather than on each of the many sends a second a busy node makes. */
+const SLOW_CONSUMER_SWEEP_MS = 1000;
+
+export interface RealtimeDeps {
+  server: http.Server;
+  config: Config;
+  log: Logger;
+  auth: Authenticator;
+  services: Services;
+  bus: EventBus;
+  redis: RedisClients | undefined;
+  clock?: Clock | undefined;
+}
+
+export interface Realtime {
+  io: HubServer;
+  close(): Promise<void>;
+}
+
+export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
+  const { config, log, redis } = deps;
+  const io: HubServer = new Server(deps.server, {
+    path: "/socket.io",
+    maxHttpBufferSize: config.socket.maxPayload,
+    cors: { origin: true, credentials: false },
+  });
+  coalesceWrites(io.engine);
+  if (redis) io.adapter(createAdapter(redis.pub, redis.sub, { key: config.redisPrefix }));
+
+  const sockets = localSockets(io);
+  const delivery = new Delivery(sockets, deps.services, log);
+  const limits = new SocketLimits(config.socket, log, deps.clock);
+  const router = new EventRouter({ sockets, delivery, log });
+  const transport = redis ? await redisTransport(redis.pub, redis.events, `${config.redisPrefix}:events`, log) : localTransport();
+  deps.bus.subscribe((event) => transport.publish(event));
+  transport.onEvent((event) => router.enqueue(event));
+  acceptConnections(io, { auth: deps.auth, services: deps.services, delivery, limits, log });
+
+  const sweep = setInterval(() => {
+    for (const socket of io.of("/").sockets.values()) limits.checkBuffered(socket);
+  }, SLOW_CONSUMER_SWEEP_MS);
+  sweep.unref();
+
+  return {
+    io,
+    async close() {
+      router.close();
+      clearInterval(sweep);
+      io.local.emit("hub:closing", { reason: "server shutting down" });
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * Every input schema, in one module shared by REST routes and socket handlers: ids, names,
+ * pages, request bodies and socket payloads. `parse` turns a failure into a 422 naming each
+ * bad field. A rule written here once holds on every path that takes the same input.
+ */
+import { z } from "zod";
+import { AGENT_KEY_SCOPES } from "./auth/principal.js";
+import { ACCESS_LEVELS } from "./domain/agents/policy.js";
+import { SHARE_MAX_HOURS } from "./domain/sharing/policy.js";
+import { MESSAGE_ROLES } from "./domain/sessions/messages.js";
+import { parseSince } from "./domain/time.js";
+import { Invalid } from "./errors.js";
+
+/** `root` names the input itself when the error is about the whole of it. */
+export function parse<S extends z.ZodType>(schema: S, data: unknown, root = "body"): z.output<S> {
+  const result = schema.safeParse(data ?? {});
+  if (result.success) return result.data;
+  throw new Invalid(
+    result.error.issues.map((i) => ({
+      field: i.path.length ? i.path.join(".") : root,
+      message: i.message,
+    })),
+  );
+}
+
+/** Path parameters that must be positive int64-safe integers (user ids). */
+export function parseIntId(value: string | undefined, field: string): number {
+  if (!value || !/^\d{1,15}$/.test(value)) throw Invalid.field(field, "must be a positive integer");
+  return Number(value);
+}
+
+// ---- ids and names --------------------------------------------------------------------------
+
+/** An agent's slug id, chosen at creation and used to refer to it everywhere. */
+export const AgentId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "must be 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit");
+
+/** A UUID in the 8-4-4-4-12 hex form, any version (test ids like 1111…-1111 included), answered in lower case. */
+export const Uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a UUID")
+  .transform((v) => v.toLowerCase());
+
+/** A name or title people read: trimmed, not empty, at most 200 characters. */
+export const Title = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
+
+/** A server-made id (`ses_…`, `ch_…`) named in a socket payload. */
+const StreamId = z.string().min(1).max(100);
+
+// ---- queries --------------------------------------------------------------------------------
+
+/** `?limit=`: a positive whole number, served at most `max` (larger asks are capped, not refused). */
+export function limitQuery(fallback: number, max: number) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return fallback;
+      if (!/^\d+$/.test(v) || Number(v) < 1) {
+        ctx.addIssue({ code: "custom", message: "must be a positive whole number" });
+        return z.NEVER;
+      }
+      return Math.min(Number(v), max);
+    });
+}
+
+/** `?cursor=`: opaque; empty means absent. */
+export const CursorQuery = z
+  .string()
+  .max(500)
+  .optional()
+  .transform((v) => (v === "" ? undefined : v));
+
+/** `?since=`: ISO 8601 or Unix milliseconds, as a Date (absent or empty: undefined). */
+export const SinceQuery = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === "") return undefined;
+    const d = parseSince(v);
+    if (!d) ctx.addIssue({ code: "custom", message: "must be an ISO 8601 time or Unix milliseconds" });
+    return d;
+  });
+
+/** A seq to resume after, in a query string. */
+const SeqQuery = z
+  .string()
+  .regex(/^\d{1,15}$/, "must be a non-negative integer")
+  .transform(Number)
+  .optional();
+
+/** `?limit=` (default 50; larger than 200 is served as 200) and an opaque `?cursor=`. */
+export const PageQuery = z.object({ limit: limitQuery(50, 200), cursor: CursorQuery });
+/** `?since=`: only what changed after that millisecond. */
+export const SessionListQuery = PageQuery.extend({ since: SinceQuery });
+export const MessagesQuery = PageQuery.extend({ since: SinceQuery, after_seq: SeqQuery }).refine(
+  (q) => q.cursor === undefined || q.after_seq === undefined,
+  { message: "send cursor or after_seq, not both", path: ["after_seq"] },
+);
+
+// ---- agents, teams, keys --------------------------------------------------------------------
+
+const Description = z.string().max(2000).nullable();
+const ServerUrl = z
+  .string()
+  .max(2000)
+  .refine((v) => /^https?:\/\//i.test(v) && URL.canParse(v), "must be an http(s) URL")
+  .nullable();
+
+export const CreateAgent = z.strictObject({
+  id: AgentId,
+  name: Title,
+  description: Description.optional(),
+  server_url: ServerUrl.optional(),
+});
+export const UpdateAgent = z
+  .strictObject({ name: Title.optional(), description: Description.optional(), server_url: ServerUrl.optional() })
+  .refine((v) => Object.keys(v).length > 0, "send at least one of name, description, server_url");
+export const AddMember = z.object({
+  user_id: z.number().int().positive(),
+  access_level: z.enum(ACCESS_LEVELS, { message: "must be viewer or editor" }),
+});
+export const CreateKey = z.object({
+  name: Title.optional(),
+  scopes: z.array(z.enum(AGENT_KEY_SCOPES)),
+});
+
+// ---- sessions and messages ------------------------------------------------------------------
+
+export const CreateSession = z.strictObject({
+  title: Title.optional(),
+  owner_id: z.number().int().positive().nullable().optional(),
+});
+export const RenameSession = z.strictObject({ title: Title });
+
+const ContentBlock = z.looseObject({ type: z.string().min(1, "must not be empty") });
+const Source = z.looseObject({
+  id: z.string(),
+  type: z.string(),
+  title: z.string().optional(),
+  snippet: z.string().optional(),
+});
+const Count = z.number().int().nonnegative();
+export const AppendMessage = z.strictObject({
+  id: Uuid.optional(),
+  role: z.enum(MESSAGE_ROLES, { message: `must be one of ${MESSAGE_ROLES.join(", ")}` }),
+  content: z.union([z.string(), z.array(ContentBlock)], { message: "must be a string or an array of content blocks" }),
+  thinking: z.union([z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())]).nullish(),
+  toolCalls: z.array(z.record(z.string(), z.unknown())).nullish(),
+  sources: z.array(Source).nullish(),
+  model: z.string().max(200).nullish(),
+  finishReason: z.string().max(100).nullish(),
+  tokenUsage: z.strictObject({ inputTokens: Count, outputTokens: Count, totalTokens: Count }).nullish(),
+});
+
+export const CreateShare = z.strictObject({
+  expires_in_hours: z
+    .number({ message: "must be a whole number of hours" })
+    .int("must be a whole number of hours")
+    .min(1, `must be from 1 to ${SHARE_MAX_HOURS}`)
+    .max(SHARE_MAX_HOURS, `must be from 1 to ${SHARE_MAX_HOURS}`)
+    .optional()
+    .transform((h) => h ?? SHARE_MAX_HOURS),
+});
+
+// ---- groups ---------------------------------------------------------------------------------
+
+export const GroupBody = z.strictObject({
+  name: Title,
+  agentIds: z
+    .array(AgentId)
+    .max(100)
+    .refine((ids) => new Set(ids).size >= 2, "a group needs at least two distinct agents"),
+  // Any address an IdP may issue (user@localhost included): something@something, no spaces.
+  allowed_users: z
+    .array(z.string().trim().max(320).regex(/^[^\s@]+@[^\s@]+$/, "must be an email address"))
+    .max(1000)
+    .optional(),
+  allowed_groups: z.array(z.string().trim().min(1).max(500)).max(1000).optional(),
+});
+
+// ---- team channels --------------------------------------------------------------------------
+
+export const CreateChannel = z.object({
+  name: Title.max(100, "must be at most 100 characters").regex(/^[^\p{Cc}/]+$/u, "must not contain control characters or '/'"),
+  description: z.string().max(2000).nullable().optional(),
+});
+export const Subscription = z.object({ agentId: AgentId });
+
+/** A broadcast: message and metadata together at most `maxBytes` each, as JSON. */
+export function publishSchema(maxBytes: number) {
+  return z.object({
+    id: Uuid.optional(),
+    agentId: AgentId,
+    message: z
+      .string()
+      .min(1, "must not be empty")
+      .refine((m) => Buffer.byteLength(m) <= maxBytes, `must be at most ${maxBytes} bytes`),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .refine((m) => m == null || Buffer.byteLength(JSON.stringify(m)) <= maxBytes, `must be at most ${maxBytes} bytes of JSON`),
+  });
+}
+
+export function channelHistoryQuery(max: number) {
+  return z.object({ since: SinceQuery, cursor: CursorQuery, limit: limitQuery(50, max) });
+}
+
+// ---- local control (embedded CLI) -------------------------------------------------------------
+
+export const LocalWorkspace = z.object({ name: z.string().trim().min(1) });
+/** What `agenthub token` sends: the same claims its flags take. */
+export const LocalToken = z.object({
+  workspace: z.string().min(1),
+  sub: z.string().min(1),
+  email: z.string().min(1),
+  name: z.string().optional(),
+  groups: z.array(z.string()).optional(),
+  role: z.string().optional(),
+  ttlSeconds: z.number().int().positive(),
+});
+
+// ---- socket payloads ------------------------------------------------------------------------
+
+/** A seq to resume after: a whole number, sent as a JSON number or a numeric string. */
+const SinceSeq = z
+  .union([z.number(), z.string().regex(/^\d{1,15}$/).transform(Number)])
+  .pipe(z.number().int().min(0))
+  .optional();
+export const ChannelWatch = z.object({ channelId: StreamId, since: SinceSeq });
+export const SessionWatch = z.object({ sessionId: StreamId, since: SinceSeq });
+export const ChannelUnwatch = z.object({ channelId: StreamId });
+export const SessionUnwatch = z.object({ sessionId: StreamId });
