@@ -16,6 +16,9 @@ import { groupRoutes } from "./http/routes/groups.js";
 import { shareRoutes, sharedViewRoutes } from "./http/routes/shares.js";
 import type { Services } from "./services.js";
 
+/** A readiness probe answers within this, ready or not: probes have their own short timeouts. */
+const READY_TIMEOUT_MS = 2000;
+
 export interface AppDeps {
   config: Config;
   log: Logger;
@@ -49,7 +52,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   });
   open.get("/readyz", async (ctx) => {
     try {
-      await withTimeout(deps.ready(), 2000);
+      await withTimeout(deps.ready(), READY_TIMEOUT_MS);
       ctx.body = { status: "ready" };
     } catch (err) {
       ctx.state.log.warn({ err }, "not ready");

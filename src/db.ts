@@ -17,6 +17,9 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 export type Db = Knex;
 
+/** A query waits at most this long for a pooled connection before it fails. */
+const ACQUIRE_TIMEOUT_MS = 10_000;
+
 export interface DbOptions {
   databaseUrl: string | undefined;
   dataDir: string;
@@ -33,7 +36,7 @@ export function createDb(options: DbOptions): Db {
       client: "pg",
       connection: { connectionString: options.databaseUrl },
       pool: { min: 0, max: options.poolMax ?? 10 },
-      acquireConnectionTimeout: 10_000,
+      acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
     });
   }
   const dir = path.join(options.dataDir, "pglite");

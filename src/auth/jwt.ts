@@ -19,6 +19,9 @@ type PublicKey = Awaited<ReturnType<typeof importSPKI>>;
 
 const ASYMMETRIC_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
+/** Longer picture URLs are ignored rather than stored. */
+const MAX_AVATAR_URL = 2000;
+
 export interface JwtSettings {
   secret: string | undefined;
   jwksUrl: string | undefined;
@@ -104,7 +107,7 @@ function readClaims(p: JWTPayload): UserTokenClaims {
     name: str(p.name) ?? email.split("@")[0]!,
     groups,
     role: str(p.role),
-    avatar: typeof p.picture === "string" && /^https?:\/\//i.test(p.picture) && p.picture.length <= 2000 ? p.picture : null,
+    avatar: typeof p.picture === "string" && /^https?:\/\//i.test(p.picture) && p.picture.length <= MAX_AVATAR_URL ? p.picture : null,
     exp: p.exp!,
   };
 }

@@ -7,6 +7,9 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { DomainEvent } from "../domain/events.js";
 
+/** How long start waits for the events subscription before going on without it. */
+const SUBSCRIBE_WAIT_MS = 5000;
+
 export interface EventTransport {
   publish(event: DomainEvent): void;
   onEvent(handler: (event: DomainEvent) => void): void;
@@ -40,7 +43,7 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
   const subscribed = sub.subscribe(channel);
   const waited = await Promise.race([
     subscribed.then(() => true),
-    new Promise<false>((resolve) => setTimeout(() => resolve(false), 5000).unref()),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS).unref()),
   ]);
   if (!waited) {
     log.warn({ channel }, "Redis is not answering; live events start once it does");
