@@ -6,15 +6,18 @@ import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
 import type { HubState } from "./http/context.js";
-import { authenticate, requestContext } from "./http/middleware.js";
-import { rateLimit, type RateLimiter } from "./http/rate-limit.js";
+import { requestContext, sanePaths, securityHeaders } from "./http/middleware.js";
+import { addressRateLimit, authenticate, rateLimit } from "./http/rate-limit.js";
+import type { LocalRateLimiter, RateLimiter } from "./rate-limit.js";
 import { agentRoutes } from "./http/routes/agents.js";
 import { channelRoutes } from "./http/routes/channels.js";
 import { meRoutes } from "./http/routes/me.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
 import { groupRoutes } from "./http/routes/groups.js";
+import { masterKeyRoutes } from "./http/routes/keys.js";
 import { shareRoutes, sharedViewRoutes } from "./http/routes/shares.js";
 import type { Services } from "./services.js";
+import { withTimeout } from "./timeout.js";
 
 /** A readiness probe answers within this, ready or not: probes have their own short timeouts. */
 const READY_TIMEOUT_MS = 2000;
@@ -26,25 +29,25 @@ export interface AppDeps {
   auth: Authenticator;
   /** Readiness probe: resolves when the database (and Redis, when used) answer. */
   ready: () => Promise<void>;
-  /** Per-credential request limit (429); undefined turns it off. */
-  rateLimiter?: RateLimiter | undefined;
+  limits: {
+    /** Per-credential API request limit (429); undefined turns it off. */
+    perCredential: RateLimiter | undefined;
+    /** Per-address limit on routes that need no credential; undefined turns it off. */
+    perAddress: RateLimiter | undefined;
+    /** Refused credentials per address (shared with the socket handshake). */
+    failedAuth: LocalRateLimiter;
+  };
   /** Routers mounted after body parsing, before the authenticated API (embedded local control). */
   extraRouters?: Router<HubState>[];
 }
 
 export function createApp(deps: AppDeps): Koa<HubState> {
-  const app = new Koa<HubState>({ proxy: true });
+  const app = new Koa<HubState>({ proxy: deps.config.trustProxy });
   app.silent = true; // errors are logged by requestContext, once, with the request id
 
   app.use(requestContext(deps.log, deps.config.bodyLimit));
-  // A share token is a credential in the URL: whatever the answer (view, clone, 401, 404),
-  // it must not be cached, indexed or leaked through Referer.
-  app.use(async (ctx, next) => {
-    if (/^\/(api\/)?shared\//.test(ctx.path)) {
-      ctx.set({ "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex" });
-    }
-    await next();
-  });
+  app.use(securityHeaders(deps.config.publicUrl));
+  app.use(sanePaths());
 
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {
@@ -55,12 +58,13 @@ export function createApp(deps: AppDeps): Koa<HubState> {
       await withTimeout(deps.ready(), READY_TIMEOUT_MS);
       ctx.body = { status: "ready" };
     } catch (err) {
-      ctx.state.log.warn({ err }, "not ready");
+      ctx.state.log.warn({ reason: (err as Error).message }, "not ready");
       ctx.status = 503;
       ctx.type = "application/problem+json";
       ctx.body = { type: "urn:agenthub:problem:not-ready", title: "Service Unavailable", status: 503, detail: "A dependency is not reachable" };
     }
   });
+  open.use(["/api/shared/:token", "/shared/:token"], addressRateLimit(deps.limits.perAddress));
   sharedViewRoutes(open, deps.services);
   app.use(open.routes());
 
@@ -78,23 +82,16 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   for (const router of deps.extraRouters ?? []) app.use(router.routes());
 
   const api = new Router<HubState>();
-  api.use(authenticate(deps.auth));
-  api.use(rateLimit(deps.rateLimiter));
+  api.use(authenticate(deps.auth, deps.limits.failedAuth));
+  api.use(rateLimit(deps.limits.perCredential));
   meRoutes(api);
   agentRoutes(api, deps.services);
   channelRoutes(api, deps.services, deps.config.messageMaxBytes);
   sessionRoutes(api, deps.services);
   shareRoutes(api, deps.services);
   groupRoutes(api, deps.services);
+  masterKeyRoutes(api, deps.services);
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -116,7 +116,11 @@ const SETTINGS = {
     ).map((v) => v?.replace(/\\n/g, "\n")),
     issuer: optional("JWT_ISSUER", "unset", "token issuer (`iss`), checked when set"),
     audience: optional("JWT_AUDIENCE", "unset", "token audience (`aud`), checked when set"),
+    adminClaim: text("JWT_ADMIN_CLAIM", "role", "the claim that makes a user a workspace admin (a string, or an array of strings)"),
+    adminValue: text("JWT_ADMIN_VALUE", "admin", "the value of JWT_ADMIN_CLAIM that makes a user a workspace admin"),
+    maxAgeSeconds: int("JWT_MAX_AGE", 0, 31_536_000, 0, "refuse user tokens issued (`iat`) longer ago than this many seconds, whatever their `exp`; `0` turns it off"),
   },
+  production: text("NODE_ENV", "development", "`production` refuses the generated development JWT secret and `http:` JWKS URLs").map((v) => v === "production"),
   dataDir: text("DATA_DIR", "./data", "where the embedded database lives").map((dir) => path.resolve(dir)),
   logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, "info", `pino level: ${LOG_LEVELS.join(", ")}`),
   bodyLimit: bytes("BODY_LIMIT", 1024 * 1024, "largest request body; larger answers 413"),
@@ -124,10 +128,18 @@ const SETTINGS = {
   socket: {
     maxPayload: bytes("SOCKET_MAX_PAYLOAD", 64 * 1024, "largest incoming Socket.IO packet"),
     eventsPer10s: int("SOCKET_EVENTS_PER_10S", 1, 100_000, 100, "client events a socket may send per 10 s"),
-    maxBuffered: bytes("SOCKET_MAX_BUFFERED", 8 * 1024 * 1024, "outgoing bytes a slow socket may have queued before it is disconnected"),
+    maxBuffered: bytes("SOCKET_MAX_BUFFERED", 8 * 1024 * 1024, "outgoing bytes a slow socket may have queued (in engine.io and the websocket together) before it is disconnected"),
+    maxStreams: int("SOCKET_MAX_STREAMS", 1, 100_000, 1000, "streams (channels, sessions) one socket may watch; one more answers 409"),
+    perCredential: int("SOCKETS_PER_CREDENTIAL", 1, 1_000_000, 1000, "sockets one credential (key or user) may hold open on one hub process; one more is refused (`connect_error` `too many connections`)"),
+    handshakesPer10sPerIp: int("HANDSHAKES_PER_10S_PER_IP", 1, 1_000_000, 1000, "socket handshakes one address may start per 10 s on one hub process; more are refused (`connect_error` `rate limited`)"),
+    recheckMs: int("SOCKET_RECHECK_MS", 1000, 3_600_000, 30_000, "how often every live socket's credential and memberships are checked against Postgres again: the longest a socket keeps access whose revocation event its node missed"),
+    failedAuthPer10sPerIp: int("FAILED_AUTH_PER_10S_PER_IP", 1, 1_000_000, 100, "refused credentials (REST 401s and socket handshakes) one address may cause per 10 s on one hub process before its requests answer 429"),
   },
   rateLimitPer10s: int("RATE_LIMIT_PER_10S", 0, 10_000_000, 6000,
     "API requests one credential (key or user) may make per 10 s across all processes (through Redis); over it, 429 with `Retry-After`; `0` turns it off"),
+  publicPer10sPerIp: int("PUBLIC_RATE_LIMIT_PER_10S", 0, 10_000_000, 600,
+    "requests one address may make per 10 s to routes that need no credential (the shared view), across all processes; `0` turns it off"),
+  trustProxy: flag("TRUST_PROXY", false, "take the client address (per-address limits) and protocol from `X-Forwarded-For`/`-Proto`: set it only behind a proxy that sets them"),
   shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000, "how long SIGTERM waits for requests to finish"),
   banner: flag("AGENTHUB_BANNER", true, "print the start banner (URL and next steps) even when stdout is not a terminal; `0` hides it there"),
 } satisfies Tree;
@@ -162,9 +174,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }),
       ),
     );
-  const config = read(SETTINGS);
+  const config = read(SETTINGS) as Config;
+  if (problems.length === 0) problems.push(...productionProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);
-  return config as Config;
+  return config;
+}
+
+/** What production must not run with: tokens anyone with the database could mint, or keys fetched in the clear. */
+function productionProblems(c: Config): string[] {
+  if (!c.production) return [];
+  const problems: string[] = [];
+  if (!c.jwt.secret && !c.jwt.jwksUrl && !c.jwt.publicKey) {
+    problems.push("JWT_SECRET (or JWT_JWKS_URL / JWT_PUBLIC_KEY) must be set when NODE_ENV=production: the generated development secret is for local use only");
+  }
+  if (c.jwt.jwksUrl?.startsWith("http:")) problems.push("JWT_JWKS_URL must be https: when NODE_ENV=production");
+  return problems;
 }
 
 /** The README's configuration table (markdown), one row per variable. */

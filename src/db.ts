@@ -11,19 +11,45 @@ import * as m20261123000100 from "../migrations/20261123000100_foundation.js";
 import * as m20261123000200 from "../migrations/20261123000200_sessions.js";
 import * as m20261123000300 from "../migrations/20261123000300_sharing_groups.js";
 import * as m20261123000400 from "../migrations/20261123000400_channels.js";
+import * as m20261124000100 from "../migrations/20261124000100_key_expiry_and_link_owners.js";
 
 // int8 (bigint) ids fit in a JS number (< 2^53); the contract sends user ids as JSON numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
 
 export type Db = Knex;
 
-/** A query waits at most this long for a pooled connection before it fails. */
-const ACQUIRE_TIMEOUT_MS = 10_000;
+/**
+ * While Postgres is unreachable a request fails within seconds (503), never hangs: a new
+ * connection gives up after CONNECT_TIMEOUT_MS, a query waits at most ACQUIRE_TIMEOUT_MS for a
+ * pooled one, and a query on a connection that went silent fails after QUERY_TIMEOUT_MS.
+ */
+const CONNECT_TIMEOUT_MS = 2000;
+const ACQUIRE_TIMEOUT_MS = 3000;
+const QUERY_TIMEOUT_MS = 15_000;
+
+/** Where knex's own warnings go (JSON logs, not its plain-text console lines). */
+export interface DbLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
 
 export interface DbOptions {
   databaseUrl: string | undefined;
   dataDir: string;
   poolMax?: number;
+  log?: DbLogger | undefined;
+}
+
+function knexLog(log: DbLogger | undefined): Knex.Config["log"] {
+  if (!log) return undefined;
+  const text = (m: unknown) => (typeof m === "string" ? m : m instanceof Error ? m.message : JSON.stringify(m));
+  return {
+    warn: (m: unknown) => log.warn({ detail: text(m) }, "database warning"),
+    error: (m: unknown) => log.error({ detail: text(m) }, "database error"),
+    deprecate: (m: unknown) => log.debug({ detail: text(m) }, "database deprecation"),
+    debug: (m: unknown) => log.debug({ detail: text(m) }, "database debug"),
+  };
 }
 
 export function isEmbedded(options: Pick<DbOptions, "databaseUrl">): boolean {
@@ -34,18 +60,24 @@ export function createDb(options: DbOptions): Db {
   if (options.databaseUrl) {
     return knexFactory({
       client: "pg",
-      connection: { connectionString: options.databaseUrl },
+      connection: { connectionString: options.databaseUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS } as Knex.PgConnectionConfig,
       pool: { min: 0, max: options.poolMax ?? 10 },
       acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
+      log: knexLog(options.log),
     });
   }
   const dir = path.join(options.dataDir, "pglite");
-  fs.mkdirSync(dir, { recursive: true });
+  // The database's files: only the hub's user may enter (DATA_DIR itself is created the same
+  // way, but an existing one, which may be shared, is left as it is).
+  fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
   return knexFactory({
     client: ClientPgLite as unknown as typeof knexFactory.Client,
     dialect: "postgres",
     connection: { filename: dir } as Knex.StaticConnectionConfig,
     useNullAsDefault: false,
+    log: knexLog(options.log),
   });
 }
 
@@ -63,6 +95,7 @@ const migrations: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ["20261123000200_sessions", m20261123000200],
   ["20261123000300_sharing_groups", m20261123000300],
   ["20261123000400_channels", m20261123000400],
+  ["20261124000100_key_expiry_and_link_owners", m20261124000100],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -71,6 +71,36 @@ export class TooManyRequests extends AppError {
   }
 }
 
+/** A dependency (Postgres) cannot be reached right now: try again shortly. */
+export class ServiceUnavailable extends AppError {
+  constructor(
+    readonly retryAfterSeconds = 5,
+    detail = "The database is not reachable right now; try again shortly",
+  ) {
+    super(503, "unavailable", "Service Unavailable", detail);
+  }
+}
+
+const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+/**
+ * Whether an error means the database could not be reached or the connection was lost, rather
+ * than that the request was wrong: refused or dropped connections, pool timeouts, Postgres
+ * shutting down or not accepting connections (SQLSTATE classes 08 and 57P0x).
+ */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== "object") return false;
+  const code = typeof e.code === "string" ? e.code : "";
+  const message = typeof e.message === "string" ? e.message : "";
+  return (
+    CONNECTION_CODES.has(code) ||
+    /^08|^57P0[1-3]$/.test(code) ||
+    e.name === "KnexTimeoutError" ||
+    /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(message)
+  );
+}
+
 /** Postgres unique violation (23505) on a named constraint, for mapping to Conflict in one place. */
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string } | null;

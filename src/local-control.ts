@@ -11,10 +11,11 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { Router } from "@koa/router";
 import type { Knex } from "knex";
 import { mintUserToken } from "./auth/jwt.js";
+import type { MasterKeys } from "./domain/keys/service.js";
 import { createWorkspace } from "./domain/workspaces/service.js";
 import type { HubState } from "./http/context.js";
 import { Forbidden } from "./errors.js";
-import { LocalToken, LocalWorkspace, parse } from "./schemas.js";
+import { LocalRotateKey, LocalToken, LocalWorkspace, parse } from "./schemas.js";
 
 export interface LocalHubFile {
   pid: number;
@@ -56,6 +57,8 @@ export function localControlRoutes(
   getInfo: () => LocalHubFile | undefined,
   db: Knex,
   jwt: { secret: string | undefined; issuer: string | undefined; audience: string | undefined },
+  /** The hub's own service, so a rotation's `key.revoked` events close this hub's sockets. */
+  masterKeys: MasterKeys,
 ): Router<HubState> {
   const router = new Router<HubState>({ prefix: "/_local" });
   router.use(async (ctx, next) => {
@@ -73,6 +76,12 @@ export function localControlRoutes(
     const { workspace, masterKey } = await createWorkspace(db, name);
     ctx.status = 201;
     ctx.body = { workspace_id: workspace.id, master_key: masterKey };
+  });
+  router.post("/rotate-key", async (ctx) => {
+    const { workspace_id } = parse(LocalRotateKey, ctx.request.body);
+    const { workspaceId, masterKey } = await masterKeys.rotate(workspace_id);
+    ctx.status = 201;
+    ctx.body = { workspace_id: workspaceId, master_key: masterKey };
   });
   router.post("/token", async (ctx) => {
     if (!jwt.secret) throw new Forbidden("This hub verifies tokens from an identity provider; it mints none");

@@ -1,5 +1,5 @@
 /** Maps any thrown error to an RFC 9457 problem: the body of HTTP errors and of socket ack errors alike. Never leaks a stack trace. */
-import { AppError, PayloadTooLarge, TooManyRequests } from "./errors.js";
+import { AppError, PayloadTooLarge, ServiceUnavailable, TooManyRequests, isUnavailable } from "./errors.js";
 
 export interface Problem {
   type: string;
@@ -19,19 +19,29 @@ export function toProblem(err: unknown, bodyLimit: number): { problem: Problem; 
   let e: AppError;
   if (err instanceof AppError) {
     e = err;
+  } else if (isUnavailable(err)) {
+    e = new ServiceUnavailable();
   } else {
     const status = (err as { status?: number; statusCode?: number })?.status ?? (err as { statusCode?: number })?.statusCode;
     const type = (err as { type?: string })?.type;
+    const code = (err as { code?: unknown })?.code;
+    const message = String((err as Error)?.message ?? "");
     if (status === 413 || type === "entity.too.large") e = new PayloadTooLarge(bodyLimit);
-    else if (type === "entity.parse.failed" || (status === 400 && /json/i.test(String((err as Error)?.message))))
+    else if (/forbidden prototype property/i.test(message))
+      e = new AppError(422, "validation", "Unprocessable Content", "The body must not contain __proto__ or constructor.prototype keys", {
+        errors: [{ field: "body", message: "has a key that is not allowed: __proto__" }],
+      });
+    else if (typeof code === "string" && /^(Z_|ERR__?(BROTLI|ZLIB))/.test(code))
+      e = new AppError(400, "http-400", "Bad Request", "The body does not decode as its Content-Encoding says");
+    else if (type === "entity.parse.failed" || (status === 400 && /json/i.test(message)))
       e = new AppError(422, "validation", "Unprocessable Content", "The body is not valid JSON", {
         errors: [{ field: "body", message: "not valid JSON" }],
       });
     else if (typeof status === "number" && status >= 400 && status < 500)
-      e = new AppError(status, `http-${status}`, httpTitle(status), (err as Error).message || httpTitle(status));
+      e = new AppError(status, `http-${status}`, httpTitle(status), message || httpTitle(status));
     else e = new AppError(500, "internal", "Internal Server Error", "Something went wrong on our side; it has been logged");
   }
-  if (e instanceof TooManyRequests) headers["Retry-After"] = String(e.retryAfterSeconds);
+  if (e instanceof TooManyRequests || e instanceof ServiceUnavailable) headers["Retry-After"] = String(e.retryAfterSeconds);
   return {
     problem: { type: problemType(e.type), title: e.title, status: e.status, detail: e.detail, ...e.extra },
     headers,

@@ -8,11 +8,37 @@ import { AGENT_KEY_SCOPES } from "./auth/principal.js";
 import { ACCESS_LEVELS } from "./domain/agents/policy.js";
 import { SHARE_MAX_HOURS } from "./domain/sharing/policy.js";
 import { MESSAGE_ROLES } from "./domain/sessions/messages.js";
+import { MAX_SEQ } from "./domain/pagination.js";
 import { parseSince } from "./domain/time.js";
 import { Invalid } from "./errors.js";
 
+/** Deeper JSON than this is refused: nothing the API takes nests so deep, and walking it costs stack. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Refuses input no schema should have to think about and Postgres cannot store: NUL characters
+ * (text and jsonb reject them), nesting deeper than MAX_JSON_DEPTH, and prototype keys. Walks
+ * iteratively, so hostile depth cannot overflow the stack.
+ */
+function assertPlainJson(data: unknown, root: string): void {
+  const stack: Array<[value: unknown, path: string, depth: number]> = [[data, root, 0]];
+  while (stack.length) {
+    const [value, path, depth] = stack.pop()!;
+    if (typeof value === "string") {
+      if (value.includes("\u0000")) throw Invalid.field(path, "must not contain NUL characters");
+    } else if (value !== null && typeof value === "object") {
+      if (depth >= MAX_JSON_DEPTH) throw Invalid.field(path, `nests deeper than ${MAX_JSON_DEPTH} levels`);
+      for (const [key, child] of Object.entries(value)) {
+        if (key === "__proto__" || key.includes("\u0000")) throw Invalid.field(path, `has a key that is not allowed: ${JSON.stringify(key)}`);
+        stack.push([child, path === root ? key : `${path}.${key}`, depth + 1]);
+      }
+    }
+  }
+}
+
 /** `root` names the input itself when the error is about the whole of it. */
 export function parse<S extends z.ZodType>(schema: S, data: unknown, root = "body"): z.output<S> {
+  assertPlainJson(data, root);
   const result = schema.safeParse(data ?? {});
   if (result.success) return result.data;
   throw new Invalid(
@@ -25,7 +51,7 @@ export function parse<S extends z.ZodType>(schema: S, data: unknown, root = "bod
 
 /** Path parameters that must be positive int64-safe integers (user ids). */
 export function parseIntId(value: string | undefined, field: string): number {
-  if (!value || !/^\d{1,15}$/.test(value)) throw Invalid.field(field, "must be a positive integer");
+  if (!value || !/^\d{1,15}$/.test(value) || !Number.isSafeInteger(Number(value))) throw Invalid.field(field, "must be a positive integer");
   return Number(value);
 }
 
@@ -86,8 +112,9 @@ export const SinceQuery = z
 /** A seq to resume after, in a query string. */
 const SeqQuery = z
   .string()
-  .regex(/^\d{1,15}$/, "must be a non-negative integer")
+  .regex(/^\d{1,10}$/, "must be a non-negative integer")
   .transform(Number)
+  .refine((n) => n <= MAX_SEQ, `must be at most ${MAX_SEQ}`)
   .optional();
 
 /** `?limit=` (default 50; larger than 200 is served as 200) and an opaque `?cursor=`. */
@@ -124,6 +151,7 @@ export const AddMember = z.object({
 export const CreateKey = z.object({
   name: Title.optional(),
   scopes: z.array(z.enum(AGENT_KEY_SCOPES)),
+  expires_in_seconds: keyLifetime(),
 });
 
 // ---- sessions and messages ------------------------------------------------------------------
@@ -188,21 +216,19 @@ export const CreateChannel = z.object({
 });
 export const Subscription = z.object({ agentId: AgentId });
 
-/** A broadcast: message and metadata together at most `maxBytes` each, as JSON. */
+/** A broadcast: its message and metadata together (as JSON) at most `maxBytes`. */
 export function publishSchema(maxBytes: number) {
-  return z.object({
-    id: Uuid.optional(),
-    agentId: AgentId,
-    message: z
-      .string()
-      .min(1, "must not be empty")
-      .refine((m) => Buffer.byteLength(m) <= maxBytes, `must be at most ${maxBytes} bytes`),
-    metadata: z
-      .record(z.string(), z.unknown())
-      .nullable()
-      .optional()
-      .refine((m) => m == null || Buffer.byteLength(JSON.stringify(m)) <= maxBytes, `must be at most ${maxBytes} bytes of JSON`),
-  });
+  return z
+    .object({
+      id: Uuid.optional(),
+      agentId: AgentId,
+      message: z.string().min(1, "must not be empty"),
+      metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+    })
+    .superRefine((b, ctx) => {
+      const size = Buffer.byteLength(b.message) + (b.metadata == null ? 0 : Buffer.byteLength(JSON.stringify(b.metadata)));
+      if (size > maxBytes) ctx.addIssue({ code: "custom", path: ["message"], message: `message and metadata together are ${size} bytes; at most ${maxBytes} are allowed` });
+    });
 }
 
 export function channelHistoryQuery(max: number) {
@@ -226,11 +252,37 @@ export const LocalToken = z.object({
 // ---- socket payloads ------------------------------------------------------------------------
 
 /** A seq to resume after: a whole number, sent as a JSON number or a numeric string. */
-const SinceSeq = z
-  .union([z.number(), z.string().regex(/^\d{1,15}$/).transform(Number)])
-  .pipe(z.number().int().min(0))
-  .optional();
+const Seq = z.union([z.number(), z.string().regex(/^\d{1,10}$/).transform(Number)]).pipe(z.number().int().min(0).max(MAX_SEQ));
+const SinceSeq = Seq.optional();
+/** Streams one handshake may resume at most. */
+export const MAX_RESUMED_STREAMS = 1000;
 export const ChannelWatch = z.object({ channelId: StreamId, since: SinceSeq });
 export const SessionWatch = z.object({ sessionId: StreamId, since: SinceSeq });
 export const ChannelUnwatch = z.object({ channelId: StreamId });
 export const SessionUnwatch = z.object({ sessionId: StreamId });
+
+// ---- master keys ------------------------------------------------------------------------------
+
+export const CreateMasterKey = z.strictObject({ name: Title.optional() });
+/** What `agenthub workspace rotate-key` sends to a running embedded hub. */
+export const LocalRotateKey = z.object({ workspace_id: z.string().min(1) });
+
+/**
+ * An agent key's `expires_in_seconds` (CreateKey above): a whole number from 1 to 31536000
+ * (365 days); absent, the key lives until revoked. A function, so CreateKey may use it before
+ * this line.
+ */
+function keyLifetime() {
+  const max = 365 * 24 * 3600;
+  const range = `must be a whole number of seconds from 1 to ${max}`;
+  return z.number({ message: range }).int(range).min(1, range).max(max, range).optional();
+}
+
+/** `auth.since` in the handshake: the client's position in the streams it resumes, by stream id. */
+export const HandshakeSince = z
+  .strictObject({ channels: z.record(StreamId, Seq).optional(), sessions: z.record(StreamId, Seq).optional() })
+  .refine(
+    (s) => Object.keys(s.channels ?? {}).length + Object.keys(s.sessions ?? {}).length <= MAX_RESUMED_STREAMS,
+    `names more than ${MAX_RESUMED_STREAMS} streams`,
+  )
+  .optional();

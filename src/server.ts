@@ -14,7 +14,7 @@ import type { Config } from "./config.js";
 import { createDb, isEmbedded, migrateLatest, type Db } from "./db.js";
 import { EventBus } from "./domain/events.js";
 import type { Clock } from "./domain/time.js";
-import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from "./http/rate-limit.js";
+import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from "./rate-limit.js";
 import { localControlRoutes, removeLocalHubFile, writeLocalHubFile, type LocalHubFile } from "./local-control.js";
 import { createRealtime } from "./realtime/server.js";
 import { closeRedisClients, createRedisClients, pingRedis, type RedisClients } from "./redis.js";
@@ -38,7 +38,7 @@ export interface StartOptions {
 }
 
 export async function startHub(config: Config, log: Logger, options: StartOptions = {}): Promise<Hub> {
-  const db = createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax });
+  const db = createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax, log });
   let redis: RedisClients | undefined;
   try {
     const applied = await migrateLatest(db);
@@ -54,7 +54,8 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     const server = http.createServer();
     const embedded = isEmbedded(config);
     let localHub: LocalHubFile | undefined;
-    const realtime = await createRealtime({ server, config, log, auth, services, bus, redis, clock: options.clock });
+    const failedAuth = memoryRateLimiter(config.socket.failedAuthPer10sPerIp, options.clock);
+    const realtime = await createRealtime({ server, config, log, auth, services, bus, redis, failedAuth, clock: options.clock });
     const app = createApp({
       config,
       log,
@@ -64,8 +65,12 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         await db.raw("select 1");
         if (redis) await pingRedis(redis);
       },
-      rateLimiter: rateLimiter(config, redis, log, options.clock),
-      extraRouters: embedded ? [localControlRoutes(() => localHub, db, { ...config.jwt, secret })] : [],
+      limits: {
+        perCredential: sharedLimiter(config.rateLimitPer10s, "rl", config, redis, log, options.clock),
+        perAddress: sharedLimiter(config.publicPer10sPerIp, "rl-ip", config, redis, log, options.clock),
+        failedAuth,
+      },
+      extraRouters: embedded ? [localControlRoutes(() => localHub, db, { ...config.jwt, secret }, services.masterKeys)] : [],
     });
     server.on("request", app.callback());
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -106,6 +111,11 @@ export async function startHub(config: Config, log: Logger, options: StartOption
 /** JWT_SECRET; or, without it and without an identity provider, the generated development secret. */
 async function jwtSecret(config: Config, db: Db, log: Logger): Promise<string | undefined> {
   const usesIdp = !!(config.jwt.jwksUrl || config.jwt.publicKey);
+  if (usesIdp && (!config.jwt.issuer || !config.jwt.audience)) {
+    log.error(
+      "SECURITY: an identity provider is configured without JWT_ISSUER and JWT_AUDIENCE: any token that provider signs, for any application, is accepted. Set both.",
+    );
+  }
   if (config.jwt.secret && config.jwt.secret.length < 32) {
     log.warn("JWT_SECRET is shorter than 32 characters: HS256 tokens signed with it are easier to forge");
   }
@@ -114,8 +124,8 @@ async function jwtSecret(config: Config, db: Db, log: Logger): Promise<string | 
   return developmentJwtSecret(db);
 }
 
-/** Per credential: shared by every process through Redis when there is one; off when the limit is 0. */
-function rateLimiter(config: Config, redis: RedisClients | undefined, log: Logger, clock: Clock | undefined): RateLimiter | undefined {
-  if (config.rateLimitPer10s === 0) return undefined;
-  return redis ? redisRateLimiter(redis.pub, config.redisPrefix, config.rateLimitPer10s, log, clock) : memoryRateLimiter(config.rateLimitPer10s, clock);
+/** A limit shared by every process through Redis when there is one (per process otherwise); off when 0. */
+function sharedLimiter(limit: number, name: string, config: Config, redis: RedisClients | undefined, log: Logger, clock: Clock | undefined): RateLimiter | undefined {
+  if (limit === 0) return undefined;
+  return redis ? redisRateLimiter(redis.pub, `${config.redisPrefix}:${name}`, limit, log, clock) : memoryRateLimiter(limit, clock);
 }

@@ -7,7 +7,7 @@ import { Channels } from "./domain/channels/service.js";
 import type { EventBus } from "./domain/events.js";
 import { Groups } from "./domain/groups/service.js";
 import { apiKeys } from "./domain/keys/repository.js";
-import { AgentKeys } from "./domain/keys/service.js";
+import { AgentKeys, MasterKeys } from "./domain/keys/service.js";
 import { SessionMessages } from "./domain/sessions/messages.js";
 import { Sessions } from "./domain/sessions/service.js";
 import { ShareLinks } from "./domain/sharing/service.js";
@@ -31,10 +31,14 @@ export function createServices(deps: ServiceDeps) {
     findLiveKey: (hash) => apiKeys.findLive(deps.db, hash),
     provisionUser: (claims) => users.provision(deps.db, claims),
   };
+  /** For re-checking live sockets: which of these keys still work. */
+  const liveKeyIds = (keyIds: string[]) => apiKeys.liveIds(deps.db, keyIds);
   return {
     credentials,
+    liveKeyIds,
     agents: new Agents(tx),
     agentKeys: new AgentKeys(tx),
+    masterKeys: new MasterKeys(tx),
     channels: new Channels(tx),
     sessions: new Sessions(tx, clock),
     sessionMessages: new SessionMessages(tx, clock, deps.config.messageMaxBytes),

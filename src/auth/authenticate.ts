@@ -68,6 +68,8 @@ export class Authenticator {
       name: claims.name,
       groups: claims.groups,
       role: claims.role,
+      admin: claims.admin,
+      emailVerified: claims.emailVerified,
       expiresAt: new Date(claims.exp * 1000),
     };
   }

@@ -28,6 +28,11 @@ export interface JwtSettings {
   publicKey: string | undefined;
   issuer: string | undefined;
   audience: string | undefined;
+  /** The claim, and its value, that make a user a workspace admin. */
+  adminClaim: string;
+  adminValue: string;
+  /** Tokens issued longer ago than this are refused, whatever their `exp`; 0: no limit. */
+  maxAgeSeconds: number;
 }
 
 export interface UserTokenClaims {
@@ -37,6 +42,8 @@ export interface UserTokenClaims {
   name: string;
   groups: string[];
   role: string | undefined;
+  admin: boolean;
+  emailVerified: boolean;
   /** The OIDC `picture` claim, when it is an http(s) URL. */
   avatar: string | null;
   exp: number;
@@ -72,7 +79,11 @@ export class JwtVerifier {
       if (err instanceof joseErrors.JWTExpired) throw new Unauthorized("The token has expired");
       throw new Unauthorized("The token is not valid");
     }
-    return readClaims(payload);
+    const { maxAgeSeconds } = this.settings;
+    if (maxAgeSeconds > 0 && typeof payload.iat === "number" && Date.now() / 1000 - payload.iat > maxAgeSeconds) {
+      throw new Unauthorized(`The token was issued more than ${maxAgeSeconds} seconds ago; sign in again`);
+    }
+    return readClaims(payload, this.settings);
   }
 
   private keyFor(alg: string | undefined, ...args: Parameters<JWTVerifyGetKey>): Promise<PublicKey | Uint8Array> | PublicKey | Uint8Array {
@@ -93,7 +104,7 @@ export class JwtVerifier {
   }
 }
 
-function readClaims(p: JWTPayload): UserTokenClaims {
+function readClaims(p: JWTPayload, settings: Pick<JwtSettings, "adminClaim" | "adminValue">): UserTokenClaims {
   const str = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
   const sub = str(p.sub);
   const workspace = str(p.workspace);
@@ -107,9 +118,16 @@ function readClaims(p: JWTPayload): UserTokenClaims {
     name: str(p.name) ?? email.split("@")[0]!,
     groups,
     role: str(p.role),
+    admin: hasValue(p[settings.adminClaim], settings.adminValue),
+    emailVerified: p.email_verified !== false,
     avatar: typeof p.picture === "string" && /^https?:\/\//i.test(p.picture) && p.picture.length <= MAX_AVATAR_URL ? p.picture : null,
     exp: p.exp!,
   };
+}
+
+/** A claim equal to the value, or an array of strings holding it. */
+function hasValue(claim: unknown, value: string): boolean {
+  return claim === value || (Array.isArray(claim) && claim.includes(value));
 }
 
 export interface MintOptions {

@@ -22,8 +22,12 @@ export interface UserPrincipal {
   name: string;
   /** IdP groups from the token, e.g. `google-workspace/sre@example.com`. */
   groups: string[];
-  /** Optional workspace role from the token; `admin` acts like the master key. */
+  /** Optional workspace role from the token (RBAC). */
   role: string | undefined;
+  /** The token names the user a workspace admin (JWT_ADMIN_CLAIM/VALUE): acts like the master key. */
+  admin: boolean;
+  /** False only when the token says `email_verified: false`; such an email names no group member. */
+  emailVerified: boolean;
   /** When the token stops being valid; live sockets are closed then. */
   expiresAt: Date;
 }
@@ -47,7 +51,7 @@ export type KeyKind = "master" | "agent";
 
 /** Master keys and users with the `admin` role may do everything in their workspace. */
 export function isWorkspaceAdmin(p: Principal): boolean {
-  return p.kind === "master" || (p.kind === "user" && p.role === "admin");
+  return p.kind === "master" || (p.kind === "user" && p.admin);
 }
 
 /** Users and master keys hold every scope; agent keys only those they were given. */

@@ -1,18 +1,23 @@
 /**
- * The `agenthub` command: migrate | workspace create | token. Reads the same environment as
- * the server (DATABASE_URL, DATA_DIR, JWT_*), so it acts on the same database and secret.
+ * The `agenthub` command: migrate | workspace create | workspace rotate-key | token. Reads the
+ * same environment as the server (DATABASE_URL, DATA_DIR, JWT_*, REDIS_*), so it acts on the
+ * same database, secret and event channel.
  */
 import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
 import { mintUserToken } from "../auth/jwt.js";
 import { developmentJwtSecret } from "../domain/settings.js";
 import { ConfigError, loadConfig, type Config } from "../config.js";
 import { createDb, migrateLatest } from "../db.js";
+import { EventBus, type DomainEvent } from "../domain/events.js";
+import { MasterKeys } from "../domain/keys/service.js";
 import { createWorkspace } from "../domain/workspaces/service.js";
 import { findLocalHub } from "../local-control.js";
 
 const USAGE = `Usage:
   agenthub migrate
   agenthub workspace create --name NAME
+  agenthub workspace rotate-key --workspace ID
   agenthub token --workspace ID --sub S --email E [--name N] [--groups a,b] [--role R] [--ttl SECONDS]`;
 
 class UsageError extends Error {}
@@ -36,6 +41,7 @@ async function main(argv: string[]): Promise<void> {
       });
     case "workspace": {
       const [sub, ...args] = rest;
+      if (sub === "rotate-key") return rotateKey(config, args);
       if (sub !== "create") throw new UsageError(`unknown workspace command '${sub ?? ""}'`);
       const { values } = parseArgs({ args, options: { name: { type: "string" } } });
       const name = values.name?.trim();
@@ -105,6 +111,62 @@ async function main(argv: string[]): Promise<void> {
     }
     default:
       throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+/**
+ * `workspace rotate-key`: a new master key, every other live master key of the workspace revoked,
+ * in one transaction. Through a running embedded hub its own service emits `key.revoked`, which
+ * closes the old keys' sockets; on Postgres the events go to the hubs over Redis when REDIS_URL
+ * is set. Either way requests with an old key are refused at once (auth reads the database).
+ */
+async function rotateKey(config: Config, args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { workspace: { type: "string" } } });
+  const workspaceId = values.workspace?.trim();
+  if (!workspaceId) throw new UsageError("--workspace is required");
+  const running = runningEmbeddedHub(config);
+  if (running) {
+    console.log(JSON.stringify(await running.call("/rotate-key", { workspace_id: workspaceId })));
+    return;
+  }
+  const events: DomainEvent[] = [];
+  const bus = new EventBus();
+  bus.subscribe((e) => events.push(e));
+  const { masterKey } = await withDb(config, async (db) => {
+    await migrateLatest(db);
+    return new MasterKeys({ db, bus }).rotate(workspaceId);
+  });
+  // The new key is shown once: print it before anything else can fail.
+  console.log(JSON.stringify({ workspace_id: workspaceId, master_key: masterKey }));
+  await tellRunningHubs(config, events).catch((err: Error) => {
+    console.error(`agenthub: the old keys are revoked, but running hubs were not told over Redis (${err.message}); their open sockets close when they next re-check credentials or reconnect`);
+  });
+}
+
+/** How long the CLI waits for Redis before giving up on telling the hubs. */
+const REDIS_TIMEOUT_MS = 5000;
+
+/**
+ * Publishes committed events on the hubs' events channel (`${REDIS_PREFIX}:events`, the one
+ * realtime/server.ts subscribes to), as a hub that committed them would. Without REDIS_URL
+ * there is no channel, and no other process to tell.
+ */
+async function tellRunningHubs(config: Config, events: DomainEvent[]): Promise<void> {
+  if (!config.redisUrl || events.length === 0) return;
+  const redis = new Redis(config.redisUrl, {
+    lazyConnect: true,
+    connectTimeout: REDIS_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  redis.on("error", () => {}); // reported through the rejected promise below
+  try {
+    await redis.connect();
+    for (const event of events) await redis.publish(`${config.redisPrefix}:events`, JSON.stringify(event));
+    await redis.quit();
+  } finally {
+    redis.disconnect();
   }
 }
 

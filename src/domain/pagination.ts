@@ -6,6 +6,9 @@
 import type { Knex } from "knex";
 import { Invalid } from "../errors.js";
 
+/** The largest seq there can be (seqs are Postgres `integer`s): larger ones are refused at the edge. */
+export const MAX_SEQ = 2 ** 31 - 1;
+
 export interface Page<T> {
   items: T[];
   /** Where the next page starts; null on the last page. */
@@ -62,7 +65,7 @@ export const encodeSeqCursor = (seq: number): string => encode({ seq });
 
 export function decodeSeqCursor(cursor: string): number {
   const value = decode(cursor) as { seq?: unknown } | undefined;
-  if (value && typeof value === "object" && Number.isSafeInteger(value.seq) && (value.seq as number) >= 0) return value.seq as number;
+  if (value && typeof value === "object" && Number.isInteger(value.seq) && (value.seq as number) >= 0 && (value.seq as number) <= MAX_SEQ) return value.seq as number;
   throw badCursor();
 }
 

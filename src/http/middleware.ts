@@ -1,13 +1,23 @@
-/** Cross-cutting HTTP middleware: request ids and logs, problem+json errors, authentication. */
+/**
+ * Cross-cutting HTTP middleware: request ids and logs, problem+json errors, security headers,
+ * path sanity.
+ */
 import { randomUUID } from "node:crypto";
 import type { Middleware } from "koa";
 import type { Logger } from "pino";
-import { Authenticator } from "../auth/authenticate.js";
 import { describePrincipal } from "../auth/principal.js";
+import { NotFound } from "../errors.js";
 import { toProblem } from "../problem.js";
 import type { HubState } from "./context.js";
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
+/** Share tokens are credentials in the URL: never written to logs. */
+const SHARE_PATH = /^(\/(?:api\/)?shared\/)[^/]+/;
+/** No id or token of ours is longer than this; a longer path segment names nothing. */
+const MAX_SEGMENT = 256;
+
+/** The path as logs may show it. */
+const loggedPath = (path: string) => path.replace(SHARE_PATH, "$1[redacted]");
 
 export function requestContext(log: Logger, bodyLimit: number): Middleware<HubState> {
   return async (ctx, next) => {
@@ -21,7 +31,7 @@ export function requestContext(log: Logger, bodyLimit: number): Middleware<HubSt
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
-        ctx.body = { type: "urn:agenthub:problem:not-found", title: "Not Found", status: 404, detail: `No route for ${ctx.method} ${ctx.path}` };
+        ctx.body = { type: "urn:agenthub:problem:not-found", title: "Not Found", status: 404, detail: `No route for ${ctx.method} ${loggedPath(ctx.path)}` };
         ctx.type = "application/problem+json";
       } else if ((ctx.status === 405 || ctx.status === 501) && !ctx.body) {
         // The router answered with an Allow header only.
@@ -30,24 +40,26 @@ export function requestContext(log: Logger, bodyLimit: number): Middleware<HubSt
           type: "urn:agenthub:problem:method-not-allowed",
           title: status === 405 ? "Method Not Allowed" : "Not Implemented",
           status,
-          detail: `${ctx.method} is not supported on ${ctx.path}${ctx.response.get("Allow") ? `; allowed: ${ctx.response.get("Allow")}` : ""}`,
+          detail: `${ctx.method} is not supported on ${loggedPath(ctx.path)}${ctx.response.get("Allow") ? `; allowed: ${ctx.response.get("Allow")}` : ""}`,
         };
         ctx.status = status;
         ctx.type = "application/problem+json";
       }
     } catch (err) {
       const { problem, headers } = toProblem(err, bodyLimit);
-      if (problem.status >= 500) ctx.state.log.error({ err }, "request failed");
+      if (problem.status === 503) ctx.state.log.warn({ err: { message: (err as Error)?.message } }, "dependency unavailable");
+      else if (problem.status >= 500) ctx.state.log.error({ err }, "request failed");
       ctx.status = problem.status;
       ctx.set(headers);
       ctx.body = problem;
       ctx.type = "application/problem+json";
     } finally {
       const p = ctx.state.principal;
-      ctx.state.log[ctx.status >= 500 ? "error" : "info"](
+      // An outage (503) is the operator's to see once in the dependency's own logs, not as an error per request.
+      ctx.state.log[ctx.status >= 500 && ctx.status !== 503 ? "error" : "info"](
         {
           method: ctx.method,
-          path: ctx.path,
+          path: loggedPath(ctx.path),
           status: ctx.status,
           ms: Math.round(performance.now() - started),
           ...(p ? { principal: describePrincipal(p) } : {}),
@@ -58,9 +70,32 @@ export function requestContext(log: Logger, bodyLimit: number): Middleware<HubSt
   };
 }
 
-export function authenticate(auth: Authenticator): Middleware<HubState> {
+/**
+ * Headers every answer carries: no MIME sniffing; authenticated answers and share views are
+ * never cached; HSTS when the hub is served over https. A share token is a credential in the
+ * URL: whatever the answer, it must not be cached, indexed or leaked through Referer.
+ */
+export function securityHeaders(publicUrl: string | undefined): Middleware<HubState> {
+  const hsts = publicUrl?.startsWith("https:");
   return async (ctx, next) => {
-    ctx.state.principal = await auth.authenticate(Authenticator.bearer(ctx.get("authorization")));
+    ctx.set("X-Content-Type-Options", "nosniff");
+    if (hsts) ctx.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+    if (SHARE_PATH.test(ctx.path)) ctx.set({ "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex" });
+    await next();
+    if (ctx.get("authorization")) ctx.set("Cache-Control", "no-store");
+  };
+}
+
+/** Paths that can name nothing of ours (NUL or control characters, undecodable, overlong segments) answer 404 before any lookup. */
+export function sanePaths(): Middleware<HubState> {
+  return async (ctx, next) => {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(ctx.path);
+    } catch {
+      throw new NotFound("Resource");
+    }
+    if (/[\u0000-\u001f\u007f]/.test(decoded) || decoded.split("/").some((s) => s.length > MAX_SEGMENT)) throw new NotFound("Resource");
     await next();
   };
 }

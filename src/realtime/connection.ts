@@ -1,18 +1,21 @@
 /**
  * A socket's life: the handshake authenticates it with the same code as REST and works out its
- * rooms (the server decides them, never the client); on connection it joins them at once, gets
- * its limits, a close when its token expires, and handlers for the client events.
+ * rooms (the server decides them, never the client); on connection it joins them at once,
+ * resumes the streams the client named in `auth.since` before anything live is sent on them,
+ * gets its limits, a close when its token expires, and handlers for the client events.
  */
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticate.js";
-import { describePrincipal, expiresAtOf, type Principal } from "../auth/principal.js";
+import { credentialKey, describePrincipal, expiresAtOf, type Principal } from "../auth/principal.js";
 import { agentSessionsPushedTo } from "../domain/sessions/policy.js";
-import { AppError } from "../errors.js";
-import { ChannelUnwatch, ChannelWatch, SessionUnwatch, SessionWatch, parse } from "../schemas.js";
+import { AppError, Invalid, Unauthorized, isUnavailable } from "../errors.js";
+import type { LocalRateLimiter } from "../rate-limit.js";
+import { ChannelUnwatch, ChannelWatch, HandshakeSince, SessionUnwatch, SessionWatch, parse } from "../schemas.js";
 import type { Services } from "../services.js";
 import { answer } from "./acks.js";
 import type { Delivery } from "./delivery.js";
 import type { SocketLimits } from "./limits.js";
+import type { AccessRecheck } from "./recheck.js";
 import type { HubServer, HubSocket, SocketData } from "./protocol.js";
 import { identityRooms, rooms } from "./rooms.js";
 import { closeSocket } from "./sockets.js";
@@ -22,30 +25,53 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ConnectionDeps {
   auth: Authenticator;
-  services: Pick<Services, "channels" | "groups">;
+  services: Pick<Services, "channels" | "groups" | "sessions">;
   delivery: Delivery;
   limits: SocketLimits;
   log: Logger;
+  settings: { maxStreams: number; perCredential: number };
+  /** Handshakes per address, and refused credentials per address (shared with REST). */
+  handshakes: LocalRateLimiter;
+  failedAuth: LocalRateLimiter;
+  /** Re-checks a socket's access right after it joined its rooms (a change made during the handshake). */
+  recheck: Pick<AccessRecheck, "check">;
 }
+
+type AtConnect = NonNullable<SocketData["atConnect"]>;
 
 export function acceptConnections(io: HubServer, deps: ConnectionDeps): void {
   const { log } = deps;
+  const credentialSockets = new Map<string, number>();
 
   io.use(async (socket, next) => {
+    const address = `ip:${socket.handshake.address}`;
+    if ((await deps.handshakes.hit(address)) > 0 || deps.failedAuth.over(address) > 0) return next(new Error("rate limited"));
     let principal: Principal;
     try {
       const token = socket.handshake.auth?.token;
       principal = await deps.auth.authenticate(typeof token === "string" ? token : undefined);
     } catch (err) {
-      if (!(err instanceof AppError)) log.error({ err }, "socket authentication failed");
+      // "unauthorized" is for refused credentials only: a hub that cannot check one right now says so.
+      if (isUnavailable(err)) return next(new Error("unavailable"));
+      if (err instanceof Unauthorized) await deps.failedAuth.hit(address);
+      else if (!(err instanceof AppError)) log.error({ err }, "socket authentication failed");
       return next(new Error("unauthorized"));
     }
+    let since: AtConnect["since"];
+    try {
+      since = parse(HandshakeSince, socket.handshake.auth?.since, "since") ?? {};
+    } catch (err) {
+      return next(new Error(`invalid auth.since: ${(err as Invalid).detail}`));
+    }
+    const credential = credentialKey(principal);
+    if ((credentialSockets.get(credential) ?? 0) >= deps.settings.perCredential) return next(new Error("too many connections"));
     try {
       // Worked out before the connection is accepted, and joined synchronously on "connection",
       // so a client that sees "connect" is already in every room it belongs to.
-      Object.assign(socket.data, { principal, streams: new Map(), atConnect: await roomsAtConnect(deps.services, principal) } satisfies SocketData);
+      Object.assign(socket.data, { principal, streams: new Map(), atConnect: { ...(await roomsAtConnect(deps.services, principal)), since } } satisfies SocketData);
       next();
     } catch (err) {
+      if (isUnavailable(err)) return next(new Error("unavailable"));
       log.error({ err }, "could not work out a socket's rooms");
       next(new Error("internal error"));
     }
@@ -53,20 +79,26 @@ export function acceptConnections(io: HubServer, deps: ConnectionDeps): void {
 
   io.on("connection", (socket) => {
     const slog = log.child({ socket: socket.id, principal: describePrincipal(socket.data.principal) });
+    const credential = credentialKey(socket.data.principal);
+    credentialSockets.set(credential, (credentialSockets.get(credential) ?? 0) + 1);
     slog.debug("socket connected");
-    deps.limits.attach(socket, (reason) => closeSocket(socket, reason));
+    deps.limits.attach(socket);
     socket.on("disconnect", (reason) => {
+      const left = (credentialSockets.get(credential) ?? 1) - 1;
+      if (left > 0) credentialSockets.set(credential, left);
+      else credentialSockets.delete(credential);
       deps.delivery.dropAll(socket);
       slog.debug({ reason }, "socket disconnected");
     });
-    joinAtConnect(socket, deps.delivery);
+    joinAtConnect(socket, deps);
+    void deps.recheck.check([socket]).catch((err) => slog.warn({ err }, "could not re-check a new socket's access"));
     closeWhenExpired(socket);
-    handleClientEvents(socket, deps.delivery, slog);
+    handleClientEvents(socket, deps, slog);
   });
 }
 
 /** The rooms the principal belongs in, and the channels its agent's subscriptions deliver. */
-async function roomsAtConnect(services: ConnectionDeps["services"], p: Principal): Promise<NonNullable<SocketData["atConnect"]>> {
+async function roomsAtConnect(services: ConnectionDeps["services"], p: Principal): Promise<Omit<AtConnect, "since">> {
   const agentSessions = agentSessionsPushedTo(p);
   const [groupIds, channels] = await Promise.all([services.groups.memberOf(p), services.channels.subscribedHeads(p)]);
   return {
@@ -79,12 +111,46 @@ async function roomsAtConnect(services: ConnectionDeps["services"], p: Principal
   };
 }
 
-function joinAtConnect(socket: HubSocket, delivery: Delivery): void {
+/**
+ * Joins the rooms worked out at the handshake. Every stream the client named in `auth.since`
+ * starts in catch-up right here, synchronously, so no live message reaches it before what it
+ * missed; subscribed channels it did not name start at their head.
+ */
+function joinAtConnect(socket: HubSocket, deps: ConnectionDeps): void {
   const initial = socket.data.atConnect;
   socket.data.atConnect = undefined;
   if (!initial) return;
+  const { delivery, services } = deps;
   socket.join(initial.rooms);
-  delivery.joinChannels(socket, initial.channels);
+  const named = { ...initial.since.channels };
+  const fresh = [];
+  for (const head of initial.channels) {
+    const since = named[head.id];
+    delete named[head.id];
+    if (since === undefined) fresh.push(head);
+    else {
+      delivery.holdFrom(socket, "channel", head.id, since, false);
+      void delivery.resume(socket, "channel", head.id);
+    }
+  }
+  delivery.joinChannels(socket, fresh);
+  // Other named streams resume as watches would, once the socket is found allowed to read them.
+  const watches = [
+    ...Object.entries(named).map(([id, since]) => ({ kind: "channel" as const, id, since, allowed: () => services.channels.readable(socket.data.principal, id) })),
+    ...Object.entries(initial.since.sessions ?? {}).map(([id, since]) => ({
+      kind: "session" as const,
+      id,
+      since,
+      allowed: () => services.sessions.readable(socket.data.principal, id),
+    })),
+  ];
+  for (const w of watches) delivery.holdFrom(socket, w.kind, w.id, w.since, true);
+  for (const w of watches) {
+    w.allowed().then(
+      () => delivery.resume(socket, w.kind, w.id),
+      () => delivery.leave(socket, w.kind, w.id),
+    );
+  }
 }
 
 function closeWhenExpired(socket: HubSocket): void {
@@ -99,10 +165,12 @@ function closeWhenExpired(socket: HubSocket): void {
   socket.on("disconnect", () => clearTimeout(timer));
 }
 
-function handleClientEvents(socket: HubSocket, delivery: Delivery, log: Logger): void {
+function handleClientEvents(socket: HubSocket, deps: ConnectionDeps, log: Logger): void {
+  const { delivery } = deps;
   socket.on("channel:watch", (payload, ack) =>
     answer(ack, log, async () => {
       const { channelId, since } = parse(ChannelWatch, payload, "payload");
+      delivery.assertRoomFor(socket, "channel", channelId, deps.settings.maxStreams);
       return delivery.watchChannel(socket, channelId, since);
     }),
   );
@@ -115,6 +183,7 @@ function handleClientEvents(socket: HubSocket, delivery: Delivery, log: Logger):
   socket.on("session:watch", (payload, ack) =>
     answer(ack, log, async () => {
       const { sessionId, since } = parse(SessionWatch, payload, "payload");
+      delivery.assertRoomFor(socket, "session", sessionId, deps.settings.maxStreams);
       return delivery.watchSession(socket, sessionId, since);
     }),
   );

@@ -6,15 +6,20 @@
  */
 import type { Logger } from "pino";
 import type { Principal } from "../auth/principal.js";
+import { Conflict } from "../errors.js";
 import type { ChannelHead } from "../domain/channels/repository.js";
 import type { Services } from "../services.js";
 import type { HubSocket, WatchAck } from "./protocol.js";
 import { rooms } from "./rooms.js";
 import type { LocalSockets } from "./sockets.js";
-import { Streams, type StreamKind } from "./streams.js";
+import { closeSocket } from "./sockets.js";
+import { Streams, messageBytes, type SeqRange, type StreamKind } from "./streams.js";
 
-/** At most this many missed messages in one watch ack; the client asks again for the rest. */
+/** At most this many missed messages, and about this many bytes, in one watch ack or pushed page. */
 export const REPLAY_LIMIT = 500;
+export const REPLAY_MAX_BYTES = 1024 * 1024;
+/** A resume pushes its next page once the socket has sent the last one, or after this long. */
+const DRAIN_WAIT_MS = 10_000;
 
 /** What delivery reads from the domain: messages after a seq, and who may read what. */
 export type DeliveryDomain = {
@@ -22,6 +27,13 @@ export type DeliveryDomain = {
   sessions: Pick<Services["sessions"], "readable">;
   sessionMessages: Pick<Services["sessionMessages"], "after">;
 };
+
+interface ReplayPage {
+  missed: Array<{ seq: number }>;
+  /** The last seq the page covers (sent now, or left out as sent before). */
+  cursor: number;
+  more: boolean;
+}
 
 /** An ack to send, and what to do once it is sent (release held live messages). */
 export interface WatchResult {
@@ -70,6 +82,13 @@ export class Delivery {
   async watchSession(socket: HubSocket, sessionId: string, since: number | undefined): Promise<WatchResult> {
     const session = await this.domain.sessions.readable(socket.data.principal, sessionId);
     return this.watch(socket, "session", sessionId, since ?? session.message_count, session.agent_id);
+  }
+
+  /** A socket may receive at most `max` streams: one more watch is refused (409). */
+  assertRoomFor(socket: HubSocket, kind: StreamKind, id: string, max: number): void {
+    if (!this.streams.get(socket, kind, id) && this.streams.count(socket) >= max) {
+      throw new Conflict(`This socket receives ${max} streams already; unwatch one before watching another`);
+    }
   }
 
   /** Stops a watch. A channel the socket's agent is subscribed to keeps delivering (it ends with the subscription). */
@@ -130,19 +149,91 @@ export class Delivery {
 
   /**
    * Joins the stream's room with live delivery held, replays what came after `since` from
-   * Postgres, acks it, then releases the held live messages after the replay.
+   * Postgres (leaving out what the socket was already sent), acks it, then releases the held
+   * live messages after the replay. With `more`, the client asks again from the ack's last seq.
    */
   private async watch(socket: HubSocket, kind: StreamKind, id: string, since: number, agentId?: string): Promise<WatchResult> {
-    const from = this.streams.beginCatchUp(socket, kind, id, since, { explicit: true, ...(agentId ? { agentId } : {}) });
+    const { from, skip } = this.streams.beginCatchUp(socket, kind, id, since, { explicit: true, ...(agentId ? { agentId } : {}) });
     socket.join(roomOf(kind, id));
-    const rows = await (kind === "channel" ? this.domain.channels.after(id, from, REPLAY_LIMIT + 1) : this.domain.sessionMessages.after(id, from, REPLAY_LIMIT + 1));
-    const more = rows.length > REPLAY_LIMIT;
-    const missed = rows.slice(0, REPLAY_LIMIT);
-    const cursor = missed.length ? missed[missed.length - 1]!.seq : from;
+    const page = await this.replayPage(kind, id, from, skip);
     return {
-      ack: { ok: true, missed, ...(more ? { more: true as const } : {}) },
-      after: () => this.streams.finishCatchUp(socket, kind, id, cursor, more),
+      ack: { ok: true, missed: page.missed, ...(page.more ? { more: true as const } : {}) },
+      after: () => this.streams.finishCatchUp(socket, kind, id, from, page.cursor, page.more),
     };
+  }
+
+  /**
+   * Starts a stream in catch-up from `since` at once, so nothing live is sent before what was
+   * missed; the replay itself is `resume`. For streams a client names in its handshake.
+   */
+  holdFrom(socket: HubSocket, kind: StreamKind, id: string, since: number, explicit: boolean): void {
+    this.streams.beginCatchUp(socket, kind, id, since, { explicit });
+    socket.join(roomOf(kind, id));
+  }
+
+  /**
+   * Pushes what the socket missed on a stream held by `holdFrom`, page by page as the socket
+   * keeps up, then releases live delivery: the same as a watch with `since`, without the client
+   * having to page. A socket whose replay cannot be read is closed so that it resumes again.
+   */
+  async resume(socket: HubSocket, kind: StreamKind, id: string): Promise<void> {
+    const st = this.streams.get(socket, kind, id);
+    if (!st?.catchingUp) return;
+    let from = st.cursor;
+    try {
+      for (;;) {
+        const page = await this.replayPage(kind, id, from, st.skip);
+        if (!socket.connected || this.streams.get(socket, kind, id) !== st) return;
+        for (const message of page.missed) this.send(socket, kind, id, message);
+        this.streams.finishCatchUp(socket, kind, id, from, page.cursor, page.more, false);
+        if (!page.more) return;
+        from = page.cursor;
+        await this.drained(socket);
+      }
+    } catch (err) {
+      this.log.warn({ err, socket: socket.id, stream: `${kind}:${id}` }, "could not replay what a socket missed; closing it so it resumes again");
+      closeSocket(socket, "could not replay what was missed; reconnect to resume");
+    }
+  }
+
+  private send(socket: HubSocket, kind: StreamKind, id: string, message: unknown): void {
+    if (kind === "channel") socket.emit("channel:message", message);
+    else socket.emit("session:message", { sessionId: id, message });
+  }
+
+  /** One page of a replay: at most REPLAY_LIMIT messages and about REPLAY_MAX_BYTES, less `skip`. */
+  private async replayPage(kind: StreamKind, id: string, from: number, skip: SeqRange | undefined): Promise<ReplayPage> {
+    const rows = await (kind === "channel" ? this.domain.channels.after(id, from, REPLAY_LIMIT + 1) : this.domain.sessionMessages.after(id, from, REPLAY_LIMIT + 1));
+    const page: ReplayPage = { missed: [], cursor: from, more: rows.length > REPLAY_LIMIT };
+    let bytes = 0;
+    for (const row of rows.slice(0, REPLAY_LIMIT)) {
+      const alreadySent = !!skip && row.seq >= skip.from && row.seq <= skip.to;
+      const size = alreadySent ? 0 : messageBytes(row);
+      if (page.missed.length && bytes + size > REPLAY_MAX_BYTES) {
+        page.more = true;
+        break;
+      }
+      page.cursor = row.seq;
+      if (alreadySent) continue;
+      page.missed.push(row);
+      bytes += size;
+    }
+    return page;
+  }
+
+  /** Resolves once what the socket was sent has left engine.io's buffer (or after DRAIN_WAIT_MS). */
+  private drained(socket: HubSocket): Promise<void> {
+    const conn = socket.conn as unknown as { writeBuffer?: unknown[]; once(event: "drain" | "close", fn: () => void): void };
+    if (!conn.writeBuffer?.length) return new Promise((resolve) => setImmediate(resolve));
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, DRAIN_WAIT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      conn.once("drain", done);
+      conn.once("close", done);
+    });
   }
 
   private async readBack(socket: HubSocket, heads: ChannelHead[]): Promise<void> {

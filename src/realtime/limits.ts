@@ -1,14 +1,21 @@
 /**
- * Per-socket limits: incoming event rate (token bucket per 10 s window) and outgoing buffered
- * data. Payload size is capped by Socket.IO's maxHttpBufferSize. An over-rate event is refused
- * with a 429 ack; a socket that keeps going at twice the rate, or whose unsent data passes
- * the bound (a slow consumer), is disconnected with a reason.
+ * Per-socket limits: incoming event rate (a fixed 10 s window) and outgoing queued data. Payload
+ * size is capped by Socket.IO's maxHttpBufferSize. An over-rate event is refused with a 429
+ * ack; a socket that keeps going at twice the rate is disconnected with a reason.
+ *
+ * Outgoing data waits at two layers: engine.io's writeBuffer (packets not yet handed to the
+ * transport, e.g. while a websocket write is in flight or between long-polls) and the websocket
+ * itself (bytes not yet taken by the kernel). A consumer that stops reading makes both grow, so
+ * both are counted, on every packet queued for the socket, and the socket is disconnected as
+ * soon as their sum passes the bound (a slow consumer).
  */
 import type { Logger } from "pino";
 import type { Socket } from "socket.io";
 import { TooManyRequests } from "../errors.js";
 import { systemClock, type Clock } from "../domain/time.js";
 import { toProblem } from "../problem.js";
+import type { HubSocket } from "./protocol.js";
+import { closeSocket, cutSocket } from "./sockets.js";
 
 export interface LimitSettings {
   eventsPer10s: number;
@@ -16,8 +23,31 @@ export interface LimitSettings {
 }
 
 const WINDOW_MS = 10_000;
-/** Engine.IO packets queued while the transport is busy (long-polling) before it counts as slow. */
-const MAX_QUEUED_PACKETS = 10_000;
+const SLOW_CONSUMER = "slow consumer: too much undelivered data";
+
+interface EnginePacket {
+  data?: unknown;
+}
+
+interface EngineConnection {
+  writeBuffer?: EnginePacket[];
+  transport?: { socket?: { bufferedAmount?: number } };
+  on?(event: "packetCreate", listener: (packet: EnginePacket) => void): unknown;
+  on?(event: "flush", listener: () => void): unknown;
+}
+
+/** Bytes a queued packet will take. A broadcast queues one string for many sockets in a row: measured once. */
+let lastData: unknown;
+let lastSize = 0;
+function packetBytes(packet: EnginePacket): number {
+  const data = packet.data;
+  if (data === lastData) return lastSize;
+  lastData = data;
+  lastSize = typeof data === "string" ? Buffer.byteLength(data) : data instanceof Uint8Array ? data.byteLength : 1;
+  return lastSize;
+}
+
+const bufferedInSocket = (conn: EngineConnection) => conn.transport?.socket?.bufferedAmount ?? 0;
 
 export class SocketLimits {
   constructor(
@@ -26,7 +56,15 @@ export class SocketLimits {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  attach(socket: Socket, close: (reason: string) => void): void {
+  attach(socket: Socket): void {
+    let closing = false;
+    const closeOnce = (reason: string, details: object, end: typeof closeSocket) => {
+      if (closing) return;
+      closing = true;
+      this.log.warn({ socket: socket.id, ...details }, `${reason}; disconnecting`);
+      end(socket as HubSocket, reason);
+    };
+
     let windowStart = this.clock.now().getTime();
     let count = 0;
     socket.use((packet, next) => {
@@ -37,26 +75,33 @@ export class SocketLimits {
       }
       count++;
       if (count <= this.settings.eventsPer10s) return next();
-      if (count > 2 * this.settings.eventsPer10s) {
-        this.log.warn({ socket: socket.id }, "socket over twice its event rate; disconnecting");
-        close("rate limit exceeded");
-        return;
-      }
+      if (count > 2 * this.settings.eventsPer10s) return closeOnce("rate limit exceeded", { events: count }, closeSocket);
       const ack = packet[packet.length - 1];
       const retryAfter = Math.ceil((windowStart + WINDOW_MS - now) / 1000);
       if (typeof ack === "function") ack({ ok: false, error: toProblem(new TooManyRequests(retryAfter), 0).problem });
     });
+
+    // What waits in engine.io's writeBuffer, kept as packets are queued and reset when it is flushed.
+    const conn = socket.conn as unknown as EngineConnection;
+    let queued = 0;
+    conn.on?.("flush", () => {
+      queued = 0;
+    });
+    conn.on?.("packetCreate", (packet) => {
+      queued += packetBytes(packet);
+      const buffered = queued + bufferedInSocket(conn);
+      if (buffered > this.settings.maxBuffered) closeOnce(SLOW_CONSUMER, { buffered }, cutSocket);
+    });
   }
 
-  /** Disconnects a socket that cannot keep up with what is sent to it. */
+  /** The same bound, measured from scratch (a periodic sweep catches what no packet revealed). */
   checkBuffered(socket: Socket): void {
-    const conn = socket.conn as unknown as { writeBuffer?: unknown[]; transport?: { socket?: { bufferedAmount?: number } } };
-    const buffered = conn.transport?.socket?.bufferedAmount ?? 0;
-    const queued = conn.writeBuffer?.length ?? 0;
-    if (buffered > this.settings.maxBuffered || queued > MAX_QUEUED_PACKETS) {
-      this.log.warn({ socket: socket.id, buffered, queued }, "slow consumer; disconnecting");
-      socket.emit("hub:closing", { reason: "slow consumer: too much undelivered data" });
-      socket.disconnect(true);
+    const conn = socket.conn as unknown as EngineConnection;
+    const queued = (conn.writeBuffer ?? []).reduce((n, p) => n + packetBytes(p), 0);
+    const buffered = queued + bufferedInSocket(conn);
+    if (buffered > this.settings.maxBuffered) {
+      this.log.warn({ socket: socket.id, buffered }, `${SLOW_CONSUMER}; disconnecting`);
+      cutSocket(socket as HubSocket, SLOW_CONSUMER);
     }
   }
 }

@@ -35,7 +35,7 @@ export interface SocketData {
   /** Ordered delivery state per stream, kept by streams.ts. */
   streams: Map<string, StreamState>;
   /** Rooms and channel streams worked out during the handshake, joined on "connection". */
-  atConnect?: { rooms: string[]; channels: ChannelHead[] } | undefined;
+  atConnect?: { rooms: string[]; channels: ChannelHead[]; since: { channels?: Record<string, number>; sessions?: Record<string, number> } } | undefined;
 }
 
 export type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;

@@ -11,6 +11,7 @@ import type { Authenticator } from "../auth/authenticate.js";
 import type { Config } from "../config.js";
 import type { EventBus } from "../domain/events.js";
 import type { Clock } from "../domain/time.js";
+import { memoryRateLimiter, type LocalRateLimiter } from "../rate-limit.js";
 import type { RedisClients } from "../redis.js";
 import type { Services } from "../services.js";
 import { coalesceWrites } from "./coalesce.js";
@@ -18,6 +19,7 @@ import { acceptConnections } from "./connection.js";
 import { Delivery } from "./delivery.js";
 import { SocketLimits } from "./limits.js";
 import type { HubServer } from "./protocol.js";
+import { AccessRecheck } from "./recheck.js";
 import { EventRouter } from "./router.js";
 import { localSockets } from "./sockets.js";
 import { localTransport, redisTransport } from "./transport.js";
@@ -33,6 +35,8 @@ export interface RealtimeDeps {
   services: Services;
   bus: EventBus;
   redis: RedisClients | undefined;
+  /** Refused credentials per address, shared with REST. */
+  failedAuth: LocalRateLimiter;
   clock?: Clock | undefined;
 }
 
@@ -58,7 +62,19 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   const transport = redis ? await redisTransport(redis.pub, redis.events, `${config.redisPrefix}:events`, log) : localTransport();
   deps.bus.subscribe((event) => transport.publish(event));
   transport.onEvent((event) => router.enqueue(event));
-  acceptConnections(io, { auth: deps.auth, services: deps.services, delivery, limits, log });
+  const recheck = new AccessRecheck(() => io.of("/").sockets.values(), deps.services, delivery, log);
+  recheck.start(config.socket.recheckMs);
+  acceptConnections(io, {
+    auth: deps.auth,
+    services: deps.services,
+    delivery,
+    limits,
+    log,
+    settings: config.socket,
+    handshakes: memoryRateLimiter(config.socket.handshakesPer10sPerIp, deps.clock),
+    failedAuth: deps.failedAuth,
+    recheck,
+  });
 
   const sweep = setInterval(() => {
     for (const socket of io.of("/").sockets.values()) limits.checkBuffered(socket);
@@ -69,6 +85,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     io,
     async close() {
       router.close();
+      recheck.stop();
       clearInterval(sweep);
       io.local.emit("hub:closing", { reason: "server shutting down" });
       io.disconnectSockets(true);

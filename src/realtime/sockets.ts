@@ -49,3 +49,16 @@ export function closeSocket(socket: HubSocket, reason: string): void {
   socket.emit("hub:closing", { reason });
   socket.disconnect(true);
 }
+
+/**
+ * Drops a connection that cannot keep up: tells it why (it may never arrive), then discards what
+ * is queued and ends the websocket at once. A polite close would wait for the queue to drain,
+ * which a consumer that stopped reading never lets happen.
+ */
+export function cutSocket(socket: Pick<HubSocket, "emit" | "disconnect" | "conn">, reason: string): void {
+  socket.emit("hub:closing", { reason });
+  socket.disconnect(true);
+  const conn = socket.conn as unknown as { close?(discard: boolean): void; transport?: { socket?: { terminate?(): void } } };
+  conn.close?.(true);
+  conn.transport?.socket?.terminate?.();
+}

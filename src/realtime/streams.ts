@@ -3,30 +3,47 @@
  * messages) to each socket.
  *
  * Every node receives every committed message once, but not necessarily in seq order (two
- * publishers on two nodes race to Redis), and a socket that watches with `since` is replayed
+ * publishers on two nodes race to Redis), and a socket that resumes with `since` is replayed
  * from Postgres while live messages keep arriving. So each socket keeps, per stream, the last
- * seq it was sent (`cursor`):
- *   - seq <= cursor: already sent (by replay or live): dropped;
+ * seq delivered in order (`cursor`) and the range of seqs it has been sent at all (`sent`):
+ *   - seq <= cursor: already delivered (by replay or live): dropped;
  *   - seq == cursor + 1: sent, then any held successors follow;
  *   - seq > cursor + 1: held; if the gap is still open after a short wait, the missing
  *     messages are read from Postgres (they are committed: seqs are assigned under a row lock,
  *     so seq n+1 exists only after n committed).
- * While a watch replays from Postgres the stream is "catching up": live messages are held and
- * released after the replay ack, so nothing is sent twice and nothing falls between the two.
+ * While a stream catches up (a replay from Postgres) live messages are held and released after
+ * it, so nothing is sent twice and nothing falls between the two; a replay leaves out what the
+ * socket was already sent. Holds are bounded in count and bytes (past them, messages are
+ * dropped and later read back from Postgres), and a catch-up the client stops paging through
+ * lapses after a while: nothing more is held for it until it watches again.
  */
 import type { Logger } from "pino";
 import type { Socket } from "socket.io";
 
+export interface SeqRange {
+  from: number;
+  to: number;
+}
+
 export interface StreamState {
+  /** The last seq delivered in order. */
   cursor: number;
-  /** The first seq actually sent on this socket (sent ones are then sentFrom..cursor). */
-  sentFrom?: number | undefined;
+  /** Seqs this socket has been sent (live or in a replay), one contiguous range. */
+  sent?: SeqRange | undefined;
+  /** During a catch-up: seqs sent before it began that its replay must leave out. */
+  skip?: SeqRange | undefined;
   catchingUp: boolean;
-  /** Messages above the cursor waiting for their turn. */
+  /** A catch-up the client stopped paging through: live messages are dropped, not held. */
+  lapsed: boolean;
+  /** Messages above the cursor waiting for their turn, and their size. */
   pending: Map<number, unknown>;
+  pendingBytes: number;
+  /** Messages past the hold's bound were dropped: read them back from Postgres once in order. */
+  overflowed?: boolean | undefined;
   /** Joined by an explicit watch (kept when an agent is unsubscribed). */
   explicit: boolean;
   repairTimer: NodeJS.Timeout | undefined;
+  catchUpTimer?: NodeJS.Timeout | undefined;
   /** Where the stream's access comes from, for re-checks (a session's agent). */
   agentId?: string | undefined;
 }
@@ -45,13 +62,40 @@ export interface StreamSource {
 
 export type StreamKind = "channel" | "session";
 
+/** Where a catch-up starts, and what its replay must leave out. */
+export interface CatchUp {
+  from: number;
+  skip: SeqRange | undefined;
+}
+
 const streamKey = (kind: StreamKind, id: string) => `${kind}:${id}`;
 
 /** How long a gap may stay open before it is filled from Postgres. */
 const GAP_WAIT_MS = 200;
-/** Held messages per socket and stream before holding stops and Postgres fills in later. */
+/** Held messages per socket and stream, in count and bytes, before holding stops and Postgres fills in later. */
 const MAX_PENDING = 2000;
+const MAX_PENDING_BYTES = 4 * 1024 * 1024;
 const REPAIR_BATCH = 500;
+/** A client that was told `more: true` and does not ask again within this lets its catch-up lapse. */
+export const CATCH_UP_TIMEOUT_MS = 30_000;
+
+/** A message's size as JSON, measured once however many sockets hold it. */
+const sizes = new WeakMap<object, number>();
+export function messageBytes(message: unknown): number {
+  if (typeof message !== "object" || message === null) return JSON.stringify(message ?? null).length;
+  let n = sizes.get(message);
+  if (n === undefined) sizes.set(message, (n = Buffer.byteLength(JSON.stringify(message))));
+  return n;
+}
+
+const contains = (r: SeqRange | undefined, seq: number) => !!r && seq >= r.from && seq <= r.to;
+
+/** The union of two ranges when they touch or overlap. */
+function union(a: SeqRange | undefined, b: SeqRange | undefined): SeqRange | undefined {
+  if (!a || !b) return a ?? b;
+  if (b.from > a.to + 1 || a.from > b.to + 1) return undefined;
+  return { from: Math.min(a.from, b.from), to: Math.max(a.to, b.to) };
+}
 
 export class Streams {
   private readonly inflight = new Map<string, Promise<Array<{ seq: number }>>>();
@@ -65,58 +109,77 @@ export class Streams {
     return (socket.data.streams ??= new Map());
   }
 
+  private fresh(cursor: number, options: { explicit: boolean; agentId?: string | undefined }): StreamState {
+    return { cursor, catchingUp: false, lapsed: false, pending: new Map(), pendingBytes: 0, repairTimer: undefined, ...options };
+  }
+
   get(socket: Socket, kind: StreamKind, id: string): StreamState | undefined {
     return this.states(socket).get(streamKey(kind, id));
+  }
+
+  /** How many streams the socket receives. */
+  count(socket: Socket): number {
+    return this.states(socket).size;
   }
 
   /** Starts live delivery after `head` (messages up to head are not sent). */
   init(socket: Socket, kind: StreamKind, id: string, head: number, options: { explicit: boolean; agentId?: string }): void {
     const key = streamKey(kind, id);
     const states = this.states(socket);
-    if (states.has(key)) return;
-    states.set(key, { cursor: head, catchingUp: false, pending: new Map(), repairTimer: undefined, ...options });
+    if (!states.has(key)) states.set(key, this.fresh(head, options));
   }
 
   /**
-   * Holds live messages while a replay runs; ends with finishCatchUp. Returns the seq to
-   * replay after: `since`, or later when this socket was already sent everything after `since`
-   * up to some seq (a live message that crossed the client's watch request on the wire).
+   * Holds live messages while a replay runs; ends with finishCatchUp. Returns the seq to replay
+   * after and the range the replay must leave out: `since`, or later when this socket was
+   * already sent everything from `since` on (a live message that crossed the client's request).
    */
-  beginCatchUp(socket: Socket, kind: StreamKind, id: string, since: number, options: { explicit: boolean; agentId?: string }): number {
+  beginCatchUp(socket: Socket, kind: StreamKind, id: string, since: number, options: { explicit: boolean; agentId?: string }): CatchUp {
     const key = streamKey(kind, id);
     const states = this.states(socket);
     const old = states.get(key);
-    if (old?.repairTimer) clearTimeout(old.repairTimer);
-    const from = old?.sentFrom !== undefined && !old.catchingUp && since >= old.sentFrom - 1 ? Math.max(since, old.cursor) : since;
-    states.set(key, {
-      cursor: from,
-      sentFrom: old?.sentFrom,
+    this.clearTimers(old);
+    const sent = old?.sent;
+    const carriedSkip = old?.catchingUp && old.skip && old.skip.to > since ? old.skip : undefined;
+    const from = sent && since >= sent.from - 1 ? Math.max(since, sent.to) : since;
+    const skip = carriedSkip ?? (sent && from < sent.to ? sent : undefined);
+    const st: StreamState = {
+      ...this.fresh(from, { explicit: options.explicit || !!old?.explicit, agentId: options.agentId ?? old?.agentId }),
+      sent,
+      skip,
       catchingUp: true,
-      pending: old ? new Map([...old.pending].filter(([seq]) => seq > from)) : new Map(),
-      repairTimer: undefined,
-      explicit: options.explicit || !!old?.explicit,
-      agentId: options.agentId ?? old?.agentId,
-    });
-    return from;
+    };
+    if (old) for (const [seq, m] of old.pending) if (seq > from) this.hold(st, seq, m);
+    states.set(key, st);
+    return { from, skip };
   }
 
   /**
-   * The replay up to `cursor` has been acked. With `more`, the client will ask again, so live
-   * messages stay held; otherwise held messages after the cursor are released in order.
+   * A replay has covered every seq up to `cursor` (sent now, or before and left out). With
+   * `more`, more replay follows, so live messages stay held (for at most CATCH_UP_TIMEOUT_MS
+   * when the client is the one to ask); otherwise held messages after the cursor are released.
    */
-  finishCatchUp(socket: Socket, kind: StreamKind, id: string, cursor: number, more: boolean): void {
+  finishCatchUp(socket: Socket, kind: StreamKind, id: string, replayedFrom: number, cursor: number, more: boolean, clientPaged = true): void {
     const st = this.get(socket, kind, id);
     if (!st) return;
     st.cursor = Math.max(st.cursor, cursor);
-    if (more) return;
+    const replayed = cursor > replayedFrom ? { from: replayedFrom + 1, to: cursor } : undefined;
+    const merged = union(st.sent, replayed);
+    if (merged) st.sent = merged;
+    else if (replayed) st.sent = replayed; // st.sent stays left out through `skip` until the replay reaches it
+    if (more) {
+      if (clientPaged) this.lapseLater(socket, kind, id, st);
+      return;
+    }
+    st.sent = union(st.sent, st.skip) ?? st.sent;
+    st.skip = undefined;
     st.catchingUp = false;
     this.drain(socket, kind, id, st);
   }
 
   drop(socket: Socket, kind: StreamKind, id: string): void {
     const key = streamKey(kind, id);
-    const st = this.states(socket).get(key);
-    if (st?.repairTimer) clearTimeout(st.repairTimer);
+    this.clearTimers(this.states(socket).get(key));
     this.states(socket).delete(key);
   }
 
@@ -135,7 +198,7 @@ export class Streams {
   }
 
   dropAll(socket: Socket): void {
-    for (const st of this.states(socket).values()) if (st.repairTimer) clearTimeout(st.repairTimer);
+    for (const st of this.states(socket).values()) this.clearTimers(st);
     this.states(socket).clear();
   }
 
@@ -151,8 +214,7 @@ export class Streams {
     for (const socket of sockets) {
       const st = this.states(socket).get(key);
       if (st && !st.catchingUp && st.pending.size === 0 && seq === st.cursor + 1) {
-        st.cursor = seq;
-        st.sentFrom ??= seq;
+        this.markSent(st, seq);
         ready.push(socket);
       } else {
         skipped.push(socket);
@@ -171,12 +233,12 @@ export class Streams {
     if (!st) {
       // First message of a stream this socket gets without having watched it (an owner's
       // other tab, a group member): start from here.
-      st = { cursor: seq - 1, catchingUp: false, pending: new Map(), repairTimer: undefined, explicit: false };
+      st = this.fresh(seq - 1, { explicit: false });
       states.set(key, st);
     }
-    if (seq <= st.cursor) return;
+    if (seq <= st.cursor || contains(st.skip, seq)) return;
     if (st.catchingUp || seq !== st.cursor + 1) {
-      if (st.pending.size < MAX_PENDING) st.pending.set(seq, message);
+      if (!st.lapsed) this.hold(st, seq, message);
       if (!st.catchingUp) this.scheduleRepair(socket, kind, id, st);
       return;
     }
@@ -184,24 +246,62 @@ export class Streams {
     if (st.pending.size) this.drain(socket, kind, id, st);
   }
 
-  private send(socket: Socket, kind: StreamKind, id: string, st: StreamState, seq: number, message: unknown): void {
+  private hold(st: StreamState, seq: number, message: unknown): void {
+    if (st.pending.has(seq)) return;
+    const bytes = messageBytes(message);
+    if (st.pending.size >= MAX_PENDING || st.pendingBytes + bytes > MAX_PENDING_BYTES) {
+      st.overflowed = true;
+      return;
+    }
+    st.pending.set(seq, message);
+    st.pendingBytes += bytes;
+  }
+
+  private unhold(st: StreamState, seq: number): void {
+    const m = st.pending.get(seq);
+    if (m === undefined) return;
+    st.pending.delete(seq);
+    st.pendingBytes -= messageBytes(m);
+  }
+
+  private markSent(st: StreamState, seq: number): void {
     st.cursor = seq;
-    st.sentFrom ??= seq;
+    st.sent = union(st.sent, { from: seq, to: seq }) ?? { from: seq, to: seq };
+  }
+
+  private send(socket: Socket, kind: StreamKind, id: string, st: StreamState, seq: number, message: unknown): void {
+    this.markSent(st, seq);
     this.sources[kind].send(socket, id, message);
   }
 
   private drain(socket: Socket, kind: StreamKind, id: string, st: StreamState): void {
-    for (const seq of [...st.pending.keys()]) if (seq <= st.cursor) st.pending.delete(seq);
+    for (const seq of [...st.pending.keys()]) if (seq <= st.cursor) this.unhold(st, seq);
     let next: unknown;
     while ((next = st.pending.get(st.cursor + 1)) !== undefined && socket.connected) {
-      st.pending.delete(st.cursor + 1);
+      this.unhold(st, st.cursor + 1);
       this.send(socket, kind, id, st, st.cursor + 1, next);
     }
-    if (st.pending.size) this.scheduleRepair(socket, kind, id, st);
+    if (st.pending.size || st.overflowed) this.scheduleRepair(socket, kind, id, st);
     else if (st.repairTimer) {
       clearTimeout(st.repairTimer);
       st.repairTimer = undefined;
     }
+  }
+
+  private lapseLater(socket: Socket, kind: StreamKind, id: string, st: StreamState): void {
+    if (st.catchUpTimer) clearTimeout(st.catchUpTimer);
+    st.catchUpTimer = setTimeout(() => {
+      if (this.get(socket, kind, id) !== st || !st.catchingUp) return;
+      st.lapsed = true;
+      st.pending.clear();
+      st.pendingBytes = 0;
+    }, CATCH_UP_TIMEOUT_MS);
+    st.catchUpTimer.unref();
+  }
+
+  private clearTimers(st: StreamState | undefined): void {
+    if (st?.repairTimer) clearTimeout(st.repairTimer);
+    if (st?.catchUpTimer) clearTimeout(st.catchUpTimer);
   }
 
   private scheduleRepair(socket: Socket, kind: StreamKind, id: string, st: StreamState): void {
@@ -215,7 +315,7 @@ export class Streams {
 
   /** Fills a gap that stayed open from Postgres; sockets on the same gap share one query. */
   private async repair(socket: Socket, kind: StreamKind, id: string, st: StreamState): Promise<void> {
-    if (!socket.connected || st.catchingUp || !st.pending.size) return;
+    if (!socket.connected || st.catchingUp || (!st.pending.size && !st.overflowed)) return;
     const from = st.cursor;
     const key = `${kind}:${id}@${from}`;
     let rows = this.inflight.get(key);
@@ -230,6 +330,7 @@ export class Streams {
       for (const row of fetched) {
         if (row.seq === st.cursor + 1) this.send(socket, kind, id, st, row.seq, row);
       }
+      if (fetched.length < REPAIR_BATCH) st.overflowed = false;
       if (!fetched.length && st.pending.size) {
         // The missing seqs are gone from Postgres (their stream was deleted): skip them.
         st.cursor = Math.min(...st.pending.keys()) - 1;

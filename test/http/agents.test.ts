@@ -228,6 +228,15 @@ describe("agent teams", () => {
       expect.arrayContaining([{ user_id: await userId(bob), name: "bob", email: "bob@example.com", avatar: null }]),
     );
     expectProblem(await alice.get(`/api/workspaces/${hub.other.id}/team`), "not-found");
+    // It pages: one at a time gives the same people in the same order.
+    const paged: number[] = [];
+    let cursor: string | null = "";
+    while (cursor !== null) {
+      const page: { members: Array<{ user_id: number }>; next_cursor: string | null } = (await alice.get(`/api/workspaces/${hub.ws.id}/team?limit=1&cursor=${cursor}`)).body;
+      paged.push(...page.members.map((m) => m.user_id));
+      cursor = page.next_cursor;
+    }
+    expect(paged).toEqual(res.body.members.map((m: { user_id: number }) => m.user_id));
   });
 });
 
@@ -310,6 +319,17 @@ describe("operations", () => {
     const res = await hub.anon.raw("/healthz", { headers: { "x-request-id": "abc-123" } });
     expect(res.headers.get("x-request-id")).toBe("abc-123");
   });
+
+  it("deletes an agent with more sessions than one statement can name", async () => {
+    const agentId = await makeAgent(alice, uniq("busy"));
+    await hub.db.raw(
+      `insert into sessions (id, workspace_id, agent_id, owner_id, title, created_at, updated_at)
+       select 'ses_bulk_' || g, ?, ?, null, 'bulk', now(), now() from generate_series(1, 70000) g`,
+      [hub.ws.id, agentId],
+    );
+    expect((await alice.delete(`/api/agents/${agentId}`)).status).toBe(204);
+    expect(await hub.db("sessions").where({ agent_id: agentId }).count({ n: "*" })).toEqual([{ n: 0 }]);
+  }, 60_000);
 
   it("keeps the migrations reversible", async () => {
     const db = createDb({ databaseUrl: process.env.TEST_FILE_DATABASE_URL, dataDir: "/nonexistent" });

@@ -52,6 +52,22 @@ describe("team channels", () => {
     expectProblem(await alice.post("/team-channels", { name: "" }), "validation", { fields: ["name"] });
   });
 
+  it("pages the channel list by name", async () => {
+    for (let i = 0; i < 3; i++) await channel();
+    const all = (await alice.get("/team-channels?limit=200")).body;
+    expect(all.nextCursor).toBeNull();
+    const paged: string[] = [];
+    let cursor: string | null = "";
+    while (cursor !== null) {
+      const page: { channels: Array<{ id: string }>; nextCursor: string | null } = (await alice.get(`/team-channels?limit=2&cursor=${cursor}`)).body;
+      expect(page.channels.length).toBeLessThanOrEqual(2);
+      paged.push(...page.channels.map((c) => c.id));
+      cursor = page.nextCursor;
+    }
+    expect(paged).toEqual(all.channels.map((c: { id: string }) => c.id));
+    expectProblem(await alice.get("/team-channels?cursor=nonsense"), "validation", { fields: ["cursor"] });
+  });
+
   it("lists, gets and deletes, hiding other workspaces", async () => {
     const id = await channel();
     expect((await bob.get("/team-channels")).body.channels.map((c: { id: string }) => c.id)).toContain(id);
@@ -169,6 +185,9 @@ describe("team channels", () => {
     expectProblem(await alice.post(`/team-channels/${id}/messages`, { agentId, message: "x", metadata: [1] }), "validation", { fields: ["metadata"] });
     expectProblem(await alice.post(`/team-channels/${id}/messages`, { agentId, message: "x", id: "not-a-uuid" }), "validation", { fields: ["id"] });
     expectProblem(await alice.post(`/team-channels/${id}/messages`, { agentId, message: "x".repeat(300 * 1024) }), "validation", { fields: ["message"] });
+    // Each part under the bound, together over it: bounded once, as a whole.
+    const halves = { agentId, message: "x".repeat(200 * 1024), metadata: { note: "y".repeat(100 * 1024) } };
+    expectProblem(await alice.post(`/team-channels/${id}/messages`, halves), "validation", { fields: ["message"], detail: /together are \d+ bytes; at most 262144/ });
     expect((await alice.get(`/team-channels/${id}`)).body.messageCount).toBe(0);
   });
 

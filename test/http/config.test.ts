@@ -18,7 +18,17 @@ describe("configuration", () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ port: 3000, databaseUrl: undefined, redisUrl: undefined, logLevel: "info", bodyLimit: 1024 * 1024 });
     expect(c).toMatchObject({ rateLimitPer10s: 6000, shutdownTimeoutMs: 10_000, redisPrefix: "agenthub", banner: true });
-    expect(c.socket).toEqual({ maxPayload: 64 * 1024, eventsPer10s: 100, maxBuffered: 8 * 1024 * 1024 });
+    expect(c.socket).toEqual({
+      maxPayload: 64 * 1024,
+      eventsPer10s: 100,
+      maxBuffered: 8 * 1024 * 1024,
+      maxStreams: 1000,
+      perCredential: 1000,
+      recheckMs: 30_000,
+      handshakesPer10sPerIp: 1000,
+      failedAuthPer10sPerIp: 100,
+    });
+    expect(c).toMatchObject({ publicPer10sPerIp: 600, trustProxy: false });
     expect(c.dataDir).toBe(path.resolve("data"));
     expect(Object.isFrozen(c) && Object.isFrozen(c.jwt) && Object.isFrozen(c.socket)).toBe(true);
   });
@@ -51,6 +61,13 @@ describe("configuration", () => {
     expect(c.jwt.publicKey).toBe("-----BEGIN PUBLIC KEY-----\nabc");
   });
 
+  it("refuses what production must not run with, naming the fix", () => {
+    expect(problems({ NODE_ENV: "production" })).toContain("JWT_SECRET (or JWT_JWKS_URL / JWT_PUBLIC_KEY) must be set when NODE_ENV=production");
+    expect(problems({ NODE_ENV: "production", JWT_JWKS_URL: "http://idp.example/jwks" })).toContain("JWT_JWKS_URL must be https:");
+    expect(loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://idp.example/jwks" }).production).toBe(true);
+    expect(loadConfig({ JWT_JWKS_URL: "http://idp.example/jwks" }).production).toBe(false);
+  });
+
   it("reads the banner setting", () => {
     expect(loadConfig({ AGENTHUB_BANNER: "0" }).banner).toBe(false);
     expect(loadConfig({ AGENTHUB_BANNER: "1" }).banner).toBe(true);
@@ -72,13 +89,28 @@ describe("configuration", () => {
         readonly publicKey: string | undefined;
         readonly issuer: string | undefined;
         readonly audience: string | undefined;
+        readonly adminClaim: string;
+        readonly adminValue: string;
+        readonly maxAgeSeconds: number;
       };
+      readonly production: boolean;
       readonly dataDir: string;
       readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
       readonly bodyLimit: number;
       readonly messageMaxBytes: number;
-      readonly socket: { readonly maxPayload: number; readonly eventsPer10s: number; readonly maxBuffered: number };
+      readonly socket: {
+        readonly maxPayload: number;
+        readonly eventsPer10s: number;
+        readonly maxBuffered: number;
+        readonly maxStreams: number;
+        readonly perCredential: number;
+        readonly recheckMs: number;
+        readonly handshakesPer10sPerIp: number;
+        readonly failedAuthPer10sPerIp: number;
+      };
       readonly rateLimitPer10s: number;
+      readonly publicPer10sPerIp: number;
+      readonly trustProxy: boolean;
       readonly shutdownTimeoutMs: number;
     }>();
     expectTypeOf<Config["banner"]>().toEqualTypeOf<boolean>();

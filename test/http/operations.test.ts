@@ -1,16 +1,21 @@
 /**
  * Operations against real Postgres: several hub processes migrating one empty database at once,
- * and the `agenthub` CLI (migrate, workspace create, token) with DATABASE_URL.
+ * and the `agenthub` CLI (migrate, workspace create, rotate-key, token) with DATABASE_URL, and
+ * rotate-key through a running embedded hub.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../support/api.js";
-import { JWT_SECRET, PG_ADMIN_URL, databaseUrl, FILE_DB_PREFIX } from "../support/env.js";
+import { JWT_SECRET, PG_ADMIN_URL, REDIS_URL, databaseUrl, FILE_DB_PREFIX } from "../support/env.js";
 import { spawnHub, type HubProcess } from "../support/hub.js";
 import { expectProblem } from "../support/problem.js";
+import { connect } from "../support/sockets.js";
 
 const run = promisify(execFile);
 const emptyDb = `${FILE_DB_PREFIX}empty_${randomBytes(4).toString("hex")}`;
@@ -33,8 +38,9 @@ afterAll(async () => {
   await admin(`DROP DATABASE IF EXISTS ${emptyDb} WITH (FORCE)`);
 });
 
-const cli = async (...args: string[]) =>
-  (await run(process.execPath, ["bin/agenthub.js", ...args], { env: { ...process.env, DATABASE_URL: url, JWT_SECRET } })).stdout.trim();
+const cliWith = async (env: Record<string, string>, ...args: string[]) =>
+  (await run(process.execPath, ["bin/agenthub.js", ...args], { env: { ...process.env, DATABASE_URL: url, JWT_SECRET, ...env } })).stdout.trim();
+const cli = (...args: string[]) => cliWith({}, ...args);
 
 describe("operations", () => {
   it("lets three processes start on one empty database at once, migrating it exactly once", async () => {
@@ -57,8 +63,36 @@ describe("operations", () => {
     expect(me.body).toMatchObject({ kind: "user", email: "u1@example.com", groups: ["a", "b"], role: "admin" });
   });
 
+  it("rotates a workspace's master key from the CLI: old keys refused, their sockets closed on running hubs", async () => {
+    // A hub on Redis, as in production: the CLI tells it over the events channel.
+    const hub = await spawnHub({ env: { DATABASE_URL: url } });
+    hubs.push(hub);
+    const created = JSON.parse(await cli("workspace", "create", "--name", "rotating"));
+    const first = api(hub.url, created.master_key);
+    const second = await first.post("/api/workspace/master-keys", { name: "second" });
+    expect(second.status).toBe(201);
+    const socket = await connect(hub.url, second.body.key);
+    try {
+      const redisEnv = { REDIS_URL, REDIS_PREFIX: process.env.TEST_FILE_REDIS_PREFIX! };
+      const rotated = JSON.parse(await cliWith(redisEnv, "workspace", "rotate-key", "--workspace", created.workspace_id));
+      expect(rotated).toEqual({ workspace_id: created.workspace_id, master_key: expect.stringMatching(/^g_master_/) });
+      const fresh = api(hub.url, rotated.master_key);
+      const me = await fresh.get("/api/me");
+      expect(me.body).toMatchObject({ kind: "master", workspace_id: created.workspace_id });
+      expectProblem(await first.get("/api/agents"), "unauthorized");
+      expectProblem(await api(hub.url, second.body.key).get("/api/agents"), "unauthorized");
+      expect((await fresh.get("/api/workspace/master-keys")).body.keys.map((k: { id: string }) => k.id)).toEqual([me.body.key_id]);
+      await socket.until(() => socket.closed !== undefined, "the old key's socket to close");
+      expect(socket.of("hub:closing")).toEqual([{ reason: "key revoked" }]);
+    } finally {
+      socket.close();
+    }
+  }, 60_000);
+
   it("explains bad CLI usage", async () => {
     await expect(cli("workspace", "create")).rejects.toMatchObject({ stderr: expect.stringContaining("--name is required") });
+    await expect(cli("workspace", "rotate-key")).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--workspace is required") });
+    await expect(cli("workspace", "rotate-key", "--workspace", "ws_nope")).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("Workspace not found") });
     await expect(cli("frobnicate")).rejects.toMatchObject({ code: 2 });
   });
 
@@ -67,6 +101,36 @@ describe("operations", () => {
       run(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "nope" } }),
     ).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("PORT") });
   });
+});
+
+describe("rotate-key on the embedded default", () => {
+  it("goes through the running hub, which closes the old key's sockets", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "agenthub-rotate-"));
+    const env = { DATABASE_URL: "", REDIS_URL: "", JWT_SECRET: "", PUBLIC_URL: "", DATA_DIR: dataDir };
+    const hub = await spawnHub({ redis: false, env });
+    try {
+      const created = JSON.parse(await cliWith(env, "workspace", "create", "--name", "embedded"));
+      const socket = await connect(hub.url, created.master_key);
+      try {
+        const rotated = JSON.parse(await cliWith(env, "workspace", "rotate-key", "--workspace", created.workspace_id));
+        expect(rotated).toEqual({ workspace_id: created.workspace_id, master_key: expect.stringMatching(/^g_master_/) });
+        expect(rotated.master_key).not.toBe(created.master_key);
+        await socket.until(() => socket.closed !== undefined, "the old key's socket to close");
+        expect(socket.of("hub:closing")).toEqual([{ reason: "key revoked" }]);
+        expectProblem(await api(hub.url, created.master_key).get("/api/agents"), "unauthorized");
+        expect((await api(hub.url, rotated.master_key).get("/api/agents")).status).toBe(200);
+        await expect(cliWith(env, "workspace", "rotate-key", "--workspace", "ws_nope")).rejects.toMatchObject({
+          code: 1,
+          stderr: expect.stringContaining("Workspace not found"),
+        });
+      } finally {
+        socket.close();
+      }
+    } finally {
+      await hub.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe("readiness", () => {

@@ -234,3 +234,61 @@ describe("cloning a shared session", () => {
     expect((await hub.anon.as(await hub.ws.token("root", { role: "admin" })).post(`/api/shared/${token}/clone`)).status).toBe(201);
   });
 });
+
+describe("links made by keys, and revoking one's own", () => {
+  /** A fresh key of the agent with its id, and a client using it. */
+  async function agentKey(body: Record<string, unknown> = {}) {
+    const res = await alice.post(`/api/agents/${agent}/keys`, { scopes: ["sessions:read"], ...body });
+    expect(res.status).toBe(201);
+    return { id: res.body.id as string, client: hub.anon.as(res.body.key), expiresAt: res.body.expires_at as string | null };
+  }
+
+  it("a link made with an agent key (or a master key) dies when that key is revoked; people's links live on", async () => {
+    const s = await conversation(1);
+    const key = await agentKey();
+    const byKey = await share(key.client, s.id);
+    const secondMaster = await master.post("/api/workspace/master-keys", {});
+    const byMaster = await share(hub.anon.as(secondMaster.body.key), s.id);
+    const byAlice = await share(alice, s.id);
+    for (const { token } of [byKey, byMaster, byAlice]) expect((await hub.anon.get(`/api/shared/${token}`)).status).toBe(200);
+
+    expect((await alice.delete(`/api/agents/${agent}/keys/${key.id}`)).status).toBe(204);
+    expect((await master.delete(`/api/workspace/master-keys/${secondMaster.body.id}`)).status).toBe(204);
+    const unknown = await hub.anon.get(`/api/shared/${"A".repeat(43)}`);
+    for (const { token } of [byKey, byMaster]) {
+      const view = await hub.anon.get(`/api/shared/${token}`);
+      expectProblem(view, "not-found");
+      expect(view.text).toBe(unknown.text);
+      expectProblem(await bob.post(`/api/shared/${token}/clone`), "not-found");
+    }
+    expect((await hub.anon.get(`/api/shared/${byAlice.token}`)).status).toBe(200);
+    expect((await bob.post(`/api/shared/${byAlice.token}/clone`)).status).toBe(201);
+  });
+
+  it("a link made with an agent key dies when that key expires", async () => {
+    const s = await conversation(1);
+    const key = await agentKey({ expires_in_seconds: 1 });
+    const { token } = await share(key.client, s.id);
+    expect((await hub.anon.get(`/api/shared/${token}`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(key.expiresAt!) - Date.now()) + 100));
+    expectProblem(await hub.anon.get(`/api/shared/${token}`), "not-found");
+    expectProblem(await bob.post(`/api/shared/${token}/clone`), "not-found");
+  });
+
+  it("lets the owner revoke their own links after losing access to the agent", async () => {
+    const dave = hub.anon.as(await hub.ws.token("dave"));
+    const daveId = await addToTeam(alice, agent, dave);
+    const s = await makeSession(dave, agent, { title: "dave's" });
+    const { token } = await share(dave, s.id);
+    expect((await alice.delete(`/api/agents/${agent}/team/${daveId}`)).status).toBe(200);
+
+    expectProblem(await dave.get(`/api/agents/${agent}/sessions/${s.id}`), "not-found");
+    expectProblem(await dave.post(sharePath(s.id), {}), "not-found"); // sharing anew needs access
+    expect((await hub.anon.get(`/api/shared/${token}`)).status).toBe(200);
+    for (const client of [carol, bob, otherAgentKey]) expectProblem(await client.delete(sharePath(s.id)), "not-found");
+    expectProblem(await writeKey.delete(sharePath(s.id)), "forbidden");
+    expect((await dave.delete(sharePath(s.id))).status).toBe(204);
+    expectProblem(await hub.anon.get(`/api/shared/${token}`), "not-found");
+    expectProblem(await dave.delete(sharePath(s.id, "another-agent")), "not-found");
+  });
+});

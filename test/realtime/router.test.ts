@@ -21,6 +21,8 @@ const user = (userId: number, extra: Partial<UserPrincipal> = {}): UserPrincipal
   name: `u${userId}`,
   groups: [],
   role: undefined,
+  admin: false,
+  emailVerified: true,
   expiresAt: new Date(Date.now() + 3_600_000),
   ...extra,
 });

@@ -34,7 +34,7 @@ describe("ordered stream delivery", () => {
     streams.offer(socket, "channel", "c", 5, { seq: 5 });
     streams.offer(socket, "channel", "c", 6, { seq: 6 });
     expect(sent).toEqual([]);
-    streams.finishCatchUp(socket, "channel", "c", 5, false);
+    streams.finishCatchUp(socket, "channel", "c", 3, 5, false);
     expect(sent).toEqual([6]);
     streams.offer(socket, "channel", "c", 6, { seq: 6 });
     streams.offer(socket, "channel", "c", 7, { seq: 7 });
@@ -45,15 +45,15 @@ describe("ordered stream delivery", () => {
     const { sent, socket, streams } = setup();
     // The owner's socket gets seq 2 through its user room while its watch (since 1) is in flight.
     streams.offer(socket, "session", "s", 2, { seq: 2 });
-    expect(streams.beginCatchUp(socket, "session", "s", 1, { explicit: true })).toBe(2);
+    expect(streams.beginCatchUp(socket, "session", "s", 1, { explicit: true })).toEqual({ from: 2, skip: undefined });
     // A watch for older history than what was sent live still replays from since.
     const other = { connected: true, data: {} } as unknown as Socket;
     streams.offer(other, "session", "s", 5, { seq: 5 });
-    expect(streams.beginCatchUp(other, "session", "s", 1, { explicit: true })).toBe(1);
+    expect(streams.beginCatchUp(other, "session", "s", 1, { explicit: true })).toEqual({ from: 1, skip: { from: 5, to: 5 } });
     // A stream started at a head without sending anything replays from since.
     const fresh = { connected: true, data: {} } as unknown as Socket;
     streams.init(fresh, "channel", "c", 9, { explicit: false });
-    expect(streams.beginCatchUp(fresh, "channel", "c", 3, { explicit: true })).toBe(3);
+    expect(streams.beginCatchUp(fresh, "channel", "c", 3, { explicit: true })).toEqual({ from: 3, skip: undefined });
     expect(sent).toEqual([2, 5]);
   });
 
@@ -61,11 +61,81 @@ describe("ordered stream delivery", () => {
     const { sent, socket, streams } = setup();
     streams.beginCatchUp(socket, "channel", "c", 0, { explicit: true });
     streams.offer(socket, "channel", "c", 501, { seq: 501 });
-    streams.finishCatchUp(socket, "channel", "c", 500, true);
+    streams.finishCatchUp(socket, "channel", "c", 0, 500, true);
     expect(sent).toEqual([]);
-    streams.beginCatchUp(socket, "channel", "c", 500, { explicit: true });
-    streams.finishCatchUp(socket, "channel", "c", 500, false);
+    expect(streams.beginCatchUp(socket, "channel", "c", 500, { explicit: true })).toEqual({ from: 500, skip: undefined });
+    streams.finishCatchUp(socket, "channel", "c", 500, 500, false);
     expect(sent).toEqual([501]);
+  });
+
+  it("leaves out of a replay what the socket was already sent live (the reconnect race), and sends nothing twice", () => {
+    const { sent, socket, streams } = setup();
+    // The socket joined its channel at head 304 and was sent 305 live before the client asked
+    // for everything after 300.
+    streams.init(socket, "channel", "c", 304, { explicit: false });
+    streams.offer(socket, "channel", "c", 305, { seq: 305 });
+    const { from, skip } = streams.beginCatchUp(socket, "channel", "c", 300, { explicit: true });
+    expect({ from, skip }).toEqual({ from: 300, skip: { from: 305, to: 305 } });
+    // A duplicate live 305 and a new 306 arrive during the replay (301..306 in Postgres).
+    streams.offer(socket, "channel", "c", 305, { seq: 305 });
+    streams.offer(socket, "channel", "c", 306, { seq: 306 });
+    streams.finishCatchUp(socket, "channel", "c", from, 306, false);
+    expect(sent).toEqual([305]); // 306 came in the replay; nothing live was released twice
+    expect(streams.get(socket, "channel", "c")?.sent).toEqual({ from: 301, to: 306 });
+    // A later watch from an older seq replays nothing the socket already has.
+    expect(streams.beginCatchUp(socket, "channel", "c", 302, { explicit: true })).toEqual({ from: 306, skip: undefined });
+  });
+
+  it("carries what to leave out across the pages of a replay", () => {
+    const { socket, streams } = setup();
+    streams.offer(socket, "channel", "c", 1000, { seq: 1000 });
+    const first = streams.beginCatchUp(socket, "channel", "c", 0, { explicit: true });
+    expect(first).toEqual({ from: 0, skip: { from: 1000, to: 1000 } });
+    streams.finishCatchUp(socket, "channel", "c", 0, 500, true);
+    expect(streams.beginCatchUp(socket, "channel", "c", 500, { explicit: true })).toEqual({ from: 500, skip: { from: 1000, to: 1000 } });
+    streams.finishCatchUp(socket, "channel", "c", 500, 1000, true);
+    expect(streams.beginCatchUp(socket, "channel", "c", 1000, { explicit: true })).toEqual({ from: 1000, skip: undefined });
+    streams.finishCatchUp(socket, "channel", "c", 1000, 1003, false);
+    expect(streams.get(socket, "channel", "c")?.sent).toEqual({ from: 1, to: 1003 });
+  });
+
+  it("holds at most 4 MiB per stream while catching up; the rest is read back from Postgres", async () => {
+    vi.useFakeTimers();
+    try {
+      const big = (seq: number) => ({ seq, body: "x".repeat(1024 * 1024) });
+      const { sent, socket, streams, store } = setup();
+      streams.beginCatchUp(socket, "channel", "c", 0, { explicit: true });
+      for (let seq = 1; seq <= 8; seq++) streams.offer(socket, "channel", "c", seq, big(seq));
+      const st = streams.get(socket, "channel", "c")!;
+      expect(st.pending.size).toBe(3);
+      expect(st.pendingBytes).toBeLessThanOrEqual(4 * 1024 * 1024);
+      for (let seq = 1; seq <= 8; seq++) store.push({ seq });
+      streams.finishCatchUp(socket, "channel", "c", 0, 0, false);
+      await vi.advanceTimersByTimeAsync(250);
+      expect(sent).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("lets a catch-up lapse when the client stops paging: nothing more is held until it watches again", async () => {
+    vi.useFakeTimers();
+    try {
+      const { sent, socket, streams } = setup();
+      streams.beginCatchUp(socket, "channel", "c", 0, { explicit: true });
+      streams.finishCatchUp(socket, "channel", "c", 0, 500, true);
+      streams.offer(socket, "channel", "c", 600, { seq: 600 });
+      await vi.advanceTimersByTimeAsync(30_001);
+      const st = streams.get(socket, "channel", "c")!;
+      expect([st.lapsed, st.pending.size]).toEqual([true, 0]);
+      streams.offer(socket, "channel", "c", 601, { seq: 601 });
+      expect(st.pending.size).toBe(0);
+      expect(streams.beginCatchUp(socket, "channel", "c", 500, { explicit: true })).toEqual({ from: 500, skip: undefined });
+      expect(streams.get(socket, "channel", "c")!.lapsed).toBe(false);
+      expect(sent).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("puts messages that arrive out of order back in order", () => {

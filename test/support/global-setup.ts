@@ -4,7 +4,7 @@
  */
 import pg from "pg";
 import { createDb, migrateLatest } from "../../src/db.js";
-import { FILE_DB_PREFIX, PG_ADMIN_URL, TEMPLATE_DB, databaseUrl } from "./env.js";
+import { CHECKOUT_DB_PREFIXES, PG_ADMIN_URL, TEMPLATE_DB, databaseUrl } from "./env.js";
 
 export default async function setup(): Promise<() => Promise<void>> {
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
@@ -24,8 +24,22 @@ export default async function setup(): Promise<() => Promise<void>> {
   };
 }
 
-/** Databases left by an interrupted earlier run. */
+/** Databases left by an interrupted earlier run of this checkout: those whose run's process is gone. */
 async function dropStale(admin: pg.Client): Promise<void> {
-  const { rows } = await admin.query("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [FILE_DB_PREFIX]);
-  for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  for (const prefix of CHECKOUT_DB_PREFIXES) {
+    const { rows } = await admin.query("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [prefix]);
+    for (const { datname } of rows as Array<{ datname: string }>) {
+      const run = Number(datname.slice(prefix.length).split("_")[0]);
+      if (!Number.isInteger(run) || !isAlive(run)) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

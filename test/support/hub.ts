@@ -19,6 +19,8 @@ export interface HubOptions {
   redis?: boolean;
   clock?: Clock;
   env?: Record<string, string>;
+  /** spawnHub only: called with every stdout line and stderr chunk of the child, for its whole life. */
+  onOutput?: (text: string) => void;
 }
 
 function hubEnv(options: HubOptions): Record<string, string> {
@@ -84,11 +86,15 @@ export async function spawnHub(options: HubOptions = {}): Promise<HubProcess> {
   const env = { ...process.env, ...hubEnv(options), LOG_LEVEL: "info", AGENTHUB_BANNER: "0" };
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { env, stdio: ["ignore", "pipe", "pipe"] });
   const lines: string[] = [];
-  child.stderr!.on("data", (d) => lines.push(String(d)));
+  child.stderr!.on("data", (d) => {
+    lines.push(String(d));
+    options.onOutput?.(String(d));
+  });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`hub did not start:\n${lines.join("")}`)), 30_000);
     child.once("exit", (code) => reject(new Error(`hub exited with ${code}:\n${lines.join("")}`)));
     createInterface({ input: child.stdout! }).on("line", (line) => {
+      options.onOutput?.(line);
       lines.push(line);
       if (lines.length > 200) lines.shift();
       try {

@@ -17,11 +17,17 @@ export interface Client {
   close(): void;
 }
 
-export async function connect(url: string, token: string | undefined, options: { reconnection?: boolean } = {}): Promise<Client> {
+export interface ConnectOptions {
+  reconnection?: boolean;
+  /** `auth.since`: the positions to resume from, by stream. */
+  since?: Record<string, unknown>;
+}
+
+export async function connect(url: string, token: string | undefined, options: ConnectOptions = {}): Promise<Client> {
   const socket = connectClient(url, {
     path: "/socket.io",
     transports: ["websocket"],
-    auth: token === undefined ? {} : { token },
+    auth: { ...(token === undefined ? {} : { token }), ...(options.since ? { since: options.since } : {}) },
     reconnection: options.reconnection ?? false,
     forceNew: true,
   });
@@ -71,8 +77,8 @@ export async function connect(url: string, token: string | undefined, options: {
 }
 
 /** Resolves with the connect_error message when a connection is refused. */
-export function connectError(url: string, token: string | undefined): Promise<string> {
-  return connect(url, token).then(
+export function connectError(url: string, token: string | undefined, options: ConnectOptions = {}): Promise<string> {
+  return connect(url, token, options).then(
     (c) => {
       c.close();
       throw new Error("connected, but should have been refused");

@@ -66,8 +66,11 @@ export const channels = {
     return row ? toChannel(row) : undefined;
   },
 
-  async all(db: Knex, workspaceId: string): Promise<Channel[]> {
-    return (await db("team_channels").where({ workspace_id: workspaceId }).orderBy("name")).map(toChannel);
+  /** Up to `limit` channels by name, after `afterName`. */
+  async page(db: Knex, workspaceId: string, afterName: string | undefined, limit: number): Promise<Channel[]> {
+    const q = db("team_channels").where({ workspace_id: workspaceId }).orderBy("name").limit(limit);
+    if (afterName !== undefined) q.andWhere("name", ">", afterName);
+    return (await q).map(toChannel);
   },
 
   async insert(db: Knex, c: { id: string; workspace_id: string; name: string; description: string | null; created_by: number | null }): Promise<Channel> {

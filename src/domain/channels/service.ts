@@ -6,7 +6,7 @@ import { Conflict, NotFound, isUniqueViolation } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { canonicalHash } from "../canonical.js";
 import { transact, type TxDeps } from "../events.js";
-import { decodeSeqCursor, encodeSeqCursor, takePage } from "../pagination.js";
+import { decodeIdCursor, decodeSeqCursor, encodeIdCursor, encodeSeqCursor, takePage } from "../pagination.js";
 import { toIso } from "../time.js";
 import {
   assertActsForAgent,
@@ -69,9 +69,13 @@ export class Channels {
     }
   }
 
-  async list(actor: Principal): Promise<ChannelView[]> {
+  /** The workspace's channels by name, a page at a time. */
+  async list(actor: Principal, page: { limit: number; cursor?: string | undefined }): Promise<{ channels: ChannelView[]; nextCursor: string | null }> {
     assertCanReadChannels(actor);
-    return this.present(this.deps.db, await channels.all(this.deps.db, actor.workspaceId));
+    const afterName = page.cursor === undefined ? undefined : decodeIdCursor(page.cursor);
+    const rows = await channels.page(this.deps.db, actor.workspaceId, afterName, page.limit + 1);
+    const { items, next } = takePage(rows, page.limit, (last) => encodeIdCursor(last.name));
+    return { channels: await this.present(this.deps.db, items), nextCursor: next };
   }
 
   async get(actor: Principal, channelId: string): Promise<ChannelView> {

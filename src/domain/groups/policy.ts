@@ -3,8 +3,9 @@
  * from the caller's current token on every request (email and `groups` claim), so a user who
  * loses an IdP group loses the group's sessions on their next request.
  *
- * - members: the creator (always), users whose email is in `allowed_users` (case-insensitive),
- *   users whose token `groups` claim shares a name with `allowed_groups` (exact match).
+ * - members: the creator (always), users whose email is in `allowed_users` (case-insensitive,
+ *   unless their token says `email_verified: false`), users whose token `groups` claim shares a
+ *   name with `allowed_groups` (exact match).
  * - master key / `admin` role: every group of the workspace, as its manager.
  * - agent keys: groups are for people; every group route answers 403.
  * - non-members: 404. Members who are not the creator may read, not change or delete (403).
@@ -26,7 +27,7 @@ export type GroupActor = Exclude<Principal, { kind: "agent" }>;
 export function isGroupMember(group: Omit<GroupRules, "id">, user: UserPrincipal): boolean {
   if (group.created_by !== null && group.created_by === user.userId) return true;
   const email = user.email.toLowerCase();
-  if (group.allowed_users.some((u) => u.toLowerCase() === email)) return true;
+  if (user.emailVerified && group.allowed_users.some((u) => u.toLowerCase() === email)) return true;
   return group.allowed_groups.some((g) => user.groups.includes(g));
 }
 

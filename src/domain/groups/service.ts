@@ -8,10 +8,11 @@ import { agents } from "../agents/repository.js";
 import { transact, type Emit, type TxDeps } from "../events.js";
 import { loadSessionFor } from "../sessions/policy.js";
 import { pageSessions, type PageInput, type SessionPage } from "../sessions/service.js";
+import { decodeActivityCursor, encodeActivityCursor, takePage } from "../pagination.js";
 import type { Clock } from "../time.js";
 import { toIso } from "../time.js";
 import { assertCanUnshare, assertGroupActor, loadGroupFor, memberGroupIds, visibleGroups } from "./policy.js";
-import { groupSessions, groups, type Group, type GroupFields, type GroupSessionView } from "./repository.js";
+import { groupSessions, groups, type Group, type GroupFields, type GroupRules, type GroupSessionView } from "./repository.js";
 
 export interface GroupInput {
   name: string;
@@ -42,9 +43,18 @@ export class Groups {
     private readonly clock: Clock,
   ) {}
 
-  /** The groups the caller belongs to; every group of the workspace for master keys and admins. */
-  async list(actor: Principal): Promise<GroupView[]> {
-    return this.present(this.deps.db, await visibleGroups(this.deps.db, actor));
+  /**
+   * The groups the caller belongs to (every group of the workspace for master keys and admins),
+   * oldest first, a page at a time. Membership is decided by the policy over the workspace's
+   * groups, so the page is cut after that.
+   */
+  async list(actor: Principal, page: { limit: number; cursor?: string | undefined }): Promise<{ groups: GroupView[]; next_cursor: string | null }> {
+    const after = page.cursor === undefined ? undefined : decodeActivityCursor(page.cursor);
+    const visible = (await visibleGroups(this.deps.db, actor)).filter(
+      (g) => !after || g.created_at.getTime() > after.activityAt.getTime() || (g.created_at.getTime() === after.activityAt.getTime() && g.id > after.id),
+    );
+    const { items, next } = takePage(visible.slice(0, page.limit + 1), page.limit, (last) => encodeActivityCursor({ activityAt: last.created_at, id: last.id }));
+    return { groups: await this.present(this.deps.db, items), next_cursor: next };
   }
 
   async get(actor: Principal, groupId: string): Promise<GroupView> {
@@ -55,6 +65,11 @@ export class Groups {
   /** For live rooms: the ids of the groups a principal is a member of right now. */
   memberOf(p: Principal): Promise<string[]> {
     return memberGroupIds(this.deps.db, p);
+  }
+
+  /** For re-checking live rooms: every group of a workspace with its membership rules. */
+  rulesOf(workspaceId: string): Promise<GroupRules[]> {
+    return groups.all(this.deps.db, workspaceId);
   }
 
   async create(actor: Principal, input: GroupInput): Promise<GroupView> {

@@ -91,6 +91,8 @@ function toSession(row: Record<string, any>): Session {
   };
 }
 
+const DELETE_CHUNK = 5000;
+
 export interface SessionFilter {
   workspaceId: string;
   agentId?: string | undefined;
@@ -173,8 +175,9 @@ export const sessions = {
     return int(row.message_count);
   },
 
+  /** Deletes sessions by id, a chunk per statement (Postgres takes at most 65,535 parameters in one). */
   async delete(db: Knex, ids: string[]): Promise<void> {
-    if (ids.length) await db("sessions").whereIn("id", ids).delete();
+    for (let i = 0; i < ids.length; i += DELETE_CHUNK) await db("sessions").whereIn("id", ids.slice(i, i + DELETE_CHUNK)).delete();
   },
 };
 

@@ -1,5 +1,10 @@
-/** SQL for share links (`share_links`): only the token's SHA-256 is stored. */
+/**
+ * SQL for share links (`share_links`): only the token's SHA-256 is stored. A link made with an
+ * API key (`created_by_key_id`) lives only while that key does: the liveness of both is read
+ * in the one query that finds the link, so a revoked or expired key kills its links at once.
+ */
 import type { Knex } from "knex";
+import { whereKeyLive } from "../keys/repository.js";
 import { int } from "../rows.js";
 
 export interface LiveLink {
@@ -13,7 +18,18 @@ export interface LiveLink {
 export const shareLinks = {
   async insert(
     db: Knex,
-    link: { id: string; workspace_id: string; session_id: string; token_hash: string; max_seq: number; created_by: number | null; created_at: Date; expires_at: Date },
+    link: {
+      id: string;
+      workspace_id: string;
+      session_id: string;
+      token_hash: string;
+      max_seq: number;
+      created_by: number | null;
+      /** The API key that made the link (null for users): the link dies with it. */
+      created_by_key_id: string | null;
+      created_at: Date;
+      expires_at: Date;
+    },
   ): Promise<void> {
     await db("share_links").insert(link);
   },
@@ -22,13 +38,19 @@ export const shareLinks = {
     await db("share_links").where({ session_id: sessionId }).whereNull("revoked_at").update({ revoked_at: at });
   },
 
-  /** The link with this token hash, if it is neither revoked nor expired at `now`. */
+  /**
+   * The link with this token hash, if it is neither revoked nor expired at `now`, and the key
+   * that made it (if a key did) is still live.
+   */
   async findLive(db: Knex, tokenHash: string, now: Date): Promise<LiveLink | undefined> {
-    const link = await db("share_links")
-      .where({ token_hash: tokenHash })
-      .whereNull("revoked_at")
-      .where("expires_at", ">", now)
-      .first("workspace_id", "session_id", "max_seq", "expires_at");
+    const link = await db("share_links as l")
+      .where({ "l.token_hash": tokenHash })
+      .whereNull("l.revoked_at")
+      .where("l.expires_at", ">", now)
+      .where((q) =>
+        q.whereNull("l.created_by_key_id").orWhereExists(whereKeyLive(db, db("api_keys as k").whereRaw("k.id = l.created_by_key_id"), "k")),
+      )
+      .first("l.workspace_id", "l.session_id", "l.max_seq", "l.expires_at");
     return link ? { ...link, max_seq: int(link.max_seq) } : undefined;
   },
 };

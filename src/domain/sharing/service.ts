@@ -1,10 +1,11 @@
 /**
  * Share links: a time-limited, revocable, read-only view of a session at share time, and a
  * way to clone it into one's own sessions. Tokens are 256 random bits, stored only as sha256.
+ * A link made with an API key dies with that key (revoked or expired).
  */
 import { randomBytes } from "node:crypto";
 import type { Knex } from "knex";
-import { userIdOf, type Principal } from "../../auth/principal.js";
+import { keyIdOf, userIdOf, type Principal } from "../../auth/principal.js";
 import { NotFound } from "../../errors.js";
 import { newId, sha256 } from "../../ids.js";
 import { agents } from "../agents/repository.js";
@@ -14,7 +15,7 @@ import { loadSessionFor } from "../sessions/policy.js";
 import { messages, sessions } from "../sessions/repository.js";
 import { presentSession, type SessionView } from "../sessions/service.js";
 import { toIso, type Clock } from "../time.js";
-import { assertCanClone } from "./policy.js";
+import { assertCanClone, assertCanRevokeLinks } from "./policy.js";
 import { shareLinks, type LiveLink } from "./repository.js";
 
 export interface ShareLinkView {
@@ -59,16 +60,22 @@ export class ShareLinks {
       token_hash: sha256(token),
       max_seq: session.message_count,
       created_by: userIdOf(actor),
+      created_by_key_id: keyIdOf(actor) ?? null,
       created_at: now,
       expires_at: expiresAt,
     });
     return { token, url: `${this.publicUrl()}/shared/${token}`, expires_at: toIso(expiresAt) };
   }
 
-  /** Revokes every live link of the session at once (204 even when there was none). */
+  /**
+   * Revokes every live link of the session at once (204 even when there was none). Its owner
+   * may, even without access to the agent any more (see policy.ts).
+   */
   async revoke(actor: Principal, agentId: string, sessionId: string): Promise<void> {
     const { db } = this.deps;
-    const session = await loadSessionFor(db, actor, sessionId, "share", agentId);
+    const session = await sessions.find(db, actor.workspaceId, sessionId, agentId);
+    if (!session) throw new NotFound("Session");
+    assertCanRevokeLinks(actor, session);
     await shareLinks.revokeAll(db, session.id, this.clock.now());
   }
 

@@ -56,7 +56,10 @@ export const users = {
     return row ? toUser(row) : undefined;
   },
 
-  async all(db: Knex, workspaceId: string): Promise<User[]> {
-    return (await db("users").where({ workspace_id: workspaceId }).orderBy("id")).map(toUser);
+  /** Up to `limit` users of the workspace by id, after `afterId`. */
+  async page(db: Knex, workspaceId: string, afterId: number | undefined, limit: number): Promise<User[]> {
+    const q = db("users").where({ workspace_id: workspaceId }).orderBy("id").limit(limit);
+    if (afterId !== undefined) q.andWhere("id", ">", afterId);
+    return (await q).map(toUser);
   },
 };

@@ -1,8 +1,13 @@
-/** Workspaces: the tenant boundary. Created from the CLI together with their first master key. */
+/**
+ * Workspaces: the tenant boundary. Created from the CLI together with their first master key;
+ * further master keys, their revocation and rotation: keys/service.ts (`MasterKeys`).
+ */
 import type { Knex } from "knex";
-import { keyDisplayPrefix, keySecretPrefix, type Principal } from "../../auth/principal.js";
-import { newId, newSecret, sha256 } from "../../ids.js";
-import { apiKeys } from "../keys/repository.js";
+import type { Principal } from "../../auth/principal.js";
+import { newId } from "../../ids.js";
+import { insertMasterKey } from "../keys/service.js";
+import { Invalid } from "../../errors.js";
+import { decodeIdCursor, encodeIdCursor, takePage } from "../pagination.js";
 import { toIso } from "../time.js";
 import { users } from "../users/repository.js";
 import { assertCanListPeople } from "./policy.js";
@@ -14,22 +19,10 @@ export interface Workspace {
 }
 
 export async function createWorkspace(db: Knex, name: string): Promise<{ workspace: Workspace; masterKey: string }> {
-  const id = newId("ws");
-  const masterKey = newSecret(keySecretPrefix("master"));
   return db.transaction(async (trx) => {
-    const [row] = await trx("workspaces").insert({ id, name }).returning("*");
-    await apiKeys.insert(trx, {
-      id: newId("key"),
-      workspace_id: id,
-      agent_id: null,
-      kind: "master",
-      name: "master",
-      prefix: keyDisplayPrefix(masterKey),
-      hash: sha256(masterKey),
-      scopes: [],
-      created_by: null,
-    });
-    return { workspace: { id: row.id, name: row.name, created_at: toIso(row.created_at) }, masterKey };
+    const [row] = await trx("workspaces").insert({ id: newId("ws"), name }).returning("*");
+    const { key } = await insertMasterKey(trx, row.id, "master", null);
+    return { workspace: { id: row.id, name: row.name, created_at: toIso(row.created_at) }, masterKey: key };
   });
 }
 
@@ -44,8 +37,12 @@ export class Workspaces {
   constructor(private readonly db: Knex) {}
 
   /** The people of a workspace, for choosing whom to add to an agent's team. */
-  async team(actor: Principal, workspaceId: string): Promise<WorkspaceMember[]> {
+  async team(actor: Principal, workspaceId: string, page: { limit: number; cursor?: string | undefined }): Promise<{ members: WorkspaceMember[]; next_cursor: string | null }> {
     assertCanListPeople(actor, workspaceId);
-    return (await users.all(this.db, workspaceId)).map((u) => ({ user_id: u.id, name: u.name, email: u.email, avatar: u.avatar }));
+    const afterId = page.cursor === undefined ? undefined : Number(decodeIdCursor(page.cursor));
+    if (afterId !== undefined && !Number.isSafeInteger(afterId)) throw Invalid.field("cursor", "not a cursor this list gave out");
+    const rows = await users.page(this.db, workspaceId, afterId, page.limit + 1);
+    const { items, next } = takePage(rows, page.limit, (last) => encodeIdCursor(String(last.id)));
+    return { members: items.map((u) => ({ user_id: u.id, name: u.name, email: u.email, avatar: u.avatar })), next_cursor: next };
   }
 }

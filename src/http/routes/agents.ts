@@ -50,6 +50,6 @@ export function agentRoutes(router: Router<HubState>, s: Services): void {
   });
 
   router.get("/api/workspaces/:workspaceId/team", async (ctx) => {
-    ctx.body = { members: await s.workspaces.team(ctx.state.principal, ctx.params.workspaceId!) };
+    ctx.body = await s.workspaces.team(ctx.state.principal, ctx.params.workspaceId!, parse(PageQuery, ctx.query));
   });
 }

@@ -1,7 +1,7 @@
 /** Routes: team channels, under /team-channels and /api/team-channels (camelCase family). */
 import type { Router } from "@koa/router";
 import { HISTORY_MAX } from "../../domain/channels/service.js";
-import { CreateChannel, Subscription, channelHistoryQuery, parse, publishSchema } from "../../schemas.js";
+import { CreateChannel, PageQuery, Subscription, channelHistoryQuery, parse, publishSchema } from "../../schemas.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
 
@@ -15,7 +15,7 @@ export function channelRoutes(router: Router<HubState>, s: Services, messageMaxB
       ctx.status = 201;
     });
     router.get(base, async (ctx) => {
-      ctx.body = { channels: await s.channels.list(ctx.state.principal), nextCursor: null };
+      ctx.body = await s.channels.list(ctx.state.principal, parse(PageQuery, ctx.query));
     });
     router.get(`${base}/:channelId`, async (ctx) => {
       ctx.body = await s.channels.get(ctx.state.principal, ctx.params.channelId!);

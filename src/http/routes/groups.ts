@@ -6,7 +6,7 @@ import type { HubState } from "../context.js";
 
 export function groupRoutes(router: Router<HubState>, s: Services): void {
   router.get("/api/groups", async (ctx) => {
-    ctx.body = { groups: await s.groups.list(ctx.state.principal), next_cursor: null };
+    ctx.body = await s.groups.list(ctx.state.principal, parse(PageQuery, ctx.query));
   });
   router.post("/api/groups", async (ctx) => {
     ctx.body = await s.groups.create(ctx.state.principal, parse(GroupBody, ctx.request.body));
