@@ -137,7 +137,7 @@ describe("membership", () => {
     const paged: string[] = [];
     let cursor: string | null = "";
     while (cursor !== null) {
-      const page = (await master.get(`/api/groups?limit=1&cursor=${cursor}`)).body;
+      const page: { groups: Array<{ id: string }>; next_cursor: string | null } = (await master.get(`/api/groups?limit=1&cursor=${cursor}`)).body;
       paged.push(...page.groups.map((g: { id: string }) => g.id));
       cursor = page.next_cursor;
     }
