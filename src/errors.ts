@@ -97,7 +97,7 @@ export function isUnavailable(err: unknown): boolean {
     CONNECTION_CODES.has(code) ||
     /^08|^57P0[1-3]$/.test(code) ||
     e.name === "KnexTimeoutError" ||
-    /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(message)
+    /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|^timeout expired$|Query read timeout/i.test(message)
   );
 }
 

@@ -31,7 +31,8 @@ export function toProblem(err: unknown, bodyLimit: number): { problem: Problem; 
       e = new AppError(422, "validation", "Unprocessable Content", "The body must not contain __proto__ or constructor.prototype keys", {
         errors: [{ field: "body", message: "has a key that is not allowed: __proto__" }],
       });
-    else if (typeof code === "string" && /^(Z_|ERR__?(BROTLI|ZLIB))/.test(code))
+    // zlib's codes (Z_DATA_ERROR …) and brotli's (ERR__ERROR_FORMAT_… and the like).
+    else if (typeof code === "string" && /^(Z_|ERR__|ERR_BROTLI|ERR_ZLIB)/.test(code))
       e = new AppError(400, "http-400", "Bad Request", "The body does not decode as its Content-Encoding says");
     else if (type === "entity.parse.failed" || (status === 400 && /json/i.test(message)))
       e = new AppError(422, "validation", "Unprocessable Content", "The body is not valid JSON", {

@@ -7,6 +7,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
+import { answerUnparsable } from "./http/middleware.js";
 import { Authenticator } from "./auth/authenticate.js";
 import { JwtVerifier } from "./auth/jwt.js";
 import { developmentJwtSecret } from "./domain/settings.js";
@@ -73,6 +74,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
       extraRouters: embedded ? [localControlRoutes(() => localHub, db, { ...config.jwt, secret }, services.masterKeys)] : [],
     });
     server.on("request", app.callback());
+    server.on("clientError", answerUnparsable);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
 
     await new Promise<void>((resolve, reject) => {

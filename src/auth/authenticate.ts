@@ -14,6 +14,8 @@ export interface StoredKey {
   kind: KeyKind;
   agentId: string | null;
   scopes: Scope[];
+  /** When the key stops working on its own; null: never. */
+  expiresAt: Date | null;
 }
 
 export interface CredentialStore {
@@ -45,8 +47,9 @@ export class Authenticator {
   private async apiKey(key: string): Promise<Principal> {
     const row = await this.store.findLiveKey(sha256(key));
     if (!row || keyKindOf(key) !== row.kind) throw new Unauthorized("Unknown or revoked API key");
-    if (row.kind === "master") return { kind: "master", workspaceId: row.workspaceId, keyId: row.id };
-    return { kind: "agent", workspaceId: row.workspaceId, agentId: row.agentId!, keyId: row.id, scopes: row.scopes };
+    const expiry = row.expiresAt ? { expiresAt: row.expiresAt } : {};
+    if (row.kind === "master") return { kind: "master", workspaceId: row.workspaceId, keyId: row.id, ...expiry };
+    return { kind: "agent", workspaceId: row.workspaceId, agentId: row.agentId!, keyId: row.id, scopes: row.scopes, ...expiry };
   }
 
   private async userToken(token: string): Promise<Principal> {

@@ -105,12 +105,16 @@ export class JwtVerifier {
 }
 
 function readClaims(p: JWTPayload, settings: Pick<JwtSettings, "adminClaim" | "adminValue">): UserTokenClaims {
-  const str = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
+  // A claim with a NUL can name no user of ours (and Postgres would refuse it): the token is refused.
+  const str = (v: unknown) => {
+    if (typeof v === "string" && v.includes("\u0000")) throw new Unauthorized("The token's claims are not valid");
+    return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
+  };
   const sub = str(p.sub);
   const workspace = str(p.workspace);
   const email = str(p.email);
   if (!sub || !workspace || !email) throw new Unauthorized("The token must carry sub, email and workspace claims");
-  const groups = Array.isArray(p.groups) ? p.groups.filter((g): g is string => typeof g === "string") : [];
+  const groups = Array.isArray(p.groups) ? p.groups.filter((g): g is string => typeof g === "string" && !g.includes("\u0000")) : [];
   return {
     sub,
     workspace,

@@ -36,6 +36,8 @@ export interface MasterPrincipal {
   kind: "master";
   workspaceId: string;
   keyId: string;
+  /** When the key stops working on its own; absent: never. */
+  expiresAt?: Date | undefined;
 }
 
 export interface AgentPrincipal {
@@ -44,6 +46,8 @@ export interface AgentPrincipal {
   agentId: string;
   keyId: string;
   scopes: Scope[];
+  /** When the key stops working on its own; absent: never. */
+  expiresAt?: Date | undefined;
 }
 
 export type Principal = UserPrincipal | MasterPrincipal | AgentPrincipal;
@@ -74,9 +78,14 @@ export function agentIdOf(p: Principal): string | undefined {
   return p.kind === "agent" ? p.agentId : undefined;
 }
 
-/** When the credential stops being valid on its own (user tokens); keys live until revoked. */
+/** When the credential stops being valid on its own (user tokens, keys made with an expiry); live sockets are closed then. */
 export function expiresAtOf(p: Principal): Date | undefined {
-  return p.kind === "user" ? p.expiresAt : undefined;
+  return p.expiresAt;
+}
+
+/** What the credential is called in messages to its holder: a user's token, or a key. */
+export function credentialNoun(p: Principal): "token" | "key" {
+  return p.kind === "user" ? "token" : "key";
 }
 
 /** One key per credential (a user across all their tokens, or one API key), for rate limits. */

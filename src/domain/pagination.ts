@@ -15,10 +15,27 @@ export interface Page<T> {
   next: string | null;
 }
 
-/** Rows fetched with `limit + 1`: the page, and a cursor after its last item when there is more. */
-export function takePage<T>(rows: T[], limit: number, cursorAfter: (last: T) => string): Page<T> {
-  if (rows.length <= limit) return { items: rows, next: null };
-  const items = rows.slice(0, limit);
+/** A list response of message bodies stops at about this many bytes (always at least one item), with a cursor for the rest. */
+export const PAGE_MAX_BYTES = 4 * 1024 * 1024;
+
+/** An item's size as JSON, for pages bounded in bytes. */
+export const jsonBytes = (item: unknown): number => Buffer.byteLength(JSON.stringify(item));
+
+/**
+ * Rows fetched with `limit + 1`: the page, and a cursor after its last item when there is more.
+ * With `maxBytes`, the page also ends before the item that would take it past that size.
+ */
+export function takePage<T>(rows: T[], limit: number, cursorAfter: (last: T) => string, maxBytes?: number): Page<T> {
+  let end = Math.min(rows.length, limit);
+  if (maxBytes !== undefined) {
+    let bytes = 0;
+    for (let i = 0; i < end; i++) {
+      bytes += jsonBytes(rows[i]);
+      if (i > 0 && bytes > maxBytes) end = i;
+    }
+  }
+  if (end === rows.length) return { items: rows, next: null };
+  const items = rows.slice(0, end);
   return { items, next: cursorAfter(items[items.length - 1]!) };
 }
 
@@ -72,9 +89,11 @@ export function decodeSeqCursor(cursor: string): number {
 const badCursor = () => Invalid.field("cursor", "not a cursor this list gave out");
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
+/** A cursor's value; undefined when it is not JSON or carries a NUL (which no key of ours has, and Postgres refuses). */
 function decode(cursor: string): unknown {
   try {
-    return JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    const text = Buffer.from(cursor, "base64url").toString("utf8");
+    return text.includes("\\u0000") || text.includes("\u0000") ? undefined : JSON.parse(text);
   } catch {
     return undefined;
   }

@@ -34,15 +34,15 @@ export function requestContext(log: Logger, bodyLimit: number): Middleware<HubSt
         ctx.body = { type: "urn:agenthub:problem:not-found", title: "Not Found", status: 404, detail: `No route for ${ctx.method} ${loggedPath(ctx.path)}` };
         ctx.type = "application/problem+json";
       } else if ((ctx.status === 405 || ctx.status === 501) && !ctx.body) {
-        // The router answered with an Allow header only.
-        const status = ctx.status;
+        // The router answered with an Allow header only (405), or nothing for a method it does
+        // not know at all (501): both are a method this path does not take.
         ctx.body = {
           type: "urn:agenthub:problem:method-not-allowed",
-          title: status === 405 ? "Method Not Allowed" : "Not Implemented",
-          status,
+          title: "Method Not Allowed",
+          status: 405,
           detail: `${ctx.method} is not supported on ${loggedPath(ctx.path)}${ctx.response.get("Allow") ? `; allowed: ${ctx.response.get("Allow")}` : ""}`,
         };
-        ctx.status = status;
+        ctx.status = 405;
         ctx.type = "application/problem+json";
       }
     } catch (err) {
@@ -98,4 +98,18 @@ export function sanePaths(): Middleware<HubState> {
     if (/[\u0000-\u001f\u007f]/.test(decoded) || decoded.split("/").some((s) => s.length > MAX_SEGMENT)) throw new NotFound("Resource");
     await next();
   };
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Koa sees them (a malformed request line, headers
+ * over the size limit) still get a problem+json answer, then the connection is closed.
+ */
+export function answerUnparsable(err: NodeJS.ErrnoException, socket: { writable: boolean; end(data: string): void; destroy(): void }): void {
+  if (!socket.writable) return socket.destroy();
+  const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+  const title = status === 431 ? "Request Header Fields Too Large" : "Bad Request";
+  const body = JSON.stringify({ type: `urn:agenthub:problem:http-${status}`, title, status, detail: "The request could not be parsed as HTTP" });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -9,6 +9,15 @@ import type { WatchResult } from "./delivery.js";
 
 type Ack = (response: unknown) => void;
 
+/**
+ * A client event's arguments as (payload, ack): Socket.IO puts the ack last, whatever the
+ * client sent before it (nothing, one payload, or several).
+ */
+export function payloadAndAck(args: unknown[]): { payload: unknown; ack: unknown } {
+  const last = args[args.length - 1];
+  return typeof last === "function" ? { payload: args.length > 1 ? args[0] : undefined, ack: last } : { payload: args[0], ack: undefined };
+}
+
 export function answer(ack: unknown, log: Logger, work: () => Promise<object | WatchResult>): void {
   const reply: Ack = typeof ack === "function" ? (ack as Ack) : () => {};
   work().then(

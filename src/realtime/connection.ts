@@ -6,17 +6,17 @@
  */
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticate.js";
-import { credentialKey, describePrincipal, expiresAtOf, type Principal } from "../auth/principal.js";
+import { credentialKey, credentialNoun, describePrincipal, expiresAtOf, type Principal } from "../auth/principal.js";
 import { agentSessionsPushedTo } from "../domain/sessions/policy.js";
 import { AppError, Invalid, Unauthorized, isUnavailable } from "../errors.js";
 import type { LocalRateLimiter } from "../rate-limit.js";
 import { ChannelUnwatch, ChannelWatch, HandshakeSince, SessionUnwatch, SessionWatch, parse } from "../schemas.js";
 import type { Services } from "../services.js";
-import { answer } from "./acks.js";
-import type { Delivery } from "./delivery.js";
+import { answer, payloadAndAck } from "./acks.js";
+import type { Delivery, WatchResult } from "./delivery.js";
 import type { SocketLimits } from "./limits.js";
 import type { AccessRecheck } from "./recheck.js";
-import type { HubServer, HubSocket, SocketData } from "./protocol.js";
+import type { ClientToServerEvents, HubServer, HubSocket, SocketData } from "./protocol.js";
 import { identityRooms, rooms } from "./rooms.js";
 import { closeSocket } from "./sockets.js";
 
@@ -159,7 +159,8 @@ function closeWhenExpired(socket: HubSocket): void {
   let timer: NodeJS.Timeout;
   const arm = () => {
     const ms = expiresAt.getTime() - Date.now();
-    timer = ms > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => closeSocket(socket, "token expired"), Math.max(0, ms));
+    const reason = `${credentialNoun(socket.data.principal)} expired`;
+    timer = ms > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => closeSocket(socket, reason), Math.max(0, ms));
   };
   arm();
   socket.on("disconnect", () => clearTimeout(timer));
@@ -167,30 +168,28 @@ function closeWhenExpired(socket: HubSocket): void {
 
 function handleClientEvents(socket: HubSocket, deps: ConnectionDeps, log: Logger): void {
   const { delivery } = deps;
-  socket.on("channel:watch", (payload, ack) =>
-    answer(ack, log, async () => {
-      const { channelId, since } = parse(ChannelWatch, payload, "payload");
-      delivery.assertRoomFor(socket, "channel", channelId, deps.settings.maxStreams);
-      return delivery.watchChannel(socket, channelId, since);
-    }),
-  );
-  socket.on("channel:unwatch", (payload, ack) =>
-    answer(ack, log, async () => {
-      await delivery.unwatchChannel(socket, parse(ChannelUnwatch, payload, "payload").channelId);
-      return { ok: true };
-    }),
-  );
-  socket.on("session:watch", (payload, ack) =>
-    answer(ack, log, async () => {
-      const { sessionId, since } = parse(SessionWatch, payload, "payload");
-      delivery.assertRoomFor(socket, "session", sessionId, deps.settings.maxStreams);
-      return delivery.watchSession(socket, sessionId, since);
-    }),
-  );
-  socket.on("session:unwatch", (payload, ack) =>
-    answer(ack, log, async () => {
-      delivery.unwatchSession(socket, parse(SessionUnwatch, payload, "payload").sessionId);
-      return { ok: true };
-    }),
-  );
+  /** One client event: its payload and ack whatever the client sent, its answer or problem acked. */
+  const on = (event: keyof ClientToServerEvents, work: (payload: unknown) => Promise<object | WatchResult>) =>
+    socket.on(event, (...args: unknown[]) => {
+      const { payload, ack } = payloadAndAck(args);
+      answer(ack, log, () => work(payload));
+    });
+  on("channel:watch", async (payload) => {
+    const { channelId, since } = parse(ChannelWatch, payload, "payload");
+    delivery.assertRoomFor(socket, "channel", channelId, deps.settings.maxStreams);
+    return delivery.watchChannel(socket, channelId, since);
+  });
+  on("channel:unwatch", async (payload) => {
+    await delivery.unwatchChannel(socket, parse(ChannelUnwatch, payload, "payload").channelId);
+    return { ok: true };
+  });
+  on("session:watch", async (payload) => {
+    const { sessionId, since } = parse(SessionWatch, payload, "payload");
+    delivery.assertRoomFor(socket, "session", sessionId, deps.settings.maxStreams);
+    return delivery.watchSession(socket, sessionId, since);
+  });
+  on("session:unwatch", async (payload) => {
+    delivery.unwatchSession(socket, parse(SessionUnwatch, payload, "payload").sessionId);
+    return { ok: true };
+  });
 }

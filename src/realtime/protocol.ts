@@ -11,8 +11,8 @@ export interface AckError {
   detail: string;
 }
 
+/** What `session:watch` and `channel:watch` ack; the other events ack `{ok: true}` or the same error. */
 export type WatchAck = { ok: true; missed: unknown[]; more?: true } | { ok: false; error: AckError };
-export type OkAck = { ok: true } | { ok: false; error: AckError };
 
 export interface ServerToClientEvents {
   "channel:message": (message: unknown) => void;
@@ -23,11 +23,12 @@ export interface ServerToClientEvents {
   "hub:closing": (payload: { reason: string }) => void;
 }
 
+/** Client events; the handlers take the ack from the last argument, whatever came before it. */
 export interface ClientToServerEvents {
-  "session:watch": (payload: unknown, ack: (res: WatchAck) => void) => void;
-  "session:unwatch": (payload: unknown, ack: (res: OkAck) => void) => void;
-  "channel:watch": (payload: unknown, ack: (res: WatchAck) => void) => void;
-  "channel:unwatch": (payload: unknown, ack: (res: OkAck) => void) => void;
+  "session:watch": (...args: unknown[]) => void;
+  "session:unwatch": (...args: unknown[]) => void;
+  "channel:watch": (...args: unknown[]) => void;
+  "channel:unwatch": (...args: unknown[]) => void;
 }
 
 export interface SocketData {

@@ -51,14 +51,26 @@ export function closeSocket(socket: HubSocket, reason: string): void {
 }
 
 /**
- * Drops a connection that cannot keep up: tells it why (it may never arrive), then discards what
- * is queued and ends the websocket at once. A polite close would wait for the queue to drain,
- * which a consumer that stopped reading never lets happen.
+ * Drops a connection that cannot keep up. What engine.io still queues for it is discarded (the
+ * client resumes with `since`); the reason is written straight to the websocket, behind only the
+ * bytes it already holds, so a client that reads again learns why; then the websocket closes
+ * once those are sent, and `ws` destroys it after its close timeout (30 s) if they never are.
+ * A polite close would wait for engine.io's queue to drain, which a consumer that stopped reading
+ * never lets happen.
  */
 export function cutSocket(socket: Pick<HubSocket, "emit" | "disconnect" | "conn">, reason: string): void {
-  socket.emit("hub:closing", { reason });
+  const conn = socket.conn as unknown as {
+    writeBuffer?: unknown[];
+    close?(discard: boolean): void;
+    transport?: { name?: string; socket?: { readyState?: number; send?(data: string): void; close?(code?: number): void } };
+  };
+  const ws = conn.transport?.name === "websocket" ? conn.transport.socket : undefined;
+  if (conn.writeBuffer) conn.writeBuffer.length = 0;
+  if (ws?.send && ws.readyState === 1) {
+    // An engine.io message ("4") carrying a Socket.IO event ("2") to the main namespace.
+    ws.send(`42${JSON.stringify(["hub:closing", { reason }])}`);
+    ws.close?.(1000);
+  } else socket.emit("hub:closing", { reason });
   socket.disconnect(true);
-  const conn = socket.conn as unknown as { close?(discard: boolean): void; transport?: { socket?: { terminate?(): void } } };
   conn.close?.(true);
-  conn.transport?.socket?.terminate?.();
 }

@@ -109,6 +109,7 @@ describe("the shared view", () => {
         expect.objectContaining({ seq: 1, role: "user", content: "turn 1" }),
         expect.objectContaining({ seq: 2, role: "assistant", content: "turn 2" }),
       ],
+      next_cursor: null,
       expires_at,
     });
     expect(res.text).not.toContain("alice.owner@example.com");
@@ -121,6 +122,23 @@ describe("the shared view", () => {
     const viaUrl = await hub.anon.get(`/shared/${token}`);
     expect(viaUrl.body).toEqual(res.body);
     expectPrivateHeaders(viaUrl);
+  });
+
+  it("pages its messages with limit and cursor, up to the link's snapshot only", async () => {
+    const s = await conversation(5);
+    const { token } = await share(alice, s.id);
+    await appendMessage(alice, agent, s.id, { content: "after the link" });
+    const seqs: number[] = [];
+    let cursor: string | null = "";
+    while (cursor !== null) {
+      const page: { messages: Array<{ seq: number }>; next_cursor: string | null } = (await hub.anon.get(`/api/shared/${token}?limit=2&cursor=${cursor}`)).body;
+      expect(page.messages.length).toBeLessThanOrEqual(2);
+      seqs.push(...page.messages.map((m) => m.seq));
+      cursor = page.next_cursor;
+    }
+    expect(seqs).toEqual([1, 2, 3, 4, 5]);
+    expectProblem(await hub.anon.get(`/api/shared/${token}?limit=zero`), "validation", { fields: ["limit"] });
+    expectProblem(await hub.anon.get(`/api/shared/${token}?cursor=nonsense`), "validation", { fields: ["cursor"] });
   });
 
   it("is a snapshot at share time; each link sees what existed when it was made", async () => {

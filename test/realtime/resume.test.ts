@@ -92,6 +92,18 @@ describe("watching after live delivery", () => {
     client.close();
   });
 
+  it("lets a subscribed agent watch its own channel from any seq, with or without since", async () => {
+    const { key, channelId, publish } = await subscribedAgent();
+    await publish(3);
+    const client = await connect(hub.url, key);
+    expect(await client.emitAck("channel:watch", { channelId, since: 0 })).toEqual({ ok: true, missed: range(1, 3).map((seq) => expect.objectContaining({ seq })) });
+    expect(await client.emitAck("channel:watch", { channelId })).toEqual({ ok: true, missed: [] });
+    await publish(1);
+    await client.until(() => seqsOf(client, channelId).includes(4), "live 4");
+    expect(seqsOf(client, channelId)).toEqual([4]);
+    client.close();
+  });
+
   it("bounds a watch ack in bytes as well as count, with more: true", async () => {
     const { channelId, publish } = await subscribedAgent();
     await publish(5, () => "x".repeat(250 * 1024));

@@ -6,7 +6,7 @@ import { Conflict, NotFound, isUniqueViolation } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { canonicalHash } from "../canonical.js";
 import { transact, type TxDeps } from "../events.js";
-import { decodeIdCursor, decodeSeqCursor, encodeIdCursor, encodeSeqCursor, takePage } from "../pagination.js";
+import { PAGE_MAX_BYTES, decodeIdCursor, decodeSeqCursor, encodeIdCursor, encodeSeqCursor, jsonBytes, takePage } from "../pagination.js";
 import { toIso } from "../time.js";
 import {
   assertActsForAgent,
@@ -165,11 +165,14 @@ export class Channels {
     const limit = Math.min(Math.max(q.limit, 1), HISTORY_MAX);
     const afterSeq = q.cursor === undefined ? undefined : decodeSeqCursor(q.cursor);
     if (q.since === undefined && afterSeq === undefined) {
-      // No starting point: the most recent messages, returned oldest first.
-      return { messages: await channelMessages.latest(db, channelId, limit), nextCursor: null };
+      // No starting point: the most recent messages (as many as fit PAGE_MAX_BYTES), oldest first.
+      const latest = await channelMessages.latest(db, channelId, limit);
+      let bytes = latest.reduce((n, m) => n + jsonBytes(m), 0);
+      while (latest.length > 1 && bytes > PAGE_MAX_BYTES) bytes -= jsonBytes(latest.shift());
+      return { messages: latest, nextCursor: null };
     }
     const rows = await channelMessages.after(db, channelId, afterSeq ?? 0, limit + 1, q.since);
-    const { items, next } = takePage(rows, limit, (last) => encodeSeqCursor(last.seq));
+    const { items, next } = takePage(rows, limit, (last) => encodeSeqCursor(last.seq), PAGE_MAX_BYTES);
     return { messages: items, nextCursor: next };
   }
 

@@ -89,8 +89,9 @@ export const apiKeys = {
 
   /** The live key with this hash: what authentication needs. */
   async findLive(db: Knex, hash: string): Promise<StoredKey | undefined> {
-    const row = await whereKeyLive(db, db("api_keys").where({ hash })).first("id", "workspace_id", "kind", "agent_id", "scopes");
-    return row ? { id: row.id, workspaceId: row.workspace_id, kind: row.kind, agentId: row.agent_id ?? null, scopes: parseScopes(row.scopes) } : undefined;
+    const row = await whereKeyLive(db, db("api_keys").where({ hash })).first("id", "workspace_id", "kind", "agent_id", "scopes", "expires_at");
+    if (!row) return undefined;
+    return { id: row.id, workspaceId: row.workspace_id, kind: row.kind, agentId: row.agent_id ?? null, scopes: parseScopes(row.scopes), expiresAt: row.expires_at ?? null };
   },
 
   async liveOfAgent(db: Knex, workspaceId: string, agentId: string): Promise<ApiKeyView[]> {

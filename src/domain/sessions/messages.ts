@@ -7,7 +7,7 @@ import type { Principal } from "../../auth/principal.js";
 import { Conflict, Invalid, isUniqueViolation } from "../../errors.js";
 import { canonicalHash } from "../canonical.js";
 import { transact, type TxDeps } from "../events.js";
-import { decodeSeqCursor, encodeSeqCursor, takePage } from "../pagination.js";
+import { PAGE_MAX_BYTES, decodeSeqCursor, encodeSeqCursor, takePage } from "../pagination.js";
 import type { Clock } from "../time.js";
 import { loadSessionFor, sessionAudience } from "./policy.js";
 import { messages, sessions, type StoredMessage } from "./repository.js";
@@ -142,7 +142,7 @@ export class SessionMessages {
     const session = await loadSessionFor(db, actor, sessionId, "read", agentId);
     const after = page.cursor !== undefined ? decodeSeqCursor(page.cursor) : (page.afterSeq ?? 0);
     const rows = await messages.after(db, session.id, after, page.limit + 1, page.since);
-    const { items, next } = takePage(rows, page.limit, (last) => encodeSeqCursor(last.seq));
+    const { items, next } = takePage(rows, page.limit, (last) => encodeSeqCursor(last.seq), PAGE_MAX_BYTES);
     return { messages: items, next_cursor: next };
   }
 

@@ -10,6 +10,7 @@ import { NotFound } from "../../errors.js";
 import { newId, sha256 } from "../../ids.js";
 import { agents } from "../agents/repository.js";
 import { transact, type TxDeps } from "../events.js";
+import { PAGE_MAX_BYTES, decodeSeqCursor, encodeSeqCursor, takePage } from "../pagination.js";
 import type { MessageView } from "../sessions/messages.js";
 import { loadSessionFor } from "../sessions/policy.js";
 import { messages, sessions } from "../sessions/repository.js";
@@ -31,6 +32,7 @@ export interface SharedSessionView {
   session: { id: string; title: string; created_at: string };
   agent: { id: string; name: string };
   messages: MessageView[];
+  next_cursor: string | null;
   expires_at: string;
 }
 
@@ -80,17 +82,25 @@ export class ShareLinks {
   }
 
   /** The public, read-only view. No credential: the token is the credential. */
-  async view(token: string): Promise<SharedSessionView> {
+  /**
+   * The public, read-only view, a page of messages at a time (bounded in count and bytes): only
+   * the messages the session had when the link was made.
+   */
+  async view(token: string, page: { limit: number; cursor?: string | undefined }): Promise<SharedSessionView> {
     const { db } = this.deps;
     const link = await this.live(db, token);
     const session = await sessions.find(db, link.workspace_id, link.session_id);
     const agent = session && (await agents.find(db, session.workspace_id, session.agent_id));
     if (!session || !agent) throw deadLink(); // deleted a moment ago
+    const after = page.cursor === undefined ? 0 : decodeSeqCursor(page.cursor);
+    const rows = await messages.after(db, session.id, after, Math.min(page.limit + 1, Math.max(0, link.max_seq - after)));
+    const { items, next } = takePage(rows, page.limit, (last) => encodeSeqCursor(last.seq), PAGE_MAX_BYTES);
     return {
       title: session.title,
       session: { id: session.id, title: session.title, created_at: toIso(session.created_at) },
       agent: { id: agent.id, name: agent.name },
-      messages: await messages.after(db, session.id, 0, link.max_seq),
+      messages: items,
+      next_cursor: next,
       expires_at: toIso(link.expires_at),
     };
   }

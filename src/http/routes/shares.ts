@@ -1,6 +1,6 @@
 /** Routes: share links ("Share links" in the contract). The view needs no credential. */
 import type { Router } from "@koa/router";
-import { CreateShare, parse } from "../../schemas.js";
+import { CreateShare, PageQuery, parse } from "../../schemas.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
 
@@ -29,7 +29,7 @@ export function shareRoutes(router: Router<HubState>, s: Services): void {
 export function sharedViewRoutes(router: Router<HubState>, s: Services): void {
   for (const path of ["/api/shared/:token", "/shared/:token"]) {
     router.get(path, async (ctx) => {
-      ctx.body = await s.shareLinks.view(ctx.params.token!);
+      ctx.body = await s.shareLinks.view(ctx.params.token!, parse(PageQuery, ctx.query));
     });
   }
 }
