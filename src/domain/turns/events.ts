@@ -1,0 +1,155 @@
+/**
+ * The agent event vocabulary of a turn (the Sharely agent protocol's): what an agent sends,
+ * validated at the edge whatever the transport (HTTP agent server or socket), and reduced into
+ * the answer stored as the session's assistant message. A malformed or oversized event ends the
+ * turn with an error; it never reaches watchers unvalidated.
+ */
+import { z } from "zod";
+
+/** One event's JSON at most; the whole turn's events at most MAX_TURN_BYTES. */
+export const MAX_EVENT_BYTES = 64 * 1024;
+export const MAX_TURN_BYTES = 4 * 1024 * 1024;
+export const MAX_TURN_EVENTS = 20_000;
+
+const Id = z.string().min(1).max(200);
+const Text = z.string().max(MAX_EVENT_BYTES);
+const Count = z.number().int().nonnegative();
+
+export const TokenUsage = z.object({ inputTokens: Count, outputTokens: Count, totalTokens: Count });
+export const Source = z.looseObject({
+  id: Id,
+  type: z.string().min(1).max(50),
+  title: z.string().max(1000),
+  url: z.string().max(4000).optional(),
+  snippet: z.string().max(MAX_EVENT_BYTES).optional(),
+  cited: z.boolean().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Every event an agent may send, by `type`. Unknown types and fields of the wrong shape are refused. */
+export const AgentEvent = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("message_start"), role: z.literal("assistant").default("assistant"), model: z.string().max(200).default("") }),
+  z.object({ type: z.literal("thinking_start"), thinkingId: Id, title: z.string().max(1000).default("") }),
+  z.object({ type: z.literal("thinking_delta"), thinkingId: Id, delta: Text }),
+  z.object({ type: z.literal("thinking_end"), thinkingId: Id, status: z.enum(["completed", "error"]).default("completed"), durationMs: Count.default(0) }),
+  z.object({ type: z.literal("tool_call_start"), toolCallId: Id, name: z.string().min(1).max(200), input: z.record(z.string(), z.unknown()).default({}) }),
+  z.object({ type: z.literal("tool_call_end"), toolCallId: Id, output: z.unknown().optional(), error: z.string().max(MAX_EVENT_BYTES).optional(), durationMs: Count.default(0) }),
+  z.object({ type: z.literal("content_delta"), delta: Text }),
+  z.object({ type: z.literal("content_end") }),
+  z.object({ type: z.literal("sources"), sources: z.array(Source).max(100) }),
+  z.object({ type: z.literal("metadata_update"), metadata: z.record(z.string(), z.unknown()) }),
+  z.object({ type: z.literal("message_end"), finishReason: z.string().min(1).max(100), tokenUsage: TokenUsage.optional() }),
+  z.object({ type: z.literal("error"), error: z.string().max(4000) }),
+  z.object({ type: z.literal("done") }),
+]);
+export type AgentEvent = z.output<typeof AgentEvent>;
+export type AgentEventType = AgentEvent["type"];
+
+/** Checks one event as an agent sent it; the reason, when it is refused. */
+export function readAgentEvent(raw: unknown): { event: AgentEvent } | { problem: string } {
+  let size: number;
+  try {
+    size = Buffer.byteLength(JSON.stringify(raw) ?? "");
+  } catch {
+    return { problem: "an event that is not JSON" };
+  }
+  if (size > MAX_EVENT_BYTES) return { problem: `an event of ${size} bytes (at most ${MAX_EVENT_BYTES})` };
+  const parsed = AgentEvent.safeParse(raw);
+  if (parsed.success) return { event: parsed.data };
+  const type = (raw as { type?: unknown } | null)?.type;
+  const issue = parsed.error.issues[0];
+  return {
+    problem:
+      typeof type === "string" && !AgentEvent.options.some((o) => o.shape.type.value === type)
+        ? `an unknown event type '${type.slice(0, 50)}'`
+        : `a malformed ${typeof type === "string" ? type.slice(0, 50) : "untyped"} event (${issue?.path.join(".") || "event"}: ${issue?.message})`,
+  };
+}
+
+export interface ThinkingStep {
+  id: string;
+  title: string;
+  content: string;
+  status: "in_progress" | "completed" | "error";
+  durationMs?: number;
+}
+
+export interface ToolCallRecord {
+  id: string;
+  name: string;
+  input: Record<string, unknown>;
+  output?: unknown;
+  error?: string;
+  status: "in_progress" | "completed" | "error";
+  durationMs?: number;
+}
+
+/** The answer so far: what watchers render mid-turn, and what is stored when the turn ends. */
+export interface TurnSnapshot {
+  content: string;
+  thinking: ThinkingStep[];
+  toolCalls: ToolCallRecord[];
+  sources: z.output<typeof Source>[];
+  metadata: Record<string, unknown>;
+  model?: string;
+  finishReason?: string;
+  tokenUsage?: z.output<typeof TokenUsage>;
+  error?: string;
+}
+
+export const emptySnapshot = (): TurnSnapshot => ({ content: "", thinking: [], toolCalls: [], sources: [], metadata: {} });
+
+/** Applies one event to the answer so far (in place, and returned). */
+export function reduce(s: TurnSnapshot, e: AgentEvent): TurnSnapshot {
+  switch (e.type) {
+    case "message_start":
+      if (e.model) s.model = e.model;
+      break;
+    case "thinking_start":
+      s.thinking.push({ id: e.thinkingId, title: e.title, content: "", status: "in_progress" });
+      break;
+    case "thinking_delta": {
+      const step = s.thinking.find((t) => t.id === e.thinkingId);
+      if (step) step.content += e.delta;
+      else s.thinking.push({ id: e.thinkingId, title: "", content: e.delta, status: "in_progress" });
+      break;
+    }
+    case "thinking_end": {
+      const step = s.thinking.find((t) => t.id === e.thinkingId);
+      if (step) Object.assign(step, { status: e.status, durationMs: e.durationMs });
+      break;
+    }
+    case "tool_call_start":
+      s.toolCalls.push({ id: e.toolCallId, name: e.name, input: e.input, status: "in_progress" });
+      break;
+    case "tool_call_end": {
+      const call = s.toolCalls.find((t) => t.id === e.toolCallId);
+      if (call) {
+        Object.assign(call, { status: e.error ? "error" : "completed", durationMs: e.durationMs });
+        if (e.output !== undefined) call.output = e.output;
+        if (e.error !== undefined) call.error = e.error;
+      }
+      break;
+    }
+    case "content_delta":
+      s.content += e.delta;
+      break;
+    case "sources":
+      s.sources.push(...e.sources);
+      break;
+    case "metadata_update":
+      Object.assign(s.metadata, e.metadata);
+      break;
+    case "message_end":
+      s.finishReason = e.finishReason;
+      if (e.tokenUsage) s.tokenUsage = e.tokenUsage;
+      break;
+    case "error":
+      s.error = e.error;
+      break;
+    case "content_end":
+    case "done":
+      break;
+  }
+  return s;
+}
