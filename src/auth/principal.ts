@@ -9,7 +9,9 @@ export const AGENT_KEY_SCOPES = [
   "channels:read",
   "channels:publish",
   "knowledge:read",
+  "knowledge:write",
   "tools:execute",
+  "turns:serve",
 ] as const;
 export type Scope = (typeof AGENT_KEY_SCOPES)[number];
 

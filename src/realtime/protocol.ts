@@ -21,6 +21,31 @@ export interface ServerToClientEvents {
   "group:session": (payload: { groupId: string; action: "added" | "removed"; sessionId: string }) => void;
   /** Sent just before the server closes a socket on purpose (revoked, expired, slow, abusive). */
   "hub:closing": (payload: { reason: string }) => void;
+  /** A turn of a session the socket receives started, produced an event (seq from 1, per turn), ended. */
+  "turn:started": (payload: { sessionId: string; turn: unknown }) => void;
+  "turn:event": (payload: TurnEventPayload) => void;
+  "turn:ended": (payload: { sessionId: string; turn: unknown }) => void;
+  /** To one serving socket of the agent (after `agent:serve`): answer with `agent:event` until `done`. */
+  "turn:request": (payload: TurnRequest) => void;
+  "turn:cancel": (payload: { turnId: string }) => void;
+}
+
+export interface TurnEventPayload {
+  sessionId: string;
+  turnId: string;
+  seq: number;
+  event: unknown;
+}
+
+export interface TurnRequest {
+  turnId: string;
+  sessionId: string;
+  /** The id the answer will be stored under. */
+  messageId: string;
+  /** The user's message that triggered the turn. */
+  message: { id: string; role: string; content: unknown };
+  /** The session's last 50 messages before the trigger, oldest first. */
+  history: unknown[];
 }
 
 /** Client events; the handlers take the ack from the last argument, whatever came before it. */
@@ -29,6 +54,10 @@ export interface ClientToServerEvents {
   "session:unwatch": (...args: unknown[]) => void;
   "channel:watch": (...args: unknown[]) => void;
   "channel:unwatch": (...args: unknown[]) => void;
+  /** An agent key with `turns:serve` offers to answer its agent's turns; ack `{ok: true}`. */
+  "agent:serve": (...args: unknown[]) => void;
+  /** A serving socket's answer to a `turn:request`: `{turnId, event}`, no ack. */
+  "agent:event": (...args: unknown[]) => void;
 }
 
 export interface SocketData {
