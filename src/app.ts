@@ -13,6 +13,7 @@ import { agentRoutes } from "./http/routes/agents.js";
 import { channelRoutes } from "./http/routes/channels.js";
 import { meRoutes } from "./http/routes/me.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
+import { turnRoutes } from "./http/routes/turns.js";
 import { groupRoutes } from "./http/routes/groups.js";
 import { masterKeyRoutes } from "./http/routes/keys.js";
 import { shareRoutes, sharedViewRoutes } from "./http/routes/shares.js";
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   agentRoutes(api, deps.services);
   channelRoutes(api, deps.services, deps.config.messageMaxBytes);
   sessionRoutes(api, deps.services);
+  turnRoutes(api, deps.services);
   shareRoutes(api, deps.services);
   groupRoutes(api, deps.services);
   masterKeyRoutes(api, deps.services);

@@ -140,6 +140,13 @@ const SETTINGS = {
   publicPer10sPerIp: int("PUBLIC_RATE_LIMIT_PER_10S", 0, 10_000_000, 600,
     "requests one address may make per 10 s to routes that need no credential (the shared view), across all processes; `0` turns it off"),
   trustProxy: flag("TRUST_PROXY", false, "take the client address (per-address limits) and protocol from `X-Forwarded-For`/`-Proto`: set it only behind a proxy that sets them"),
+  agents: {
+    allowPrivate: flag("AGENT_SERVER_ALLOW_PRIVATE", false, "let agent `server_url`s reach loopback and private addresses (always allowed in the embedded default; cloud-metadata addresses never are)"),
+    connectTimeoutMs: int("AGENT_CONNECT_TIMEOUT_MS", 100, 120_000, 5000, "an agent server's connection must be up within this"),
+    firstByteTimeoutMs: int("AGENT_FIRST_BYTE_TIMEOUT_MS", 100, 600_000, 30_000, "an agent server must start answering within this (retried before it does)"),
+    idleTimeoutMs: int("AGENT_IDLE_TIMEOUT_MS", 100, 3_600_000, 60_000, "the longest silence between an agent's events"),
+    turnTimeoutMs: int("AGENT_TURN_TIMEOUT_MS", 1000, 86_400_000, 600_000, "the longest a whole turn may take"),
+  },
   shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000, "how long SIGTERM waits for requests to finish"),
   banner: flag("AGENTHUB_BANNER", true, "print the start banner (URL and next steps) even when stdout is not a terminal; `0` hides it there"),
 } satisfies Tree;

@@ -12,6 +12,7 @@ import * as m20261123000200 from "../migrations/20261123000200_sessions.js";
 import * as m20261123000300 from "../migrations/20261123000300_sharing_groups.js";
 import * as m20261123000400 from "../migrations/20261123000400_channels.js";
 import * as m20261124000100 from "../migrations/20261124000100_key_expiry_and_link_owners.js";
+import * as m20261124000200 from "../migrations/20261124000200_turns.js";
 
 // int8 (bigint) ids fit in a JS number (< 2^53); the contract sends user ids as JSON numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -96,6 +97,7 @@ const migrations: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ["20261123000300_sharing_groups", m20261123000300],
   ["20261123000400_channels", m20261123000400],
   ["20261124000100_key_expiry_and_link_owners", m20261124000100],
+  ["20261124000200_turns", m20261124000200],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {

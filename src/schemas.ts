@@ -182,6 +182,12 @@ export const AppendMessage = z.strictObject({
   tokenUsage: z.strictObject({ inputTokens: Count, outputTokens: Count, totalTokens: Count }).nullish(),
 });
 
+/** A turn: the user's message (its id makes a retry idempotent). */
+export const StartTurn = z.strictObject({
+  id: Uuid.optional(),
+  content: z.string().refine((c) => c.trim().length > 0, "must not be empty"),
+});
+
 export const CreateShare = z.strictObject({
   expires_in_hours: z
     .number({ message: "must be a whole number of hours" })

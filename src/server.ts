@@ -17,9 +17,13 @@ import { EventBus } from "./domain/events.js";
 import type { Clock } from "./domain/time.js";
 import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from "./rate-limit.js";
 import { localControlRoutes, removeLocalHubFile, writeLocalHubFile, type LocalHubFile } from "./local-control.js";
+import { DEFAULT_HTTP_AGENT_OPTIONS } from "./endpoints/http-agent.js";
 import { createRealtime } from "./realtime/server.js";
+import { turnEndpoint } from "./turns/endpoint.js";
 import { closeRedisClients, createRedisClients, pingRedis, type RedisClients } from "./redis.js";
+import { memoryTurnLog } from "./domain/turns/log.js";
 import { createServices, type Services } from "./services.js";
+import { redisTurnLog } from "./turn-log.js";
 
 /** Longer than the usual load balancer's idle timeout (60 s), so the balancer closes idle connections first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -49,7 +53,8 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     const secret = await jwtSecret(config, db, log);
     const bus = new EventBus(log);
     let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
-    const services = createServices({ db, bus, config, clock: options.clock, publicUrl: () => publicUrl });
+    const turnLog = redis ? redisTurnLog(redis.pub, config.redisPrefix) : memoryTurnLog();
+    const services = createServices({ db, bus, config, log, turnLog, clock: options.clock, publicUrl: () => publicUrl });
     const auth = new Authenticator(services.credentials, new JwtVerifier({ ...config.jwt, secret }));
 
     const server = http.createServer();
@@ -57,6 +62,28 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     let localHub: LocalHubFile | undefined;
     const failedAuth = memoryRateLimiter(config.socket.failedAuthPer10sPerIp, options.clock);
     const realtime = await createRealtime({ server, config, log, auth, services, bus, redis, failedAuth, clock: options.clock });
+    services.turns.useEndpoint(
+      turnEndpoint({
+        turns: services.turns,
+        dispatchToSocket: realtime.dispatchToSocket,
+        http: {
+          ...DEFAULT_HTTP_AGENT_OPTIONS,
+          allowPrivate: config.agents.allowPrivate || embedded,
+          timeouts: {
+            connectMs: config.agents.connectTimeoutMs,
+            firstByteMs: config.agents.firstByteTimeoutMs,
+            idleMs: config.agents.idleTimeoutMs,
+            totalMs: config.agents.turnTimeoutMs,
+          },
+        },
+        userToken: async ({ turn, askedBy }) => {
+          const claims = askedBy === null ? undefined : await services.userClaims(turn.workspace_id, askedBy);
+          return claims && secret ? { secret, claims } : undefined;
+        },
+        endpointSecret: ({ agent }) => services.agents.endpointSecret(agent.workspace_id, agent.id),
+        log,
+      }),
+    );
     const app = createApp({
       config,
       log,
@@ -94,6 +121,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         if (localHub) removeLocalHubFile(config.dataDir, localHub);
         const stopHttp = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        services.turns.close();
         await realtime.close();
         const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
         await stopHttp;

@@ -1,6 +1,9 @@
 /** The domain services, wired once from their dependencies. Knows nothing of Koa or Socket.IO. */
 import type { Knex } from "knex";
+import type { Logger } from "pino";
 import type { CredentialStore } from "./auth/authenticate.js";
+import { checkAgentUrl } from "./endpoints/address-guard.js";
+import { newEndpointSecret } from "./endpoints/signature.js";
 import type { Config } from "./config.js";
 import { Agents } from "./domain/agents/service.js";
 import { Channels } from "./domain/channels/service.js";
@@ -12,6 +15,8 @@ import { SessionMessages } from "./domain/sessions/messages.js";
 import { Sessions } from "./domain/sessions/service.js";
 import { ShareLinks } from "./domain/sharing/service.js";
 import { systemClock, type Clock } from "./domain/time.js";
+import type { TurnLog } from "./domain/turns/log.js";
+import { Turns } from "./domain/turns/service.js";
 import { users } from "./domain/users/repository.js";
 import { Workspaces } from "./domain/workspaces/service.js";
 
@@ -19,6 +24,9 @@ export interface ServiceDeps {
   db: Knex;
   bus: EventBus;
   config: Config;
+  log: Logger;
+  /** Where running turns' events live: Redis in server mode, the process in the embedded default. */
+  turnLog: TurnLog;
   clock?: Clock | undefined;
   /** The hub's public base URL, known once it listens (share links are built from it). */
   publicUrl: () => string;
@@ -31,17 +39,29 @@ export function createServices(deps: ServiceDeps) {
     findLiveKey: (hash) => apiKeys.findLive(deps.db, hash),
     provisionUser: (claims) => users.provision(deps.db, claims),
   };
+  /** For the token an HTTP agent gets: the asking user's claims. */
+  const userClaims = async (workspaceId: string, userId: number) => {
+    const user = await users.find(deps.db, workspaceId, userId);
+    return user && { workspace: workspaceId, sub: user.sub, email: user.email, name: user.name };
+  };
   /** For re-checking live sockets: which of these keys still work. */
   const liveKeyIds = (keyIds: string[]) => apiKeys.liveIds(deps.db, keyIds);
+  const sessionMessages = new SessionMessages(tx, clock, deps.config.messageMaxBytes);
   return {
     credentials,
     liveKeyIds,
-    agents: new Agents(tx),
+    userClaims,
+    agents: new Agents(tx, {
+      // The embedded default runs on one machine, where agents usually listen on localhost.
+      refusal: (url) => checkAgentUrl(url, { allowPrivate: deps.config.agents.allowPrivate || !deps.config.databaseUrl }),
+      newSecret: newEndpointSecret,
+    }),
     agentKeys: new AgentKeys(tx),
     masterKeys: new MasterKeys(tx),
     channels: new Channels(tx),
     sessions: new Sessions(tx, clock),
-    sessionMessages: new SessionMessages(tx, clock, deps.config.messageMaxBytes),
+    sessionMessages,
+    turns: new Turns(tx, deps.turnLog, sessionMessages, deps.log, deps.config.agents.turnTimeoutMs),
     shareLinks: new ShareLinks(tx, clock, deps.publicUrl),
     groups: new Groups(tx, clock),
     workspaces: new Workspaces(deps.db),

@@ -13,12 +13,14 @@ import { EventBus, type DomainEvent } from "../domain/events.js";
 import { MasterKeys } from "../domain/keys/service.js";
 import { createWorkspace } from "../domain/workspaces/service.js";
 import { findLocalHub } from "../local-control.js";
+import { DEMO_USAGE, parseDemoArgs, runDemoAgent } from "./demo-agent.js";
 
 const USAGE = `Usage:
   agenthub migrate
   agenthub workspace create --name NAME
   agenthub workspace rotate-key --workspace ID
-  agenthub token --workspace ID --sub S --email E [--name N] [--groups a,b] [--role R] [--ttl SECONDS]`;
+  agenthub token --workspace ID --sub S --email E [--name N] [--groups a,b] [--role R] [--ttl SECONDS]
+  ${DEMO_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -27,6 +29,14 @@ async function main(argv: string[]): Promise<void> {
   if (!command || command === "help" || command === "--help" || command === "-h") {
     console.log(USAGE);
     return;
+  }
+  if (command === "agent") {
+    // Talks to a running hub only: no server configuration needed.
+    const [sub, ...args] = rest;
+    if (sub !== "demo") throw new UsageError(`unknown agent command '${sub ?? ""}'`);
+    const parsed = parseDemoArgs(args);
+    if ("error" in parsed) throw new UsageError(parsed.error);
+    return runDemoAgent(parsed);
   }
   const config = loadConfig();
   switch (command) {

@@ -57,7 +57,21 @@ export type DomainEvent =
       head: number;
     }
   | { type: "channel.unsubscribed"; workspaceId: string; channelId: string; agentId: string }
-  | { type: "channel.message"; workspaceId: string; channelId: string; seq: number; message: unknown };
+  | { type: "channel.message"; workspaceId: string; channelId: string; seq: number; message: unknown }
+  | { type: "turn.started" | "turn.ended"; workspaceId: string; agentId: string; sessionId: string; turn: unknown; audience: SessionAudience }
+  | {
+      type: "turn.event";
+      workspaceId: string;
+      agentId: string;
+      sessionId: string;
+      turnId: string;
+      /** From 1 per turn, no gap: the turn log's position. */
+      seq: number;
+      event: unknown;
+      audience: SessionAudience;
+    }
+  /** Whoever runs the turn (an HTTP call, a serving socket) is to stop it. */
+  | { type: "turn.cancel"; workspaceId: string; agentId: string; turnId: string };
 
 /**
  * Who is pushed a session's events besides its watchers and its agent's reading keys, as

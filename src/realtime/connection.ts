@@ -18,6 +18,7 @@ import type { SocketLimits } from "./limits.js";
 import type { AccessRecheck } from "./recheck.js";
 import type { ClientToServerEvents, HubServer, HubSocket, SocketData } from "./protocol.js";
 import { identityRooms, rooms } from "./rooms.js";
+import { handleServing } from "./serving.js";
 import { closeSocket } from "./sockets.js";
 
 /** Node's setTimeout fires at once beyond this; later expiries are re-armed. */
@@ -25,7 +26,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ConnectionDeps {
   auth: Authenticator;
-  services: Pick<Services, "channels" | "groups" | "sessions">;
+  services: Pick<Services, "channels" | "groups" | "sessions" | "turns">;
   delivery: Delivery;
   limits: SocketLimits;
   log: Logger;
@@ -192,4 +193,7 @@ function handleClientEvents(socket: HubSocket, deps: ConnectionDeps, log: Logger
     delivery.unwatchSession(socket, parse(SessionUnwatch, payload, "payload").sessionId);
     return { ok: true };
   });
+  const serving = handleServing(socket, deps.services.turns, log);
+  on("agent:serve", async () => serving.serve());
+  socket.on("agent:event", (...args: unknown[]) => void serving.event(payloadAndAck(args).payload));
 }

@@ -9,7 +9,7 @@ import type { Principal } from "../auth/principal.js";
 import { Conflict } from "../errors.js";
 import type { ChannelHead } from "../domain/channels/repository.js";
 import type { Services } from "../services.js";
-import type { HubSocket, WatchAck } from "./protocol.js";
+import type { HubSocket, TurnEventPayload, WatchAck } from "./protocol.js";
 import { rooms } from "./rooms.js";
 import type { LocalSockets } from "./sockets.js";
 import { closeSocket } from "./sockets.js";
@@ -26,7 +26,11 @@ export type DeliveryDomain = {
   channels: Pick<Services["channels"], "readable" | "after" | "afterHeads" | "reachesBySubscription">;
   sessions: Pick<Services["sessions"], "readable">;
   sessionMessages: Pick<Services["sessionMessages"], "after">;
+  turns: Pick<Services["turns"], "active" | "snapshot" | "eventsAfter">;
 };
+
+/** A turn's stream id: its events are delivered per socket like any seq-numbered stream. */
+export const turnStream = (sessionId: string, turnId: string) => `${sessionId}/${turnId}`;
 
 interface ReplayPage {
   missed: Array<{ seq: number }>;
@@ -41,7 +45,8 @@ export interface WatchResult {
   after(): void;
 }
 
-const roomOf = (kind: StreamKind, id: string) => (kind === "channel" ? rooms.channel(id) : rooms.session(id));
+/** The room a watch of the stream joins (a turn's events go to its session's rooms). */
+const roomOf = (kind: StreamKind, id: string) => (kind === "channel" ? rooms.channel(id) : kind === "session" ? rooms.session(id) : undefined);
 
 export class Delivery {
   readonly streams: Streams;
@@ -64,6 +69,14 @@ export class Delivery {
           send: (socket, id, message) => socket.emit("session:message", { sessionId: id, message }),
           broadcast: (ready, _skipped, id, message) => sockets.emitTo(ready as HubSocket[], "session:message", { sessionId: id, message }),
         },
+        turn: {
+          after: async (id, afterSeq, limit) => {
+            const [sessionId, turnId] = id.split("/") as [string, string];
+            return (await domain.turns.eventsAfter(turnId, afterSeq, limit)).map((e) => ({ sessionId, turnId, seq: e.seq, event: e.event }));
+          },
+          send: (socket, _id, payload) => socket.emit("turn:event", payload as TurnEventPayload),
+          broadcast: (ready, _skipped, _id, payload) => sockets.emitTo(ready as HubSocket[], "turn:event", payload as TurnEventPayload),
+        },
       },
       log,
     );
@@ -79,9 +92,25 @@ export class Delivery {
     return this.watch(socket, "channel", channelId, since ?? channel.message_count);
   }
 
+  /**
+   * A session watch also carries the session's running turns: `{turn, seq, snapshot}` each. Their
+   * live events are held from before the snapshot is read until after the ack, so the socket gets
+   * exactly the events after `seq`, none before the ack.
+   */
   async watchSession(socket: HubSocket, sessionId: string, since: number | undefined): Promise<WatchResult> {
     const session = await this.domain.sessions.readable(socket.data.principal, sessionId);
-    return this.watch(socket, "session", sessionId, since ?? session.message_count, session.agent_id);
+    const active = await this.domain.turns.active(sessionId);
+    for (const t of active) this.streams.beginCatchUp(socket, "turn", turnStream(sessionId, t.id), 0, { explicit: true });
+    const watched = await this.watch(socket, "session", sessionId, since ?? session.message_count, session.agent_id);
+    const running = await Promise.all(active.map(async (turn) => ({ turn, ...(await this.domain.turns.snapshot(turn.id)) })));
+    if (!watched.ack.ok) return watched;
+    return {
+      ack: running.length ? { ...watched.ack, turns: running } : watched.ack,
+      after: () => {
+        watched.after();
+        for (const r of running) this.streams.finishCatchUp(socket, "turn", turnStream(sessionId, r.turn.id), 0, r.seq, false);
+      },
+    };
   }
 
   /** A socket may receive at most `max` streams: one more watch is refused (409). */
@@ -118,7 +147,8 @@ export class Delivery {
   /** Leaves a stream: no more of its messages, live or held. */
   leave(socket: HubSocket, kind: StreamKind, id: string): void {
     this.streams.drop(socket, kind, id);
-    socket.leave(roomOf(kind, id));
+    const room = roomOf(kind, id);
+    if (room) socket.leave(room);
   }
 
   /** Leaves a channel the socket receives only through its agent's subscription (not one it watched). */
@@ -154,7 +184,7 @@ export class Delivery {
    */
   private async watch(socket: HubSocket, kind: StreamKind, id: string, since: number, agentId?: string): Promise<WatchResult> {
     const { from, skip } = this.streams.beginCatchUp(socket, kind, id, since, { explicit: true, ...(agentId ? { agentId } : {}) });
-    socket.join(roomOf(kind, id));
+    socket.join(roomOf(kind, id)!);
     const page = await this.replayPage(kind, id, from, skip);
     return {
       ack: { ok: true, missed: page.missed, ...(page.more ? { more: true as const } : {}) },
@@ -166,9 +196,9 @@ export class Delivery {
    * Starts a stream in catch-up from `since` at once, so nothing live is sent before what was
    * missed; the replay itself is `resume`. For streams a client names in its handshake.
    */
-  holdFrom(socket: HubSocket, kind: StreamKind, id: string, since: number, explicit: boolean): void {
+  holdFrom(socket: HubSocket, kind: "channel" | "session", id: string, since: number, explicit: boolean): void {
     this.streams.beginCatchUp(socket, kind, id, since, { explicit });
-    socket.join(roomOf(kind, id));
+    socket.join(roomOf(kind, id)!);
   }
 
   /**
@@ -198,12 +228,13 @@ export class Delivery {
 
   private send(socket: HubSocket, kind: StreamKind, id: string, message: unknown): void {
     if (kind === "channel") socket.emit("channel:message", message);
-    else socket.emit("session:message", { sessionId: id, message });
+    else if (kind === "session") socket.emit("session:message", { sessionId: id, message });
+    else socket.emit("turn:event", message as TurnEventPayload);
   }
 
   /** One page of a replay: at most REPLAY_LIMIT messages and about REPLAY_MAX_BYTES, less `skip`. */
   private async replayPage(kind: StreamKind, id: string, from: number, skip: SeqRange | undefined): Promise<ReplayPage> {
-    const rows = await (kind === "channel" ? this.domain.channels.after(id, from, REPLAY_LIMIT + 1) : this.domain.sessionMessages.after(id, from, REPLAY_LIMIT + 1));
+    const rows = await this.streams.after(kind, id, from, REPLAY_LIMIT + 1);
     const page: ReplayPage = { missed: [], cursor: from, more: rows.length > REPLAY_LIMIT };
     let bytes = 0;
     for (const row of rows.slice(0, REPLAY_LIMIT)) {

@@ -12,7 +12,7 @@ export interface AckError {
 }
 
 /** What `session:watch` and `channel:watch` ack; the other events ack `{ok: true}` or the same error. */
-export type WatchAck = { ok: true; missed: unknown[]; more?: true } | { ok: false; error: AckError };
+export type WatchAck = { ok: true; missed: unknown[]; more?: true; turns?: unknown[] } | { ok: false; error: AckError };
 
 export interface ServerToClientEvents {
   "channel:message": (message: unknown) => void;

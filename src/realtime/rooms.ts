@@ -19,6 +19,8 @@ export const rooms = {
   channel: (channelId: string) => `c:${channelId}`,
   /** Explicit watchers of a session. */
   session: (sessionId: string) => `s:${sessionId}`,
+  /** Sockets serving an agent's turns (`agent:serve`), on every node. */
+  serving: (workspaceId: string, agentId: string) => `sv:${workspaceId}:${agentId}`,
 } as const;
 
 /** The rooms a credential's sockets are in for as long as they live: its user, key and agent. */

@@ -8,7 +8,9 @@ import type { Logger } from "pino";
 import type { DomainEvent } from "../domain/events.js";
 import { belongsToGroup } from "../domain/groups/policy.js";
 import { subscriptionsReceivedBy } from "../domain/channels/policy.js";
-import type { Delivery } from "./delivery.js";
+import type { Turns } from "../domain/turns/service.js";
+import type { TurnView } from "../domain/turns/repository.js";
+import { turnStream, type Delivery } from "./delivery.js";
 import { Reorderer } from "./reorder.js";
 import { rooms, sessionRooms } from "./rooms.js";
 import type { LocalSockets } from "./sockets.js";
@@ -16,6 +18,8 @@ import type { LocalSockets } from "./sockets.js";
 export interface RouterDeps {
   sockets: LocalSockets;
   delivery: Pick<Delivery, "offer" | "joinChannels" | "leave" | "leaveSubscribed" | "recheckSessions">;
+  /** This process's listeners of turns (an SSE answer, an HTTP call to abort on cancel). */
+  turns: Pick<Turns, "received" | "cancelRequested">;
   log: Logger;
 }
 
@@ -122,6 +126,29 @@ export class EventRouter {
         for (const s of sockets.in(rooms.agent(event.workspaceId, event.agentId))) sockets.close(s, "agent deleted");
         return;
       case "agent.updated":
+        return;
+      case "turn.started":
+        sockets.emit(sessionRooms(event), "turn:started", { sessionId: event.sessionId, turn: event.turn });
+        return;
+      case "turn.event": {
+        const payload = { sessionId: event.sessionId, turnId: event.turnId, seq: event.seq, event: event.event };
+        this.reorder.push(`turn:${event.turnId}`, event.seq, () => {
+          this.deps.turns.received(event.turnId, { kind: "event", seq: event.seq, event: event.event });
+          delivery.offer("turn", turnStream(event.sessionId, event.turnId), event.seq, payload, sessionRooms(event));
+        });
+        return;
+      }
+      case "turn.ended": {
+        const turn = event.turn as TurnView;
+        const targets = sessionRooms(event);
+        sockets.emit(targets, "turn:ended", { sessionId: event.sessionId, turn });
+        this.deps.turns.received(turn.id, { kind: "ended", turn });
+        for (const s of sockets.in(...targets)) delivery.leave(s, "turn", turnStream(event.sessionId, turn.id));
+        return;
+      }
+      case "turn.cancel":
+        this.deps.turns.cancelRequested(event.turnId);
+        sockets.emit([rooms.serving(event.workspaceId, event.agentId)], "turn:cancel", { turnId: event.turnId });
         return;
     }
   }

@@ -21,6 +21,7 @@ import { SocketLimits } from "./limits.js";
 import type { HubServer } from "./protocol.js";
 import { AccessRecheck } from "./recheck.js";
 import { EventRouter } from "./router.js";
+import { socketDispatch } from "./serving.js";
 import { localSockets } from "./sockets.js";
 import { localTransport, redisTransport } from "./transport.js";
 
@@ -42,6 +43,8 @@ export interface RealtimeDeps {
 
 export interface Realtime {
   io: HubServer;
+  /** Hands a turn to a socket serving its agent, on any node; false when none serves it. */
+  dispatchToSocket: ReturnType<typeof socketDispatch>;
   close(): Promise<void>;
 }
 
@@ -58,7 +61,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   const sockets = localSockets(io);
   const delivery = new Delivery(sockets, deps.services, log);
   const limits = new SocketLimits(config.socket, log, deps.clock);
-  const router = new EventRouter({ sockets, delivery, log });
+  const router = new EventRouter({ sockets, delivery, turns: deps.services.turns, log });
   const transport = redis ? await redisTransport(redis.pub, redis.events, `${config.redisPrefix}:events`, log) : localTransport();
   deps.bus.subscribe((event) => transport.publish(event));
   transport.onEvent((event) => router.enqueue(event));
@@ -83,6 +86,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   return {
     io,
+    dispatchToSocket: socketDispatch(io, deps.services.turns, log),
     async close() {
       router.close();
       recheck.stop();

@@ -60,7 +60,8 @@ export interface StreamSource {
   broadcast(ready: Socket[], skipped: Socket[], id: string, message: unknown): void;
 }
 
-export type StreamKind = "channel" | "session";
+/** Channel and session messages by seq; a turn's events by seq (stream id `<sessionId>/<turnId>`). */
+export type StreamKind = "channel" | "session" | "turn";
 
 /** Where a catch-up starts, and what its replay must leave out. */
 export interface CatchUp {
@@ -115,6 +116,11 @@ export class Streams {
 
   get(socket: Socket, kind: StreamKind, id: string): StreamState | undefined {
     return this.states(socket).get(streamKey(kind, id));
+  }
+
+  /** Committed messages of a stream with seq > afterSeq, oldest first (its source's). */
+  after(kind: StreamKind, id: string, afterSeq: number, limit: number): Promise<Array<{ seq: number }>> {
+    return this.sources[kind].after(id, afterSeq, limit);
   }
 
   /** How many streams the socket receives. */

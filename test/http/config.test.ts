@@ -111,6 +111,13 @@ describe("configuration", () => {
       readonly rateLimitPer10s: number;
       readonly publicPer10sPerIp: number;
       readonly trustProxy: boolean;
+      readonly agents: {
+        readonly allowPrivate: boolean;
+        readonly connectTimeoutMs: number;
+        readonly firstByteTimeoutMs: number;
+        readonly idleTimeoutMs: number;
+        readonly turnTimeoutMs: number;
+      };
       readonly shutdownTimeoutMs: number;
     }>();
     expectTypeOf<Config["banner"]>().toEqualTypeOf<boolean>();

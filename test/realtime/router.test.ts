@@ -66,6 +66,10 @@ function setup() {
         calls.push(`recheck ${sockets.map((s) => s.id).join(",")}${agentId ? ` of ${agentId}` : ""}`);
       },
     },
+    turns: {
+      received: (turnId, item) => calls.push(`received ${turnId} ${item.kind}`),
+      cancelRequested: (turnId) => calls.push(`cancel requested ${turnId}`),
+    },
     log: pino({ level: "silent" }),
   };
   const router = new EventRouter(deps);

@@ -21,7 +21,7 @@ function setup(committed: number[] = []) {
     send: (_s, _id, message) => sent.push((message as Msg).seq),
     broadcast: (ready, _skipped, _id, message) => ready.forEach(() => sent.push((message as Msg).seq)),
   };
-  const streams = new Streams({ channel: source, session: source }, pino({ level: "silent" }));
+  const streams = new Streams({ channel: source, session: source, turn: source }, pino({ level: "silent" }));
   return { store, sent, socket, streams, commit: (seq: number) => store.push({ seq }) };
 }
 

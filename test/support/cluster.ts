@@ -17,8 +17,8 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(): Promise<Cluster> {
-  const [a, b] = await Promise.all([spawnHub(), spawnHub()]);
+export async function startCluster(env: Record<string, string> = {}): Promise<Cluster> {
+  const [a, b] = await Promise.all([spawnHub({ env }), spawnHub({ env })]);
   const db = createDb({ databaseUrl: process.env.TEST_FILE_DATABASE_URL, dataDir: "/nonexistent" });
   const clients: Client[] = [];
   return {
@@ -47,7 +47,7 @@ export interface ClusterFixture extends Omit<Cluster, "stop"> {
  * Starts a cluster for the test file (beforeAll) and stops it, sockets included, after
  * (afterAll). `open` may be taken at once; the other fields are filled in by that beforeAll.
  */
-export function useCluster(): ClusterFixture {
+export function useCluster(env: Record<string, string> = {}): ClusterFixture {
   let cluster: Cluster | undefined;
   const fixture = {
     open(url: string, token: string) {
@@ -56,7 +56,7 @@ export function useCluster(): ClusterFixture {
     },
   } as ClusterFixture;
   beforeAll(async () => {
-    cluster = await startCluster();
+    cluster = await startCluster(env);
     Object.assign(fixture, { a: cluster.a, b: cluster.b, db: cluster.db, ws: await makeWorkspace(cluster.db) });
   }, 60_000);
   afterAll(() => cluster?.stop());

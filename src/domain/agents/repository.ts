@@ -11,6 +11,8 @@ export interface Agent {
   name: string;
   description: string | null;
   server_url: string | null;
+  /** Signs the requests the hub sends to server_url; never presented after it was shown once. */
+  endpoint_secret: string | null;
   created_by: number | null;
   created_at: Date;
   updated_at: Date;
@@ -25,7 +27,7 @@ export interface TeamMember {
   assigned_at: string;
 }
 
-export type AgentFields = Pick<Agent, "name" | "description" | "server_url">;
+export type AgentFields = Pick<Agent, "name" | "description" | "server_url"> & { endpoint_secret?: string };
 
 const toAgent = (row: Record<string, any>): Agent => ({
   workspace_id: row.workspace_id,
@@ -33,6 +35,7 @@ const toAgent = (row: Record<string, any>): Agent => ({
   name: row.name,
   description: row.description ?? null,
   server_url: row.server_url ?? null,
+  endpoint_secret: row.endpoint_secret ?? null,
   created_by: intOrNull(row.created_by),
   created_at: row.created_at,
   updated_at: row.updated_at,
@@ -70,6 +73,13 @@ export const agents = {
       .update({ ...patch, updated_at: db.fn.now() })
       .returning("*");
     return toAgent(row);
+  },
+
+  /** Stores an endpoint secret unless the agent has one already; answers the one it has now. */
+  async setSecretIfNone(db: Knex, workspaceId: string, id: string, secret: string): Promise<string> {
+    await db("agents").where({ workspace_id: workspaceId, id }).whereNull("endpoint_secret").update({ endpoint_secret: secret });
+    const row = await db("agents").where({ workspace_id: workspaceId, id }).first("endpoint_secret");
+    return row?.endpoint_secret ?? secret;
   },
 
   async delete(db: Knex, workspaceId: string, id: string): Promise<void> {

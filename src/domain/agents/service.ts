@@ -26,6 +26,9 @@ export interface AgentView {
   access_level: AccessLevel;
 }
 
+/** An agent as its creator or editor sees it right after setting `server_url`: with the endpoint secret, once. */
+export type AgentWithSecret = AgentView & { endpoint_secret?: string };
+
 export interface CreateAgentInput {
   id: string;
   name: string;
@@ -49,11 +52,23 @@ function present(a: Agent, access: AccessLevel): AgentView {
   };
 }
 
-export class Agents {
-  constructor(private readonly deps: TxDeps) {}
+export interface AgentServerRules {
+  /** Why an agent server URL is refused (SSRF guard), or undefined. */
+  refusal(url: string): string | undefined;
+  /** A new endpoint secret. */
+  newSecret(): string;
+}
 
-  async create(actor: Principal, input: CreateAgentInput): Promise<AgentView> {
+export class Agents {
+  constructor(
+    private readonly deps: TxDeps,
+    private readonly servers: AgentServerRules,
+  ) {}
+
+  async create(actor: Principal, input: CreateAgentInput): Promise<AgentWithSecret> {
     assertCanCreateAgent(actor);
+    this.checkServerUrl(input.server_url);
+    const secret = input.server_url ? this.servers.newSecret() : undefined;
     return transact(this.deps, async (trx) => {
       const creator = userIdOf(actor);
       let agent: Agent;
@@ -62,7 +77,7 @@ export class Agents {
           trx,
           actor.workspaceId,
           input.id,
-          { name: input.name, description: input.description ?? null, server_url: input.server_url ?? null },
+          { name: input.name, description: input.description ?? null, server_url: input.server_url ?? null, ...(secret ? { endpoint_secret: secret } : {}) },
           creator,
         );
       } catch (err) {
@@ -71,7 +86,7 @@ export class Agents {
       }
       // The creating user becomes the agent's editor.
       if (creator !== null) await teams.upsert(trx, actor.workspaceId, input.id, creator, "editor");
-      return present(agent, "editor");
+      return { ...present(agent, "editor"), ...(secret ? { endpoint_secret: secret } : {}) };
     });
   }
 
@@ -91,17 +106,45 @@ export class Agents {
     return present(agent, agent.access);
   }
 
-  async update(actor: Principal, agentId: string, input: UpdateAgentInput): Promise<AgentView> {
+  /**
+   * Changes an agent. Setting a `server_url` on an agent without an endpoint secret makes one,
+   * shown in this answer only (POST …/endpoint-secret makes a new one).
+   */
+  async update(actor: Principal, agentId: string, input: UpdateAgentInput): Promise<AgentWithSecret> {
+    this.checkServerUrl(input.server_url);
     return transact(this.deps, async (trx, emit) => {
-      await loadAgentForEdit(trx, actor, agentId);
+      const current = await loadAgentForEdit(trx, actor, agentId);
       const patch: Partial<AgentFields> = {};
+      const secret = input.server_url && !current.endpoint_secret ? this.servers.newSecret() : undefined;
+      if (secret) patch.endpoint_secret = secret;
       if (input.name !== undefined) patch.name = input.name;
       if (input.description !== undefined) patch.description = input.description;
       if (input.server_url !== undefined) patch.server_url = input.server_url;
       const agent = await agents.update(trx, actor.workspaceId, agentId, patch);
       emit({ type: "agent.updated", workspaceId: actor.workspaceId, agentId });
-      return present(agent, "editor");
+      return { ...present(agent, "editor"), ...(secret ? { endpoint_secret: secret } : {}) };
     });
+  }
+
+  /** A new endpoint secret for the agent's server (the old one stops signing at once); shown once. */
+  async rotateEndpointSecret(actor: Principal, agentId: string): Promise<{ endpoint_secret: string }> {
+    await loadAgentForEdit(this.deps.db, actor, agentId);
+    const secret = this.servers.newSecret();
+    await agents.update(this.deps.db, actor.workspaceId, agentId, { endpoint_secret: secret });
+    return { endpoint_secret: secret };
+  }
+
+  /** For signing a turn's request: the agent's endpoint secret, made now if it has none. */
+  async endpointSecret(workspaceId: string, agentId: string): Promise<string> {
+    const agent = await agents.find(this.deps.db, workspaceId, agentId);
+    if (agent?.endpoint_secret) return agent.endpoint_secret;
+    const secret = this.servers.newSecret();
+    return agents.setSecretIfNone(this.deps.db, workspaceId, agentId, secret);
+  }
+
+  private checkServerUrl(url: string | null | undefined): void {
+    const refusal = url ? this.servers.refusal(url) : undefined;
+    if (refusal) throw Invalid.field("server_url", refusal);
   }
 
   /**

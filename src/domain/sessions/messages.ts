@@ -3,14 +3,15 @@
  * under concurrent appends from any number of processes, and idempotent by client-chosen id.
  */
 import { randomUUID } from "node:crypto";
+import type { Knex } from "knex";
 import type { Principal } from "../../auth/principal.js";
 import { Conflict, Invalid, isUniqueViolation } from "../../errors.js";
 import { canonicalHash } from "../canonical.js";
-import { transact, type TxDeps } from "../events.js";
+import { transact, type Emit, type TxDeps } from "../events.js";
 import { PAGE_MAX_BYTES, decodeSeqCursor, encodeSeqCursor, takePage } from "../pagination.js";
 import type { Clock } from "../time.js";
 import { loadSessionFor, sessionAudience } from "./policy.js";
-import { messages, sessions, type StoredMessage } from "./repository.js";
+import { messages, sessions, type Session, type StoredMessage } from "./repository.js";
 
 export const MESSAGE_ROLES = ["user", "assistant", "system", "tool"] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
@@ -43,6 +44,7 @@ export interface Turn {
   model?: string;
   finishReason?: string;
   tokenUsage?: TokenUsage;
+  metadata?: Record<string, unknown>;
 }
 
 export interface MessageInput {
@@ -55,6 +57,7 @@ export interface MessageInput {
   model?: string | null | undefined;
   finishReason?: string | null | undefined;
   tokenUsage?: TokenUsage | null | undefined;
+  metadata?: Record<string, unknown> | null | undefined;
 }
 
 /** A message as the API presents it: absent optional parts are omitted, not null. */
@@ -65,7 +68,7 @@ export interface MessageView extends Turn {
   createdAt: string;
 }
 
-const TURN_KEYS = ["content", "thinking", "toolCalls", "sources", "model", "finishReason", "tokenUsage"] as const;
+const TURN_KEYS = ["content", "thinking", "toolCalls", "sources", "model", "finishReason", "tokenUsage", "metadata"] as const;
 const ID_UNIQUE = "session_messages_session_id_id_unique";
 
 function turnOf(input: MessageInput): Turn {
@@ -75,6 +78,13 @@ function turnOf(input: MessageInput): Turn {
     if (v !== undefined && v !== null) turn[key] = v;
   }
   return turn as unknown as Turn;
+}
+
+export interface PreparedMessage {
+  id: string;
+  role: MessageRole;
+  turn: Turn;
+  hash: string;
 }
 
 export interface AppendResult {
@@ -99,41 +109,57 @@ export class SessionMessages {
   ) {}
 
   async append(actor: Principal, agentId: string, sessionId: string, input: MessageInput): Promise<AppendResult> {
-    const turn = turnOf(input);
-    const size = Buffer.byteLength(JSON.stringify({ id: input.id, role: input.role, ...turn }));
-    if (size > this.maxBytes) throw Invalid.field("body", `the message is ${size} bytes; at most ${this.maxBytes} are allowed`);
-    const id = (input.id ?? randomUUID()).toLowerCase();
-    const hash = canonicalHash({ role: input.role, ...turn });
-
+    const prepared = this.prepare(input);
     try {
       return await transact(this.deps, async (trx, emit) => {
         const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
-        // Serialises appends to this session across every process: seq = message_count + 1.
-        await sessions.lock(trx, session.id);
-        const stored = await messages.find(trx, session.id, id);
-        if (stored) return replay(stored, hash);
-
-        const now = this.clock.now();
-        const seq = await sessions.countMessage(trx, session.id, now);
-        const message = await messages.insert(trx, { sessionId: session.id, seq, id, role: input.role, turn, hash, at: now });
-        emit({
-          type: "session.message_appended",
-          workspaceId: session.workspace_id,
-          agentId: session.agent_id,
-          sessionId: session.id,
-          seq,
-          message,
-          audience: sessionAudience(session.readers),
-        });
-        return { message, created: true };
+        return this.appendLocked(trx, emit, session, prepared);
       });
     } catch (err) {
-      // A concurrent request with the same id won the insert: answer as a retry would.
-      if (!isUniqueViolation(err, ID_UNIQUE)) throw err;
-      const stored = await messages.find(this.deps.db, sessionId, id);
-      if (!stored) throw err;
-      return replay(stored, hash);
+      return this.afterRace(err, sessionId, prepared);
     }
+  }
+
+  /**
+   * Checks a message's size (at most `maxBytes`: MESSAGE_MAX_BYTES for what clients send; a
+   * turn's answer has the turn's own bound) and works out its id and body hash.
+   */
+  prepare(input: MessageInput, maxBytes = this.maxBytes): PreparedMessage {
+    const turn = turnOf(input);
+    const size = Buffer.byteLength(JSON.stringify({ id: input.id, role: input.role, ...turn }));
+    if (size > maxBytes) throw Invalid.field("body", `the message is ${size} bytes; at most ${maxBytes} are allowed`);
+    return { id: (input.id ?? randomUUID()).toLowerCase(), role: input.role, turn, hash: canonicalHash({ role: input.role, ...turn }) };
+  }
+
+  /**
+   * Appends inside the caller's transaction (the caller checked access): locks the session so the
+   * seq is message_count + 1 across every process; the same id again answers the stored message.
+   */
+  async appendLocked(trx: Knex.Transaction, emit: Emit, session: Session, m: PreparedMessage): Promise<AppendResult> {
+    await sessions.lock(trx, session.id);
+    const stored = await messages.find(trx, session.id, m.id);
+    if (stored) return replay(stored, m.hash);
+    const now = this.clock.now();
+    const seq = await sessions.countMessage(trx, session.id, now);
+    const message = await messages.insert(trx, { sessionId: session.id, seq, id: m.id, role: m.role, turn: m.turn, hash: m.hash, at: now });
+    emit({
+      type: "session.message_appended",
+      workspaceId: session.workspace_id,
+      agentId: session.agent_id,
+      sessionId: session.id,
+      seq,
+      message,
+      audience: sessionAudience(session.readers),
+    });
+    return { message, created: true };
+  }
+
+  /** A concurrent request with the same id won the insert: answer as a retry would. */
+  async afterRace(err: unknown, sessionId: string, m: PreparedMessage): Promise<AppendResult> {
+    if (!isUniqueViolation(err, ID_UNIQUE)) throw err;
+    const stored = await messages.find(this.deps.db, sessionId, m.id);
+    if (!stored) throw err;
+    return replay(stored, m.hash);
   }
 
   /** History, oldest first, after a cursor or after a seq (`after_seq`, like the socket's `since`). */

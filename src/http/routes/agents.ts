@@ -23,6 +23,11 @@ export function agentRoutes(router: Router<HubState>, s: Services): void {
     ctx.status = 204;
   });
 
+  router.post("/api/agents/:agentId/endpoint-secret", async (ctx) => {
+    ctx.body = await s.agents.rotateEndpointSecret(ctx.state.principal, ctx.params.agentId!);
+    ctx.status = 201;
+  });
+
   router.get("/api/agents/:agentId/team", async (ctx) => {
     ctx.body = { members: await s.agents.team(ctx.state.principal, ctx.params.agentId!) };
   });

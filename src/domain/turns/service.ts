@@ -1,0 +1,353 @@
+/**
+ * Turns: the hub runs an agent on a session. Starting one stores the user's message and a turn
+ * row in one transaction (one active turn per session), then hands it to the agent's endpoint
+ * (an HTTP agent server, or a serving socket: `TurnEndpoint`, wired by server.ts). Whatever
+ * process receives the agent's events records them: validated, numbered in the turn log,
+ * published to every watcher. The end stores the reduced answer as the session's next message
+ * (id = the turn's message_id) and the turn's outcome. A process that dies mid-turn leaves its
+ * lease to lapse; any process then fails the turn, keeping what arrived.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { userIdOf, type Principal } from "../../auth/principal.js";
+import { Conflict, NotFound, isUniqueViolation } from "../../errors.js";
+import { newId } from "../../ids.js";
+import { agents, type Agent } from "../agents/repository.js";
+import type { Knex } from "knex";
+import { transact, type Emit, type TxDeps } from "../events.js";
+import type { MessageView, SessionMessages } from "../sessions/messages.js";
+import { loadSessionFor, sessionAudience } from "../sessions/policy.js";
+import { messages, sessions, type Session } from "../sessions/repository.js";
+import { MAX_TURN_BYTES, MAX_TURN_EVENTS, emptySnapshot, readAgentEvent, reduce, type AgentEvent, type TurnSnapshot } from "./events.js";
+import type { TurnLog } from "./log.js";
+import { ONE_ACTIVE_PER_SESSION, presentTurn, turns, type Turn, type TurnView } from "./repository.js";
+
+/** A running turn's lease; renewed every third of it while its process works on it. */
+export const LEASE_MS = 30_000;
+/** History a turn's agent is given. */
+export const HISTORY_MESSAGES = 50;
+/** After a cancel, the turn is ended here if whoever runs it has not ended it by then. */
+const CANCEL_GRACE_MS = 5000;
+/** A finished turn's log is kept this long for late readers. */
+const KEEP_LOG_MS = 60_000;
+
+export interface TurnContext {
+  turn: Turn;
+  agent: Agent;
+  session: Session;
+  trigger: MessageView;
+  /** The messages before the trigger, oldest first. */
+  history: MessageView[];
+  /** Who asked (a user), for the short-lived token an HTTP agent gets. */
+  askedBy: number | null;
+}
+
+/** How a turn reaches its agent; events come back through `Turns.record`, the end through `Turns.finish`. */
+export interface TurnEndpoint {
+  run(context: TurnContext): void;
+}
+
+export type TurnFeedItem = { kind: "event"; seq: number; event: unknown } | { kind: "ended"; turn: TurnView };
+
+export type TurnOutcome = { status: "completed" } | { status: "failed"; error: string } | { status: "cancelled" };
+
+/** What this process knows of a turn it records. */
+interface Recording {
+  turn: Turn;
+  /** A cancel was asked for: the end the agent reports is a cancel. */
+  cancelling: boolean;
+  audience: ReturnType<typeof sessionAudience>;
+  snapshot: TurnSnapshot;
+  events: number;
+  bytes: number;
+  ended: boolean;
+}
+
+export class Turns {
+  private endpoint: TurnEndpoint | undefined;
+  /** Turns whose events this process records (it runs them, or hosts their serving socket). */
+  private readonly recording = new Map<string, Recording>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** Local listeners of turns' events (an SSE answer), and of cancels (an HTTP call to abort). */
+  private readonly listeners = new Map<string, Set<(e: TurnFeedItem) => void>>();
+  private readonly cancelHandlers = new Map<string, () => void>();
+
+  constructor(
+    private readonly deps: TxDeps,
+    private readonly log: TurnLog,
+    private readonly sessionMessages: SessionMessages,
+    private readonly logger: Logger,
+    /** The longest a whole turn may take, whoever runs it. */
+    private readonly turnTimeoutMs: number,
+  ) {}
+
+  /** Wires how turns reach agents, and starts renewing leases and failing lapsed turns. */
+  useEndpoint(endpoint: TurnEndpoint): void {
+    this.endpoint = endpoint;
+    const renew = setInterval(() => void this.renewLeases(), LEASE_MS / 3);
+    const sweep = setInterval(() => void this.failLapsed(), LEASE_MS / 3);
+    renew.unref();
+    sweep.unref();
+    this.timers.push(renew, sweep);
+  }
+
+  close(): void {
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  /**
+   * Stores the user's message (idempotent by id) and starts a turn on it. The same message id
+   * again answers the turn it started; another turn while one is active is 409.
+   */
+  async start(actor: Principal, agentId: string, sessionId: string, input: { content: string; id?: string | undefined }): Promise<{ turn: TurnView; message: MessageView }> {
+    const prepared = this.sessionMessages.prepare({ id: input.id ?? randomUUID(), role: "user", content: input.content });
+    let started: { turn: Turn; message: MessageView; session: Session; created: boolean };
+    try {
+      started = await transact(this.deps, async (trx, emit) => {
+        const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
+        const { message, created } = await this.sessionMessages.appendLocked(trx, emit, session, prepared);
+        if (!created) {
+          const earlier = await trx("turns").where({ session_id: session.id, trigger_message_id: message.id }).first("id");
+          if (earlier) return { turn: (await turns.byId(trx, earlier.id))!, message, session, created: false };
+        }
+        const turn = await turns.insert(
+          trx,
+          { id: newId("trn"), workspace_id: session.workspace_id, session_id: session.id, agent_id: session.agent_id, trigger_message_id: message.id, message_id: randomUUID(), created_by: userIdOf(actor) },
+          LEASE_MS,
+        );
+        return { turn, message, session, created: true };
+      });
+    } catch (err) {
+      if (isUniqueViolation(err, ONE_ACTIVE_PER_SESSION)) throw new Conflict("A turn is already running on this session; wait for it to end or cancel it");
+      throw err;
+    }
+    const { turn, message, session } = started;
+    if (started.created) {
+      this.publish(turn, session, "turn.started");
+      void this.dispatch(turn, session, message, userIdOf(actor));
+    }
+    return { turn: presentTurn(turn), message };
+  }
+
+  /** A turn of the session, with the answer so far. */
+  async get(actor: Principal, agentId: string, sessionId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
+    const { db } = this.deps;
+    const session = await loadSessionFor(db, actor, sessionId, "read", agentId);
+    const turn = await turns.find(db, session.workspace_id, turnId);
+    if (!turn || turn.session_id !== session.id) throw new NotFound("Turn");
+    return { ...presentTurn(turn), ...(await this.snapshot(turn.id)) };
+  }
+
+  /** For watchers: the session's queued or running turns (the caller checked access). */
+  async active(sessionId: string): Promise<TurnView[]> {
+    return (await turns.active(this.deps.db, sessionId)).map(presentTurn);
+  }
+
+  /** For watchers: a turn's answer so far, and the seq it is at. */
+  async snapshot(turnId: string): Promise<{ seq: number; snapshot: TurnSnapshot }> {
+    const entries = await this.log.read(turnId, 0, MAX_TURN_EVENTS + 2);
+    const snapshot = emptySnapshot();
+    for (const e of entries) reduce(snapshot, e.event as AgentEvent);
+    return { seq: entries.length, snapshot };
+  }
+
+  /** A turn's events after `afterSeq`, as watchers receive them (for gap repair). */
+  async eventsAfter(turnId: string, afterSeq: number, limit: number): Promise<Array<{ seq: number; event: unknown }>> {
+    return this.log.read(turnId, afterSeq, limit);
+  }
+
+  /** Asks whoever runs the turn to stop; what the agent produced so far is kept. */
+  async cancel(actor: Principal, agentId: string, sessionId: string, turnId: string): Promise<TurnView> {
+    const { db } = this.deps;
+    const session = await loadSessionFor(db, actor, sessionId, "write", agentId);
+    const turn = await turns.find(db, session.workspace_id, turnId);
+    if (!turn || turn.session_id !== session.id) throw new NotFound("Turn");
+    if (turn.status === "queued" || turn.status === "running") {
+      this.deps.bus.publish({ type: "turn.cancel", workspaceId: turn.workspace_id, agentId: turn.agent_id, turnId: turn.id });
+      setTimeout(() => void this.finish(turn.id, { status: "cancelled" }), CANCEL_GRACE_MS).unref();
+    }
+    return presentTurn(turn);
+  }
+
+  /** The turn is being worked on by this process from now: it records its events and renews its lease. */
+  async begin(turnId: string): Promise<Turn | undefined> {
+    const turn = await turns.markRunning(this.deps.db, turnId, LEASE_MS);
+    if (!turn) return undefined;
+    await this.track(turn);
+    const limit = setTimeout(() => void this.finish(turnId, { status: "failed", error: `the turn took longer than ${this.turnTimeoutMs / 1000} s` }), this.turnTimeoutMs);
+    limit.unref();
+    return turn;
+  }
+
+  /**
+   * One event from the agent: validated, numbered, published. A bad one ends the turn with an
+   * error (keeping what arrived); `done` ends it. Answers false once the turn is over.
+   */
+  async record(turnId: string, raw: unknown, from?: { workspaceId: string; agentId: string }): Promise<boolean> {
+    const rec = this.recording.get(turnId) ?? (await this.trackById(turnId));
+    if (!rec || rec.ended) return false;
+    // A serving socket answers only its own agent's turns.
+    if (from && (from.workspaceId !== rec.turn.workspace_id || from.agentId !== rec.turn.agent_id)) return false;
+    const read = readAgentEvent(raw);
+    if ("problem" in read) {
+      await this.finish(turnId, { status: "failed", error: `the agent sent ${read.problem}` });
+      return false;
+    }
+    const event = read.event;
+    if (event.type === "done") {
+      const outcome: TurnOutcome = rec.cancelling ? { status: "cancelled" } : rec.snapshot.error ? { status: "failed", error: rec.snapshot.error } : { status: "completed" };
+      await this.finish(turnId, outcome);
+      return false;
+    }
+    rec.events++;
+    rec.bytes += Buffer.byteLength(JSON.stringify(event));
+    if (rec.events > MAX_TURN_EVENTS || rec.bytes > MAX_TURN_BYTES) {
+      await this.finish(turnId, { status: "failed", error: `the agent sent more than ${MAX_TURN_EVENTS} events or ${MAX_TURN_BYTES} bytes` });
+      return false;
+    }
+    await this.append(rec, event);
+    return true;
+  }
+
+  /**
+   * Ends a turn once, whichever process asks first: in one transaction the turn's outcome is
+   * recorded and what arrived is stored as the assistant message (only one process can win it),
+   * then the stream is closed (an `error` event when it failed, `done` last).
+   */
+  async finish(turnId: string, outcome: TurnOutcome): Promise<void> {
+    const rec = this.recording.get(turnId) ?? (await this.trackById(turnId));
+    if (!rec || rec.ended) return;
+    rec.ended = true;
+    try {
+      const error = outcome.status === "failed" ? outcome.error : null;
+      const ended = await transact(this.deps, async (trx, emit) => {
+        const t = await turns.end(trx, turnId, outcome.status, error);
+        if (t) await this.storeAnswer(trx, emit, rec, outcome);
+        return t;
+      });
+      this.recording.delete(turnId);
+      if (!ended) return; // another process ended it
+      if (error) await this.append(rec, { type: "error", error });
+      await this.append(rec, { type: "done" });
+      const session = await sessions.find(this.deps.db, ended.workspace_id, ended.session_id);
+      if (session) this.publish(ended, session, "turn.ended");
+      await this.log.expire(turnId, KEEP_LOG_MS);
+    } catch (err) {
+      rec.ended = false; // tried again by the next event, a cancel, or the lease sweep
+      this.logger.error({ err, turn: turnId }, "could not end a turn");
+    }
+  }
+
+  // ---- this process's view of turns' events (fed by the realtime router, every process) ------
+
+  /** Listens to a turn's events as this process receives them; answers how to stop listening. */
+  listen(turnId: string, listener: (e: TurnFeedItem) => void): () => void {
+    const set = this.listeners.get(turnId) ?? new Set();
+    this.listeners.set(turnId, set);
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (!set.size) this.listeners.delete(turnId);
+    };
+  }
+
+  /** A turn's event or end reached this process. */
+  received(turnId: string, item: TurnFeedItem): void {
+    for (const listener of this.listeners.get(turnId) ?? []) listener(item);
+  }
+
+  /** Runs `handler` when a cancel of the turn reaches this process (until the turn ends here). */
+  whenCancelled(turnId: string, handler: () => void): () => void {
+    this.cancelHandlers.set(turnId, handler);
+    return () => this.cancelHandlers.delete(turnId);
+  }
+
+  /** A cancel of the turn reached this process. */
+  cancelRequested(turnId: string): void {
+    const rec = this.recording.get(turnId);
+    if (rec) rec.cancelling = true;
+    this.cancelHandlers.get(turnId)?.();
+  }
+
+  /** Whether this process records the turn (it runs it or hosts its serving socket). */
+  isRecording(turnId: string): boolean {
+    return this.recording.has(turnId);
+  }
+
+  private async dispatch(turn: Turn, session: Session, trigger: MessageView, askedBy: number | null): Promise<void> {
+    try {
+      const agent = await agents.find(this.deps.db, turn.workspace_id, turn.agent_id);
+      if (!agent || !this.endpoint) return void (await this.finish(turn.id, { status: "failed", error: "the agent has no endpoint" }));
+      const before = Math.max(0, trigger.seq - 1 - HISTORY_MESSAGES);
+      const history = await messages.after(this.deps.db, session.id, before, Math.min(HISTORY_MESSAGES, trigger.seq - 1));
+      this.endpoint.run({ turn, agent, session, trigger, history, askedBy });
+    } catch (err) {
+      this.logger.error({ err, turn: turn.id }, "could not dispatch a turn");
+      await this.finish(turn.id, { status: "failed", error: "the hub could not start the turn" });
+    }
+  }
+
+  private async append(rec: Recording, event: AgentEvent | { type: "error"; error: string } | { type: "done" }): Promise<void> {
+    reduce(rec.snapshot, event as AgentEvent);
+    const seq = await this.log.append(rec.turn.id, event);
+    const t = rec.turn;
+    this.deps.bus.publish({ type: "turn.event", workspaceId: t.workspace_id, agentId: t.agent_id, sessionId: t.session_id, turnId: t.id, seq, event, audience: rec.audience });
+  }
+
+  /** Stores what arrived as the assistant message; an answer the agent stored itself under the turn's message id stands. */
+  private async storeAnswer(trx: Knex.Transaction, emit: Emit, rec: Recording, outcome: TurnOutcome): Promise<void> {
+    const s = rec.snapshot;
+    const session = await sessions.find(trx, rec.turn.workspace_id, rec.turn.session_id);
+    if (!session || (await messages.find(trx, session.id, rec.turn.message_id))) return;
+    const finishReason = outcome.status === "completed" ? (s.finishReason ?? "stop") : outcome.status === "failed" ? "error" : "cancelled";
+    const prepared = this.sessionMessages.prepare({
+      id: rec.turn.message_id,
+      role: "assistant",
+      content: s.content,
+      thinking: s.thinking.length ? s.thinking : undefined,
+      toolCalls: s.toolCalls.length ? s.toolCalls : undefined,
+      sources: s.sources.length ? s.sources : undefined,
+      model: s.model,
+      finishReason,
+      tokenUsage: s.tokenUsage,
+      metadata: Object.keys(s.metadata).length ? s.metadata : undefined,
+    }, 2 * MAX_TURN_BYTES);
+    await this.sessionMessages.appendLocked(trx, emit, session, prepared);
+  }
+
+  private async track(turn: Turn): Promise<Recording> {
+    const existing = this.recording.get(turn.id);
+    if (existing) return existing;
+    const session = await sessions.find(this.deps.db, turn.workspace_id, turn.session_id);
+    const { seq, snapshot } = await this.snapshot(turn.id);
+    const rec: Recording = { turn, cancelling: false, audience: session ? sessionAudience(session.readers) : { ownerUserId: null, groupIds: [] }, snapshot, events: seq, bytes: 0, ended: false };
+    this.recording.set(turn.id, rec);
+    return rec;
+  }
+
+  private async trackById(turnId: string): Promise<Recording | undefined> {
+    const turn = await turns.byId(this.deps.db, turnId);
+    if (!turn || (turn.status !== "queued" && turn.status !== "running")) return undefined;
+    return this.track(turn);
+  }
+
+  private publish(turn: Turn, session: Session, type: "turn.started" | "turn.ended"): void {
+    this.deps.bus.publish({ type, workspaceId: turn.workspace_id, agentId: turn.agent_id, sessionId: turn.session_id, turn: presentTurn(turn), audience: sessionAudience(session.readers) });
+  }
+
+  private async renewLeases(): Promise<void> {
+    for (const id of this.recording.keys()) await turns.renew(this.deps.db, id, LEASE_MS).catch((err) => this.logger.warn({ err, turn: id }, "could not renew a turn's lease"));
+  }
+
+  /** Turns whose process stopped (lease lapsed) are failed here, keeping what their log holds. */
+  private async failLapsed(): Promise<void> {
+    try {
+      for (const turn of await turns.lapsed(this.deps.db, 100)) {
+        if (this.recording.has(turn.id)) continue;
+        await this.finish(turn.id, { status: "failed", error: "the hub process running this turn stopped" });
+      }
+    } catch (err) {
+      this.logger.warn({ err }, "could not look for lapsed turns");
+    }
+  }
+}

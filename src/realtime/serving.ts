@@ -1,0 +1,98 @@
+/**
+ * Agents that answer turns over a socket. A key with `turns:serve` emits `agent:serve` and joins
+ * its agent's serving room; a turn for that agent goes to one serving socket on any node (picked
+ * at random among them, so load spreads), as `turn:request`. Its `agent:event`s are recorded by
+ * the node the socket is on. A socket that goes away before its turn's first event hands the
+ * turn to another serving socket; one that goes away mid-turn fails it, keeping what arrived.
+ */
+import type { Logger } from "pino";
+import type { TurnContext } from "../domain/turns/service.js";
+import { servedAgent } from "../domain/turns/policy.js";
+import { Invalid } from "../errors.js";
+import { parse } from "../schemas.js";
+import type { Services } from "../services.js";
+import { z } from "zod";
+import type { HubServer, HubSocket } from "./protocol.js";
+import { rooms } from "./rooms.js";
+
+/** How often a dispatched turn with no event yet checks its socket is still there. */
+const FIRST_EVENT_CHECK_MS = 1000;
+/** A serving socket that sends nothing for this long after a turn:request fails the turn. */
+const FIRST_EVENT_TIMEOUT_MS = 30_000;
+/** Serving sockets tried for one turn before it fails. */
+const MAX_ATTEMPTS = 3;
+
+const AgentEventMessage = z.object({ turnId: z.string().min(1).max(100), event: z.unknown() });
+
+type TurnsDomain = Pick<Services["turns"], "record" | "finish" | "begin" | "eventsAfter">;
+
+/** `agent:serve` and `agent:event` on a socket. */
+export function handleServing(socket: HubSocket, turns: TurnsDomain, log: Logger) {
+  const answering = new Set<string>();
+  socket.on("disconnect", () => {
+    for (const turnId of answering) {
+      void turns.finish(turnId, { status: "failed", error: "the agent's socket disconnected mid-turn" });
+    }
+  });
+  return {
+    serve(): { ok: true } {
+      const agentId = servedAgent(socket.data.principal);
+      socket.join(rooms.serving(socket.data.principal.workspaceId, agentId));
+      return { ok: true };
+    },
+    async event(payload: unknown): Promise<void> {
+      let message: z.output<typeof AgentEventMessage>;
+      try {
+        message = parse(AgentEventMessage, payload, "payload");
+        servedAgent(socket.data.principal);
+      } catch (err) {
+        log.debug({ err: (err as Invalid).detail }, "ignored an agent:event");
+        return;
+      }
+      // Only a socket serving the turn's agent may answer it; record() checks the turn is its agent's and live.
+      const p = socket.data.principal;
+      const agentId = servedAgent(p);
+      if (!socket.rooms.has(rooms.serving(p.workspaceId, agentId))) return;
+      answering.add(message.turnId);
+      const goesOn = await turns.record(message.turnId, message.event, { workspaceId: p.workspaceId, agentId });
+      if (!goesOn) answering.delete(message.turnId);
+    },
+  };
+}
+
+/** Hands turns to serving sockets; false when no socket serves the agent. */
+export function socketDispatch(io: HubServer, turns: TurnsDomain, log: Logger) {
+  return async function dispatch(context: TurnContext, attempt = 1, tried: string[] = []): Promise<boolean> {
+    const { turn } = context;
+    const room = rooms.serving(turn.workspace_id, turn.agent_id);
+    const serving = (await io.in(room).fetchSockets()).filter((s) => !tried.includes(s.id));
+    if (!serving.length) return false;
+    const chosen = serving[Math.floor(Math.random() * serving.length)]!;
+    if (attempt === 1) await turns.begin(turn.id);
+    io.to(chosen.id).emit("turn:request", {
+      turnId: turn.id,
+      sessionId: turn.session_id,
+      messageId: turn.message_id,
+      message: { id: context.trigger.id, role: context.trigger.role, content: context.trigger.content },
+      history: context.history,
+    });
+    // Until the first event: a socket that went away hands the turn to another; silence fails it.
+    const started = Date.now();
+    const check = setInterval(() => {
+      void (async () => {
+        try {
+          if ((await turns.eventsAfter(turn.id, 0, 1)).length) return clearInterval(check);
+          const still = (await io.in(room).fetchSockets()).some((s) => s.id === chosen.id);
+          if (still && Date.now() - started < FIRST_EVENT_TIMEOUT_MS) return;
+          clearInterval(check);
+          if (!still && attempt < MAX_ATTEMPTS && (await dispatch(context, attempt + 1, [...tried, chosen.id]))) return;
+          await turns.finish(turn.id, { status: "failed", error: still ? `the agent's socket sent nothing for ${FIRST_EVENT_TIMEOUT_MS / 1000} s` : "the agent's socket went away before answering" });
+        } catch (err) {
+          log.warn({ err, turn: turn.id }, "could not follow a dispatched turn");
+        }
+      })();
+    }, FIRST_EVENT_CHECK_MS);
+    check.unref();
+    return true;
+  };
+}
