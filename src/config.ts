@@ -146,6 +146,7 @@ const SETTINGS = {
     firstByteTimeoutMs: int("AGENT_FIRST_BYTE_TIMEOUT_MS", 100, 600_000, 30_000, "an agent server must start answering within this (retried before it does)"),
     idleTimeoutMs: int("AGENT_IDLE_TIMEOUT_MS", 100, 3_600_000, 60_000, "the longest silence between an agent's events"),
     turnTimeoutMs: int("AGENT_TURN_TIMEOUT_MS", 1000, 86_400_000, 600_000, "the longest a whole turn may take"),
+    leaseMs: int("AGENT_TURN_LEASE_MS", 1000, 600_000, 30_000, "a running turn's lease, renewed by its hub process; a turn whose lease lapsed (its process died) is failed by another"),
   },
   shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000, "how long SIGTERM waits for requests to finish"),
   banner: flag("AGENTHUB_BANNER", true, "print the start banner (URL and next steps) even when stdout is not a terminal; `0` hides it there"),

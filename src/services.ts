@@ -61,7 +61,7 @@ export function createServices(deps: ServiceDeps) {
     channels: new Channels(tx),
     sessions: new Sessions(tx, clock),
     sessionMessages,
-    turns: new Turns(tx, deps.turnLog, sessionMessages, deps.log, deps.config.agents.turnTimeoutMs),
+    turns: new Turns(tx, deps.turnLog, sessionMessages, deps.log, { turnTimeoutMs: deps.config.agents.turnTimeoutMs, leaseMs: deps.config.agents.leaseMs }),
     shareLinks: new ShareLinks(tx, clock, deps.publicUrl),
     groups: new Groups(tx, clock),
     workspaces: new Workspaces(deps.db),

@@ -117,6 +117,7 @@ describe("configuration", () => {
         readonly firstByteTimeoutMs: number;
         readonly idleTimeoutMs: number;
         readonly turnTimeoutMs: number;
+        readonly leaseMs: number;
       };
       readonly shutdownTimeoutMs: number;
     }>();

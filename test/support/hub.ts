@@ -113,7 +113,8 @@ export async function spawnHub(options: HubOptions = {}): Promise<HubProcess> {
     port,
     child,
     async stop(signal = "SIGTERM") {
-      if (child.exitCode !== null) return child.exitCode;
+      // Already gone: exited (exitCode) or killed by a signal (exitCode stays null, signalCode is set).
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
       const [code] = await once(child, "exit");
       return code as number | null;

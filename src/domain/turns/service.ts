@@ -22,8 +22,6 @@ import { MAX_TURN_BYTES, MAX_TURN_EVENTS, emptySnapshot, readAgentEvent, reduce,
 import type { TurnLog } from "./log.js";
 import { ONE_ACTIVE_PER_SESSION, presentTurn, turns, type Turn, type TurnView } from "./repository.js";
 
-/** A running turn's lease; renewed every third of it while its process works on it. */
-export const LEASE_MS = 30_000;
 /** History a turn's agent is given. */
 export const HISTORY_MESSAGES = 50;
 /** After a cancel, the turn is ended here if whoever runs it has not ended it by then. */
@@ -77,15 +75,19 @@ export class Turns {
     private readonly log: TurnLog,
     private readonly sessionMessages: SessionMessages,
     private readonly logger: Logger,
-    /** The longest a whole turn may take, whoever runs it. */
-    private readonly turnTimeoutMs: number,
+    private readonly limits: {
+      /** The longest a whole turn may take, whoever runs it. */
+      turnTimeoutMs: number;
+      /** A running turn's lease, renewed every third of it by the process working on it. */
+      leaseMs: number;
+    },
   ) {}
 
   /** Wires how turns reach agents, and starts renewing leases and failing lapsed turns. */
   useEndpoint(endpoint: TurnEndpoint): void {
     this.endpoint = endpoint;
-    const renew = setInterval(() => void this.renewLeases(), LEASE_MS / 3);
-    const sweep = setInterval(() => void this.failLapsed(), LEASE_MS / 3);
+    const renew = setInterval(() => void this.renewLeases(), this.limits.leaseMs / 3);
+    const sweep = setInterval(() => void this.failLapsed(), this.limits.leaseMs / 3);
     renew.unref();
     sweep.unref();
     this.timers.push(renew, sweep);
@@ -113,7 +115,7 @@ export class Turns {
         const turn = await turns.insert(
           trx,
           { id: newId("trn"), workspace_id: session.workspace_id, session_id: session.id, agent_id: session.agent_id, trigger_message_id: message.id, message_id: randomUUID(), created_by: userIdOf(actor) },
-          LEASE_MS,
+          this.limits.leaseMs,
         );
         return { turn, message, session, created: true };
       });
@@ -171,10 +173,10 @@ export class Turns {
 
   /** The turn is being worked on by this process from now: it records its events and renews its lease. */
   async begin(turnId: string): Promise<Turn | undefined> {
-    const turn = await turns.markRunning(this.deps.db, turnId, LEASE_MS);
+    const turn = await turns.markRunning(this.deps.db, turnId, this.limits.leaseMs);
     if (!turn) return undefined;
     await this.track(turn);
-    const limit = setTimeout(() => void this.finish(turnId, { status: "failed", error: `the turn took longer than ${this.turnTimeoutMs / 1000} s` }), this.turnTimeoutMs);
+    const limit = setTimeout(() => void this.finish(turnId, { status: "failed", error: `the turn took longer than ${this.limits.turnTimeoutMs / 1000} s` }), this.limits.turnTimeoutMs);
     limit.unref();
     return turn;
   }
@@ -336,7 +338,7 @@ export class Turns {
   }
 
   private async renewLeases(): Promise<void> {
-    for (const id of this.recording.keys()) await turns.renew(this.deps.db, id, LEASE_MS).catch((err) => this.logger.warn({ err, turn: id }, "could not renew a turn's lease"));
+    for (const id of this.recording.keys()) await turns.renew(this.deps.db, id, this.limits.leaseMs).catch((err) => this.logger.warn({ err, turn: id }, "could not renew a turn's lease"));
   }
 
   /** Turns whose process stopped (lease lapsed) are failed here, keeping what their log holds. */
