@@ -118,6 +118,21 @@ describe("turns over a serving socket", () => {
     expect(await status()).toMatchObject({ status: "failed", error: "the agent's socket disconnected mid-turn" });
   });
 
+  it("hands a turn to another serving socket when the first leaves before answering", async () => {
+    const { alice, agentId, agent: leaving, path } = await socketServed({ kind: "disconnect", after: 0 });
+    const { turn } = (await alice.post(`${path}/turns`, { content: "who takes this?" })).body;
+    await leaving.until(() => leaving.requests.length === 1, "the first socket's request");
+    const key = await makeKey(alice, agentId, ["turns:serve"]);
+    const second = startSocketAgent(cluster.b.url, key, { kind: "events", events: scriptedAnswer("Taken over.") });
+    agents.push(second);
+    await second.served;
+    await second.until(() => second.requests.length === 1, "the turn handed over", 10_000);
+    expect(second.requests[0]!.turnId).toBe(turn.id);
+    const status = async () => (await alice.get(`${path}/turns/${turn.id}`)).body;
+    for (let i = 0; i < 50 && (await status()).status !== "completed"; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await status()).toMatchObject({ status: "completed", snapshot: { content: "Taken over." } });
+  });
+
   it("fails at once when nothing serves the agent and it has no server_url", async () => {
     const alice = api(cluster.b.url, await cluster.ws.token("alice"));
     const agentId = await makeAgent(alice, uniq("idle"));
