@@ -13,6 +13,7 @@ import * as m20261123000300 from "../migrations/20261123000300_sharing_groups.js
 import * as m20261123000400 from "../migrations/20261123000400_channels.js";
 import * as m20261124000100 from "../migrations/20261124000100_key_expiry_and_link_owners.js";
 import * as m20261124000200 from "../migrations/20261124000200_turns.js";
+import * as m20261124000300 from "../migrations/20261124000300_rbac.js";
 
 // int8 (bigint) ids fit in a JS number (< 2^53); the contract sends user ids as JSON numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -98,6 +99,7 @@ const migrations: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ["20261123000400_channels", m20261123000400],
   ["20261124000100_key_expiry_and_link_owners", m20261124000100],
   ["20261124000200_turns", m20261124000200],
+  ["20261124000300_rbac", m20261124000300],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {

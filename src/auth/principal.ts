@@ -38,6 +38,8 @@ export interface MasterPrincipal {
   kind: "master";
   workspaceId: string;
   keyId: string;
+  /** The role a key was exchanged with (generate-access-key-token), for RBAC. */
+  role?: string | undefined;
   /** When the key stops working on its own; absent: never. */
   expiresAt?: Date | undefined;
 }
@@ -48,6 +50,8 @@ export interface AgentPrincipal {
   agentId: string;
   keyId: string;
   scopes: Scope[];
+  /** The role a key was exchanged with (generate-access-key-token), for RBAC. */
+  role?: string | undefined;
   /** When the key stops working on its own; absent: never. */
   expiresAt?: Date | undefined;
 }

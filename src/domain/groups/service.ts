@@ -7,6 +7,7 @@ import { accessibleAgentIds } from "../agents/policy.js";
 import { agents } from "../agents/repository.js";
 import { transact, type Emit, type TxDeps } from "../events.js";
 import { loadSessionFor } from "../sessions/policy.js";
+import { roleScope } from "../rbac/policy.js";
 import { pageSessions, type PageInput, type SessionPage } from "../sessions/service.js";
 import { decodeActivityCursor, encodeActivityCursor, takePage } from "../pagination.js";
 import type { Clock } from "../time.js";
@@ -122,7 +123,7 @@ export class Groups {
   async sessions(actor: Principal, groupId: string, page: PageInput): Promise<SessionPage> {
     const { db } = this.deps;
     const group = await loadGroupFor(db, actor, groupId, "read");
-    return pageSessions(db, { workspaceId: group.workspace_id, groupId: group.id }, page);
+    return pageSessions(db, { workspaceId: group.workspace_id, groupId: group.id, roleScope: await roleScope(db, actor) }, page);
   }
 
   /**

@@ -11,6 +11,8 @@
  *   4. members of the groups it is shared with (membership: groups/policy.ts): read only, 403
  *      for anything more.
  * Anyone else gets 404, as if the session did not exist (another workspace, another user's).
+ * While the workspace's RBAC is on, a session bound to a role is also invisible (404) to callers
+ * of another role, whichever rule would let them in (rbac/policy.ts).
  *
  * Its events (session:message, session:updated) are pushed, on every node, to:
  *   - keys of its agent holding `sessions:read` (rule 2 at the read scope);
@@ -27,6 +29,7 @@ import { loadAgentFor, type AccessLevel } from "../agents/policy.js";
 import type { Agent } from "../agents/repository.js";
 import type { SessionAudience } from "../events.js";
 import { isGroupMember } from "../groups/policy.js";
+import { inScope, roleScopeWhen } from "../rbac/policy.js";
 import { sessions, type Session, type SessionReaders } from "./repository.js";
 
 /** read: see it and its messages. write: append, rename, archive, delete. share: make or revoke links. */
@@ -48,6 +51,7 @@ function requireScope(actor: Principal, action: SessionAction): void {
 /** Which of rules 1-4 lets the caller at the session, if any. */
 function grantOf(actor: Principal, r: SessionReaders): Grant | undefined {
   if (actor.workspaceId !== r.workspaceId) return undefined;
+  if (!inScope(roleScopeWhen(r.rbacActive, actor), r.roleId)) return undefined;
   if (isWorkspaceAdmin(actor)) return "admin";
   if (actor.kind === "agent") return actor.agentId === r.agentId ? "agent-key" : undefined;
   if (actor.kind !== "user") return undefined;

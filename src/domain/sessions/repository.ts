@@ -5,6 +5,7 @@
  */
 import type { Knex } from "knex";
 import type { GroupRules } from "../groups/repository.js";
+import type { RoleScope } from "../rbac/policy.js";
 import { afterMillisecond, decodeActivityCursor, encodeActivityCursor, takePage, type Page } from "../pagination.js";
 import { int, intOrNull, json } from "../rows.js";
 import { toIso } from "../time.js";
@@ -18,6 +19,9 @@ export interface SessionReaders {
   ownerUserId: number | null;
   /** The groups the session is shared with, with their membership rules. */
   groups: GroupRules[];
+  /** The role the session is bound to (RBAC), and whether the workspace's RBAC is on. */
+  roleId: string | null;
+  rbacActive: boolean;
 }
 
 export interface Session {
@@ -32,6 +36,11 @@ export interface Session {
   updated_at: Date;
   last_message_at: Date | null;
   activity_at: Date;
+  /** Backplane thread fields: the creator's role (RBAC), and ids the caller chose. */
+  role_id: string | null;
+  space_id: string | null;
+  temporal_user_id: string | null;
+  external_user_id: string | null;
   readers: SessionReaders;
 }
 
@@ -49,6 +58,7 @@ function withReaders(db: Knex, query: Knex.QueryBuilder): Knex.QueryBuilder {
       `exists (select 1 from agent_members m
                 where m.workspace_id = s.workspace_id and m.agent_id = s.agent_id and m.user_id = s.owner_id) as owner_on_team`,
     ),
+    db.raw(`(select w.rbac_enabled from workspaces w where w.id = s.workspace_id) as rbac_enabled`),
     db.raw(
       `coalesce((select json_agg(json_build_object('id', g.id, 'created_by', g.created_by,
                   'allowed_users', g.allowed_users, 'allowed_groups', g.allowed_groups) order by g.id)
@@ -70,6 +80,10 @@ const toColumns = (row: Record<string, any>): Omit<Session, "readers"> => ({
   updated_at: row.updated_at,
   last_message_at: row.last_message_at ?? null,
   activity_at: row.activity_at,
+  role_id: row.role_id ?? null,
+  space_id: row.space_id ?? null,
+  temporal_user_id: row.temporal_user_id ?? null,
+  external_user_id: row.external_user_id ?? null,
 });
 
 function toSession(row: Record<string, any>): Session {
@@ -81,6 +95,8 @@ function toSession(row: Record<string, any>): Session {
       workspaceId: columns.workspace_id,
       agentId: columns.agent_id,
       ownerUserId: row.owner_on_team ? columns.owner_id : null,
+      roleId: columns.role_id,
+      rbacActive: !!row.rbac_enabled,
       groups: groups.map((g) => ({
         id: g.id as string,
         created_by: intOrNull(g.created_by),
@@ -103,6 +119,11 @@ export interface SessionFilter {
   groupId?: string | undefined;
   /** Only sessions updated after this millisecond. */
   updatedSince?: Date | undefined;
+  /** Only sessions this role scope sees (RBAC). */
+  roleScope?: RoleScope | undefined;
+  /** Backplane filters. */
+  spaceId?: string | undefined;
+  externalUserId?: string | undefined;
 }
 
 function filtered(db: Knex, f: SessionFilter): Knex.QueryBuilder {
@@ -110,6 +131,12 @@ function filtered(db: Knex, f: SessionFilter): Knex.QueryBuilder {
   if (f.agentId !== undefined) q.andWhere("s.agent_id", f.agentId);
   if (f.ownerId !== undefined) q.andWhere("s.owner_id", f.ownerId);
   if (f.archived !== undefined) q.andWhere("s.archived", f.archived);
+  if (f.roleScope && !f.roleScope.all) {
+    const role = f.roleScope.role;
+    q.where((w) => (role === null ? w.whereNull("s.role_id") : w.whereNull("s.role_id").orWhere("s.role_id", role)));
+  }
+  if (f.spaceId !== undefined) q.andWhere("s.space_id", f.spaceId);
+  if (f.externalUserId !== undefined) q.andWhere("s.external_user_id", f.externalUserId);
   if (f.groupId !== undefined) q.whereExists(db("group_sessions as gs").whereRaw("gs.session_id = s.id").andWhere("gs.group_id", f.groupId));
   return afterMillisecond(q, "s.updated_at", f.updatedSince);
 }
@@ -140,7 +167,19 @@ export const sessions = {
 
   async insert(
     db: Knex,
-    row: { id: string; workspace_id: string; agent_id: string; owner_id: number | null; title: string; now: Date; message_count?: number },
+    row: {
+      id: string;
+      workspace_id: string;
+      agent_id: string;
+      owner_id: number | null;
+      title: string;
+      now: Date;
+      message_count?: number;
+      role_id?: string | null;
+      space_id?: string | null;
+      temporal_user_id?: string | null;
+      external_user_id?: string | null;
+    },
   ): Promise<Session> {
     const { now, ...columns } = row;
     const count = row.message_count ?? 0;

@@ -6,6 +6,7 @@ import { newId } from "../../ids.js";
 import { teams } from "../agents/repository.js";
 import { transact, type Emit, type SessionChange, type TxDeps } from "../events.js";
 import { toIso, toIsoOrNull, type Clock } from "../time.js";
+import { roleForNewSession, roleScope } from "../rbac/policy.js";
 import { listedOwner, loadAgentForSessions, loadSessionFor, ownerOfNewSession, sessionAudience } from "./policy.js";
 import { sessions, type Session, type SessionFilter } from "./repository.js";
 
@@ -32,6 +33,10 @@ export interface CreateSessionInput {
   title?: string | undefined;
   /** Only keys and admins may create a session for someone else. */
   owner_id?: number | null | undefined;
+  /** Backplane thread fields, kept as given. */
+  space_id?: string | null | undefined;
+  temporal_user_id?: string | null | undefined;
+  external_user_id?: string | null | undefined;
 }
 
 export interface PageInput {
@@ -68,6 +73,11 @@ export class Sessions {
   ) {}
 
   async create(actor: Principal, agentId: string, input: CreateSessionInput): Promise<SessionView> {
+    return presentSession(await this.createSession(actor, agentId, input));
+  }
+
+  /** Creates a session (bound to the creator's role while RBAC is on); the full row, for the Backplane. */
+  async createSession(actor: Principal, agentId: string, input: CreateSessionInput): Promise<Session> {
     return transact(this.deps, async (trx) => {
       await loadAgentForSessions(trx, actor, agentId, "write");
       const owner = ownerOfNewSession(actor, input.owner_id);
@@ -75,15 +85,18 @@ export class Sessions {
       if (owner !== null && owner !== userIdOf(actor) && !(await teams.level(trx, actor.workspaceId, agentId, owner))) {
         throw Invalid.field("owner_id", "no user of this workspace who may use this agent");
       }
-      const session = await sessions.insert(trx, {
+      return sessions.insert(trx, {
         id: newId("ses"),
         workspace_id: actor.workspaceId,
         agent_id: agentId,
         owner_id: owner,
         title: input.title ?? DEFAULT_SESSION_TITLE,
         now: this.clock.now(),
+        role_id: roleForNewSession(await roleScope(trx, actor)),
+        space_id: input.space_id ?? null,
+        temporal_user_id: input.temporal_user_id ?? null,
+        external_user_id: input.external_user_id ?? null,
       });
-      return presentSession(session);
     });
   }
 
@@ -91,7 +104,8 @@ export class Sessions {
   async list(actor: Principal, agentId: string, archived: boolean, page: PageInput): Promise<SessionPage> {
     const { db } = this.deps;
     await loadAgentForSessions(db, actor, agentId, "read");
-    return pageSessions(db, { workspaceId: actor.workspaceId, agentId, ownerId: listedOwner(actor), archived }, page);
+    const scope = await roleScope(db, actor);
+    return pageSessions(db, { workspaceId: actor.workspaceId, agentId, ownerId: listedOwner(actor), archived, roleScope: scope }, page);
   }
 
   async get(actor: Principal, agentId: string, sessionId: string): Promise<SessionView> {
