@@ -8,7 +8,21 @@
  *                    [--server-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *                    [--pg-url postgres://root@127.0.0.1:5432/postgres] [--redis-url redis://127.0.0.1:6379]
  *
+ *   npm run bench -- --scenario turns [--turns 50] [--deltas 500] [--delta-rate 100] [--watchers 20]
+ *                    [--serving 4] [--rounds 3] [--warmup 3] [--socket-events-per-10s 100000] [--quick]
+ *
  * Every option can also be given as BENCH_<NAME> in the environment (BENCH_SUBSCRIBERS=200).
+ * --quick: one round, 1 s warm-ups and, for turns, 10 turns × 100 deltas (each unless given).
+ *
+ * Scenario turns (bench/turns.ts): --turns concurrent agent turns, each streaming --deltas
+ * content_deltas at --delta-rate per second from --serving agent sockets (serveTurns), to
+ * --watchers sockets of the sessions' owner over the two agenthub processes, against channel
+ * broadcast at the same deliveries/s to the same sockets (--turns channels, each at --delta-rate
+ * messages/s through REST). Per step: delivery latency (agent emit or publish to watcher receive)
+ * p50/p99, hub CPU per delivered item, and 100% delivery in order (per watcher and turn: seq 1..n,
+ * no gap or duplicate, each delta where it was sent; every turn completed and stored as sent).
+ * Goal: turns' p99 within 1.5× the channel's. The hubs run with SOCKET_EVENTS_PER_10S raised to
+ * --socket-events-per-10s (every agent:event counts against it).
  *
  * Stacks: bare (stock Socket.IO, the issue's baseline), agenthub, and, only when asked for,
  * bare-coalesced (bare with agenthub's write coalescing, to see what persistence alone costs).
@@ -37,13 +51,13 @@
  * one final JSON line.
  */
 import { atExit, Cleanups } from "./cleanup.js";
-import { SubscriberProc, type ConnectReport } from "./ipc.js";
-import { now, pidsByComm, round, type CpuGroups } from "./lib.js";
-import { BENCH_DB, cfg, type StackName } from "./options.js";
+import { startSubscribers } from "./ipc.js";
+import { now, round } from "./lib.js";
+import { cfg, type StackName } from "./options.js";
 import { freshDatabase } from "./postgres.js";
 import { median, printBanner, printHeader, printSummary, type StackResult } from "./report.js";
 import { startStack } from "./stacks.js";
-import { measuredStep, warmUp, type Testbed } from "./step.js";
+import { benchCpuGroups, measuredStep, warmUp, type Testbed } from "./step.js";
 
 const runStarted = now();
 /** Re-runs of disturbed steps allowed per stack, whatever --retries says. */
@@ -73,41 +87,12 @@ async function openStack(name: StackName, masterKey: string | undefined): Promis
   const stack = await startStack(name, masterKey, own);
   console.log(`  ${stack.note}; servers ${stack.servers.map((s) => s.url).join(", ")}`);
 
-  const subs = Array.from({ length: cfg.clientProcs }, (_, i) => new SubscriberProc(`${name}-subscribers-${i}`));
-  own.add(async () => {
-    await Promise.all(subs.map((s) => s.close()));
-  });
-
-  const clocks = await Promise.all(subs.map((s) => s.calibrate()));
-  // Subscriber g connects to server g % 2; subscriber process w holds a contiguous block of g.
-  const targets = Array.from({ length: cfg.subscribers }, (_, g) => ({ url: stack.servers[g % stack.servers.length]!.url }));
-  const connectStarted = now();
-  const per = Math.ceil(cfg.subscribers / subs.length);
-  const reports = await Promise.all(
-    subs.map((s, w) =>
-      s.call<ConnectReport>({ cmd: "connect", targets: targets.slice(w * per, (w + 1) * per), token: stack.token, batch: cfg.connectBatch, timeoutMs: 120_000, checkSeq: name === "agenthub" }, 130_000),
-    ),
+  const { subs, connect, clockOffsetsMs } = await startSubscribers(
+    name,
+    { urls: stack.servers.map((s) => s.url), count: cfg.subscribers, procs: cfg.clientProcs, token: stack.token, batch: cfg.connectBatch, checkSeq: name === "agenthub" },
+    own,
   );
-  const connect = {
-    connected: reports.reduce((n, r) => n + r.connected, 0),
-    failed: reports.reduce((n, r) => n + r.failed, 0),
-    ms: Math.round(now() - connectStarted),
-    errors: reports.flatMap((r) => r.errors).slice(0, 5),
-  };
-  console.log(
-    `  ${connect.connected}/${cfg.subscribers} subscribers connected in ${connect.ms} ms from ${subs.length} process(es)` +
-      `${connect.failed ? ` (${connect.failed} failed: ${connect.errors.join("; ")})` : ""}; clock offsets ${clocks.map((c) => `${round(c.offsetMs)}±${round(c.rttMs / 2)}`).join(", ")} ms`,
-  );
-  if (connect.connected < cfg.subscribers) throw new Error(`${name}: only ${connect.connected}/${cfg.subscribers} subscribers connected`);
-
-  const cpuGroups: CpuGroups = {
-    servers: () => stack.servers.map((s) => s.proc.child.pid!).filter(Boolean),
-    clients: () => subs.map((s) => s.child.pid!).filter(Boolean),
-    // Backends of the bench database, plus Postgres' own background processes (WAL writer...).
-    postgres: () => pidsByComm("postgres", (cmd) => cmd.includes(BENCH_DB) || !/\(\d+\)|\[local\]/.test(cmd)),
-    redis: () => pidsByComm("redis-server"),
-    bench: () => [process.pid],
-  };
+  const cpuGroups = benchCpuGroups(stack, subs);
 
   printHeader();
   await warmUp({ stack, subs, cpuGroups }, 10);
@@ -115,7 +100,7 @@ async function openStack(name: StackName, masterKey: string | undefined): Promis
     stack: name,
     note: stack.note,
     connect,
-    clockOffsetsMs: clocks.map((c) => round(c.offsetMs)),
+    clockOffsetsMs,
     fixedRounds: [],
     fixedP99Ms: null,
     fixedP50Ms: null,
@@ -178,7 +163,7 @@ async function runMaxRate(o: OpenStack): Promise<void> {
 
 async function main(): Promise<void> {
   printBanner();
-  const masterKey = cfg.stacks.includes("agenthub") ? await freshDatabase() : undefined;
+  const masterKey = cfg.stacks.includes("agenthub") ? (await freshDatabase()).masterKey : undefined;
   const results: Partial<Record<StackName, StackResult>> = {};
   const open: OpenStack[] = [];
   for (const name of cfg.stacks) {
@@ -196,7 +181,8 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  if (cfg.scenario === "turns") await (await import("./turns.js")).runTurns();
+  else await main();
   await atExit.run();
   process.exit(0);
 } catch (err) {

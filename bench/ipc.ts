@@ -5,14 +5,17 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { captureTail, now, ROOT, stopChild, type HistogramData } from "./lib.js";
+import type { Cleanups } from "./cleanup.js";
+import { captureTail, now, round, ROOT, stopChild, type HistogramData } from "./lib.js";
 
 export type ToSubscribers =
   | { id: number; cmd: "ping" }
   | { id: number; cmd: "offset"; offsetMs: number }
   | { id: number; cmd: "connect"; targets: Array<{ url: string }>; token: string; batch: number; timeoutMs: number; checkSeq: boolean }
   | { id: number; cmd: "status" }
-  | { id: number; cmd: "begin"; step: number; messages: number }
+  | { id: number; cmd: "watch"; channels: string[] }
+  /** `messages`: indexes 0..messages-1 expected per socket (for turns: turns × deltasPerTurn, index turn × deltasPerTurn + delta). */
+  | { id: number; cmd: "begin"; step: number; messages: number; deltasPerTurn?: number }
   | { id: number; cmd: "end" }
   | { id: number; cmd: "close" };
 
@@ -22,12 +25,18 @@ export interface StepReport {
   /** First receipt of (socket, message) pairs of this step. */
   unique: number;
   duplicates: number;
-  /** Deliveries whose publish index was lower than one this socket had already seen in the step. */
+  /** Deliveries whose publish index was lower than one this socket had already seen of the same stream (channel or turn) in the step. */
   reordered: number;
-  /** With checkSeq: deliveries whose seq was not above the last seq this socket got (order broken). */
+  /** With checkSeq (always for turns): deliveries whose seq was not above the last seq this socket got of the stream (order broken). */
   seqBackwards: number;
-  /** With checkSeq: deliveries that skipped seqs after the last one this socket got. */
+  /** With checkSeq (always for turns): deliveries that skipped seqs after the last one this socket got of the stream (for a turn, from 0). */
   seqGaps: number;
+  /** (socket, turn) pairs of this step that received `done` after seq 1..n with no gap, duplicate or misplaced delta. */
+  turnsClean: number;
+  /** `turn:ended` received for this step's turns, and how many of them did not end `completed` (with a sample). */
+  turnsEnded: number;
+  turnsFailed: number;
+  turnError: string | undefined;
   /** Deliveries of earlier steps that arrived during this one. */
   stale: number;
   firstRecv: number;
@@ -38,8 +47,15 @@ export interface StepReport {
 export interface StatusReport {
   connected: number;
   unique: number;
+  turnsEnded: number;
   disconnects: number;
   lastRecv: number;
+}
+
+export interface WatchReport {
+  ok: number;
+  failed: number;
+  errors: string[];
 }
 
 export interface ConnectReport {
@@ -121,7 +137,56 @@ export class SubscriberProc {
 export async function statusAll(subs: SubscriberProc[]): Promise<StatusReport> {
   const all = await Promise.all(subs.map((s) => s.call<StatusReport>({ cmd: "status" })));
   return all.reduce(
-    (a, b) => ({ connected: a.connected + b.connected, unique: a.unique + b.unique, disconnects: a.disconnects + b.disconnects, lastRecv: Math.max(a.lastRecv, b.lastRecv) }),
-    { connected: 0, unique: 0, disconnects: 0, lastRecv: 0 },
+    (a, b) => ({
+      connected: a.connected + b.connected,
+      unique: a.unique + b.unique,
+      turnsEnded: a.turnsEnded + b.turnsEnded,
+      disconnects: a.disconnects + b.disconnects,
+      lastRecv: Math.max(a.lastRecv, b.lastRecv),
+    }),
+    { connected: 0, unique: 0, turnsEnded: 0, disconnects: 0, lastRecv: 0 },
   );
+}
+
+export interface Subscribers {
+  subs: SubscriberProc[];
+  connect: { connected: number; failed: number; ms: number; errors: string[] };
+  clockOffsetsMs: number[];
+}
+
+/**
+ * `count` sockets from `procs` subscriber processes (stopped by `cleanups`), socket g connecting
+ * to urls[g % urls.length] (process w holds a contiguous block of g), their clocks calibrated
+ * against ours. Prints a line; fails unless every socket connected.
+ */
+export async function startSubscribers(
+  name: string,
+  o: { urls: string[]; count: number; procs: number; token: string; batch: number; checkSeq: boolean },
+  cleanups: Cleanups,
+): Promise<Subscribers> {
+  const subs = Array.from({ length: o.procs }, (_, i) => new SubscriberProc(`${name}-subscribers-${i}`));
+  cleanups.add(async () => {
+    await Promise.all(subs.map((s) => s.close()));
+  });
+  const clocks = await Promise.all(subs.map((s) => s.calibrate()));
+  const targets = Array.from({ length: o.count }, (_, g) => ({ url: o.urls[g % o.urls.length]! }));
+  const connectStarted = now();
+  const per = Math.ceil(o.count / subs.length);
+  const reports = await Promise.all(
+    subs.map((s, w) =>
+      s.call<ConnectReport>({ cmd: "connect", targets: targets.slice(w * per, (w + 1) * per), token: o.token, batch: o.batch, timeoutMs: 120_000, checkSeq: o.checkSeq }, 130_000),
+    ),
+  );
+  const connect = {
+    connected: reports.reduce((n, r) => n + r.connected, 0),
+    failed: reports.reduce((n, r) => n + r.failed, 0),
+    ms: Math.round(now() - connectStarted),
+    errors: reports.flatMap((r) => r.errors).slice(0, 5),
+  };
+  console.log(
+    `  ${connect.connected}/${o.count} subscribers connected in ${connect.ms} ms from ${subs.length} process(es)` +
+      `${connect.failed ? ` (${connect.failed} failed: ${connect.errors.join("; ")})` : ""}; clock offsets ${clocks.map((c) => `${round(c.offsetMs)}±${round(c.rttMs / 2)}`).join(", ")} ms`,
+  );
+  if (connect.connected < o.count) throw new Error(`${name}: only ${connect.connected}/${o.count} subscribers connected`);
+  return { subs, connect, clockOffsetsMs: clocks.map((c) => round(c.offsetMs)) };
 }

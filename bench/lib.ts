@@ -23,6 +23,37 @@ export function round(n: number): number {
   return Number.isFinite(n) ? Math.round(n * 100) / 100 : n;
 }
 
+/** What an open loop did: when it sent its first and last item, how far it fell behind at worst, how many it sent. */
+export interface OpenLoopRun {
+  firstSend: number;
+  lastSend: number;
+  maxLagMs: number;
+  sent: number;
+}
+
+/**
+ * Calls send(i, t) for i = 0..count-1 at start + i × intervalMs, open loop: a late caller sends
+ * what is due at once and never slows the schedule down. Stops early when `stopped()` says so, or
+ * a minute past the schedule.
+ */
+export async function openLoop(count: number, intervalMs: number, send: (i: number, t: number) => void, stopped: () => boolean = () => false): Promise<OpenLoopRun> {
+  const run: OpenLoopRun = { firstSend: 0, lastSend: 0, maxLagMs: 0, sent: 0 };
+  const start = now() + 5;
+  const hardStop = start + count * intervalMs + 60_000;
+  for (let i = 0; i < count && now() < hardStop && !stopped(); ) {
+    const wait = start + i * intervalMs - now();
+    if (wait > 0.5) await sleep(wait);
+    for (let t = now(); i < count && start + i * intervalMs <= t && !stopped(); i++, t = now()) {
+      run.maxLagMs = Math.max(run.maxLagMs, t - (start + i * intervalMs));
+      if (i === 0) run.firstSend = t;
+      run.lastSend = t;
+      send(i, t);
+      run.sent++;
+    }
+  }
+  return run;
+}
+
 // ---- latency histogram ---------------------------------------------------------------------
 
 /** Log-bucketed histogram: 1% relative resolution from 0.01 ms to ~2 minutes. */

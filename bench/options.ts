@@ -41,6 +41,14 @@ function parseArgv() {
         "server-node-args": { type: "string" },
         "pg-url": { type: "string" },
         "redis-url": { type: "string" },
+        scenario: { type: "string" },
+        turns: { type: "string" },
+        deltas: { type: "string" },
+        "delta-rate": { type: "string" },
+        watchers: { type: "string" },
+        serving: { type: "string" },
+        "socket-events-per-10s": { type: "string" },
+        quick: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -59,7 +67,7 @@ if (argv.help) {
   process.exit(0);
 }
 
-type Name = Exclude<keyof typeof argv & string, "help">;
+type Name = Exclude<keyof typeof argv & string, "help" | "quick">;
 
 /** The flag, else BENCH_<NAME> from the environment. */
 function opt(name: Name): string | undefined {
@@ -75,6 +83,12 @@ function num(name: Name, fallback: number, min: number, max: number): number {
 }
 
 const int = (name: Name, fallback: number, min: number, max: number) => Math.round(num(name, fallback, min, max));
+
+const SCENARIOS = ["fanout", "turns"] as const;
+const scenario = (opt("scenario") ?? "fanout") as (typeof SCENARIOS)[number];
+if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout or turns");
+/** --quick (or BENCH_QUICK=1): the turns scenario's small defaults, for a first look. */
+const quick = argv.quick ?? ["1", "true", "yes"].includes(process.env.BENCH_QUICK ?? "");
 
 const MODES = ["fixed", "max", "both"] as const;
 const mode = (opt("mode") ?? "both") as (typeof MODES)[number];
@@ -99,7 +113,7 @@ export const cfg = {
   fixedDurationS: num("fixed-duration", 20, 1, 600),
   fixedRate: num("rate", 30, 0.1, 10_000),
   /** Fixed-rate steps per stack, the stacks taking turns; the median p99 is compared. */
-  rounds: int("rounds", 3, 1, 20),
+  rounds: int("rounds", quick ? 1 : 3, 1, 20),
   mode,
   startRate: num("start-rate", 20, 0.1, 10_000),
   step: num("step", 20, 0.1, 10_000),
@@ -109,7 +123,7 @@ export const cfg = {
   clientProcs: int("client-procs", 2, 1, 16),
   connectBatch: int("connect-batch", 50, 1, 1000),
   payloadBytes: int("payload-bytes", 100, 1, 60_000),
-  warmupS: num("warmup", 3, 0, 60),
+  warmupS: num("warmup", quick ? 1 : 3, 0, 60),
   /** Before each step, wait up to this long for other workloads on the machine to calm down. */
   quietWaitS: num("quiet-wait", 20, 0, 300),
   /** Steps disturbed by other workloads are run again, up to this many times each. */
@@ -117,6 +131,21 @@ export const cfg = {
   stacks,
   /** Extra node arguments for the server processes of both stacks (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
   serverNodeArgs: (opt("server-node-args") ?? "").split(/\s+/).filter(Boolean),
+  scenario,
+  quick,
+  /** The turns scenario (bench/turns.ts): concurrent turns, one per session, each streaming `deltas` at `deltaRate`. */
+  turns: int("turns", quick ? 10 : 50, 1, 1000),
+  deltas: int("deltas", quick ? 100 : 500, 1, 10_000),
+  deltaRate: num("delta-rate", 100, 0.1, 1000),
+  /** User sockets receiving every turn (and watching every channel), split over the two hubs. */
+  watchers: int("watchers", 20, 1, 2000),
+  /** Sockets serving the agent's turns (agent:serve), split over the two hubs. */
+  serving: int("serving", 4, 1, 100),
+  /**
+   * The hubs' SOCKET_EVENTS_PER_10S. Every agent:event counts, so the hub's default (100) stops a
+   * serving socket at 10 events/s (see bench/RESULTS.md, "Turns"); the bench lifts it.
+   */
+  socketEventsPer10s: int("socket-events-per-10s", 100_000, 1, 100_000),
 };
 
 export const PG_URL = opt("pg-url") ?? "postgres://root@127.0.0.1:5432/postgres";

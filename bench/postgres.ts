@@ -25,8 +25,13 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-/** A fresh, migrated bench database with one workspace, dropped at exit; returns its master key. */
-export async function freshDatabase(): Promise<string> {
+export interface BenchWorkspace {
+  id: string;
+  masterKey: string;
+}
+
+/** A fresh, migrated bench database with one workspace, dropped at exit. */
+export async function freshDatabase(): Promise<BenchWorkspace> {
   await adminQuery(`DROP DATABASE IF EXISTS "${BENCH_DB}" WITH (FORCE)`);
   await adminQuery(`CREATE DATABASE "${BENCH_DB}"`);
   atExit.add(() => adminQuery(`DROP DATABASE IF EXISTS "${BENCH_DB}" WITH (FORCE)`));
@@ -36,8 +41,8 @@ export async function freshDatabase(): Promise<string> {
   const db = createDb({ databaseUrl: BENCH_DB_URL, dataDir: path.join(ROOT, "data"), poolMax: 2 });
   try {
     await migrateLatest(db);
-    const { masterKey } = await createWorkspace(db, "bench");
-    return masterKey;
+    const { workspace, masterKey } = await createWorkspace(db, "bench");
+    return { id: workspace.id, masterKey };
   } finally {
     await db.destroy();
   }

@@ -5,7 +5,7 @@
  * Requests go over the servers' keep-alive agents, so no TCP handshake is measured.
  */
 import http from "node:http";
-import { Histogram, now, sleep } from "./lib.js";
+import { Histogram, now, openLoop } from "./lib.js";
 import type { Server, Stack } from "./stacks.js";
 
 export const HTTP_TIMEOUT_MS = 30_000;
@@ -25,35 +25,29 @@ export interface Publishing {
   lastSend: number;
 }
 
+/** Where a step publishes: message i through servers[i % servers] to publishPaths[i % paths]. */
+export type PublishTarget = Pick<Stack, "servers" | "publishPaths" | "publishHeaders" | "agentId">;
+
 /** Sends `messages` messages at `rate` per second; resolves when the last one is sent. */
-export async function publishOpenLoop(stack: Stack, step: number, messages: number, rate: number, payloadBytes: number): Promise<Publishing> {
-  const interval = 1000 / rate;
+export async function publishOpenLoop(stack: PublishTarget, step: number, messages: number, rate: number, payloadBytes: number): Promise<Publishing> {
   const filler = "x".repeat(payloadBytes);
   const p: Publishing = { answered: Promise.resolve(), ok: 0, errors: 0, errorSample: undefined, http: new Histogram(), maxLagMs: 0, firstSend: 0, lastSend: 0 };
   const inflight: Promise<void>[] = [];
-  const start = now() + 5;
-  const hardStop = start + messages * interval + 60_000;
-  for (let i = 0; i < messages && now() < hardStop; ) {
-    const wait = start + i * interval - now();
-    if (wait > 0.5) await sleep(wait);
-    for (let t = now(); i < messages && start + i * interval <= t; i++, t = now()) {
-      p.maxLagMs = Math.max(p.maxLagMs, t - (start + i * interval));
-      if (i === 0) p.firstSend = t;
-      p.lastSend = t;
-      const server = stack.servers[i % stack.servers.length]!;
-      const body = JSON.stringify({ agentId: stack.agentId, message: filler, metadata: { t, s: step, i } });
-      inflight.push(
-        post(server, stack.publishPath, stack.publishHeaders, body).then((r) => {
-          p.http.add(r.ms);
-          if (r.status === 201) p.ok++;
-          else {
-            p.errors++;
-            p.errorSample ??= `${r.status} ${r.text.slice(0, 300)}`;
-          }
-        }),
-      );
-    }
-  }
+  const run = await openLoop(messages, 1000 / rate, (i, t) => {
+    const server = stack.servers[i % stack.servers.length]!;
+    const body = JSON.stringify({ agentId: stack.agentId, message: filler, metadata: { t, s: step, i } });
+    inflight.push(
+      post(server, stack.publishPaths[i % stack.publishPaths.length]!, stack.publishHeaders, body).then((r) => {
+        p.http.add(r.ms);
+        if (r.status === 201) p.ok++;
+        else {
+          p.errors++;
+          p.errorSample ??= `${r.status} ${r.text.slice(0, 300)}`;
+        }
+      }),
+    );
+  });
+  Object.assign(p, { maxLagMs: run.maxLagMs, firstSend: run.firstSend, lastSend: run.lastSend });
   p.answered = Promise.all(inflight).then(() => {});
   return p;
 }

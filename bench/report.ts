@@ -45,13 +45,16 @@ export function printBanner(): void {
 
 // ---- the step table ----------------------------------------------------------------------------
 
-const COLS: Array<[string, number]> = [
+/** A table's columns: heading and width; the first two are left-aligned, the others right. */
+export type Columns = Array<[string, number]>;
+
+const COLS: Columns = [
   ["stack", 14], ["kind", 6], ["rate", 6], ["msgs", 5], ["delivered/expected", 19], ["%", 7], ["deliv/s", 7],
   ["p50", 7], ["p95", 7], ["p99", 7], ["max", 7], ["http99", 7], ["err", 4], ["cpu srv", 7], ["clients", 7], ["pg", 5], ["redis", 5], ["bench", 5], ["other", 5], ["lockw", 5], ["ok", 4],
 ];
 
-function line(cells: string[]): string {
-  return cells.map((c, i) => (i < 2 ? c.padEnd(COLS[i]![1]) : c.padStart(COLS[i]![1]))).join(" ");
+export function line(cells: string[], cols: Columns = COLS): string {
+  return cells.map((c, i) => (i < 2 ? c.padEnd(cols[i]![1]) : c.padStart(cols[i]![1]))).join(" ");
 }
 
 export function printHeader(): void {

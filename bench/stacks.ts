@@ -24,7 +24,8 @@ export interface Stack {
   servers: Server[];
   /** Socket auth token of every subscriber. */
   token: string;
-  publishPath: string;
+  /** Message i goes to publishPaths[i % length] (one path: the fan-out's one channel). */
+  publishPaths: string[];
   publishHeaders: Record<string, string>;
   agentId: string;
   note: string;
@@ -76,7 +77,7 @@ async function startBare(name: "bare" | "bare-coalesced", cleanups: Cleanups): P
     name,
     servers,
     token: "bare",
-    publishPath: "/team-channels/ch_bench/messages",
+    publishPaths: ["/team-channels/ch_bench/messages"],
     publishHeaders: {},
     agentId: AGENT_ID,
     pgSampler: undefined,
@@ -98,6 +99,8 @@ async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Sta
       LOG_LEVEL: "warn",
       // One key publishes everything here; the per-credential limit would cap the rate itself.
       RATE_LIMIT_PER_10S: "0",
+      // Client events per socket: every agent:event of a serving socket counts (the turns scenario).
+      SOCKET_EVENTS_PER_10S: String(cfg.socketEventsPer10s),
       AGENTHUB_BANNER: "0",
       PUBLIC_URL: "http://127.0.0.1",
     }),
@@ -115,7 +118,7 @@ async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Sta
     name: "agenthub",
     servers,
     token: key,
-    publishPath: `/team-channels/${channel.id}/messages`,
+    publishPaths: [`/team-channels/${channel.id}/messages`],
     publishHeaders: { authorization: `Bearer ${key}` },
     agentId: AGENT_ID,
     pgSampler,
@@ -123,7 +126,7 @@ async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Sta
   };
 }
 
-async function postOk<T>(client: Api, path: string, body: unknown): Promise<T> {
+export async function postOk<T>(client: Api, path: string, body: unknown): Promise<T> {
   const res = await client.post<T>(path, body);
   if (res.status < 200 || res.status > 299) throw new Error(`POST ${path}: ${res.status} ${res.text}`);
   return res.body;

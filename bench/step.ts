@@ -5,9 +5,9 @@
  * are run again when that could change the verdict.
  */
 import { HTTP_TIMEOUT_MS, publishOpenLoop } from "./publisher.js";
-import { statusAll, type StepReport, type SubscriberProc } from "./ipc.js";
-import { cpuBetween, cpuSnapshot, Histogram, now, round, sleep, type CpuGroups } from "./lib.js";
-import { cfg, PASS_DELIVERY, PASS_P99_MS, type StackName } from "./options.js";
+import { statusAll, type StatusReport, type StepReport, type SubscriberProc } from "./ipc.js";
+import { cpuBetween, cpuSnapshot, Histogram, now, pidsByComm, round, sleep, type CpuGroups } from "./lib.js";
+import { BENCH_DB, cfg, PASS_DELIVERY, PASS_P99_MS, type StackName } from "./options.js";
 import type { PgActivity } from "./postgres.js";
 import { fmt, printRow } from "./report.js";
 import type { Stack } from "./stacks.js";
@@ -24,6 +24,28 @@ export interface Testbed {
   stack: Stack;
   subs: SubscriberProc[];
   cpuGroups: CpuGroups;
+}
+
+/** The process groups whose CPU a step records. */
+export function benchCpuGroups(stack: Stack, subs: SubscriberProc[]): CpuGroups {
+  return {
+    servers: () => stack.servers.map((s) => s.proc.child.pid!).filter(Boolean),
+    clients: () => subs.map((s) => s.child.pid!).filter(Boolean),
+    // Backends of the bench database, plus Postgres' own background processes (WAL writer...).
+    postgres: () => pidsByComm("postgres", (cmd) => cmd.includes(BENCH_DB) || !/\(\d+\)|\[local\]/.test(cmd)),
+    redis: () => pidsByComm("redis-server"),
+    bench: () => [process.pid],
+  };
+}
+
+/** Waits (up to 15 s) until `count` sockets are connected (a slow consumer may have been dropped and be reconnecting). */
+export async function waitConnected(subs: SubscriberProc[], count: number): Promise<StatusReport> {
+  let status = await statusAll(subs);
+  for (let waited = 0; status.connected < count && waited < 15_000; waited += 250) {
+    await sleep(250);
+    status = await statusAll(subs);
+  }
+  return status;
 }
 
 /** Besides the step's own figures, the subscriber processes' counts (see StepReport), added up. */
@@ -64,12 +86,7 @@ async function runStep(bed: Testbed, kind: StepResult["kind"], rate: number, mes
   const quietWaitMs = await waitQuiet(cpuGroups);
   const stepStarted = now();
 
-  // Everyone connected (a slow consumer may have been dropped and be reconnecting).
-  let status = await statusAll(subs);
-  for (let waited = 0; status.connected < cfg.subscribers && waited < 15_000; waited += 250) {
-    await sleep(250);
-    status = await statusAll(subs);
-  }
+  const status = await waitConnected(subs, cfg.subscribers);
   const connectedAtStart = status.connected;
   await Promise.all(subs.map((s) => s.call({ cmd: "begin", step, messages })));
 
@@ -87,13 +104,7 @@ async function runStep(bed: Testbed, kind: StepResult["kind"], rate: number, mes
   const { firstSend, lastSend } = sent;
   const expected = messages * cfg.subscribers;
   const deliveredRatio = expected ? seen.unique / expected : 0;
-  const latency = {
-    p50: round(hist.quantile(0.5)),
-    p95: round(hist.quantile(0.95)),
-    p99: round(hist.quantile(0.99)),
-    max: round(hist.count ? hist.max : NaN),
-    mean: round(hist.count ? hist.sum / hist.count : NaN),
-  };
+  const latency = latencyOf(hist);
   const cpu = cpuBetween(cpu0, cpu1);
   const result: StepResult = {
     stack: stack.name,
@@ -110,11 +121,7 @@ async function runStep(bed: Testbed, kind: StepResult["kind"], rate: number, mes
     latencyMs: latency,
     http: { ok: sent.ok, errors: sent.errors, errorSample: sent.errorSample, p50: round(sent.http.quantile(0.5)), p99: round(sent.http.quantile(0.99)), max: round(sent.http.max) },
     maxSendLagMs: round(sent.maxLagMs),
-    duplicates: seen.duplicates,
-    reordered: seen.reordered,
-    seqBackwards: seen.seqBackwards,
-    seqGaps: seen.seqGaps,
-    stale: seen.stale,
+    ...orderCounts(seen),
     disconnects: statusAfter.disconnects - status.disconnects,
     cpu,
     pg: pgActivity,
@@ -131,7 +138,7 @@ async function runStep(bed: Testbed, kind: StepResult["kind"], rate: number, mes
 }
 
 /** Until everything published reached everyone, or nothing moves for a while. */
-async function drain(subs: SubscriberProc[], reachable: number): Promise<void> {
+export async function drain(subs: SubscriberProc[], reachable: number): Promise<void> {
   let prev = -1;
   let lastProgress = now();
   const deadline = now() + DRAIN_CAP_MS;
@@ -147,16 +154,37 @@ async function drain(subs: SubscriberProc[], reachable: number): Promise<void> {
 }
 
 /** The subscriber processes' step reports, added up. */
-function merge(reports: StepReport[]) {
+export function merge(reports: StepReport[]) {
   const hist = new Histogram();
-  const sums = { unique: 0, duplicates: 0, reordered: 0, seqBackwards: 0, seqGaps: 0, stale: 0 };
+  const sums = { unique: 0, duplicates: 0, reordered: 0, seqBackwards: 0, seqGaps: 0, stale: 0, turnsClean: 0, turnsEnded: 0, turnsFailed: 0 };
   let lastRecv = 0;
+  let turnError: string | undefined;
   for (const r of reports) {
     hist.merge(r.hist);
     for (const k of Object.keys(sums) as Array<keyof typeof sums>) sums[k] += r[k];
     lastRecv = Math.max(lastRecv, r.lastRecv);
+    turnError ??= r.turnError;
   }
-  return { hist, ...sums, lastRecv };
+  return { hist, ...sums, lastRecv, turnError };
+}
+
+type OrderCounts = Pick<StepReport, "duplicates" | "reordered" | "seqBackwards" | "seqGaps" | "stale">;
+
+/** The order counts of the merged reports, as a step keeps them. */
+export function orderCounts(seen: OrderCounts): OrderCounts {
+  const { duplicates, reordered, seqBackwards, seqGaps, stale } = seen;
+  return { duplicates, reordered, seqBackwards, seqGaps, stale };
+}
+
+/** The latency figures of a step's histogram, ms. */
+export function latencyOf(hist: Histogram) {
+  return {
+    p50: round(hist.quantile(0.5)),
+    p95: round(hist.quantile(0.95)),
+    p99: round(hist.quantile(0.99)),
+    max: round(hist.count ? hist.max : NaN),
+    mean: round(hist.count ? hist.sum / hist.count : NaN),
+  };
 }
 
 /** --warmup seconds at `rate`, printed but not measured. */
@@ -187,7 +215,7 @@ export async function measuredStep(
 }
 
 /** Waits (up to --quiet-wait) until the machine's other workloads use little CPU; returns the wait. */
-async function waitQuiet(cpuGroups: CpuGroups): Promise<number> {
+export async function waitQuiet(cpuGroups: CpuGroups): Promise<number> {
   const started = now();
   const deadline = started + cfg.quietWaitS * 1000;
   let announced = false;
@@ -205,7 +233,7 @@ async function waitQuiet(cpuGroups: CpuGroups): Promise<number> {
 }
 
 /** After an overloaded step: wait (bounded) until stragglers stop arriving. */
-async function settle(subs: SubscriberProc[]): Promise<void> {
+export async function settle(subs: SubscriberProc[]): Promise<void> {
   const deadline = now() + 15_000;
   let last = (await statusAll(subs)).lastRecv;
   while (now() < deadline) {

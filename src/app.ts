@@ -10,12 +10,14 @@ import { requestContext, sanePaths, securityHeaders } from "./http/middleware.js
 import { addressRateLimit, authenticate, rateLimit } from "./http/rate-limit.js";
 import type { LocalRateLimiter, RateLimiter } from "./rate-limit.js";
 import { agentRoutes } from "./http/routes/agents.js";
+import { backplaneRoutes } from "./http/routes/backplane.js";
 import { channelRoutes } from "./http/routes/channels.js";
 import { meRoutes } from "./http/routes/me.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
 import { turnRoutes } from "./http/routes/turns.js";
 import { groupRoutes } from "./http/routes/groups.js";
 import { masterKeyRoutes } from "./http/routes/keys.js";
+import { knowledgeRoutes } from "./http/routes/knowledge.js";
 import { shareRoutes, sharedViewRoutes } from "./http/routes/shares.js";
 import type { Services } from "./services.js";
 import { withTimeout } from "./timeout.js";
@@ -81,6 +83,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   );
 
   for (const router of deps.extraRouters ?? []) app.use(router.routes());
+  app.use(backplaneRoutes(deps));
 
   const api = new Router<HubState>();
   api.use(authenticate(deps.auth, deps.limits.failedAuth));
@@ -93,6 +96,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   shareRoutes(api, deps.services);
   groupRoutes(api, deps.services);
   masterKeyRoutes(api, deps.services);
+  knowledgeRoutes(api, deps.services);
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;

@@ -91,6 +91,22 @@ function flag(env: string, fallback: boolean, doc: string): Setting<boolean> {
   });
 }
 
+/**
+ * Text-search configurations every Postgres (15+) and the embedded PGlite ship with. A custom
+ * one must be schema-qualified (`schema.name`); the database itself is asked at first use.
+ */
+const TS_CONFIGS = [
+  "simple", "arabic", "armenian", "basque", "catalan", "danish", "dutch", "english", "finnish", "french", "german", "greek", "hindi",
+  "hungarian", "indonesian", "irish", "italian", "lithuanian", "nepali", "norwegian", "portuguese", "romanian", "russian",
+  "serbian", "spanish", "swedish", "tamil", "turkish", "yiddish",
+] as const;
+
+function tsConfig(env: string, fallback: (typeof TS_CONFIGS)[number], doc: string): Setting<string> {
+  const valid = (v: string) => (TS_CONFIGS as readonly string[]).includes(v) || /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(v);
+  return text(env, fallback, doc, [{ test: (v) => valid(v.toLowerCase()) }, `one of ${TS_CONFIGS.join(", ")}, or a custom configuration written schema.name`])
+    .map((v) => v.toLowerCase());
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const HTTP = ["http:", "https:"];
 
@@ -127,7 +143,8 @@ const SETTINGS = {
   messageMaxBytes: bytes("MESSAGE_MAX_BYTES", 256 * 1024, "largest session message (its JSON); larger answers 422"),
   socket: {
     maxPayload: bytes("SOCKET_MAX_PAYLOAD", 64 * 1024, "largest incoming Socket.IO packet"),
-    eventsPer10s: int("SOCKET_EVENTS_PER_10S", 1, 100_000, 100, "client events a socket may send per 10 s"),
+    eventsPer10s: int("SOCKET_EVENTS_PER_10S", 1, 100_000, 100, "client events a socket may send per 10 s (`agent:event` not counted)"),
+    agentEventsPer10s: int("SOCKET_AGENT_EVENTS_PER_10S", 1, 1_000_000, 20_000, "`agent:event`s a serving agent socket may send per 10 s; past it the socket is disconnected"),
     maxBuffered: bytes("SOCKET_MAX_BUFFERED", 8 * 1024 * 1024, "outgoing bytes a slow socket may have queued (in engine.io and the websocket together) before it is disconnected"),
     maxStreams: int("SOCKET_MAX_STREAMS", 1, 100_000, 1000, "streams (channels, sessions) one socket may watch; one more answers 409"),
     perCredential: int("SOCKETS_PER_CREDENTIAL", 1, 1_000_000, 1000, "sockets one credential (key or user) may hold open on one hub process; one more is refused (`connect_error` `too many connections`)"),
@@ -148,6 +165,8 @@ const SETTINGS = {
     turnTimeoutMs: int("AGENT_TURN_TIMEOUT_MS", 1000, 86_400_000, 600_000, "the longest a whole turn may take"),
     leaseMs: int("AGENT_TURN_LEASE_MS", 1000, 600_000, 30_000, "a running turn's lease, renewed by its hub process; a turn whose lease lapsed (its process died) is failed by another"),
   },
+  knowledgeTsConfig: tsConfig("KNOWLEDGE_TS_CONFIG", "english",
+    "Postgres text-search configuration that knowledge search (RAG, tools) stems and ranks with: `simple` (no stemming), `english`, `german`, … or a custom `schema.name`; items are re-indexed when it changes"),
   shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000, "how long SIGTERM waits for requests to finish"),
   banner: flag("AGENTHUB_BANNER", true, "print the start banner (URL and next steps) even when stdout is not a terminal; `0` hides it there"),
 } satisfies Tree;

@@ -14,6 +14,8 @@ import * as m20261123000400 from "../migrations/20261123000400_channels.js";
 import * as m20261124000100 from "../migrations/20261124000100_key_expiry_and_link_owners.js";
 import * as m20261124000200 from "../migrations/20261124000200_turns.js";
 import * as m20261124000300 from "../migrations/20261124000300_rbac.js";
+import * as m20261124000400 from "../migrations/20261124000400_knowledge.js";
+import * as m20261124000500 from "../migrations/20261124000500_backplane.js";
 
 // int8 (bigint) ids fit in a JS number (< 2^53); the contract sends user ids as JSON numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -100,6 +102,8 @@ const migrations: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ["20261124000100_key_expiry_and_link_owners", m20261124000100],
   ["20261124000200_turns", m20261124000200],
   ["20261124000300_rbac", m20261124000300],
+  ["20261124000400_knowledge", m20261124000400],
+  ["20261124000500_backplane", m20261124000500],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {

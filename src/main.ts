@@ -17,6 +17,10 @@ try {
 
 const log = createLogger(config.logLevel);
 
+// A promise nobody awaited failed: a bug to fix, logged loudly, but not a reason to drop every
+// connection this process holds.
+process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
+
 try {
   const hub = await startHub(config, log);
   if (process.stdout.isTTY || config.banner) printBanner(hub.url, config);

@@ -292,3 +292,110 @@ export const HandshakeSince = z
     `names more than ${MAX_RESUMED_STREAMS} streams`,
   )
   .optional();
+
+// ---- knowledge --------------------------------------------------------------------------------
+
+/** The longest knowledge item, in characters (about a thousand chunks). */
+export const KNOWLEDGE_CONTENT_MAX = 1_000_000;
+/** A role or taxonomy name: trimmed, 1–100 characters. */
+const KnowledgeLabel = z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters");
+const KnowledgeLabels = z
+  .array(KnowledgeLabel)
+  .max(100, "must have at most 100 entries")
+  .transform((names) => [...new Set(names)]);
+const LanguageId = z.string().trim().min(1, "must not be empty").max(35, "must be at most 35 characters");
+
+export const CreateKnowledge = z.strictObject({
+  title: Title,
+  content: z
+    .string()
+    .max(KNOWLEDGE_CONTENT_MAX, `must be at most ${KNOWLEDGE_CONTENT_MAX} characters`)
+    .refine((c) => c.trim().length > 0, "must not be empty"),
+  roles: KnowledgeLabels.optional(),
+  taxonomies: KnowledgeLabels.optional(),
+  language: LanguageId.nullish(),
+  source: z.string().trim().max(2000, "must be at most 2000 characters").nullish(),
+});
+
+/** RAG (`POST /v1/…/rag`): `{text, topK?: 1–10 (5), languageId?}`; other fields are ignored. */
+export const RagQuery = z.object({
+  text: z
+    .string()
+    .max(4000, "must be at most 4000 characters")
+    .refine((t) => t.trim().length > 0, "must not be empty"),
+  topK: z.number({ message: "must be a whole number from 1 to 10" }).int("must be a whole number from 1 to 10").min(1, "must be a whole number from 1 to 10").max(10, "must be a whole number from 1 to 10").optional(),
+  languageId: LanguageId.nullish(),
+});
+
+/** A tool call's `context` (the SDK's ToolExecuteContext); other fields are ignored. */
+export const ToolContext = z
+  .object({
+    spaceId: z.string().max(200).nullish(),
+    userId: z.string().max(200).nullish(),
+    roleId: z.string().max(200).nullish(),
+    languageId: LanguageId.nullish(),
+    topK: z.number().nullish(),
+  })
+  .nullish();
+
+// ---- backplane (/v1, the Sharely Agent API: camelCase; unknown fields are ignored, as Sharely does) ----
+
+/** A nested part the SDKs may send as JSON or as a JSON-encoded string. */
+function jsonOrEncoded<S extends z.ZodType>(schema: S) {
+  return z.preprocess((v) => {
+    if (typeof v !== "string") return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  }, schema);
+}
+
+/** An id the caller chose for its own world (a user, a space): 1–200 characters. */
+const ExternalId = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
+
+export const CreateThread = z.object({
+  title: Title.nullish(),
+  agentServerId: AgentId.nullish(),
+  userId: z.union([ExternalId, z.number().int().transform(String)]).nullish(),
+  spaceId: ExternalId.nullish(),
+  temporalUserId: ExternalId.nullish(),
+});
+
+/** `?limit=` 1–50 (default 20; larger is served as 50), `cursor`, and the SDK's filters. */
+export const ThreadListQuery = z.object({
+  limit: limitQuery(20, 50),
+  cursor: CursorQuery,
+  userId: ExternalId.optional(),
+  spaceId: ExternalId.optional(),
+  temporalUserId: ExternalId.optional(),
+});
+
+export const StoreThreadMessage = z.object({
+  id: Uuid.nullish(),
+  role: z.enum(["user", "assistant", "system"], { message: "must be one of user, assistant, system" }),
+  content: z.union([z.string(), z.array(ContentBlock)], { message: "must be a string, an array of content blocks, or null (a draft)" }).nullable(),
+  thinkingSteps: jsonOrEncoded(z.array(z.record(z.string(), z.unknown())).nullish()),
+  toolCalls: jsonOrEncoded(z.array(z.record(z.string(), z.unknown())).nullish()),
+  sources: jsonOrEncoded(z.array(Source).nullish()),
+  tokenUsage: jsonOrEncoded(z.object({ inputTokens: Count, outputTokens: Count, totalTokens: Count }).nullish()),
+  model: z.string().max(200).nullish(),
+  finishReason: z.string().max(100).nullish(),
+  metadata: jsonOrEncoded(z.record(z.string(), z.unknown()).nullish()),
+});
+
+/** `POST /threads/{id}/chat`: the user's message starts a turn. */
+export const ThreadChat = z.object({ message: z.string().refine((m) => m.trim().length > 0, "must not be empty") });
+
+const ServerStatus = z.enum(["ACTIVE", "INACTIVE"], { message: "must be ACTIVE or INACTIVE" });
+const ServerMetadata = jsonOrEncoded(z.record(z.string(), z.unknown()).nullable());
+export const CreateServer = z.object({ name: Title, url: ServerUrl.unwrap(), status: ServerStatus.optional(), metadata: ServerMetadata.optional() });
+export const UpdateServer = z.object({ name: Title.optional(), url: ServerUrl.optional(), status: ServerStatus.optional(), metadata: ServerMetadata.optional() });
+
+export const RbacSwitch = z.object({ rbacEnabled: z.boolean({ message: "must be true or false" }) });
+export const TokenToValidate = z.object({ token: z.string().min(1, "must not be empty").max(16_000) });
+/** `generate-access-key-token`: the role the exchanged token acts with (RBAC). */
+export const KeyExchange = z.object({ roleId: z.string().trim().min(1, "must not be empty").max(200).nullish() });
+/** `POST /tools/{name}/execute`: the tool's input and the caller's context, each checked by the tool (knowledge/tools.ts). */
+export const ToolExecute = z.object({ input: z.unknown().optional(), context: z.unknown().optional() });

@@ -62,6 +62,8 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     let localHub: LocalHubFile | undefined;
     const failedAuth = memoryRateLimiter(config.socket.failedAuthPer10sPerIp, options.clock);
     const realtime = await createRealtime({ server, config, log, auth, services, bus, redis, failedAuth, clock: options.clock });
+    // An unknown KNOWLEDGE_TS_CONFIG stops the start here, naming the setting, not at the first search.
+    await services.knowledge.ready();
     services.turns.useEndpoint(
       turnEndpoint({
         turns: services.turns,

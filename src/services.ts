@@ -6,6 +6,8 @@ import { checkAgentUrl } from "./endpoints/address-guard.js";
 import { newEndpointSecret } from "./endpoints/signature.js";
 import type { Config } from "./config.js";
 import { Agents } from "./domain/agents/service.js";
+import { keysById } from "./domain/backplane/repository.js";
+import { Backplane } from "./domain/backplane/service.js";
 import { Channels } from "./domain/channels/service.js";
 import type { EventBus } from "./domain/events.js";
 import { Groups } from "./domain/groups/service.js";
@@ -18,6 +20,7 @@ import { systemClock, type Clock } from "./domain/time.js";
 import type { TurnLog } from "./domain/turns/log.js";
 import { Turns } from "./domain/turns/service.js";
 import { users } from "./domain/users/repository.js";
+import { knowledgeServices } from "./domain/knowledge/tools.js";
 import { Workspaces } from "./domain/workspaces/service.js";
 
 export interface ServiceDeps {
@@ -37,6 +40,7 @@ export function createServices(deps: ServiceDeps) {
   const clock = deps.clock ?? systemClock;
   const credentials: CredentialStore = {
     findLiveKey: (hash) => apiKeys.findLive(deps.db, hash),
+    findLiveKeyById: (id) => keysById.findLive(deps.db, id),
     provisionUser: (claims) => users.provision(deps.db, claims),
   };
   /** For the token an HTTP agent gets: the asking user's claims. */
@@ -47,7 +51,7 @@ export function createServices(deps: ServiceDeps) {
   /** For re-checking live sockets: which of these keys still work. */
   const liveKeyIds = (keyIds: string[]) => apiKeys.liveIds(deps.db, keyIds);
   const sessionMessages = new SessionMessages(tx, clock, deps.config.messageMaxBytes);
-  return {
+  const services = {
     credentials,
     liveKeyIds,
     userClaims,
@@ -65,7 +69,9 @@ export function createServices(deps: ServiceDeps) {
     shareLinks: new ShareLinks(tx, clock, deps.publicUrl),
     groups: new Groups(tx, clock),
     workspaces: new Workspaces(deps.db),
+    ...knowledgeServices(tx, clock, deps.config.knowledgeTsConfig, deps.log),
   };
+  return { ...services, backplane: new Backplane(tx, services) };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,12 +1,14 @@
 /**
  * Turns a bearer credential into a Principal: API keys by their hash, user JWTs through the
- * verifier, with the user provisioned on first sight. Used by REST and the socket handshake.
+ * verifier, with the user provisioned on first sight, and exchanged key tokens (key-token.ts)
+ * as the live key they name, with their role. Used by REST and the socket handshake.
  * What it needs from storage comes in as a `CredentialStore`, so auth knows no tables.
  */
 import { Unauthorized } from "../errors.js";
 import { sha256 } from "../ids.js";
 import type { JwtVerifier } from "./jwt.js";
-import { keyKindOf, type KeyKind, type Principal, type Scope } from "./principal.js";
+import { KEY_TOKEN_TTL_S, looksLikeKeyToken } from "./key-token.js";
+import { keyKindOf, type AgentPrincipal, type KeyKind, type MasterPrincipal, type Principal, type Scope } from "./principal.js";
 
 export interface StoredKey {
   id: string;
@@ -21,6 +23,8 @@ export interface StoredKey {
 export interface CredentialStore {
   /** The live (not revoked) key with this SHA-256 hash. */
   findLiveKey(hash: string): Promise<StoredKey | undefined>;
+  /** The live key with this id (for exchanged key tokens). */
+  findLiveKeyById(id: string): Promise<StoredKey | undefined>;
   /** The user for these claims, created on first sight; undefined when the workspace does not exist. */
   provisionUser(claims: { workspaceId: string; sub: string; email: string; name: string; avatar: string | null }): Promise<{ id: number } | undefined>;
 }
@@ -40,16 +44,34 @@ export class Authenticator {
   async authenticate(credential: string | undefined): Promise<Principal> {
     if (!credential) throw new Unauthorized("Send Authorization: Bearer <credential>");
     if (keyKindOf(credential)) return this.apiKey(credential);
-    if (credential.split(".").length === 3) return this.userToken(credential);
+    if (credential.split(".").length === 3) return looksLikeKeyToken(credential) ? this.keyToken(credential) : this.userToken(credential);
     throw new Unauthorized("The credential is not recognised");
+  }
+
+  /**
+   * A short-lived token acting as this API key (and, with `role`, as that role), signed with the
+   * hub's secret: what `generate-access-key-token` answers. `key` is a principal of a raw key.
+   */
+  async issueKeyToken(key: Principal, role: string | undefined): Promise<string> {
+    if (key.kind === "user") throw new Unauthorized("Only an API key may be exchanged for a key token");
+    const ttl = key.expiresAt ? Math.min(KEY_TOKEN_TTL_S, Math.ceil((key.expiresAt.getTime() - Date.now()) / 1000)) : KEY_TOKEN_TTL_S;
+    if (ttl < 1) throw new Unauthorized("The key has expired");
+    return this.jwt.signKeyToken({ keyId: key.keyId, workspaceId: key.workspaceId, role }, ttl);
   }
 
   private async apiKey(key: string): Promise<Principal> {
     const row = await this.store.findLiveKey(sha256(key));
     if (!row || keyKindOf(key) !== row.kind) throw new Unauthorized("Unknown or revoked API key");
-    const expiry = row.expiresAt ? { expiresAt: row.expiresAt } : {};
-    if (row.kind === "master") return { kind: "master", workspaceId: row.workspaceId, keyId: row.id, ...expiry };
-    return { kind: "agent", workspaceId: row.workspaceId, agentId: row.agentId!, keyId: row.id, scopes: row.scopes, ...expiry };
+    return keyPrincipal(row, undefined, row.expiresAt ?? undefined);
+  }
+
+  /** An exchanged key token: valid while its key is live (not revoked, not expired), whatever the token's own `exp`. */
+  private async keyToken(token: string): Promise<Principal> {
+    const claims = await this.jwt.verifyKeyToken(token);
+    const row = await this.store.findLiveKeyById(claims.keyId);
+    if (!row || row.workspaceId !== claims.workspaceId) throw new Unauthorized("The key behind this token is revoked or expired");
+    const tokenExpiry = new Date(claims.exp * 1000);
+    return keyPrincipal(row, claims.role, row.expiresAt && row.expiresAt < tokenExpiry ? row.expiresAt : tokenExpiry);
   }
 
   private async userToken(token: string): Promise<Principal> {
@@ -76,4 +98,10 @@ export class Authenticator {
       expiresAt: new Date(claims.exp * 1000),
     };
   }
+}
+
+function keyPrincipal(row: StoredKey, role: string | undefined, expiresAt: Date | undefined): MasterPrincipal | AgentPrincipal {
+  const extra = { ...(role ? { role } : {}), ...(expiresAt ? { expiresAt } : {}) };
+  if (row.kind === "master") return { kind: "master", workspaceId: row.workspaceId, keyId: row.id, ...extra };
+  return { kind: "agent", workspaceId: row.workspaceId, agentId: row.agentId!, keyId: row.id, scopes: row.scopes, ...extra };
 }

@@ -13,7 +13,8 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from "jose";
-import { Unauthorized } from "../errors.js";
+import { AppError, Unauthorized } from "../errors.js";
+import { KEY_TOKEN_TTL_S, signKeyToken, verifyKeyToken, type KeyTokenClaims } from "./key-token.js";
 
 type PublicKey = Awaited<ReturnType<typeof importSPKI>>;
 
@@ -84,6 +85,16 @@ export class JwtVerifier {
       throw new Unauthorized(`The token was issued more than ${maxAgeSeconds} seconds ago; sign in again`);
     }
     return readClaims(payload, this.settings);
+  }
+
+  /** Signs an exchanged key token with the hub's HS256 secret (none: 501, the hub only verifies an identity provider's tokens). */
+  async signKeyToken(claims: Omit<KeyTokenClaims, "exp">, ttlSeconds = KEY_TOKEN_TTL_S): Promise<string> {
+    if (!this.secretKey) throw new AppError(501, "not-implemented", "Not Implemented", "This hub has no JWT_SECRET to sign key tokens with");
+    return signKeyToken(this.secretKey, claims, ttlSeconds);
+  }
+
+  verifyKeyToken(token: string): Promise<KeyTokenClaims> {
+    return verifyKeyToken(this.secretKey, token);
   }
 
   private keyFor(alg: string | undefined, ...args: Parameters<JWTVerifyGetKey>): Promise<PublicKey | Uint8Array> | PublicKey | Uint8Array {

@@ -195,5 +195,7 @@ function handleClientEvents(socket: HubSocket, deps: ConnectionDeps, log: Logger
   });
   const serving = handleServing(socket, deps.services.turns, log);
   on("agent:serve", async () => serving.serve());
-  socket.on("agent:event", (...args: unknown[]) => void serving.event(payloadAndAck(args).payload));
+  socket.on("agent:event", (...args: unknown[]) => {
+    serving.event(payloadAndAck(args).payload).catch((err) => log.error({ err }, "could not take an agent:event"));
+  });
 }

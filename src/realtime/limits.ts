@@ -19,6 +19,8 @@ import { closeSocket, cutSocket } from "./sockets.js";
 
 export interface LimitSettings {
   eventsPer10s: number;
+  /** `agent:event`s a serving socket may send per 10 s (a streaming answer sends many). */
+  agentEventsPer10s: number;
   maxBuffered: number;
 }
 
@@ -67,11 +69,19 @@ export class SocketLimits {
 
     let windowStart = this.clock.now().getTime();
     let count = 0;
+    let agentEvents = 0;
     socket.use((packet, next) => {
       const now = this.clock.now().getTime();
       if (now - windowStart >= WINDOW_MS) {
         windowStart = now;
         count = 0;
+        agentEvents = 0;
+      }
+      // A serving agent's answer streams many events: they have their own, larger budget (a
+      // turn's size is bounded on its own), and never take the budget of the socket's requests.
+      if (packet[0] === "agent:event") {
+        if (++agentEvents <= this.settings.agentEventsPer10s) return next();
+        return closeOnce("agent event rate exceeded", { events: agentEvents }, closeSocket);
       }
       count++;
       if (count <= this.settings.eventsPer10s) return next();

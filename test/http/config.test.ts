@@ -21,6 +21,7 @@ describe("configuration", () => {
     expect(c.socket).toEqual({
       maxPayload: 64 * 1024,
       eventsPer10s: 100,
+      agentEventsPer10s: 20_000,
       maxBuffered: 8 * 1024 * 1024,
       maxStreams: 1000,
       perCredential: 1000,
@@ -74,6 +75,14 @@ describe("configuration", () => {
     expect(problems({ AGENTHUB_BANNER: "maybe" })).toContain("AGENTHUB_BANNER");
   });
 
+  it("reads the knowledge text-search configuration, refusing one no Postgres ships unless schema-qualified", () => {
+    expect(loadConfig({}).knowledgeTsConfig).toBe("english");
+    expect(loadConfig({ KNOWLEDGE_TS_CONFIG: "Simple" }).knowledgeTsConfig).toBe("simple");
+    expect(loadConfig({ KNOWLEDGE_TS_CONFIG: "public.my_docs" }).knowledgeTsConfig).toBe("public.my_docs");
+    expect(problems({ KNOWLEDGE_TS_CONFIG: "englsh" })).toMatch(/^KNOWLEDGE_TS_CONFIG must be one of simple, .*english.*schema\.name$/);
+    expect(problems({ KNOWLEDGE_TS_CONFIG: "english; drop table x" })).toContain("KNOWLEDGE_TS_CONFIG");
+  });
+
   it("keeps the shape the rest of the hub uses", () => {
     expectTypeOf<Omit<Config, "banner">>().toEqualTypeOf<{
       readonly port: number;
@@ -101,6 +110,7 @@ describe("configuration", () => {
       readonly socket: {
         readonly maxPayload: number;
         readonly eventsPer10s: number;
+        readonly agentEventsPer10s: number;
         readonly maxBuffered: number;
         readonly maxStreams: number;
         readonly perCredential: number;
@@ -119,6 +129,7 @@ describe("configuration", () => {
         readonly turnTimeoutMs: number;
         readonly leaseMs: number;
       };
+      readonly knowledgeTsConfig: string;
       readonly shutdownTimeoutMs: number;
     }>();
     expectTypeOf<Config["banner"]>().toEqualTypeOf<boolean>();

@@ -61,7 +61,7 @@ describe("slow consumers", () => {
     } as unknown as Socket;
     return { socket, calls };
   };
-  const limits = new SocketLimits({ eventsPer10s: 100, maxBuffered: 1024 }, pino({ level: "silent" }), clock);
+  const limits = new SocketLimits({ eventsPer10s: 100, agentEventsPer10s: 1000, maxBuffered: 1024 }, pino({ level: "silent" }), clock);
 
   it("leaves a socket that keeps up alone", () => {
     const { socket, calls } = fakeSocket(512);

@@ -65,6 +65,30 @@ describe("turns over a serving socket", () => {
     expect(got.body).toMatchObject({ id: turn.id, status: "completed", seq: events.length, snapshot: { content: "The logs show a spike at noon." } });
   });
 
+  it("keeps a fast answer whole and in order when the agent serves from the other node (and is not held to the request rate)", async () => {
+    const alice = api(cluster.a.url, await cluster.ws.token("alice"));
+    const agentId = await makeAgent(alice, uniq("fast"));
+    const agent = startSocketAgent(cluster.b.url, await makeKey(alice, agentId, ["turns:serve"]), {
+      kind: "events",
+      events: scriptedAnswer(Array.from({ length: 300 }, (_, i) => `t${i}`).join(" "), { wordsPerChunk: 1 }),
+    });
+    agents.push(agent);
+    await agent.served;
+    const session = await makeSession(alice, agentId);
+    const path = `/api/agents/${agentId}/sessions/${session.id}`;
+    const watcher = await cluster.open(cluster.a.url, await cluster.ws.token("alice"));
+    await watcher.emitAck("session:watch", { sessionId: session.id });
+    const { turn } = (await alice.post(`${path}/turns`, { content: "count to 300" })).body; // on A; the agent is on B
+    await watcher.until(() => ended(watcher, turn.id), "turn:ended", 20_000);
+    const events = turnEvents(watcher, turn.id);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    const expected = Array.from({ length: 300 }, (_, i) => `t${i}`).join(" ");
+    expect(events.filter((e) => e.event.type === "content_delta").map((e) => e.event.delta).join("").trim()).toBe(expected);
+    expect(watcher.of("turn:ended").find((e) => e.turn.id === turn.id).turn.status).toBe("completed");
+    const stored = (await alice.get(`${path}/messages`)).body.messages.find((m: { id: string }) => m.id === turn.message_id);
+    expect(stored.content.trim()).toBe(expected);
+  });
+
   it("gives a client that joins mid-turn the snapshot, then exactly the events after it", async () => {
     const text = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");
     const { alice, sessionId, path } = await socketServed({ kind: "events", events: scriptedAnswer(text, { wordsPerChunk: 1, delayMs: 25 }) });
@@ -76,8 +100,13 @@ describe("turns over a serving socket", () => {
     const [{ seq, snapshot }] = ack.turns;
     expect(seq).toBeGreaterThan(1);
     await late.until(() => ended(late, turn.id), "turn:ended");
-    const rest = turnEvents(late, turn.id);
+    // The socket is Alice's own, so her room may have brought it events before the watch: those
+    // are at or below the snapshot's seq. After it: exactly seq + 1 onwards. Nothing twice.
+    const all = turnEvents(late, turn.id).map((e) => e.seq);
+    expect(new Set(all).size).toBe(all.length);
+    const rest = turnEvents(late, turn.id).filter((e) => e.seq > seq);
     expect(rest.map((e) => e.seq)).toEqual(rest.map((_, i) => seq + i + 1));
+    expect(all.slice(0, all.length - rest.length).every((s) => s <= seq)).toBe(true);
     const content = snapshot.content + rest.filter((e) => e.event.type === "content_delta").map((e) => e.event.delta).join("");
     expect(content.trim()).toBe(text);
   });

@@ -69,6 +69,8 @@ export class Turns {
   /** Local listeners of turns' events (an SSE answer), and of cancels (an HTTP call to abort). */
   private readonly listeners = new Map<string, Set<(e: TurnFeedItem) => void>>();
   private readonly cancelHandlers = new Map<string, () => void>();
+  /** Each turn's recording steps, run one after another. */
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly deps: TxDeps,
@@ -185,26 +187,51 @@ export class Turns {
    * One event from the agent: validated, numbered, published. A bad one ends the turn with an
    * error (keeping what arrived); `done` ends it. Answers false once the turn is over.
    */
-  async record(turnId: string, raw: unknown, from?: { workspaceId: string; agentId: string }): Promise<boolean> {
+  record(turnId: string, raw: unknown, from?: { workspaceId: string; agentId: string }): Promise<boolean> {
+    return this.inOrder(turnId, () => this.recordNow(turnId, raw, from)).catch((err) => {
+      this.logger.error({ err, turn: turnId }, "could not record a turn's event");
+      return false;
+    });
+  }
+
+  /**
+   * Runs a turn's recording steps one after another, in the order they were asked for: events of
+   * one turn arrive faster than the first one's lookups finish, and must be logged in order.
+   */
+  private inOrder<T>(turnId: string, step: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(turnId) ?? Promise.resolve();
+    const next = previous.then(step, step);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(turnId, settled);
+    void settled.then(() => {
+      if (this.queues.get(turnId) === settled) this.queues.delete(turnId);
+    });
+    return next;
+  }
+
+  private async recordNow(turnId: string, raw: unknown, from?: { workspaceId: string; agentId: string }): Promise<boolean> {
     const rec = this.recording.get(turnId) ?? (await this.trackById(turnId));
     if (!rec || rec.ended) return false;
     // A serving socket answers only its own agent's turns.
     if (from && (from.workspaceId !== rec.turn.workspace_id || from.agentId !== rec.turn.agent_id)) return false;
     const read = readAgentEvent(raw);
     if ("problem" in read) {
-      await this.finish(turnId, { status: "failed", error: `the agent sent ${read.problem}` });
+      await this.finishNow(turnId, { status: "failed", error: `the agent sent ${read.problem}` });
       return false;
     }
     const event = read.event;
     if (event.type === "done") {
       const outcome: TurnOutcome = rec.cancelling ? { status: "cancelled" } : rec.snapshot.error ? { status: "failed", error: rec.snapshot.error } : { status: "completed" };
-      await this.finish(turnId, outcome);
+      await this.finishNow(turnId, outcome);
       return false;
     }
     rec.events++;
     rec.bytes += Buffer.byteLength(JSON.stringify(event));
     if (rec.events > MAX_TURN_EVENTS || rec.bytes > MAX_TURN_BYTES) {
-      await this.finish(turnId, { status: "failed", error: `the agent sent more than ${MAX_TURN_EVENTS} events or ${MAX_TURN_BYTES} bytes` });
+      await this.finishNow(turnId, { status: "failed", error: `the agent sent more than ${MAX_TURN_EVENTS} events or ${MAX_TURN_BYTES} bytes` });
       return false;
     }
     await this.append(rec, event);
@@ -216,7 +243,13 @@ export class Turns {
    * recorded and what arrived is stored as the assistant message (only one process can win it),
    * then the stream is closed (an `error` event when it failed, `done` last).
    */
-  async finish(turnId: string, outcome: TurnOutcome): Promise<void> {
+  finish(turnId: string, outcome: TurnOutcome): Promise<void> {
+    return this.inOrder(turnId, () => this.finishNow(turnId, outcome)).catch((err) => {
+      this.logger.error({ err, turn: turnId }, "could not end a turn; the lease sweep will try again");
+    });
+  }
+
+  private async finishNow(turnId: string, outcome: TurnOutcome): Promise<void> {
     const rec = this.recording.get(turnId) ?? (await this.trackById(turnId));
     if (!rec || rec.ended) return;
     rec.ended = true;
