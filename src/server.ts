@@ -9,7 +9,9 @@ import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { answerUnparsable } from "./http/middleware.js";
 import { Authenticator } from "./auth/authenticate.js";
-import { JwtVerifier } from "./auth/jwt.js";
+import { JwtVerifier, mintUserToken } from "./auth/jwt.js";
+import { signKeyToken } from "./auth/key-token.js";
+import { credentialOf } from "./auth/principal.js";
 import { developmentJwtSecret } from "./domain/settings.js";
 import type { Config } from "./config.js";
 import { createDb, isEmbedded, migrateLatest, type Db } from "./db.js";
@@ -24,6 +26,9 @@ import { closeRedisClients, createRedisClients, pingRedis, type RedisClients } f
 import { memoryTurnLog } from "./domain/turns/log.js";
 import { createServices, type Services } from "./services.js";
 import { redisTurnLog } from "./turn-log.js";
+
+/** The token an HTTP agent server gets to act for whoever asked for a turn lives this long. */
+const CALLER_TOKEN_TTL_S = 300;
 
 /** Longer than the usual load balancer's idle timeout (60 s), so the balancer closes idle connections first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -78,9 +83,12 @@ export async function startHub(config: Config, log: Logger, options: StartOption
             totalMs: config.agents.turnTimeoutMs,
           },
         },
-        userToken: async ({ turn, askedBy }) => {
-          const claims = askedBy === null ? undefined : await services.userClaims(turn.workspace_id, askedBy);
-          return claims && secret ? { secret, claims } : undefined;
+        callerToken: async ({ turn, asker }) => {
+          if (!secret) return "";
+          const credential = credentialOf(asker);
+          if ("key" in credential) return signKeyToken(new TextEncoder().encode(secret), credential.key, CALLER_TOKEN_TTL_S);
+          const claims = await services.userClaims(turn.workspace_id, credential.user.userId);
+          return claims ? mintUserToken({ ...claims, role: credential.user.role, secret, ttlSeconds: CALLER_TOKEN_TTL_S }) : "";
         },
         endpointSecret: ({ agent }) => services.agents.endpointSecret(agent.workspace_id, agent.id),
         log,

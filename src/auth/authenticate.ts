@@ -8,7 +8,7 @@ import { Unauthorized } from "../errors.js";
 import { sha256 } from "../ids.js";
 import type { JwtVerifier } from "./jwt.js";
 import { KEY_TOKEN_TTL_S, looksLikeKeyToken } from "./key-token.js";
-import { keyKindOf, type AgentPrincipal, type KeyKind, type MasterPrincipal, type Principal, type Scope } from "./principal.js";
+import { credentialOf, keyKindOf, type AgentPrincipal, type KeyKind, type MasterPrincipal, type Principal, type Scope } from "./principal.js";
 
 export interface StoredKey {
   id: string;
@@ -53,10 +53,11 @@ export class Authenticator {
    * hub's secret: what `generate-access-key-token` answers. `key` is a principal of a raw key.
    */
   async issueKeyToken(key: Principal, role: string | undefined): Promise<string> {
-    if (key.kind === "user") throw new Unauthorized("Only an API key may be exchanged for a key token");
+    const credential = credentialOf(key);
+    if (!("key" in credential)) throw new Unauthorized("Only an API key may be exchanged for a key token");
     const ttl = key.expiresAt ? Math.min(KEY_TOKEN_TTL_S, Math.ceil((key.expiresAt.getTime() - Date.now()) / 1000)) : KEY_TOKEN_TTL_S;
     if (ttl < 1) throw new Unauthorized("The key has expired");
-    return this.jwt.signKeyToken({ keyId: key.keyId, workspaceId: key.workspaceId, role }, ttl);
+    return this.jwt.signKeyToken({ keyId: credential.key.keyId, workspaceId: credential.key.workspaceId, role }, ttl);
   }
 
   private async apiKey(key: string): Promise<Principal> {

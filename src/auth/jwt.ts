@@ -14,6 +14,7 @@ import {
   type JWTVerifyGetKey,
 } from "jose";
 import { AppError, Unauthorized } from "../errors.js";
+import type { UserPrincipal } from "./principal.js";
 import { KEY_TOKEN_TTL_S, signKeyToken, verifyKeyToken, type KeyTokenClaims } from "./key-token.js";
 
 type PublicKey = Awaited<ReturnType<typeof importSPKI>>;
@@ -36,19 +37,13 @@ export interface JwtSettings {
   maxAgeSeconds: number;
 }
 
-export interface UserTokenClaims {
-  sub: string;
+/** What a verified user token says: the user principal's fields, and where and until when. */
+export type UserTokenClaims = Pick<UserPrincipal, "sub" | "email" | "name" | "groups" | "role" | "admin" | "emailVerified"> & {
   workspace: string;
-  email: string;
-  name: string;
-  groups: string[];
-  role: string | undefined;
-  admin: boolean;
-  emailVerified: boolean;
   /** The OIDC `picture` claim, when it is an http(s) URL. */
   avatar: string | null;
   exp: number;
-}
+};
 
 export class JwtVerifier {
   private readonly secretKey: Uint8Array | undefined;

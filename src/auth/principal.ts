@@ -89,6 +89,11 @@ export function expiresAtOf(p: Principal): Date | undefined {
   return p.expiresAt;
 }
 
+/** The credential behind a principal, for acting on its behalf: a user, or an API key (with the role it was exchanged with). */
+export function credentialOf(p: Principal): { user: UserPrincipal } | { key: { keyId: string; workspaceId: string; role: string | undefined } } {
+  return p.kind === "user" ? { user: p } : { key: { keyId: p.keyId, workspaceId: p.workspaceId, role: p.role } };
+}
+
 /** What the credential is called in messages to its holder: a user's token, or a key. */
 export function credentialNoun(p: Principal): "token" | "key" {
   return p.kind === "user" ? "token" : "key";

@@ -5,20 +5,16 @@
  * turn with the reason (what arrived is kept).
  */
 import type { Logger } from "pino";
-import { mintUserToken } from "../auth/jwt.js";
 import type { TurnContext, TurnEndpoint, Turns } from "../domain/turns/service.js";
 import { AgentCallError, isAbortError, streamHttpAgent, type HttpAgentOptions } from "../endpoints/http-agent.js";
-
-/** The token an HTTP agent gets for the asking user lives this long. */
-const USER_TOKEN_TTL_S = 300;
 
 export interface EndpointDeps {
   turns: Pick<Turns, "begin" | "record" | "finish" | "whenCancelled">;
   /** Hands the turn to a serving socket; false when none serves the agent. */
   dispatchToSocket(context: TurnContext): Promise<boolean>;
   http: HttpAgentOptions;
-  /** The asking user's claims and the secret to sign a short-lived token with (none: no token). */
-  userToken(context: TurnContext): Promise<{ secret: string; claims: { workspace: string; sub: string; email: string; name: string } } | undefined>;
+  /** A short-lived token acting for whoever asked (a user token, or an exchanged key token); "" when the hub signs none. */
+  callerToken(context: TurnContext): Promise<string>;
   /** The agent's endpoint secret (made and stored when it has none yet). */
   endpointSecret(context: TurnContext): Promise<string>;
   log: Logger;
@@ -46,8 +42,7 @@ async function runHttp(deps: EndpointDeps, context: TurnContext): Promise<void> 
   const abort = new AbortController();
   const stopListening = deps.turns.whenCancelled(turn.id, () => abort.abort());
   try {
-    const user = await deps.userToken(context);
-    const token = user ? await mintUserToken({ ...user.claims, secret: user.secret, ttlSeconds: USER_TOKEN_TTL_S }) : "";
+    const token = await deps.callerToken(context);
     const events = streamHttpAgent(
       {
         url: agent.server_url!,

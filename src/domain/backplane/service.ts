@@ -6,7 +6,7 @@
  * rules of its own are in policy.ts.
  */
 import { randomBytes } from "node:crypto";
-import type { Principal } from "../../auth/principal.js";
+import { agentIdOf, type Principal } from "../../auth/principal.js";
 import { Conflict, Invalid, Unauthorized } from "../../errors.js";
 import type { Agents, AgentWithSecret } from "../agents/service.js";
 import { teams } from "../agents/repository.js";
@@ -102,12 +102,14 @@ export class Backplane {
    */
   async listThreads(actor: Principal, input: ThreadListInput): Promise<{ items: ThreadView[]; nextCursor: string | null; hasMore: boolean }> {
     const { db } = this.deps;
-    if (actor.kind === "agent") await loadAgentForSessions(db, actor, actor.agentId, "read");
+    // A key lists its own agent's threads (and must be allowed to read them).
+    const ownAgent = agentIdOf(actor);
+    if (ownAgent) await loadAgentForSessions(db, actor, ownAgent, "read");
     const page = await sessions.page(
       db,
       {
         workspaceId: actor.workspaceId,
-        agentId: actor.kind === "agent" ? actor.agentId : undefined,
+        agentId: ownAgent,
         ownerId: listedOwner(actor),
         roleScope: await roleScope(db, actor),
         spaceId: input.spaceId,
@@ -164,12 +166,9 @@ export class Backplane {
     return { message: presentThreadMessage(threadId, message), created };
   }
 
-  /** Starts a turn on the thread (who may append may chat); an INACTIVE agent server takes none (409). */
+  /** Starts a turn on the thread (who may append may chat; an INACTIVE agent server takes none: turns/policy.ts). */
   async chat(actor: Principal, threadId: string, message: string): Promise<TurnView> {
-    const { db } = this.deps;
-    const session = await loadSessionFor(db, actor, threadId, "write");
-    const fields = (await agentServers.fields(db, session.workspace_id, [session.agent_id])).get(session.agent_id);
-    if (fields?.status === "INACTIVE") throw new Conflict(`The agent server '${session.agent_id}' is INACTIVE: it takes no turns`);
+    const session = await loadSessionFor(this.deps.db, actor, threadId, "write");
     return (await this.use.turns.start(actor, session.agent_id, session.id, { content: message })).turn;
   }
 

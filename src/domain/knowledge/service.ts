@@ -16,21 +16,8 @@ import { assertCanReadKnowledge, assertCanWriteKnowledge, knowledgeScope } from 
 import { knowledge, type KnowledgeItem, type KnowledgeScope } from "./repository.js";
 import { assertTsConfig, chunkText, insertChunks, reindexOtherConfigs, searchChunks, type ChunkHit } from "./search.js";
 
-/** A knowledge item as /api answers it. */
-export interface KnowledgeView {
-  id: string;
-  workspace_id: string;
-  title: string;
-  content: string;
-  roles: string[];
-  taxonomies: string[];
-  language: string | null;
-  source: string | null;
-  chunk_count: number;
-  created_by: number | null;
-  created_at: string;
-  updated_at: string;
-}
+/** A knowledge item as /api answers it: the stored item, times as ISO strings. */
+export type KnowledgeView = Omit<KnowledgeItem, "created_at" | "updated_at"> & { created_at: string; updated_at: string };
 
 export interface CreateKnowledgeInput {
   title: string;

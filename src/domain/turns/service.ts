@@ -14,12 +14,14 @@ import { Conflict, NotFound, isUniqueViolation } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { agents, type Agent } from "../agents/repository.js";
 import type { Knex } from "knex";
+import { agentServers } from "../backplane/repository.js";
 import { transact, type Emit, type TxDeps } from "../events.js";
 import type { MessageView, SessionMessages } from "../sessions/messages.js";
 import { loadSessionFor, sessionAudience } from "../sessions/policy.js";
 import { messages, sessions, type Session } from "../sessions/repository.js";
 import { MAX_TURN_BYTES, MAX_TURN_EVENTS, emptySnapshot, readAgentEvent, reduce, type AgentEvent, type TurnSnapshot } from "./events.js";
 import type { TurnLog } from "./log.js";
+import { assertTakesTurns } from "./policy.js";
 import { ONE_ACTIVE_PER_SESSION, presentTurn, turns, type Turn, type TurnView } from "./repository.js";
 
 /** History a turn's agent is given. */
@@ -36,8 +38,8 @@ export interface TurnContext {
   trigger: MessageView;
   /** The messages before the trigger, oldest first. */
   history: MessageView[];
-  /** Who asked (a user), for the short-lived token an HTTP agent gets. */
-  askedBy: number | null;
+  /** Who asked, for the short-lived token an HTTP agent gets to act for them. */
+  asker: Principal;
 }
 
 /** How a turn reaches its agent; events come back through `Turns.record`, the end through `Turns.finish`. */
@@ -109,6 +111,7 @@ export class Turns {
     try {
       started = await transact(this.deps, async (trx, emit) => {
         const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
+        assertTakesTurns(session.agent_id, (await agentServers.fields(trx, session.workspace_id, [session.agent_id])).get(session.agent_id)?.status);
         const { message, created } = await this.sessionMessages.appendLocked(trx, emit, session, prepared);
         if (!created) {
           const earlier = await trx("turns").where({ session_id: session.id, trigger_message_id: message.id }).first("id");
@@ -128,7 +131,7 @@ export class Turns {
     const { turn, message, session } = started;
     if (started.created) {
       this.publish(turn, session, "turn.started");
-      void this.dispatch(turn, session, message, userIdOf(actor));
+      void this.dispatch(turn, session, message, actor);
     }
     return { turn: presentTurn(turn), message };
   }
@@ -309,13 +312,13 @@ export class Turns {
     return this.recording.has(turnId);
   }
 
-  private async dispatch(turn: Turn, session: Session, trigger: MessageView, askedBy: number | null): Promise<void> {
+  private async dispatch(turn: Turn, session: Session, trigger: MessageView, asker: Principal): Promise<void> {
     try {
       const agent = await agents.find(this.deps.db, turn.workspace_id, turn.agent_id);
       if (!agent || !this.endpoint) return void (await this.finish(turn.id, { status: "failed", error: "the agent has no endpoint" }));
       const before = Math.max(0, trigger.seq - 1 - HISTORY_MESSAGES);
       const history = await messages.after(this.deps.db, session.id, before, Math.min(HISTORY_MESSAGES, trigger.seq - 1));
-      this.endpoint.run({ turn, agent, session, trigger, history, askedBy });
+      this.endpoint.run({ turn, agent, session, trigger, history, asker });
     } catch (err) {
       this.logger.error({ err, turn: turn.id }, "could not dispatch a turn");
       await this.finish(turn.id, { status: "failed", error: "the hub could not start the turn" });
