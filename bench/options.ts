@@ -48,6 +48,10 @@ function parseArgv() {
         watchers: { type: "string" },
         serving: { type: "string" },
         "socket-events-per-10s": { type: "string" },
+        chunks: { type: "string" },
+        queries: { type: "string" },
+        "in-flight": { type: "string" },
+        backends: { type: "string" },
         quick: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -84,10 +88,10 @@ function num(name: Name, fallback: number, min: number, max: number): number {
 
 const int = (name: Name, fallback: number, min: number, max: number) => Math.round(num(name, fallback, min, max));
 
-const SCENARIOS = ["fanout", "turns"] as const;
+const SCENARIOS = ["fanout", "turns", "rag"] as const;
 const scenario = (opt("scenario") ?? "fanout") as (typeof SCENARIOS)[number];
-if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout or turns");
-/** --quick (or BENCH_QUICK=1): the turns scenario's small defaults, for a first look. */
+if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout, turns or rag");
+/** --quick (or BENCH_QUICK=1): the turns and rag scenarios' small defaults, for a first look. */
 const quick = argv.quick ?? ["1", "true", "yes"].includes(process.env.BENCH_QUICK ?? "");
 
 const MODES = ["fixed", "max", "both"] as const;
@@ -103,6 +107,12 @@ const STACKS = ["bare", "bare-coalesced", "agenthub"] as const;
 export type StackName = (typeof STACKS)[number];
 const stacks = (opt("stacks") ?? "bare,agenthub").split(",").map((s) => s.trim()) as StackName[];
 if (!stacks.length || stacks.some((s) => !STACKS.includes(s))) usageError(`--stacks is a comma-separated list of ${STACKS.join(", ")}`);
+
+/** The rag scenario's databases: a hub on Postgres (DATABASE_URL) and one on embedded PGlite. */
+const BACKENDS = ["postgres", "pglite"] as const;
+export type BackendName = (typeof BACKENDS)[number];
+const backends = (opt("backends") ?? "postgres,pglite").split(",").map((s) => s.trim()) as BackendName[];
+if (!backends.length || backends.some((b) => !BACKENDS.includes(b))) usageError(`--backends is a comma-separated list of ${BACKENDS.join(", ")}`);
 
 export const cfg = {
   subscribers: int("subscribers", 1000, 1, 20_000),
@@ -146,6 +156,11 @@ export const cfg = {
    * serving socket at 10 events/s (see bench/RESULTS.md, "Turns"); the bench lifts it.
    */
   socketEventsPer10s: int("socket-events-per-10s", 100_000, 1, 100_000),
+  /** The rag scenario (bench/rag.ts): knowledge chunks loaded, measured queries, requests in flight, databases. */
+  chunks: int("chunks", quick ? 1000 : 10_000, 1, 1_000_000),
+  queries: int("queries", quick ? 300 : 3000, 1, 1_000_000),
+  inFlight: int("in-flight", 4, 1, 256),
+  backends,
 };
 
 export const PG_URL = opt("pg-url") ?? "postgres://root@127.0.0.1:5432/postgres";
