@@ -57,6 +57,11 @@ function visible(db: Knex, workspaceId: string, scope: KnowledgeScope): Knex.Que
 }
 
 export const knowledge = {
+  /** Refreshes the planner's statistics of the knowledge tables. */
+  async analyze(db: Knex): Promise<void> {
+    await db.raw("analyze knowledge, knowledge_chunks");
+  },
+
   async find(db: Knex, workspaceId: string, scope: KnowledgeScope, id: string, options: { forUpdate?: boolean } = {}): Promise<KnowledgeItem | undefined> {
     const q = visible(db, workspaceId, scope).andWhere("k.id", id).select("k.*");
     if (options.forUpdate) q.forUpdate();

@@ -87,8 +87,12 @@ export function presentMatch(hit: ChunkHit): RagMatch {
   };
 }
 
+/** Chunks inserted between two refreshes of the knowledge tables' statistics. */
+const ANALYZE_EVERY = 500;
+
 export class Knowledge {
   private indexReady: Promise<string> | undefined;
+  private insertedSinceAnalyze = 0;
 
   constructor(
     private readonly deps: TxDeps,
@@ -140,7 +144,20 @@ export class Knowledge {
       await insertChunks(trx, { id, workspaceId: actor.workspaceId, title: body.title }, chunks, tsConfig);
       return row;
     });
+    this.refreshStatistics(chunks.length);
     return presentKnowledge(item);
+  }
+
+  /**
+   * The planner needs table statistics to use the full-text index: without them (a young table,
+   * or PGlite, which has no autovacuum) it reads chunks item by item, several times slower. So
+   * the knowledge tables are analysed after every ANALYZE_EVERY chunks this process inserts.
+   */
+  private refreshStatistics(inserted: number): void {
+    this.insertedSinceAnalyze += inserted;
+    if (this.insertedSinceAnalyze < ANALYZE_EVERY) return;
+    this.insertedSinceAnalyze = 0;
+    void knowledge.analyze(this.deps.db).catch((err) => this.log?.warn({ err }, "could not analyse the knowledge tables"));
   }
 
   /** What the caller may see, newest first, a page at a time (bounded in bytes too). */
