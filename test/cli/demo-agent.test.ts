@@ -15,6 +15,7 @@ import { demoHandler } from "../../src/cli/demo-agent.js";
 import { readAgentEvent, type AgentEvent } from "../../src/domain/turns/events.js";
 import type { TurnRequest } from "../../src/realtime/protocol.js";
 import { scriptedAnswer, startSocketAgent } from "../support/socket-agent.js";
+import { waiters } from "../support/waiters.js";
 
 const KEY = "g_agent_demo-test-key";
 const QUESTION = "How do I rotate the master key of my workspace?";
@@ -35,28 +36,15 @@ interface FakeHub {
 }
 
 async function startFakeHub(): Promise<FakeHub> {
-  const waiters = new Set<() => void>();
-  const wake = () => waiters.forEach((w) => w());
+  const waiting = waiters();
+  const wake = () => waiting.wake();
   const hub: FakeHub = {
     url: "",
     serving: [],
     received: [],
     toolCalls: [],
     until(predicate, what, timeoutMs = 10_000) {
-      if (predicate()) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (!predicate()) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`timed out waiting for ${what}; received ${JSON.stringify(hub.received.slice(-3))}`));
-        }, timeoutMs);
-        waiters.add(check);
-      });
+      return waiting.until(predicate, what, timeoutMs, () => `received ${JSON.stringify(hub.received.slice(-3))}`);
     },
     request(socket, content, turnId = `turn_${Math.random().toString(36).slice(2)}`) {
       const request: TurnRequest = {

@@ -12,6 +12,7 @@
  */
 import { io, type Socket } from "socket.io-client";
 import type { TurnRequest } from "../../src/realtime/protocol.js";
+import { waiters } from "./waiters.js";
 
 /** One event to send: the event itself (`{type, …}`), or `{event, delayMs}` to wait before sending it. */
 export type ScriptStep = Record<string, unknown> | { event: unknown; delayMs?: number };
@@ -71,10 +72,8 @@ export function startSocketAgent(
   const sent: unknown[] = [];
   const serveAcks: unknown[] = [];
   const connectErrors: string[] = [];
-  const waiters = new Set<() => void>();
-  const wake = () => {
-    for (const w of [...waiters]) w();
-  };
+  const waiting = waiters();
+  const wake = () => waiting.wake();
   /** Turns still running their script: set to stop them. */
   const running = new Map<string, { stopped: boolean; onCancel: CancelBehaviour }>();
   const timers = new Set<NodeJS.Timeout>();
@@ -190,20 +189,7 @@ export function startSocketAgent(
     sent,
     connectErrors,
     until(predicate, what = "condition", timeoutMs = 10_000) {
-      if (predicate()) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (!predicate()) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`socket agent: timed out waiting for ${what}; requests ${requests.length}, cancels ${cancels.length}, sent ${sent.length}`));
-        }, timeoutMs);
-        waiters.add(check);
-      });
+      return waiting.until(predicate, what, timeoutMs, () => `socket agent: requests ${requests.length}, cancels ${cancels.length}, sent ${sent.length}`);
     },
     async close() {
       closed = true;

@@ -1,5 +1,6 @@
 /** Socket.IO clients for tests: connect with a credential, collect events, await conditions. */
 import { io as connectClient, type Socket } from "socket.io-client";
+import { waiters } from "./waiters.js";
 
 export interface Client {
   socket: Socket;
@@ -32,17 +33,17 @@ export async function connect(url: string, token: string | undefined, options: C
     forceNew: true,
   });
   const events: Client["events"] = [];
-  const waiters = new Set<() => void>();
+  const waiting = waiters();
   let closed: Client["closed"];
   socket.onAny((event, payload) => {
     events.push({ event, payload });
-    for (const w of [...waiters]) w();
+    waiting.wake();
   });
   socket.on("disconnect", (reason, details) => {
     const context = details && "context" in details ? (details.context as { code?: unknown } | undefined) : undefined;
     closed = { reason, code: typeof context?.code === "number" ? context.code : undefined };
     events.push({ event: "disconnect", payload: reason });
-    for (const w of [...waiters]) w();
+    waiting.wake();
   });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", () => resolve());
@@ -53,20 +54,7 @@ export async function connect(url: string, token: string | undefined, options: C
     events,
     of: (name) => events.filter((e) => e.event === name).map((e) => e.payload),
     until(predicate, what = "condition", timeoutMs = 10_000) {
-      if (predicate()) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (!predicate()) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(events.slice(-5))}`));
-        }, timeoutMs);
-        waiters.add(check);
-      });
+      return waiting.until(predicate, what, timeoutMs, () => `got ${JSON.stringify(events.slice(-5))}`);
     },
     emitAck: (event, payload) => socket.timeout(10_000).emitWithAck(event, payload),
     get closed() {

@@ -1,0 +1,35 @@
+/**
+ * Awaiting a condition over things that arrive (events, requests) without sleeping: `until`
+ * resolves as soon as `wake()`, called on every arrival, finds the predicate true, and fails
+ * after a timeout with what the caller says it saw.
+ */
+export interface Waiters {
+  /** Call on every arrival. */
+  wake(): void;
+  until(predicate: () => boolean, what: string, timeoutMs: number, seen: () => string): Promise<void>;
+}
+
+export function waiters(): Waiters {
+  const pending = new Set<() => void>();
+  return {
+    wake() {
+      for (const check of [...pending]) check();
+    },
+    until(predicate, what, timeoutMs, seen) {
+      if (predicate()) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!predicate()) return;
+          pending.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          pending.delete(check);
+          reject(new Error(`timed out waiting for ${what}; ${seen()}`));
+        }, timeoutMs);
+        pending.add(check);
+      });
+    },
+  };
+}
