@@ -7,7 +7,7 @@
  * checked against src/schemas.ts first), so it must be refused with a 4xx and change nothing.
  */
 import { gzipSync } from "node:zlib";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AddMember,
   AppendMessage,
@@ -23,14 +23,12 @@ import {
   UpdateAgent,
   publishSchema,
 } from "../../src/schemas.js";
-import { useHub } from "../support/hub.js";
 import {
   INT32_MAX,
   NUL,
   ROUTES,
   answerViolations,
   brief,
-  buildWorld,
   deepText,
   describeRequest,
   enabled,
@@ -47,14 +45,11 @@ import {
   type RawRequest,
   type Route,
   type World,
-  FUZZ_HUB_ENV,
+  useFuzzWorld,
 } from "../support/fuzz.js";
 
-const hub = useHub({ env: FUZZ_HUB_ENV });
-let world: World;
-beforeAll(async () => {
-  world = await buildWorld(hub);
-});
+const fuzz = useFuzzWorld();
+const hub = fuzz.hub;
 
 const key = (r: Route) => `${r.method} ${r.path}`;
 const S = "/api/agents/:agentId/sessions";
@@ -101,10 +96,10 @@ function validBodies(w: World): Record<string, { body: Record<string, unknown>; 
   };
 }
 
-const VALID_CREDS = () => world.credentials.filter((c) => c.valid);
+const VALID_CREDS = () => fuzz.world.credentials.filter((c) => c.valid);
 
 function request(route: Route, opts: { params?: Record<string, string>; body?: string | Buffer; headers?: Record<string, string>; query?: string; method?: string; cred?: string; faults: string[] }): RawRequest {
-  const path = route.path.replace(/:(\w+)/g, (_, name: string) => opts.params?.[name] ?? encodeSegment(world.ids[name]!));
+  const path = route.path.replace(/:(\w+)/g, (_, name: string) => opts.params?.[name] ?? encodeSegment(fuzz.world.ids[name]!));
   const headers: Record<string, string> = { ...(opts.body !== undefined ? { "content-type": "application/json" } : {}), ...opts.headers };
   if (opts.cred) headers.authorization = opts.cred;
   return {
@@ -183,11 +178,11 @@ function setAt(value: unknown, path: Array<string | number>, leaf: unknown): unk
   return copy;
 }
 
-const bodyRoutes = () => ROUTES.filter((r) => validBodies(world)[key(r)]);
+const bodyRoutes = () => ROUTES.filter((r) => validBodies(fuzz.world)[key(r)]);
 
 describe("fuzz, fixed examples: inputs once answered 500", () => {
   it("the valid bodies the variants start from are valid (so each variant has exactly one fault)", () => {
-    const bodies = validBodies(world);
+    const bodies = validBodies(fuzz.world);
     for (const route of bodyRoutes()) {
       expect(bodies[key(route)]!.schema.safeParse(bodies[key(route)]!.body).success, key(route)).toBe(true);
     }
@@ -198,8 +193,8 @@ describe("fuzz, fixed examples: inputs once answered 500", () => {
     const reqs = ROUTES.filter((r) => paramsOf(r.path).length).flatMap((route) =>
       paramsOf(route.path).flatMap((name) =>
         VALID_CREDS().map((c) => {
-          const body = validBodies(world)[key(route)]?.body;
-          return request(route, { params: { [name]: `${encodeSegment(world.ids[name]!)}%00` }, cred: c.header, body: body && toJsonText(body), faults: [`${name} ends in NUL`, c.name] });
+          const body = validBodies(fuzz.world)[key(route)]?.body;
+          return request(route, { params: { [name]: `${encodeSegment(fuzz.world.ids[name]!)}%00` }, cred: c.header, body: body && toJsonText(body), faults: [`${name} ends in NUL`, c.name] });
         }),
       ),
     );
@@ -208,7 +203,7 @@ describe("fuzz, fixed examples: inputs once answered 500", () => {
 
   it.skipIf(!enabled("nul"))("a NUL in any string of a body: 422, no state change", async () => {
     const reqs = bodyRoutes().flatMap((route) => {
-      const { body } = validBodies(world)[key(route)]!;
+      const { body } = validBodies(fuzz.world)[key(route)]!;
       return leaves(body)
         .filter((l) => typeof l.value === "string")
         .flatMap((l) =>
@@ -224,7 +219,7 @@ describe("fuzz, fixed examples: inputs once answered 500", () => {
     const nulCursors = [["2024-01-01T00:00:00.000Z", `ses_${NUL}`], { id: `a${NUL}` }].map((v) => Buffer.from(JSON.stringify(v)).toString("base64url"));
     const queries = ["?cursor=%00", "?since=%00", "?limit=%00", "?after_seq=%00", "?cursor=a%00b", ...nulCursors.map((c) => `?cursor=${c}`)];
     const reqs = ROUTES.filter((r) => r.method === "GET").flatMap((route) =>
-      queries.map((query) => request(route, { query, cred: `Bearer ${world.userToken}`, faults: [`query ${query}`] })),
+      queries.map((query) => request(route, { query, cred: `Bearer ${fuzz.world.userToken}`, faults: [`query ${query}`] })),
     );
     report(await failuresOf(reqs));
   }, 60_000);
@@ -233,13 +228,13 @@ describe("fuzz, fixed examples: inputs once answered 500", () => {
     const deep = rawJson(deepText(3000, "array"));
     const deepObject = rawJson(deepText(3000, "object"));
     const reqs = bodyRoutes().flatMap((route) => {
-      const { body } = validBodies(world)[key(route)]!;
+      const { body } = validBodies(fuzz.world)[key(route)]!;
       const variants = [
         ...leaves(body).map((l) => ({ v: setAt(body, l.path, deep), where: l.path.join(".") })),
         { v: { ...body, deep }, where: "an extra key" },
         { v: { ...body, deep: deepObject }, where: "an extra key (objects)" },
       ];
-      return variants.map(({ v, where }) => request(route, { body: toJsonText(v), cred: `Bearer ${world.masterKey}`, faults: [`JSON 3,000 deep at ${where}`] }));
+      return variants.map(({ v, where }) => request(route, { body: toJsonText(v), cred: `Bearer ${fuzz.world.masterKey}`, faults: [`JSON 3,000 deep at ${where}`] }));
     });
     report(await failuresOf(reqs));
   }, 60_000);
@@ -250,7 +245,7 @@ describe("fuzz, fixed examples: inputs once answered 500", () => {
     const reqs = ROUTES.filter((r) => r.method === "GET" && /messages|sessions$|archived|agents$|shared|team-channels$/.test(r.path)).flatMap((route) =>
       big.flatMap((n) =>
         [`?after_seq=${n}`, `?cursor=${seqCursor(n)}`, `?limit=${n}`, `?since=${n}`].map((query) =>
-          request(route, { query, cred: `Bearer ${world.userToken}`, faults: [`query ${query}`] }),
+          request(route, { query, cred: `Bearer ${fuzz.world.userToken}`, faults: [`query ${query}`] }),
         ),
       ),
     );
@@ -259,13 +254,13 @@ describe("fuzz, fixed examples: inputs once answered 500", () => {
 
   it.skipIf(!enabled("encoding"))("a bogus Content-Encoding (gzip, deflate, br, unknown) on every body: 4xx, no state change", async () => {
     const reqs = ROUTES.filter((r) => ["POST", "PUT", "PATCH"].includes(r.method)).flatMap((route) => {
-      const body = toJsonText(validBodies(world)[key(route)]?.body ?? {});
+      const body = toJsonText(validBodies(fuzz.world)[key(route)]?.body ?? {});
       return [
         ...["gzip", "deflate", "br", "x-unknown"].map((enc) =>
-          request(route, { body, headers: { "content-encoding": enc }, cred: `Bearer ${world.masterKey}`, faults: [`Content-Encoding: ${enc} on plain JSON`] }),
+          request(route, { body, headers: { "content-encoding": enc }, cred: `Bearer ${fuzz.world.masterKey}`, faults: [`Content-Encoding: ${enc} on plain JSON`] }),
         ),
-        request(route, { body: gzipSync(Buffer.from("{")), headers: { "content-encoding": "gzip" }, cred: `Bearer ${world.masterKey}`, faults: ["gzip of invalid JSON"] }),
-        request(route, { body: gzipSync(Buffer.from(body)).subarray(0, 12), headers: { "content-encoding": "gzip" }, cred: `Bearer ${world.masterKey}`, faults: ["truncated gzip"] }),
+        request(route, { body: gzipSync(Buffer.from("{")), headers: { "content-encoding": "gzip" }, cred: `Bearer ${fuzz.world.masterKey}`, faults: ["gzip of invalid JSON"] }),
+        request(route, { body: gzipSync(Buffer.from(body)).subarray(0, 12), headers: { "content-encoding": "gzip" }, cred: `Bearer ${fuzz.world.masterKey}`, faults: ["truncated gzip"] }),
       ];
     });
     report(await failuresOf(reqs));
@@ -273,7 +268,7 @@ describe("fuzz, fixed examples: inputs once answered 500", () => {
 
   it.skipIf(!enabled("proto"))("a __proto__ key anywhere in a body: 422, no state change", async () => {
     const reqs = bodyRoutes().flatMap((route) => {
-      const { body } = validBodies(world)[key(route)]!;
+      const { body } = validBodies(fuzz.world)[key(route)]!;
       const objects = [[] as Array<string | number>, ...leaves(body).map((l) => l.path.slice(0, -1))].filter(
         (p, i, all) => all.findIndex((q) => q.join(".") === p.join(".")) === i,
       );
@@ -281,7 +276,7 @@ describe("fuzz, fixed examples: inputs once answered 500", () => {
         const target = at.reduce<any>((v, k) => v[k], body);
         if (Array.isArray(target)) return [];
         return [{ polluted: true }, { isAdmin: true }].map((p) =>
-          request(route, { body: toJsonText(setAt(body, at, withProto(target, p))), cred: `Bearer ${world.masterKey}`, faults: [`__proto__ key at ${at.join(".") || "top level"}`] }),
+          request(route, { body: toJsonText(setAt(body, at, withProto(target, p))), cred: `Bearer ${fuzz.world.masterKey}`, faults: [`__proto__ key at ${at.join(".") || "top level"}`] }),
         );
       });
     });
@@ -289,11 +284,11 @@ describe("fuzz, fixed examples: inputs once answered 500", () => {
   }, 60_000);
 
   it.skipIf(!enabled("nul"))("a signed user token whose workspace, sub or email claim holds a NUL: 401 on every authenticated route, no user made", async () => {
-    const nulTokens = world.credentials.filter((c) => c.name.startsWith("JWT: NUL"));
+    const nulTokens = fuzz.world.credentials.filter((c) => c.name.startsWith("JWT: NUL"));
     expect(nulTokens.length).toBe(3);
     const reqs = ROUTES.filter((r) => !r.open).flatMap((route) =>
       nulTokens.map((c) => {
-        const body = validBodies(world)[key(route)]?.body;
+        const body = validBodies(fuzz.world)[key(route)]?.body;
         return request(route, { cred: c.header, body: body && toJsonText(body), faults: [c.name] });
       }),
     );
@@ -306,7 +301,7 @@ describe("fuzz, fixed examples: inputs once answered 500", () => {
       const route = ROUTES.find((r) => r.path === path)!;
       return unservedMethods(path)
         .filter((m) => ["PUT", "PATCH", "DELETE", "POST", "TRACE", "PROPFIND", "PURGE"].includes(m))
-        .map((method) => request(route, { method, body: "{}", cred: `Bearer ${world.masterKey}`, faults: [`method ${method}`] }));
+        .map((method) => request(route, { method, body: "{}", cred: `Bearer ${fuzz.world.masterKey}`, faults: [`method ${method}`] }));
     });
     report(await failuresOf(reqs));
   }, 60_000);

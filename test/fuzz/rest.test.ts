@@ -8,8 +8,7 @@
  * multiplies the runs; FUZZ_SKIP=nul,deep,… leaves classes of input out (see test/support/fuzz.ts).
  */
 import fc from "fast-check";
-import { beforeAll, describe, it } from "vitest";
-import { useHub } from "../support/hub.js";
+import { describe, it } from "vitest";
 import {
   AnswerStats,
   OTHER_METHODS,
@@ -20,7 +19,6 @@ import {
   badSegment,
   bindBody,
   brief,
-  buildWorld,
   describeRequest,
   encodeSegment,
   enabled,
@@ -41,21 +39,18 @@ import {
   type RawRequest,
   type Route,
   type World,
-  FUZZ_HUB_ENV,
+  useFuzzWorld,
 } from "../support/fuzz.js";
 
-const hub = useHub({ env: FUZZ_HUB_ENV });
-let world: World;
-beforeAll(async () => {
-  world = await buildWorld(hub);
-});
+const fuzz = useFuzzWorld();
+const hub = fuzz.hub;
 
 const PARSED = ["POST", "PUT", "PATCH"];
 
 interface Case {
   route: Route;
   method: string;
-  /** Per path parameter: a bad segment, or null for the world's real id. */
+  /** Per path parameter: a bad segment, or null for the fuzz.world's real id. */
   params: Array<string | null>;
   cred: number;
   body: BodyCase;
@@ -73,7 +68,7 @@ function caseFor(route: Route): fc.Arbitrary<Case> {
       { weight: 1, arbitrary: fc.constantFrom("HEAD", "OPTIONS") },
     ),
     params: fc.tuple(...params.map(() => fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: badSegment }))),
-    // Index into world.credentials: the first three are valid, the rest are not.
+    // Index into fuzz.world.credentials: the first three are valid, the rest are not.
     cred: fc.oneof({ weight: 3, arbitrary: fc.nat({ max: 2 }) }, { weight: 2, arbitrary: fc.integer({ min: 3, max: 40 }) }),
     body: route.body ? fc.oneof({ weight: 5, arbitrary: badBody(route.body) }, { weight: 1, arbitrary: validBody(route.body) }) : anyBodyForBodiless,
     query: route.method === "GET" ? fc.oneof({ weight: 1, arbitrary: fc.constant("") }, { weight: 3, arbitrary: queryString }) : fc.oneof({ weight: 4, arbitrary: fc.constant("") }, { weight: 1, arbitrary: queryString }),
@@ -122,7 +117,7 @@ async function check(req: RawRequest): Promise<string[]> {
 function requests(routes: Route[]): fc.Arbitrary<RawRequest> {
   return fc
     .oneof(...routes.map(caseFor))
-    .map((c) => printable(toRequest(c, world), describeRequest))
+    .map((c) => printable(toRequest(c, fuzz.world), describeRequest))
     // A request with nothing wrong in it may rightly change state; only reads may be all valid.
     .filter((r) => r.faults.length > 0 || isSafeMethod(r.method));
 }
@@ -173,7 +168,7 @@ describe("fuzz: REST routes with generated bad input", () => {
         body: fc.oneof(anyBodyForBodiless, junkText.map((t): BodyCase => ({ body: Buffer.from(`{"x":${JSON.stringify(t)}}`), headers: { "content-type": "application/json" }, faults: [] }))),
       })
       .map(({ path, query, method, cred, body }) => {
-        const c = world.credentials[cred % world.credentials.length]!;
+        const c = fuzz.world.credentials[cred % fuzz.world.credentials.length]!;
         const req: RawRequest = {
           method,
           path: path + query,

@@ -7,51 +7,22 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Principal, Scope } from "../../src/auth/principal.js";
+import type { Principal } from "../../src/auth/principal.js";
 import { Knowledge } from "../../src/domain/knowledge/service.js";
 import { CHUNK_OVERLAP, CHUNK_SIZE, chunkText } from "../../src/domain/knowledge/search.js";
 import { systemClock } from "../../src/domain/time.js";
-import { toProblem } from "../../src/problem.js";
 import type { Hub } from "../../src/server.js";
 import { api, type Api } from "../support/api.js";
 import { makeAgent, makeKey, makeWorkspace, uniq, type TestWorkspace } from "../support/factories.js";
 import { startTestHub, useHub } from "../support/hub.js";
-import { expectProblem, problem, type ProblemKind } from "../support/problem.js";
+import { keyOf, masterOf, userOf } from "../support/principals.js";
+import { expectProblem, rejectsWith } from "../support/problem.js";
 
 const hub = useHub({ redis: false });
 
 // ---- principals for the service-level checks (RAG has no /api route of its own) -----------------
 
-const masterOf = (workspaceId: string): Principal => ({ kind: "master", workspaceId, keyId: "test-master" });
-const userOf = (workspaceId: string, role?: string, admin = false): Principal => ({
-  kind: "user",
-  workspaceId,
-  userId: 1,
-  sub: "u",
-  email: "u@example.com",
-  name: "u",
-  groups: [],
-  role,
-  admin,
-  emailVerified: true,
-  expiresAt: new Date(Date.now() + 3600_000),
-});
-const keyOf = (workspaceId: string, scopes: Scope[], role?: string): Principal => ({
-  kind: "agent",
-  workspaceId,
-  agentId: "a",
-  keyId: "k",
-  scopes,
-  role,
-});
 
-async function rejectsWith(promise: Promise<unknown>, kind: ProblemKind, detail?: RegExp): Promise<void> {
-  const err = await promise.then(
-    () => expect.unreachable("expected a refusal"),
-    (e: unknown) => e,
-  );
-  expect(toProblem(err, 0).problem).toEqual(problem(kind, detail ? { detail } : {}));
-}
 
 const setRbac = (workspaceId: string, on: boolean) => hub.db("workspaces").where({ id: workspaceId }).update({ rbac_enabled: on });
 
@@ -397,8 +368,8 @@ describe("RAG search", () => {
 
   it("refuses, clearly, a text-search configuration the database does not have", async () => {
     const kb = new Knowledge({ db: hub.db, bus: hub.bus }, systemClock, "public.nonesuch");
-    await rejectsWith(kb.search(masterOf(ws.id), { text: "refund" }), "internal", /KNOWLEDGE_TS_CONFIG is 'public\.nonesuch'/);
-    await rejectsWith(kb.ready(), "internal", /not a text-search configuration/);
+    await rejectsWith(kb.search(masterOf(ws.id), { text: "refund" }), "internal", { detail: /KNOWLEDGE_TS_CONFIG is 'public\.nonesuch'/ });
+    await rejectsWith(kb.ready(), "internal", { detail: /not a text-search configuration/ });
   });
 });
 

@@ -5,12 +5,12 @@
  * 404, input its schema refuses 422, a key without tools:execute 403.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Principal, Scope } from "../../src/auth/principal.js";
-import { toProblem } from "../../src/problem.js";
+import type { Principal } from "../../src/auth/principal.js";
 import type { Api } from "../support/api.js";
 import { makeWorkspace, type TestWorkspace } from "../support/factories.js";
 import { useHub } from "../support/hub.js";
-import { problem, type ProblemKind, type ProblemOptions } from "../support/problem.js";
+import { keyOf, masterOf, userOf } from "../support/principals.js";
+import { rejectsWith } from "../support/problem.js";
 
 const hub = useHub({ redis: false });
 
@@ -91,29 +91,7 @@ const SHARELY_DEFINITIONS = [
   },
 ];
 
-const masterOf = (workspaceId: string): Principal => ({ kind: "master", workspaceId, keyId: "test-master" });
-const userOf = (workspaceId: string, role?: string): Principal => ({
-  kind: "user",
-  workspaceId,
-  userId: 1,
-  sub: "u",
-  email: "u@example.com",
-  name: "u",
-  groups: [],
-  role,
-  admin: false,
-  emailVerified: true,
-  expiresAt: new Date(Date.now() + 3600_000),
-});
-const keyOf = (workspaceId: string, scopes: Scope[], role?: string): Principal => ({ kind: "agent", workspaceId, agentId: "a", keyId: "k", scopes, role });
 
-async function rejectsWith(promise: Promise<unknown>, kind: ProblemKind, options: ProblemOptions = {}): Promise<void> {
-  const err = await promise.then(
-    () => expect.unreachable("expected a refusal"),
-    (e: unknown) => e,
-  );
-  expect(toProblem(err, 0).problem).toEqual(problem(kind, options));
-}
 
 let ws: TestWorkspace;
 let master: Api;

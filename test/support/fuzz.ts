@@ -17,7 +17,8 @@ import fc from "fast-check";
 import { SignJWT } from "jose";
 import type { Knex } from "knex";
 import { AGENT_KEY_SCOPES } from "../../src/auth/principal.js";
-import type { HubFixture } from "./hub.js";
+import { beforeAll } from "vitest";
+import { useHub, type HubFixture } from "./hub.js";
 import { addToTeam, appendMessage, makeAgent, makeKey, makeSession, userId } from "./factories.js";
 import { JWT_SECRET } from "./env.js";
 
@@ -940,4 +941,13 @@ export function bindBody(body: BodyCase, world: World): BodyCase {
     .replaceAll('"@agent"', JSON.stringify(world.agentId))
     .replaceAll('"@user"', String(world.userBId));
   return { ...body, body: Buffer.from(text, "utf8") };
+}
+
+/** A fuzz file's hub (limits raised) and its world, built once in beforeAll; read `world` in tests only. */
+export function useFuzzWorld(): { hub: HubFixture; world: World } {
+  const fixture = { hub: useHub({ env: FUZZ_HUB_ENV }) } as { hub: HubFixture; world: World };
+  beforeAll(async () => {
+    fixture.world = await buildWorld(fixture.hub);
+  });
+  return fixture;
 }

@@ -3,6 +3,7 @@
  * problem under `error` in a socket ack. Each kind of problem has a stable URN and title.
  */
 import { expect } from "vitest";
+import { toProblem } from "../../src/problem.js";
 import type { Res } from "./api.js";
 
 const KINDS = {
@@ -92,3 +93,12 @@ export function expectProblem(res: Res, kind: ProblemKind, options: ProblemOptio
 
 /** A matcher for a refused socket ack: `{ok: false, error: <problem>}`. */
 export const ackProblem = (kind: ProblemKind, options: ProblemOptions = {}) => ({ ok: false, error: problem(kind, options) });
+
+/** For services called directly: the promise is refused with an error that maps to this problem. */
+export async function rejectsWith(promise: Promise<unknown>, kind: ProblemKind, options: ProblemOptions = {}): Promise<void> {
+  const err = await promise.then(
+    () => expect.unreachable("expected a refusal"),
+    (e: unknown) => e,
+  );
+  expect(toProblem(err, 0).problem).toEqual(problem(kind, options));
+}
