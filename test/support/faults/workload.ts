@@ -212,12 +212,16 @@ export class ResumingClient {
     let refused = 0;
     for (let page = 0; page < MAX_PAGES; page++) {
       if (this.stopped || socket !== this.socket || !socket.connected) return false;
-      let ack: { ok?: boolean; missed?: any[]; more?: boolean; error?: { status?: number; detail?: string } };
-      try {
-        ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck("channel:watch", { channelId: this.options.channelId, since: this.lastSeq });
-      } catch {
-        ack = { ok: false, error: { detail: "no ack" } };
-      }
+      // The ack's replay is recorded in the ack's callback, not after an `await`: the hub writes
+      // the live messages it held during the replay right behind the ack, `ws` can hand them
+      // over in the same tick, and a promise would let them be recorded before the replay.
+      const ack = await new Promise<WatchAck>((resolve) =>
+        socket.timeout(ACK_TIMEOUT_MS).emit("channel:watch", { channelId: this.options.channelId, since: this.lastSeq }, (err: unknown, ack: WatchAck) => {
+          if (err || !ack?.ok) return resolve(err ? { ok: false, error: { detail: "no ack" } } : ack);
+          for (const m of ack.missed ?? []) this.record(m, "replay");
+          resolve(ack);
+        }),
+      );
       if (!ack?.ok) {
         this.watchErrors++;
         this.note(`watch refused: ${ack?.error?.status} ${ack?.error?.detail}`);
@@ -225,11 +229,17 @@ export class ResumingClient {
         await sleep(500);
         continue;
       }
-      for (const m of ack.missed ?? []) this.record(m, "replay");
       if (!ack.more) return true;
     }
     return false;
   }
+}
+
+interface WatchAck {
+  ok?: boolean;
+  missed?: any[];
+  more?: boolean;
+  error?: { status?: number; detail?: string };
 }
 
 /** What one client's receipts say against the seqs the publisher got a 201 for. */
