@@ -14,6 +14,9 @@
  *   npm run bench -- --scenario rag [--chunks 10000] [--queries 3000] [--in-flight 4]
  *                    [--backends postgres,pglite] [--quick]
  *
+ *   npm run bench -- --scenario scale [--sockets 10000] [--replay 10000] [--appends 4000]
+ *                    [--append-in-flight 16] [--client-procs 4] [--quick]
+ *
  * Every option can also be given as BENCH_<NAME> in the environment (BENCH_SUBSCRIBERS=200).
  * --quick: one round, 1 s warm-ups and, for turns, 10 turns × 100 deltas; for rag, 1,000 chunks
  * and 300 queries (each unless given).
@@ -35,6 +38,20 @@
  * needing the any-word fallback), closed loop with --in-flight requests at a time: latency
  * p50/p99, queries/s, and every answer 200 with 1..topK results sorted by score in 0..1.
  * Goal: p99 under 50 ms on Postgres at 10,000 chunks; prints EXPLAIN ANALYZE of one query there.
+ *
+ * Scenario scale (bench/scale.ts), per node (one agenthub process): REST append throughput
+ * (POST a channel message, closed loop with --append-in-flight requests, --appends of them) against
+ * bench/bare-koa.ts (Koa + pg inserting the same row with the same statement, no auth), rounds
+ * alternating; time to replay --replay missed channel messages (~200 B) through channel:watch
+ * paging from a fresh socket (5 times, median); resident memory per connected authenticated socket
+ * (an agent key subscribed to one channel) at --sockets sockets, the RSS delta after a forced GC,
+ * and the same for bare Socket.IO (bench/bare-server.ts) as a reference. Goals (issue 16): append
+ * >= 0.8x bare Koa, replay < 1 s, <= 30 KB per socket.
+ *
+ * Every server process (all scenarios) loads bench/hub-probe.ts, which measures inside it: each
+ * step of the fan-out prints an "in hub" line under its row (event-loop delay, GC pauses, Postgres
+ * round trips per publish and their times, new Postgres connections, Redis PUBLISH time, arrival on
+ * the nodes, reorder holds, broadcast write time, send-to-written time).
  *
  * Stacks: bare (stock Socket.IO, the issue's baseline), agenthub, and, only when asked for,
  * bare-coalesced (bare with agenthub's write coalescing, to see what persistence alone costs).
@@ -195,6 +212,7 @@ async function main(): Promise<void> {
 try {
   if (cfg.scenario === "turns") await (await import("./turns.js")).runTurns();
   else if (cfg.scenario === "rag") await (await import("./rag.js")).runRag();
+  else if (cfg.scenario === "scale") await (await import("./scale.js")).runScale();
   else await main();
   await atExit.run();
   process.exit(0);

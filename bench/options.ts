@@ -52,6 +52,10 @@ function parseArgv() {
         queries: { type: "string" },
         "in-flight": { type: "string" },
         backends: { type: "string" },
+        sockets: { type: "string" },
+        replay: { type: "string" },
+        appends: { type: "string" },
+        "append-in-flight": { type: "string" },
         quick: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -88,9 +92,9 @@ function num(name: Name, fallback: number, min: number, max: number): number {
 
 const int = (name: Name, fallback: number, min: number, max: number) => Math.round(num(name, fallback, min, max));
 
-const SCENARIOS = ["fanout", "turns", "rag"] as const;
+const SCENARIOS = ["fanout", "turns", "rag", "scale"] as const;
 const scenario = (opt("scenario") ?? "fanout") as (typeof SCENARIOS)[number];
-if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout, turns or rag");
+if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout, turns, rag or scale");
 /** --quick (or BENCH_QUICK=1): the turns and rag scenarios' small defaults, for a first look. */
 const quick = argv.quick ?? ["1", "true", "yes"].includes(process.env.BENCH_QUICK ?? "");
 
@@ -161,6 +165,11 @@ export const cfg = {
   queries: int("queries", quick ? 300 : 3000, 1, 1_000_000),
   inFlight: int("in-flight", 4, 1, 256),
   backends,
+  /** The scale scenario (bench/scale.ts): sockets held by one node, missed messages replayed, REST appends timed and in flight. */
+  sockets: int("sockets", quick ? 2000 : 10_000, 1, 18_000),
+  replay: int("replay", quick ? 2000 : 10_000, 1, 1_000_000),
+  appends: int("appends", quick ? 1000 : 4000, 1, 1_000_000),
+  appendInFlight: int("append-in-flight", 16, 1, 256),
 };
 
 export const PG_URL = opt("pg-url") ?? "postgres://root@127.0.0.1:5432/postgres";

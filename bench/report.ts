@@ -2,6 +2,7 @@
  * What the benchmark prints: the opening line, a table row per step, the summary with the
  * ratios agenthub/bare against the issue's bars, and one final JSON line with every figure.
  */
+import { formatInternals, INTERNALS_LEGEND } from "./internals.js";
 import { round } from "./lib.js";
 import { cfg, PASS_DELIVERY, PASS_P99_MS, type StackName } from "./options.js";
 import type { StepResult } from "./step.js";
@@ -61,6 +62,7 @@ export function printHeader(): void {
   console.log(line(COLS.map(([h]) => h)));
   console.log("  (latencies in ms, publish-to-delivery; cpu in % of one core over the sending window; other = CPU used by other workloads on the machine;");
   console.log("   lockw = Postgres sessions waiting on a lock, on average while publishing)");
+  console.log(INTERNALS_LEGEND);
 }
 
 export function printRow(r: StepResult): void {
@@ -73,6 +75,7 @@ export function printRow(r: StepResult): void {
       r.kind === "warmup" ? "" : (r.pass ? "yes" : "NO") + (r.disturbed ? "*" : ""),
     ]),
   );
+  if (r.hub) console.log(formatInternals(r.hub));
   const notes: string[] = [];
   if (r.http.errors) notes.push(`http errors: ${r.http.errors} (${r.http.errorSample})`);
   if (r.connectedAtStart < r.subscribers) notes.push(`only ${r.connectedAtStart} subscribers connected at start`);

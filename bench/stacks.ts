@@ -17,6 +17,8 @@ export interface Server {
   proc: Child;
   /** Keep-alive connections for the publisher: no TCP handshake on the measured path. */
   agent: http.Agent;
+  /** Where the process's bench/hub-probe.ts answers (see bench/internals.ts). */
+  probePort: number;
 }
 
 export interface Stack {
@@ -47,8 +49,10 @@ async function startServers(name: StackName, script: string, env: (port: number)
   const startOne = async (i: number): Promise<Server> => {
     // The port is free when asked for but could be taken before the child binds it: retry then.
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const proc = spawnNode(`${name}-${i}`, [...cfg.serverNodeArgs, script], { ...process.env, ...env(port) }, ROOT);
+      const [port, probePort] = [await freePort(), await freePort()];
+      // bench/hub-probe.ts measures inside the process (event loop, GC, Postgres, Redis, writes).
+      const probeEnv = { PROBE_PORT: String(probePort), PROBE_AGENTHUB: name === "agenthub" ? "1" : "0" };
+      const proc = spawnNode(`${name}-${i}`, [...cfg.serverNodeArgs, "--import", "./bench/hub-probe.ts", script], { ...process.env, ...env(port), ...probeEnv }, ROOT);
       const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
       cleanups.add(async () => {
         agent.destroy();
@@ -56,7 +60,7 @@ async function startServers(name: StackName, script: string, env: (port: number)
       });
       try {
         await waitHealthy(`http://127.0.0.1:${port}`, proc, 60_000);
-        return { url: `http://127.0.0.1:${port}`, port, proc, agent };
+        return { url: `http://127.0.0.1:${port}`, port, proc, agent, probePort };
       } catch (err) {
         if (attempt >= 3 || proc.child.exitCode === null) throw err;
       }
@@ -85,24 +89,31 @@ async function startBare(name: "bare" | "bare-coalesced", cleanups: Cleanups): P
   };
 }
 
+/** The environment every benchmarked agenthub process runs with (bench Postgres and Redis, no limits in the way). */
+export function agenthubEnv(): Record<string, string> {
+  return {
+    DATABASE_URL: BENCH_DB_URL,
+    REDIS_URL,
+    REDIS_PREFIX,
+    JWT_SECRET,
+    LOG_LEVEL: "warn",
+    // One key publishes everything here; the per-credential limit would cap the rate itself.
+    RATE_LIMIT_PER_10S: "0",
+    AGENTHUB_BANNER: "0",
+    PUBLIC_URL: "http://127.0.0.1",
+  };
+}
+
 async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Stack> {
   const servers = await startServers(
     "agenthub",
     "src/main.ts",
     (port) => ({
+      ...agenthubEnv(),
       PORT: String(port),
       HOST: "127.0.0.1",
-      DATABASE_URL: BENCH_DB_URL,
-      REDIS_URL,
-      REDIS_PREFIX,
-      JWT_SECRET,
-      LOG_LEVEL: "warn",
-      // One key publishes everything here; the per-credential limit would cap the rate itself.
-      RATE_LIMIT_PER_10S: "0",
       // Client events per socket: every agent:event of a serving socket counts (the turns scenario).
       SOCKET_EVENTS_PER_10S: String(cfg.socketEventsPer10s),
-      AGENTHUB_BANNER: "0",
-      PUBLIC_URL: "http://127.0.0.1",
     }),
     cleanups,
   );

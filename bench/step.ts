@@ -9,6 +9,7 @@ import { statusAll, type StatusReport, type StepReport, type SubscriberProc } fr
 import { cpuBetween, cpuSnapshot, Histogram, now, pidsByComm, round, sleep, type CpuGroups } from "./lib.js";
 import { BENCH_DB, cfg, PASS_DELIVERY, PASS_P99_MS, type StackName } from "./options.js";
 import type { PgActivity } from "./postgres.js";
+import { readProbes, resetProbes, type HubInternals } from "./internals.js";
 import { fmt, printRow } from "./report.js";
 import type { Stack } from "./stacks.js";
 
@@ -68,6 +69,8 @@ export interface StepResult extends Pick<StepReport, "duplicates" | "reordered" 
   cpu: Record<string, number>;
   /** agenthub only: the bench database's sessions while publishing (see PgSampler). */
   pg: PgActivity | undefined;
+  /** Inside the server processes, from the step's start to its drain (bench/hub-probe.ts). */
+  hub: HubInternals | undefined;
   pass: boolean;
   /** Other workloads used more than DISTURBED_OTHER_PCT of a core during the step. */
   disturbed: boolean;
@@ -91,6 +94,7 @@ async function runStep(bed: Testbed, kind: StepResult["kind"], rate: number, mes
   await Promise.all(subs.map((s) => s.call({ cmd: "begin", step, messages })));
 
   await stack.pgSampler?.start();
+  await resetProbes(stack.servers);
   const cpu0 = cpuSnapshot(cpuGroups);
   const sent = await publishOpenLoop(stack, step, messages, rate, cfg.payloadBytes);
   const cpu1 = cpuSnapshot(cpuGroups);
@@ -98,6 +102,7 @@ async function runStep(bed: Testbed, kind: StepResult["kind"], rate: number, mes
   await Promise.race([sent.answered, sleep(HTTP_TIMEOUT_MS + 5000)]);
 
   await drain(subs, sent.ok * connectedAtStart);
+  const hub = await readProbes(stack.servers, messages);
   const seen = merge(await Promise.all(subs.map((s) => s.call<StepReport>({ cmd: "end" }))));
   const statusAfter = await statusAll(subs);
   const { hist } = seen;
@@ -125,6 +130,7 @@ async function runStep(bed: Testbed, kind: StepResult["kind"], rate: number, mes
     disconnects: statusAfter.disconnects - status.disconnects,
     cpu,
     pg: pgActivity,
+    hub,
     pass: deliveredRatio >= PASS_DELIVERY && latency.p99 <= PASS_P99_MS,
     disturbed: (cpu.other ?? 0) > DISTURBED_OTHER_PCT,
     quietWaitMs: Math.round(quietWaitMs),

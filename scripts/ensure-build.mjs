@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const stamp = path.join(root, "dist", ".built");
 const lock = path.join(root, "dist", ".build-lock");
-const sources = ["src", "migrations", "knexfile.ts", "tsconfig.json", "tsconfig.build.json", "package.json"];
+const sources = ["src", "migrations", "web", "knexfile.ts", "tsconfig.json", "tsconfig.build.json", "package.json"];
 
 function newest(p) {
   const full = path.join(root, p);
@@ -48,6 +48,8 @@ try {
       cwd: root,
       stdio: "inherit",
     });
+    // The web app (web/), bundled into dist/web.
+    execFileSync(process.execPath, [path.join(root, "web", "build.mjs")], { cwd: root, stdio: "inherit" });
     // Stamped with the start time: a source edited during the build still counts as newer.
     fs.writeFileSync(stamp, new Date(started).toISOString());
     fs.utimesSync(stamp, new Date(started), new Date(started));

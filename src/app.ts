@@ -7,6 +7,7 @@ import type { Authenticator } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
 import type { HubState } from "./http/context.js";
 import { requestContext, sanePaths, securityHeaders } from "./http/middleware.js";
+import { defaultWebDir, webApp } from "./http/web.js";
 import { addressRateLimit, authenticate, rateLimit } from "./http/rate-limit.js";
 import type { LocalRateLimiter, RateLimiter } from "./rate-limit.js";
 import { agentRoutes } from "./http/routes/agents.js";
@@ -16,22 +17,24 @@ import { meRoutes } from "./http/routes/me.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
 import { turnRoutes } from "./http/routes/turns.js";
 import { groupRoutes } from "./http/routes/groups.js";
+import { conversationRoutes } from "./http/routes/conversations.js";
 import { masterKeyRoutes } from "./http/routes/keys.js";
 import { knowledgeRoutes } from "./http/routes/knowledge.js";
 import { shareRoutes, sharedViewRoutes } from "./http/routes/shares.js";
+import { openApiRoutes } from "./http/routes/openapi.js";
 import type { Services } from "./services.js";
-import { withTimeout } from "./timeout.js";
-
-/** A readiness probe answers within this, ready or not: probes have their own short timeouts. */
-const READY_TIMEOUT_MS = 2000;
+import type { Readiness } from "./observability/health.js";
+import type { HubMetrics } from "./observability/metrics.js";
+import { observabilityRoutes } from "./observability/routes.js";
 
 export interface AppDeps {
   config: Config;
   log: Logger;
   services: Services;
   auth: Authenticator;
-  /** Readiness probe: resolves when the database (and Redis, when used) answer. */
-  ready: () => Promise<void>;
+  /** Readiness probe: each dependency's status, and whether the hub is draining. */
+  readiness: () => Promise<Readiness>;
+  metrics: HubMetrics;
   limits: {
     /** Per-credential API request limit (429); undefined turns it off. */
     perCredential: RateLimiter | undefined;
@@ -48,27 +51,19 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   const app = new Koa<HubState>({ proxy: deps.config.trustProxy });
   app.silent = true; // errors are logged by requestContext, once, with the request id
 
-  app.use(requestContext(deps.log, deps.config.bodyLimit));
+  app.use(requestContext(deps.log, deps.config.bodyLimit, deps.metrics));
   app.use(securityHeaders(deps.config.publicUrl));
   app.use(sanePaths());
+  app.use(webApp(defaultWebDir()));
 
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {
     ctx.body = { status: "ok" };
   });
-  open.get("/readyz", async (ctx) => {
-    try {
-      await withTimeout(deps.ready(), READY_TIMEOUT_MS);
-      ctx.body = { status: "ready" };
-    } catch (err) {
-      ctx.state.log.warn({ reason: (err as Error).message }, "not ready");
-      ctx.status = 503;
-      ctx.type = "application/problem+json";
-      ctx.body = { type: "urn:agenthub:problem:not-ready", title: "Service Unavailable", status: 503, detail: "A dependency is not reachable" };
-    }
-  });
+  observabilityRoutes(open, { readiness: deps.readiness, metrics: deps.metrics, metricsToken: deps.config.metricsToken });
   open.use(["/api/shared/:token", "/shared/:token"], addressRateLimit(deps.limits.perAddress));
   sharedViewRoutes(open, deps.services);
+  openApiRoutes(open);
   app.use(open.routes());
 
   app.use(
@@ -95,6 +90,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   turnRoutes(api, deps.services);
   shareRoutes(api, deps.services);
   groupRoutes(api, deps.services);
+  conversationRoutes(api, deps.services);
   masterKeyRoutes(api, deps.services);
   knowledgeRoutes(api, deps.services);
   app.use(api.routes());

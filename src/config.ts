@@ -152,6 +152,8 @@ const SETTINGS = {
     recheckMs: int("SOCKET_RECHECK_MS", 1000, 3_600_000, 30_000, "how often every live socket's credential and memberships are checked against Postgres again: the longest a socket keeps access whose revocation event its node missed"),
     failedAuthPer10sPerIp: int("FAILED_AUTH_PER_10S_PER_IP", 1, 1_000_000, 100, "refused credentials (REST 401s and socket handshakes) one address may cause per 10 s on one hub process before its requests answer 429"),
   },
+  keyCacheMs: int("KEY_CACHE_MS", 0, 60_000, 5000,
+    "how long a hub process authenticates an API key from memory after reading it from Postgres; a revocation clears it on every node at once (through Redis), so this bounds only a node that missed that message; `0` reads Postgres on every request"),
   rateLimitPer10s: int("RATE_LIMIT_PER_10S", 0, 10_000_000, 6000,
     "API requests one credential (key or user) may make per 10 s across all processes (through Redis); over it, 429 with `Retry-After`; `0` turns it off"),
   publicPer10sPerIp: int("PUBLIC_RATE_LIMIT_PER_10S", 0, 10_000_000, 600,
@@ -164,10 +166,14 @@ const SETTINGS = {
     idleTimeoutMs: int("AGENT_IDLE_TIMEOUT_MS", 100, 3_600_000, 60_000, "the longest silence between an agent's events"),
     turnTimeoutMs: int("AGENT_TURN_TIMEOUT_MS", 1000, 86_400_000, 600_000, "the longest a whole turn may take"),
     leaseMs: int("AGENT_TURN_LEASE_MS", 1000, 600_000, 30_000, "a running turn's lease, renewed by its hub process; a turn whose lease lapsed (its process died) is failed by another"),
+    maxPerAsk: int("ASK_MAX_AGENTS", 1, 100, 8, "the most agents one group ask may route to (their turns run at once); an ask routed to more answers 422"),
   },
   knowledgeTsConfig: tsConfig("KNOWLEDGE_TS_CONFIG", "english",
     "Postgres text-search configuration that knowledge search (RAG, tools) stems and ranks with: `simple` (no stemming), `english`, `german`, … or a custom `schema.name`; items are re-indexed when it changes"),
   shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000, "how long SIGTERM waits for requests to finish"),
+  shutdownDelayMs: int("SHUTDOWN_DELAY_MS", 0, 600_000, 0,
+    "how long SIGTERM keeps serving with `/readyz` answering 503 (draining) before it stops taking connections, so load balancers stop sending traffic first"),
+  metricsToken: optional("METRICS_TOKEN", "unset: `/metrics` is open", "bearer token `GET /metrics` requires (`Authorization: Bearer …`)"),
   banner: flag("AGENTHUB_BANNER", true, "print the start banner (URL and next steps) even when stdout is not a terminal; `0` hides it there"),
 } satisfies Tree;
 

@@ -16,6 +16,7 @@ import * as m20261124000200 from "../migrations/20261124000200_turns.js";
 import * as m20261124000300 from "../migrations/20261124000300_rbac.js";
 import * as m20261124000400 from "../migrations/20261124000400_knowledge.js";
 import * as m20261124000500 from "../migrations/20261124000500_backplane.js";
+import * as m20261124000600 from "../migrations/20261124000600_group_conversations.js";
 
 // int8 (bigint) ids fit in a JS number (< 2^53); the contract sends user ids as JSON numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -30,6 +31,16 @@ export type Db = Knex;
 const CONNECT_TIMEOUT_MS = 2000;
 const ACQUIRE_TIMEOUT_MS = 3000;
 const QUERY_TIMEOUT_MS = 15_000;
+
+/**
+ * The pool stays warm: POOL_MIN connections are opened at start (warmPool) and never closed for
+ * being idle, and connections opened for a burst are kept for POOL_IDLE_MS. Opening one on the
+ * request path costs a TCP connect, a Postgres backend and its cold caches (20–500 ms on a busy
+ * 2-core machine, bench/RESULTS.md), which was the hub's slowness after a quiet spell: the pool
+ * (tarn's default 30 s idle timeout) had closed everything.
+ */
+const POOL_MIN = 2;
+const POOL_IDLE_MS = 10 * 60_000;
 
 /** Where knex's own warnings go (JSON logs, not its plain-text console lines). */
 export interface DbLogger {
@@ -65,7 +76,7 @@ export function createDb(options: DbOptions): Db {
     return knexFactory({
       client: "pg",
       connection: { connectionString: options.databaseUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS } as Knex.PgConnectionConfig,
-      pool: { min: 0, max: options.poolMax ?? 10 },
+      pool: { min: Math.min(POOL_MIN, options.poolMax ?? 10), max: options.poolMax ?? 10, idleTimeoutMillis: POOL_IDLE_MS },
       acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
       log: knexLog(options.log),
     });
@@ -83,6 +94,14 @@ export function createDb(options: DbOptions): Db {
     useNullAsDefault: false,
     log: knexLog(options.log),
   });
+}
+
+/** Opens the pool's minimum of connections now, so the first requests find them open (Postgres only). */
+export async function warmPool(db: Db): Promise<void> {
+  if (db.client.config.client !== "pg") return;
+  const min = (db.client.config.pool as { min?: number } | undefined)?.min ?? 0;
+  const conns = await Promise.all(Array.from({ length: min }, () => db.client.acquireConnection()));
+  await Promise.all(conns.map((c) => db.client.releaseConnection(c)));
 }
 
 interface Migration {
@@ -104,6 +123,7 @@ const migrations: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ["20261124000300_rbac", m20261124000300],
   ["20261124000400_knowledge", m20261124000400],
   ["20261124000500_backplane", m20261124000500],
+  ["20261124000600_group_conversations", m20261124000600],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -14,8 +14,8 @@ import { mintUserToken } from "./auth/jwt.js";
 import type { MasterKeys } from "./domain/keys/service.js";
 import { createWorkspace } from "./domain/workspaces/service.js";
 import type { HubState } from "./http/context.js";
-import { Forbidden } from "./errors.js";
-import { LocalRotateKey, LocalToken, LocalWorkspace, parse } from "./schemas.js";
+import { Forbidden, Invalid } from "./errors.js";
+import { LocalRotateKey, LocalSignIn, LocalToken, LocalWorkspace, parse } from "./schemas.js";
 
 export interface LocalHubFile {
   pid: number;
@@ -88,6 +88,68 @@ export function localControlRoutes(
     const claims = parse(LocalToken, ctx.request.body);
     ctx.status = 201;
     ctx.body = { token: await mintUserToken({ ...claims, secret: jwt.secret, issuer: jwt.issuer, audience: jwt.audience }) };
+  });
+  return router;
+}
+
+/** Loopback hosts a page on this machine names the hub by. */
+const LOCAL_HOSTS = ["localhost", "127.0.0.1", "::1", "[::1]"];
+
+/**
+ * A request from this machine to the hub by a loopback name: the socket's address (never a
+ * forwarded one) is loopback, and so is the Host it was sent to, so a page of another site whose
+ * name resolves to 127.0.0.1 (DNS rebinding) is not taken for a local one.
+ */
+export function isLocalRequest(ctx: { req: { socket: { remoteAddress?: string | undefined } }; hostname: string }): boolean {
+  return LOOPBACK.includes(ctx.req.socket.remoteAddress ?? "") && LOCAL_HOSTS.includes(ctx.hostname);
+}
+
+/** How long a local sign-in lasts. */
+const LOCAL_SIGN_IN_TTL_S = 12 * 3600;
+const LOOPBACK = ["127.0.0.1", "::1", "::ffff:127.0.0.1"];
+
+/**
+ * The web app's sign-in on the embedded default: pick a user of a local workspace (or create
+ * one; the first sign-in creates the workspace "local"), answered with a user token. Only over
+ * loopback (the socket's address, never a forwarded one), and only on the embedded hub, which
+ * runs on one machine for the people at it; a hub on Postgres takes pasted tokens instead.
+ */
+export function localSignInRoutes(db: Knex, jwt: { secret: string | undefined; issuer: string | undefined; audience: string | undefined }): Router<HubState> {
+  const router = new Router<HubState>({ prefix: "/api/local/sign-in" });
+  router.use(async (ctx, next) => {
+    if (!isLocalRequest(ctx)) throw new Forbidden("Local sign-in is only for browsers on this machine");
+    if (!jwt.secret) throw new Forbidden("This hub verifies tokens from an identity provider; sign in with one of its tokens");
+    await next();
+  });
+  router.get("/", async (ctx) => {
+    const workspaces = await db("workspaces").orderBy("created_at").limit(20).select("id", "name");
+    const users = workspaces.length
+      ? await db("users").whereIn("workspace_id", workspaces.map((w) => w.id)).orderBy("id").limit(500).select("id", "workspace_id", "sub", "name", "email")
+      : [];
+    ctx.body = {
+      workspaces: workspaces.map((w) => ({
+        id: w.id,
+        name: w.name,
+        users: users.filter((u) => u.workspace_id === w.id).map((u) => ({ user_id: Number(u.id), sub: u.sub, name: u.name, email: u.email })),
+      })),
+    };
+  });
+  router.post("/", async (ctx) => {
+    const input = parse(LocalSignIn, ctx.request.body);
+    let workspaceId = input.workspace_id ?? (await db("workspaces").orderBy("created_at").first("id"))?.id;
+    if (!workspaceId) workspaceId = (await createWorkspace(db, "local")).workspace.id;
+    if (!(await db("workspaces").where({ id: workspaceId }).first("id"))) throw Invalid.field("workspace_id", "no such workspace on this hub");
+    let claims: { sub: string; name: string; email: string };
+    if ("sub" in input) {
+      const user = await db("users").where({ workspace_id: workspaceId, sub: input.sub }).first("sub", "name", "email");
+      if (!user) throw Invalid.field("sub", "no such user in this workspace; send name and email to create one");
+      claims = user;
+    } else {
+      claims = { sub: `local-${input.email.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`, name: input.name, email: input.email.toLowerCase() };
+    }
+    const token = await mintUserToken({ workspace: workspaceId, ...claims, secret: jwt.secret!, issuer: jwt.issuer, audience: jwt.audience, ttlSeconds: LOCAL_SIGN_IN_TTL_S });
+    ctx.status = 201;
+    ctx.body = { token, workspace_id: workspaceId, expires_at: new Date(Date.now() + LOCAL_SIGN_IN_TTL_S * 1000).toISOString() };
   });
   return router;
 }

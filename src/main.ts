@@ -28,14 +28,19 @@ try {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, "signal received");
-    hub.close().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    log.info({ signal, delayMs: config.shutdownDelayMs }, "signal received");
+    // Readiness fails at once; the hub keeps serving for SHUTDOWN_DELAY_MS so load balancers
+    // take it out of rotation before it stops taking connections.
+    hub.drain();
+    setTimeout(() => {
+      hub.close().then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    }, config.shutdownDelayMs);
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

@@ -9,6 +9,7 @@ import { ACCESS_LEVELS } from "./domain/agents/policy.js";
 import { SHARE_MAX_HOURS } from "./domain/sharing/policy.js";
 import { MESSAGE_ROLES } from "./domain/sessions/messages.js";
 import { MAX_SEQ } from "./domain/pagination.js";
+import { STRATEGIES } from "./domain/asks/routing.js";
 import { parseSince } from "./domain/time.js";
 import { Invalid } from "./errors.js";
 
@@ -125,6 +126,11 @@ export const MessagesQuery = PageQuery.extend({ since: SinceQuery, after_seq: Se
   (q) => q.cursor === undefined || q.after_seq === undefined,
   { message: "send cursor or after_seq, not both", path: ["after_seq"] },
 );
+/** A history page's query, as the message services take it. */
+export function parseMessagePage(query: unknown): { limit: number; cursor: string | undefined; afterSeq: number | undefined; since: Date | undefined } {
+  const q = parse(MessagesQuery, query);
+  return { limit: q.limit, cursor: q.cursor, afterSeq: q.after_seq, since: q.since };
+}
 
 // ---- agents, teams, keys --------------------------------------------------------------------
 
@@ -214,6 +220,18 @@ export const GroupBody = z.strictObject({
   allowed_groups: z.array(z.string().trim().min(1).max(500)).max(1000).optional(),
 });
 
+// ---- group conversations (ask the group) ----------------------------------------------------
+
+export const CreateConversation = z.strictObject({ title: Title.optional() });
+
+/** A question for the group's agents: who answers is routed by `strategy`, narrowed by `agentIds`. */
+export const AskBody = z.strictObject({
+  id: Uuid.optional(),
+  content: z.string().refine((c) => c.trim().length > 0, "must not be empty"),
+  agentIds: z.array(AgentId).min(1, "name at least one agent, or leave agentIds out").max(100).optional(),
+  strategy: z.enum(STRATEGIES, { message: `must be one of ${STRATEGIES.join(", ")}` }).optional(),
+});
+
 // ---- team channels --------------------------------------------------------------------------
 
 export const CreateChannel = z.object({
@@ -244,6 +262,18 @@ export function channelHistoryQuery(max: number) {
 // ---- local control (embedded CLI) -------------------------------------------------------------
 
 export const LocalWorkspace = z.object({ name: z.string().trim().min(1) });
+/** The web app's local sign-in (embedded default, loopback only): an existing user by `sub`, or a new one by name and email. */
+export const LocalSignIn = z.union(
+  [
+    z.strictObject({ workspace_id: z.string().min(1).max(100).optional(), sub: z.string().min(1).max(200) }),
+    z.strictObject({
+      workspace_id: z.string().min(1).max(100).optional(),
+      name: Title,
+      email: z.string().trim().max(320).regex(/^[^\s@]+@[^\s@]+$/, "must be an email address"),
+    }),
+  ],
+  { message: "send {sub} to sign in as a user of the workspace, or {name, email} to create one" },
+);
 /** What `agenthub token` sends: the same claims its flags take. */
 export const LocalToken = z.object({
   workspace: z.string().min(1),

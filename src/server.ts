@@ -14,15 +14,18 @@ import { signKeyToken } from "./auth/key-token.js";
 import { credentialOf } from "./auth/principal.js";
 import { developmentJwtSecret } from "./domain/settings.js";
 import type { Config } from "./config.js";
-import { createDb, isEmbedded, migrateLatest, type Db } from "./db.js";
+import { createDb, isEmbedded, migrateLatest, warmPool, type Db } from "./db.js";
 import { EventBus } from "./domain/events.js";
 import type { Clock } from "./domain/time.js";
 import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from "./rate-limit.js";
-import { localControlRoutes, removeLocalHubFile, writeLocalHubFile, type LocalHubFile } from "./local-control.js";
+import { localDemoRoutes } from "./local-demo.js";
+import { localControlRoutes, localSignInRoutes, removeLocalHubFile, writeLocalHubFile, type LocalHubFile } from "./local-control.js";
 import { DEFAULT_HTTP_AGENT_OPTIONS } from "./endpoints/http-agent.js";
+import { checkReadiness } from "./observability/health.js";
+import { HubMetrics } from "./observability/metrics.js";
 import { createRealtime } from "./realtime/server.js";
 import { turnEndpoint } from "./turns/endpoint.js";
-import { closeRedisClients, createRedisClients, pingRedis, type RedisClients } from "./redis.js";
+import { closeRedisClients, createRedisClients, type RedisClients } from "./redis.js";
 import { memoryTurnLog } from "./domain/turns/log.js";
 import { createServices, type Services } from "./services.js";
 import { redisTurnLog } from "./turn-log.js";
@@ -40,6 +43,8 @@ export interface Hub {
   /** The hub's database and event bus, for operations and tests (routes go through services). */
   db: Db;
   bus: EventBus;
+  /** Starts draining: /readyz answers 503 from now on, while everything else still works. close() drains too. */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -53,10 +58,16 @@ export async function startHub(config: Config, log: Logger, options: StartOption
   try {
     const applied = await migrateLatest(db);
     if (applied.length) log.info({ applied }, "migrations applied");
+    await warmPool(db);
     redis = config.redisUrl ? createRedisClients(config.redisUrl, log) : undefined;
 
     const secret = await jwtSecret(config, db, log);
     const bus = new EventBus(log);
+    const metrics = new HubMetrics();
+    metrics.followTurns(bus);
+    metrics.watchPool(db);
+    if (redis) metrics.watchRedis(redis);
+    let draining = false;
     let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
     const turnLog = redis ? redisTurnLog(redis.pub, config.redisPrefix) : memoryTurnLog();
     const services = createServices({ db, bus, config, log, turnLog, clock: options.clock, publicUrl: () => publicUrl });
@@ -66,7 +77,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     const embedded = isEmbedded(config);
     let localHub: LocalHubFile | undefined;
     const failedAuth = memoryRateLimiter(config.socket.failedAuthPer10sPerIp, options.clock);
-    const realtime = await createRealtime({ server, config, log, auth, services, bus, redis, failedAuth, clock: options.clock });
+    const realtime = await createRealtime({ server, config, log, auth, services, bus, redis, failedAuth, clock: options.clock, metrics });
     // An unknown KNOWLEDGE_TS_CONFIG stops the start here, naming the setting, not at the first search.
     await services.knowledge.ready();
     services.turns.useEndpoint(
@@ -76,6 +87,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         http: {
           ...DEFAULT_HTTP_AGENT_OPTIONS,
           allowPrivate: config.agents.allowPrivate || embedded,
+          onError: (err) => metrics.agentError(err.beforeFirstByte),
           timeouts: {
             connectMs: config.agents.connectTimeoutMs,
             firstByteMs: config.agents.firstByteTimeoutMs,
@@ -94,21 +106,21 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         log,
       }),
     );
+    // The web app's built-in demo agent (embedded default only), served over a socket to this hub.
+    const demo = embedded ? localDemoRoutes({ db, auth, services, hubUrl: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`, log }) : undefined;
     const app = createApp({
       config,
       log,
       services,
       auth,
-      ready: async () => {
-        await db.raw("select 1");
-        if (redis) await pingRedis(redis);
-      },
+      readiness: () => checkReadiness({ db, redis, draining: () => draining, log }),
+      metrics,
       limits: {
         perCredential: sharedLimiter(config.rateLimitPer10s, "rl", config, redis, log, options.clock),
         perAddress: sharedLimiter(config.publicPer10sPerIp, "rl-ip", config, redis, log, options.clock),
         failedAuth,
       },
-      extraRouters: embedded ? [localControlRoutes(() => localHub, db, { ...config.jwt, secret }, services.masterKeys)] : [],
+      extraRouters: embedded ? [localControlRoutes(() => localHub, db, { ...config.jwt, secret }, services.masterKeys), localSignInRoutes(db, { ...config.jwt, secret }), ...(demo ? [demo.router] : [])] : [],
     });
     server.on("request", app.callback());
     server.on("clientError", answerUnparsable);
@@ -124,14 +136,20 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     publicUrl = config.publicUrl ?? url;
     log.info({ port, database: embedded ? "embedded (PGlite)" : "postgres", adapter: redis ? "redis" : "in-process" }, "agenthub listening");
 
+    const drain = () => {
+      if (!draining) log.info("draining: /readyz answers 503 from now on");
+      draining = true;
+    };
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
+        drain();
         log.info("shutting down");
         if (localHub) removeLocalHubFile(config.dataDir, localHub);
         const stopHttp = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         services.turns.close();
+        await demo?.close();
         await realtime.close();
         const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
         await stopHttp;
@@ -140,7 +158,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         await db.destroy();
         log.info("stopped");
       })());
-    return { url, port, services, db, bus, close };
+    return { url, port, services, db, bus, drain, close };
   } catch (err) {
     if (redis) await closeRedisClients(redis).catch(() => {});
     await db.destroy().catch(() => {});

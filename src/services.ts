@@ -2,10 +2,12 @@
 import type { Knex } from "knex";
 import type { Logger } from "pino";
 import type { CredentialStore } from "./auth/authenticate.js";
+import { KeyCache } from "./auth/key-cache.js";
 import { checkAgentUrl } from "./endpoints/address-guard.js";
 import { newEndpointSecret } from "./endpoints/signature.js";
 import type { Config } from "./config.js";
 import { Agents } from "./domain/agents/service.js";
+import { Conversations } from "./domain/asks/service.js";
 import { keysById } from "./domain/backplane/repository.js";
 import { Backplane } from "./domain/backplane/service.js";
 import { Channels } from "./domain/channels/service.js";
@@ -38,11 +40,16 @@ export interface ServiceDeps {
 export function createServices(deps: ServiceDeps) {
   const tx = { db: deps.db, bus: deps.bus };
   const clock = deps.clock ?? systemClock;
-  const credentials: CredentialStore = {
+  // API keys are authenticated from memory for at most KEY_CACHE_MS; every key.revoked clears them.
+  const keyCache = new KeyCache(deps.config.keyCacheMs, () => clock.now().getTime());
+  deps.bus.subscribe((e) => {
+    if (e.type === "key.revoked") keyCache.forget(e.keyId);
+  });
+  const credentials: CredentialStore = keyCache.wrap({
     findLiveKey: (hash) => apiKeys.findLive(deps.db, hash),
     findLiveKeyById: (id) => keysById.findLive(deps.db, id),
     provisionUser: (claims) => users.provision(deps.db, claims),
-  };
+  });
   /** For the token an HTTP agent gets: the asking user's claims. */
   const userClaims = async (workspaceId: string, userId: number) => {
     const user = await users.find(deps.db, workspaceId, userId);
@@ -51,8 +58,15 @@ export function createServices(deps: ServiceDeps) {
   /** For re-checking live sockets: which of these keys still work. */
   const liveKeyIds = (keyIds: string[]) => apiKeys.liveIds(deps.db, keyIds);
   const sessionMessages = new SessionMessages(tx, clock, deps.config.messageMaxBytes);
+  const turns = new Turns(tx, deps.turnLog, sessionMessages, deps.log, { turnTimeoutMs: deps.config.agents.turnTimeoutMs, leaseMs: deps.config.agents.leaseMs });
+  const conversations = new Conversations(tx, clock, { turns, sessionMessages }, { tsConfig: deps.config.knowledgeTsConfig, maxAgentsPerAsk: deps.config.agents.maxPerAsk });
+  // A group that drops agents stops their running turns in its conversations (once, on the node that committed it).
+  deps.bus.subscribe((e) => {
+    if (e.type === "group.updated") conversations.agentsDropped(e.groupId).catch((err) => deps.log.warn({ err, group: e.groupId }, "could not stop the turns of agents a group dropped"));
+  });
   const services = {
     credentials,
+    keyCache,
     liveKeyIds,
     userClaims,
     agents: new Agents(tx, {
@@ -60,12 +74,13 @@ export function createServices(deps: ServiceDeps) {
       refusal: (url) => checkAgentUrl(url, { allowPrivate: deps.config.agents.allowPrivate || !deps.config.databaseUrl }),
       newSecret: newEndpointSecret,
     }),
-    agentKeys: new AgentKeys(tx),
-    masterKeys: new MasterKeys(tx),
-    channels: new Channels(tx),
+    agentKeys: new AgentKeys(tx, keyCache),
+    masterKeys: new MasterKeys(tx, keyCache),
+    channels: new Channels(tx, keyCache),
     sessions: new Sessions(tx, clock),
     sessionMessages,
-    turns: new Turns(tx, deps.turnLog, sessionMessages, deps.log, { turnTimeoutMs: deps.config.agents.turnTimeoutMs, leaseMs: deps.config.agents.leaseMs }),
+    turns,
+    conversations,
     shareLinks: new ShareLinks(tx, clock, deps.publicUrl),
     groups: new Groups(tx, clock),
     workspaces: new Workspaces(deps.db),

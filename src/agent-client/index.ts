@@ -10,17 +10,16 @@
  * - the socket disconnects: the signal aborts and nothing more is sent for that turn (the hub
  *   ends it); after a reconnect the client serves again.
  * Refused connections (`unauthorized`, `unavailable`, `rate limited`, …) are logged and retried
- * with capped exponential backoff, as are disconnects decided by the server.
+ * with capped exponential backoff, as are disconnects decided by the server. The connection is the
+ * typed client's (agenthub/client, connectRealtime), which owns reconnecting.
  */
-import { io, type Socket } from "socket.io-client";
-import type { z } from "zod";
-import type { AgentEvent } from "../domain/turns/events.js";
-import type { AckError, TurnRequest } from "../realtime/protocol.js";
+import { AgentHubError } from "../client/errors.js";
+import { connectRealtime } from "../client/realtime.js";
+import type { AckProblem, OutgoingAgentEvent, TurnRequest } from "../client/types.js";
 
-export type { TurnRequest } from "../realtime/protocol.js";
+export type { OutgoingAgentEvent, TurnRequest } from "../client/types.js";
 
-/** An event as an agent sends it (defaults such as `role` may be left out). */
-export type OutgoingAgentEvent = z.input<typeof AgentEvent>;
+type AckError = AckProblem;
 
 /** Why a turn's signal aborted: `signal.reason` is one of these. */
 export type TurnAbortReason = "cancelled" | "disconnected" | "closed";
@@ -78,27 +77,16 @@ export function serveTurns(options: ServeTurnsOptions): ServedAgent {
   const maxDelay = options.retryDelayMaxMs ?? 30_000;
   const serveTimeout = options.serveTimeoutMs ?? 10_000;
 
-  const socket: Socket = io(url, {
-    path: "/socket.io",
-    transports: ["websocket"],
-    auth: { token: key },
-    forceNew: true,
-    reconnection: true,
-    reconnectionDelay: baseDelay,
-    reconnectionDelayMax: maxDelay,
-  });
+  const hub = connectRealtime({ url, token: key, retryDelayMs: baseDelay, retryDelayMaxMs: maxDelay, ackTimeoutMs: serveTimeout });
   const turns = new Map<string, ActiveTurn>();
   let closed = false;
   let attempts = 0;
   let retryTimer: NodeJS.Timeout | undefined;
 
-  const nextDelay = () => {
-    const d = Math.min(maxDelay, baseDelay * 2 ** Math.min(attempts++, 20));
-    return Math.round(d * (0.75 + Math.random() * 0.5));
-  };
-  /** Runs `fn` after a backoff delay unless closed (one pending retry at a time). */
+  /** Asks `agent:serve` again after a backoff delay unless closed (one pending retry at a time). */
   const retry = (fn: () => void): number => {
-    const delay = nextDelay();
+    const d = Math.min(maxDelay, baseDelay * 2 ** Math.min(attempts++, 20));
+    const delay = Math.round(d * (0.75 + Math.random() * 0.5));
     clearTimeout(retryTimer);
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
@@ -107,37 +95,39 @@ export function serveTurns(options: ServeTurnsOptions): ServedAgent {
     return delay;
   };
 
-  const send = (turnId: string, event: OutgoingAgentEvent) => socket.emit("agent:event", { turnId, event });
+  const send = (turnId: string, event: OutgoingAgentEvent) => hub.emit("agent:event", { turnId, event });
 
   const serve = () => {
-    if (closed || !socket.connected) return;
-    socket.timeout(serveTimeout).emit("agent:serve", {}, (err: Error | null, ack?: { ok: boolean; error?: AckError }) => {
-      if (closed || !socket.connected) return;
-      if (err) {
-        const retryInMs = retry(serve);
-        log({ level: "warn", event: "serve_refused", message: `the hub did not answer agent:serve in ${serveTimeout} ms; asking again`, retryInMs });
-        return;
-      }
-      if (ack?.ok) {
+    if (closed || !hub.connected) return;
+    hub.request("agent:serve", {}, serveTimeout).then(
+      () => {
+        if (closed) return;
         attempts = 0;
         log({ level: "info", event: "serving", message: "serving turns" });
-        return;
-      }
-      const problem = ack?.error;
-      const status = problem?.status ?? 0;
-      const reason = problem ? `${problem.status} ${problem.title}${problem.detail ? `: ${problem.detail}` : ""}` : "no reason given";
-      if (status === 429 || status >= 500 || status === 0) {
-        const retryInMs = retry(serve);
-        log({ level: "warn", event: "serve_refused", message: `agent:serve refused (${reason}); asking again`, ...(problem ? { problem } : {}), retryInMs });
-      } else {
-        log({ level: "error", event: "serve_refused", message: `agent:serve refused (${reason}); not serving`, ...(problem ? { problem } : {}) });
-      }
-    });
+      },
+      (err: unknown) => {
+        if (closed || !hub.connected) return;
+        if (!(err instanceof AgentHubError)) {
+          const retryInMs = retry(serve);
+          log({ level: "warn", event: "serve_refused", message: `the hub did not answer agent:serve in ${serveTimeout} ms; asking again`, retryInMs });
+          return;
+        }
+        const problem: AckError = err.problem;
+        const status = problem.status;
+        const reason = `${problem.status} ${problem.title}${problem.detail ? `: ${problem.detail}` : ""}`;
+        if (status === 429 || status >= 500 || status === 0) {
+          const retryInMs = retry(serve);
+          log({ level: "warn", event: "serve_refused", message: `agent:serve refused (${reason}); asking again`, problem, retryInMs });
+        } else {
+          log({ level: "error", event: "serve_refused", message: `agent:serve refused (${reason}); not serving`, problem });
+        }
+      },
+    );
   };
 
   const endAll = (reason: TurnAbortReason) => {
     for (const [turnId, turn] of turns) {
-      if (reason === "closed" && !turn.ended && socket.connected) {
+      if (reason === "closed" && !turn.ended && hub.connected) {
         send(turnId, { type: "error", error: "the agent is shutting down" });
         send(turnId, { type: "done" });
       }
@@ -147,39 +137,29 @@ export function serveTurns(options: ServeTurnsOptions): ServedAgent {
     turns.clear();
   };
 
-  socket.on("connect", () => {
+  hub.on("connect", () => {
     log({ level: "info", event: "connected", message: `connected to ${url}` });
     serve();
   });
 
-  socket.on("connect_error", (err: Error) => {
+  hub.on("connect_error", ({ error, refused, retryInMs }) => {
     if (closed) return;
-    // Refused by the hub's handshake (socket.active false): Socket.IO does not retry by itself.
-    if (!socket.active) {
-      const retryInMs = retry(() => socket.connect());
-      log({ level: "warn", event: "connect_error", message: `connection refused by the hub: ${err.message}`, retryInMs });
-    } else {
-      log({ level: "warn", event: "connect_error", message: `cannot connect to ${url}: ${err.message}; retrying` });
-    }
+    if (refused) log({ level: "warn", event: "connect_error", message: `connection refused by the hub: ${error.message}`, retryInMs });
+    else log({ level: "warn", event: "connect_error", message: `cannot connect to ${url}: ${error.message}; retrying`, retryInMs });
   });
 
-  socket.on("hub:closing", (payload: { reason?: unknown }) => {
+  hub.on("hub:closing", (payload) => {
     log({ level: "warn", event: "closing", message: `the hub is closing this socket: ${String(payload?.reason ?? "no reason given")}` });
   });
 
-  socket.on("disconnect", (reason: string) => {
+  hub.on("disconnect", ({ reason, byServer, retryInMs }) => {
     endAll("disconnected");
     if (closed) return;
-    if (!socket.active) {
-      // The server closed the socket on purpose: Socket.IO does not reconnect by itself.
-      const retryInMs = retry(() => socket.connect());
-      log({ level: "warn", event: "disconnected", message: `disconnected by the hub (${reason}); reconnecting`, retryInMs });
-    } else {
-      log({ level: "warn", event: "disconnected", message: `disconnected (${reason}); reconnecting` });
-    }
+    const message = byServer ? `disconnected by the hub (${reason}); reconnecting` : `disconnected (${reason}); reconnecting`;
+    log({ level: "warn", event: "disconnected", message, ...(retryInMs !== undefined ? { retryInMs } : {}) });
   });
 
-  socket.on("turn:request", (request: TurnRequest) => {
+  hub.on("turn:request", (request) => {
     const turnId = typeof request?.turnId === "string" ? request.turnId : undefined;
     if (!turnId || closed) return;
     if (turns.has(turnId)) return; // the same request twice: one answer
@@ -187,7 +167,7 @@ export function serveTurns(options: ServeTurnsOptions): ServedAgent {
     turns.set(turnId, turn);
     log({ level: "info", event: "turn_request", message: `turn ${turnId} of session ${String(request.sessionId)}`, turnId });
     const emit = (event: OutgoingAgentEvent) => {
-      if (turn.ended || !socket.connected) return;
+      if (turn.ended || !hub.connected) return;
       send(turnId, event);
       if (event.type === "done") {
         turn.ended = true;
@@ -209,7 +189,7 @@ export function serveTurns(options: ServeTurnsOptions): ServedAgent {
       .then(() => finish(), finish);
   });
 
-  socket.on("turn:cancel", (payload: { turnId?: unknown }) => {
+  hub.on("turn:cancel", (payload) => {
     const turnId = typeof payload?.turnId === "string" ? payload.turnId : undefined;
     const turn = turnId ? turns.get(turnId) : undefined;
     if (!turnId || !turn || turn.ended) return;
@@ -217,7 +197,7 @@ export function serveTurns(options: ServeTurnsOptions): ServedAgent {
     turn.ended = true;
     turns.delete(turnId);
     turn.controller.abort("cancelled" satisfies TurnAbortReason);
-    if (socket.connected) {
+    if (hub.connected) {
       send(turnId, { type: "message_end", finishReason: "cancelled" });
       send(turnId, { type: "done" });
     }
@@ -226,7 +206,7 @@ export function serveTurns(options: ServeTurnsOptions): ServedAgent {
   return {
     async close() {
       if (closed) return;
-      const ending = turns.size > 0 && socket.connected;
+      const ending = turns.size > 0 && hub.connected;
       endAll("closed");
       closed = true;
       clearTimeout(retryTimer);
@@ -234,14 +214,7 @@ export function serveTurns(options: ServeTurnsOptions): ServedAgent {
       // dispatches them on the next tick, to a socket no longer connected): let the turns' last
       // events land first.
       if (ending) await new Promise((resolve) => setTimeout(resolve, CLOSE_GAP_MS));
-      if (socket.connected) {
-        await new Promise<void>((resolve) => {
-          socket.once("disconnect", () => resolve());
-          socket.disconnect();
-        });
-      } else {
-        socket.disconnect();
-      }
+      await hub.close();
       log({ level: "info", event: "closed", message: "disconnected" });
     },
   };

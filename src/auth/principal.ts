@@ -74,6 +74,11 @@ export function userIdOf(p: Principal): number | null {
   return p.kind === "user" ? p.userId : null;
 }
 
+/** Who said something, as a message records it: a user's id and name; nothing for keys. */
+export function authorOf(p: Principal): { userId?: number; userName?: string } {
+  return p.kind === "user" ? { userId: p.userId, userName: p.name || p.email } : {};
+}
+
 /** The API key behind a principal (revocation closes its sockets); undefined for users. */
 export function keyIdOf(p: Principal): string | undefined {
   return p.kind === "user" ? undefined : p.keyId;

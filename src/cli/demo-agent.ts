@@ -85,7 +85,7 @@ export function demoHandler(options: DemoHandlerOptions, onTurn?: (report: DemoT
       }
       const res = await api(
         `/v1/workspaces/${encodeURIComponent(workspaceId)}/agent/tools/semantic_search/execute`,
-        { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ input: { query, topK: 3 } }) },
+        { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ input: { text: query, topK: 3 } }) },
         signal,
       );
       if (!res.ok) return { error: `the tools route answered ${res.status}${res.status === 404 ? " (not available on this hub)" : ""}` };

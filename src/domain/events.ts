@@ -15,7 +15,8 @@ export type DomainEvent =
   | {
       type: "session.message_appended";
       workspaceId: string;
-      agentId: string;
+      /** null for a group's conversation. */
+      agentId: string | null;
       sessionId: string;
       seq: number;
       /** The message as the REST API presents it. */
@@ -25,7 +26,7 @@ export type DomainEvent =
   | {
       type: "session.updated";
       workspaceId: string;
-      agentId: string;
+      agentId: string | null;
       sessionId: string;
       change: SessionChange;
       /** The session as the REST API presents it (as it was just before deletion, for "deleted"). */
@@ -70,6 +71,8 @@ export type DomainEvent =
       event: unknown;
       audience: SessionAudience;
     }
+  /** An ask (group conversations) was made or one of its turns ended; `ask` as the REST API presents it. */
+  | { type: "ask.updated"; workspaceId: string; groupId: string; sessionId: string; ask: unknown }
   /** Whoever runs the turn (an HTTP call, a serving socket) is to stop it. */
   | { type: "turn.cancel"; workspaceId: string; agentId: string; turnId: string };
 
@@ -79,6 +82,8 @@ export type DomainEvent =
  * the owner (only while on the agent's team) and the groups sharing it.
  */
 export interface SessionAudience {
+  /** The agent whose keys with `sessions:read` are pushed it; null for a group's conversation. */
+  agentId: string | null;
   ownerUserId: number | null;
   groupIds: string[];
 }

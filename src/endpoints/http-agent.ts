@@ -57,6 +57,8 @@ export interface HttpAgentOptions {
   backoffMs?: number;
   /** Name resolution (tests inject one; default: the system resolver). */
   resolve?: Resolver;
+  /** Told of every call that failed (after its retries; not an abort), for metrics. */
+  onError?: (err: AgentCallError) => void;
 }
 
 /**
@@ -113,7 +115,11 @@ const TRANSIENT = new Set(["ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "ETIMED
 export async function* streamHttpAgent(request: HttpAgentRequest, options: HttpAgentOptions): AsyncGenerator<HttpAgentEvent, void, undefined> {
   // Literal IPs never reach the guarded lookup, so the URL itself is checked on every call too.
   const refused = checkAgentUrl(request.url, { allowPrivate: options.allowPrivate });
-  if (refused) throw new AgentCallError(refused, true);
+  if (refused) {
+    const err = new AgentCallError(refused, true);
+    options.onError?.(err);
+    throw err;
+  }
   const body = JSON.stringify({
     message: request.message,
     ...(request.languageId !== undefined && { languageId: request.languageId }),
@@ -123,6 +129,9 @@ export async function* streamHttpAgent(request: HttpAgentRequest, options: HttpA
   try {
     const res = await connect(call, chatUrl(request.url, request.sessionId), request, body, options);
     yield* readEvents(call, res, options);
+  } catch (err) {
+    if (err instanceof AgentCallError) options.onError?.(err);
+    throw err;
   } finally {
     call.close();
   }

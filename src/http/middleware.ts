@@ -7,6 +7,7 @@ import type { Middleware } from "koa";
 import type { Logger } from "pino";
 import { describePrincipal } from "../auth/principal.js";
 import { NotFound } from "../errors.js";
+import type { HubMetrics } from "../observability/metrics.js";
 import { toProblem } from "../problem.js";
 import type { HubState } from "./context.js";
 
@@ -19,7 +20,16 @@ const MAX_SEGMENT = 256;
 /** The path as logs may show it. */
 const loggedPath = (path: string) => path.replace(SHARE_PATH, "$1[redacted]");
 
-export function requestContext(log: Logger, bodyLimit: number): Middleware<HubState> {
+/**
+ * The route pattern a request matched (`/api/agents/:agentId`), for metrics: never the raw path,
+ * whose ids would make a series per resource. `unmatched` when no route took the method and path.
+ */
+export function matchedRoute(ctx: { method: string; matched?: Array<{ path: unknown; methods: string[] }> }): string {
+  const route = ctx.matched?.findLast((layer) => layer.methods.includes(ctx.method))?.path;
+  return typeof route === "string" ? route : "unmatched";
+}
+
+export function requestContext(log: Logger, bodyLimit: number, metrics?: HubMetrics): Middleware<HubState> {
   return async (ctx, next) => {
     const incoming = ctx.get("x-request-id");
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -54,6 +64,10 @@ export function requestContext(log: Logger, bodyLimit: number): Middleware<HubSt
       ctx.body = problem;
       ctx.type = "application/problem+json";
     } finally {
+      if (metrics) {
+        metrics.httpRequest(ctx.method, matchedRoute(ctx), ctx.status, (performance.now() - started) / 1000);
+        if (ctx.status === 429) metrics.rateLimit("http");
+      }
       const p = ctx.state.principal;
       // An outage (503) is the operator's to see once in the dependency's own logs, not as an error per request.
       ctx.state.log[ctx.status >= 500 && ctx.status !== 503 ? "error" : "info"](

@@ -9,6 +9,7 @@ import type { Authenticator } from "../auth/authenticate.js";
 import { credentialKey, credentialNoun, describePrincipal, expiresAtOf, type Principal } from "../auth/principal.js";
 import { agentSessionsPushedTo } from "../domain/sessions/policy.js";
 import { AppError, Invalid, Unauthorized, isUnavailable } from "../errors.js";
+import type { HubMetrics } from "../observability/metrics.js";
 import type { LocalRateLimiter } from "../rate-limit.js";
 import { ChannelUnwatch, ChannelWatch, HandshakeSince, SessionUnwatch, SessionWatch, parse } from "../schemas.js";
 import type { Services } from "../services.js";
@@ -36,6 +37,7 @@ export interface ConnectionDeps {
   failedAuth: LocalRateLimiter;
   /** Re-checks a socket's access right after it joined its rooms (a change made during the handshake). */
   recheck: Pick<AccessRecheck, "check">;
+  metrics?: Pick<HubMetrics, "rateLimit">;
 }
 
 type AtConnect = NonNullable<SocketData["atConnect"]>;
@@ -46,7 +48,10 @@ export function acceptConnections(io: HubServer, deps: ConnectionDeps): void {
 
   io.use(async (socket, next) => {
     const address = `ip:${socket.handshake.address}`;
-    if ((await deps.handshakes.hit(address)) > 0 || deps.failedAuth.over(address) > 0) return next(new Error("rate limited"));
+    if ((await deps.handshakes.hit(address)) > 0 || deps.failedAuth.over(address) > 0) {
+      deps.metrics?.rateLimit("socket");
+      return next(new Error("rate limited"));
+    }
     let principal: Principal;
     try {
       const token = socket.handshake.auth?.token;

@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { Principal } from "../auth/principal.js";
 import { Conflict } from "../errors.js";
 import type { ChannelHead } from "../domain/channels/repository.js";
+import type { HubMetrics } from "../observability/metrics.js";
 import type { Services } from "../services.js";
 import type { HubSocket, TurnEventPayload, WatchAck } from "./protocol.js";
 import { rooms } from "./rooms.js";
@@ -55,18 +56,20 @@ export class Delivery {
     private readonly sockets: LocalSockets,
     private readonly domain: DeliveryDomain,
     private readonly log: Logger,
+    /** Counts what is written one socket at a time (broadcasts are counted by `sockets`). */
+    private readonly metrics?: HubMetrics,
   ) {
     this.streams = new Streams(
       {
         channel: {
           after: (id, afterSeq, limit) => domain.channels.after(id, afterSeq, limit),
-          send: (socket, _id, message) => socket.emit("channel:message", message),
+          send: (socket, id, message) => this.send(socket as HubSocket, "channel", id, message),
           broadcast: (_ready, skipped, id, message) =>
             sockets.emit([rooms.channel(id)], "channel:message", message, skipped as HubSocket[]),
         },
         session: {
           after: (id, afterSeq, limit) => domain.sessionMessages.after(id, afterSeq, limit),
-          send: (socket, id, message) => socket.emit("session:message", { sessionId: id, message }),
+          send: (socket, id, message) => this.send(socket as HubSocket, "session", id, message),
           broadcast: (ready, _skipped, id, message) => sockets.emitTo(ready as HubSocket[], "session:message", { sessionId: id, message }),
         },
         turn: {
@@ -74,7 +77,7 @@ export class Delivery {
             const [sessionId, turnId] = id.split("/") as [string, string];
             return (await domain.turns.eventsAfter(turnId, afterSeq, limit)).map((e) => ({ sessionId, turnId, seq: e.seq, event: e.event }));
           },
-          send: (socket, _id, payload) => socket.emit("turn:event", payload as TurnEventPayload),
+          send: (socket, id, payload) => this.send(socket as HubSocket, "turn", id, payload),
           broadcast: (ready, _skipped, _id, payload) => sockets.emitTo(ready as HubSocket[], "turn:event", payload as TurnEventPayload),
         },
       },
@@ -101,7 +104,7 @@ export class Delivery {
     const session = await this.domain.sessions.readable(socket.data.principal, sessionId);
     const active = await this.domain.turns.active(sessionId);
     for (const t of active) this.streams.beginCatchUp(socket, "turn", turnStream(sessionId, t.id), 0, { explicit: true });
-    const watched = await this.watch(socket, "session", sessionId, since ?? session.message_count, session.agent_id);
+    const watched = await this.watch(socket, "session", sessionId, since ?? session.message_count, session.agent_id ?? undefined);
     const running = await Promise.all(active.map(async (turn) => ({ turn, ...(await this.domain.turns.snapshot(turn.id)) })));
     if (!watched.ack.ok) return watched;
     return {
@@ -230,6 +233,7 @@ export class Delivery {
     if (kind === "channel") socket.emit("channel:message", message);
     else if (kind === "session") socket.emit("session:message", { sessionId: id, message });
     else socket.emit("turn:event", message as TurnEventPayload);
+    this.metrics?.wrote(kind === "channel" ? "channel:message" : kind === "session" ? "session:message" : "turn:event", message, 1);
   }
 
   /** One page of a replay: at most REPLAY_LIMIT messages and about REPLAY_MAX_BYTES, less `skip`. */

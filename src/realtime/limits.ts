@@ -13,6 +13,7 @@ import type { Logger } from "pino";
 import type { Socket } from "socket.io";
 import { TooManyRequests } from "../errors.js";
 import { systemClock, type Clock } from "../domain/time.js";
+import type { HubMetrics } from "../observability/metrics.js";
 import { toProblem } from "../problem.js";
 import type { HubSocket } from "./protocol.js";
 import { closeSocket, cutSocket } from "./sockets.js";
@@ -56,6 +57,7 @@ export class SocketLimits {
     private readonly settings: LimitSettings,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    private readonly metrics?: Pick<HubMetrics, "rateLimit" | "slowConsumer">,
   ) {}
 
   attach(socket: Socket): void {
@@ -88,6 +90,7 @@ export class SocketLimits {
       if (count > 2 * this.settings.eventsPer10s) return closeOnce("rate limit exceeded", { events: count }, closeSocket);
       const ack = packet[packet.length - 1];
       const retryAfter = Math.ceil((windowStart + WINDOW_MS - now) / 1000);
+      this.metrics?.rateLimit("socket");
       if (typeof ack === "function") ack({ ok: false, error: toProblem(new TooManyRequests(retryAfter), 0).problem });
     });
 
@@ -100,7 +103,7 @@ export class SocketLimits {
     conn.on?.("packetCreate", (packet) => {
       queued += packetBytes(packet);
       const buffered = queued + bufferedInSocket(conn);
-      if (buffered > this.settings.maxBuffered) closeOnce(SLOW_CONSUMER, { buffered }, cutSocket);
+      if (buffered > this.settings.maxBuffered) closeOnce(SLOW_CONSUMER, { buffered }, (s, reason) => cutSocket(s, reason, this.metrics));
     });
   }
 
@@ -111,7 +114,7 @@ export class SocketLimits {
     const buffered = queued + bufferedInSocket(conn);
     if (buffered > this.settings.maxBuffered) {
       this.log.warn({ socket: socket.id, buffered }, `${SLOW_CONSUMER}; disconnecting`);
-      cutSocket(socket as HubSocket, SLOW_CONSUMER);
+      cutSocket(socket as HubSocket, SLOW_CONSUMER, this.metrics);
     }
   }
 }

@@ -25,6 +25,8 @@ export interface ServerToClientEvents {
   "turn:started": (payload: { sessionId: string; turn: unknown }) => void;
   "turn:event": (payload: TurnEventPayload) => void;
   "turn:ended": (payload: { sessionId: string; turn: unknown }) => void;
+  /** To the members of the group (and watchers of the conversation): an ask was made, or one of its turns ended. */
+  "ask:updated": (payload: { groupId: string; ask: unknown }) => void;
   /** To one serving socket of the agent (after `agent:serve`): answer with `agent:event` until `done`. */
   "turn:request": (payload: TurnRequest) => void;
   "turn:cancel": (payload: { turnId: string }) => void;
@@ -42,8 +44,8 @@ export interface TurnRequest {
   sessionId: string;
   /** The id the answer will be stored under. */
   messageId: string;
-  /** The user's message that triggered the turn. */
-  message: { id: string; role: string; content: unknown };
+  /** The user's message that triggered the turn; in a group's conversation also who asked (`userId`, `userName`). */
+  message: { id: string; role: string; content: unknown; userId?: number; userName?: string };
   /** The session's last 50 messages before the trigger, oldest first. */
   history: unknown[];
 }

@@ -39,10 +39,10 @@ export function identityRooms(p: Principal): string[] {
  * The rooms that receive a session's events: its watchers, its agent's reading keys, and the
  * audience sessions/policy.ts decided (owner, sharing groups).
  */
-export function sessionRooms(s: { workspaceId: string; agentId: string; sessionId: string; audience: SessionAudience }): string[] {
+export function sessionRooms(s: { workspaceId: string; sessionId: string; audience: SessionAudience }): string[] {
   return [
     rooms.session(s.sessionId),
-    rooms.agentSessions(s.workspaceId, s.agentId),
+    ...(s.audience.agentId !== null ? [rooms.agentSessions(s.workspaceId, s.audience.agentId)] : []),
     ...(s.audience.ownerUserId !== null ? [rooms.user(s.workspaceId, s.audience.ownerUserId)] : []),
     ...s.audience.groupIds.map(rooms.group),
   ];

@@ -146,6 +146,9 @@ export class EventRouter {
         for (const s of sockets.in(...targets)) delivery.leave(s, "turn", turnStream(event.sessionId, turn.id));
         return;
       }
+      case "ask.updated":
+        sockets.emit([rooms.group(event.groupId), rooms.session(event.sessionId)], "ask:updated", { groupId: event.groupId, ask: event.ask });
+        return;
       case "turn.cancel":
         this.deps.turns.cancelRequested(event.turnId);
         sockets.emit([rooms.serving(event.workspaceId, event.agentId)], "turn:cancel", { turnId: event.turnId });

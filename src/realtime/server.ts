@@ -11,6 +11,7 @@ import type { Authenticator } from "../auth/authenticate.js";
 import type { Config } from "../config.js";
 import type { EventBus } from "../domain/events.js";
 import type { Clock } from "../domain/time.js";
+import type { HubMetrics } from "../observability/metrics.js";
 import { memoryRateLimiter, type LocalRateLimiter } from "../rate-limit.js";
 import type { RedisClients } from "../redis.js";
 import type { Services } from "../services.js";
@@ -39,6 +40,7 @@ export interface RealtimeDeps {
   /** Refused credentials per address, shared with REST. */
   failedAuth: LocalRateLimiter;
   clock?: Clock | undefined;
+  metrics?: HubMetrics | undefined;
 }
 
 export interface Realtime {
@@ -58,13 +60,22 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   coalesceWrites(io.engine);
   if (redis) io.adapter(createAdapter(redis.pub, redis.sub, { key: config.redisPrefix }));
 
-  const sockets = localSockets(io);
-  const delivery = new Delivery(sockets, deps.services, log);
-  const limits = new SocketLimits(config.socket, log, deps.clock);
+  const { metrics } = deps;
+  metrics?.watchSockets(io.of("/"));
+  const sockets = localSockets(io, metrics);
+  const delivery = new Delivery(sockets, deps.services, log, metrics);
+  const limits = new SocketLimits(config.socket, log, deps.clock, metrics);
   const router = new EventRouter({ sockets, delivery, turns: deps.services.turns, log });
   const transport = redis ? await redisTransport(redis.pub, redis.events, `${config.redisPrefix}:events`, log) : localTransport();
   deps.bus.subscribe((event) => transport.publish(event));
-  transport.onEvent((event) => router.enqueue(event));
+  transport.onEvent((event, publishedAt) => {
+    // At once, not behind the router's queue: the next request with the key must be refused.
+    if (event.type === "key.revoked") deps.services.keyCache.forget(event.keyId);
+    metrics?.routed(event, publishedAt);
+    router.enqueue(event);
+  });
+  // A revocation answers once its event has reached every node's key cache.
+  deps.services.keyCache.propagateWith(() => transport.settled());
   const recheck = new AccessRecheck(() => io.of("/").sockets.values(), deps.services, delivery, log);
   recheck.start(config.socket.recheckMs);
   acceptConnections(io, {
@@ -77,6 +88,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     handshakes: memoryRateLimiter(config.socket.handshakesPer10sPerIp, deps.clock),
     failedAuth: deps.failedAuth,
     recheck,
+    metrics,
   });
 
   const sweep = setInterval(() => {

@@ -73,7 +73,7 @@ export function socketDispatch(io: HubServer, turns: TurnsDomain, log: Logger) {
       turnId: turn.id,
       sessionId: turn.session_id,
       messageId: turn.message_id,
-      message: { id: context.trigger.id, role: context.trigger.role, content: context.trigger.content },
+      message: { id: context.trigger.id, role: context.trigger.role, content: context.trigger.content, ...authorFields(context.trigger) },
       history: context.history,
     });
     // Until the first event: a socket that went away hands the turn to another; silence fails it.
@@ -95,4 +95,9 @@ export function socketDispatch(io: HubServer, turns: TurnsDomain, log: Logger) {
     check.unref();
     return true;
   };
+}
+
+/** Who asked, in a group's conversation (absent elsewhere). */
+function authorFields(m: { userId?: number | undefined; userName?: string | undefined }): { userId?: number; userName?: string } {
+  return { ...(m.userId !== undefined ? { userId: m.userId } : {}), ...(m.userName !== undefined ? { userName: m.userName } : {}) };
 }

@@ -3,6 +3,7 @@
  * by room or one by one, closed with a reason. A small interface so both can be tested without
  * a server.
  */
+import type { HubMetrics } from "../observability/metrics.js";
 import type { HubServer, HubSocket, ServerToClientEvents } from "./protocol.js";
 
 type Event = keyof ServerToClientEvents;
@@ -19,9 +20,10 @@ export interface LocalSockets {
   close(socket: HubSocket, reason: string): void;
 }
 
-export function localSockets(io: HubServer): LocalSockets {
+/** With `metrics`, every write is counted (and a live event's lag observed). */
+export function localSockets(io: HubServer, metrics?: HubMetrics): LocalSockets {
   const nsp = io.of("/");
-  return {
+  const sockets: LocalSockets = {
     in(...roomNames) {
       const rooms = nsp.adapter.rooms;
       const ids: Iterable<string> =
@@ -36,12 +38,19 @@ export function localSockets(io: HubServer): LocalSockets {
     emit(roomNames, event, payload, except = []) {
       const target = io.local.to(roomNames);
       (except.length ? target.except(except.map((s) => s.id)) : target).emit(event, ...([payload] as Parameters<ServerToClientEvents[typeof event]>));
+      if (metrics) {
+        const reached = roomNames.length === 1 ? (nsp.adapter.rooms.get(roomNames[0]!)?.size ?? 0) : sockets.in(...roomNames).length;
+        metrics.wrote(event, payload, reached - except.length);
+      }
     },
-    emitTo(sockets, event, payload) {
-      if (sockets.length) io.local.to(sockets.map((s) => s.id)).emit(event, ...([payload] as Parameters<ServerToClientEvents[typeof event]>));
+    emitTo(targets, event, payload) {
+      if (!targets.length) return;
+      io.local.to(targets.map((s) => s.id)).emit(event, ...([payload] as Parameters<ServerToClientEvents[typeof event]>));
+      metrics?.wrote(event, payload, targets.length);
     },
     close: closeSocket,
   };
+  return sockets;
 }
 
 /** Closes a socket on purpose, telling it why first. */
@@ -58,7 +67,8 @@ export function closeSocket(socket: HubSocket, reason: string): void {
  * A polite close would wait for engine.io's queue to drain, which a consumer that stopped reading
  * never lets happen.
  */
-export function cutSocket(socket: Pick<HubSocket, "emit" | "disconnect" | "conn">, reason: string): void {
+export function cutSocket(socket: Pick<HubSocket, "emit" | "disconnect" | "conn">, reason: string, metrics?: Pick<HubMetrics, "slowConsumer">): void {
+  metrics?.slowConsumer();
   const conn = socket.conn as unknown as {
     writeBuffer?: unknown[];
     close?(discard: boolean): void;

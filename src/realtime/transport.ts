@@ -1,13 +1,20 @@
 /**
  * Carries committed domain events to every hub process. With Redis: one pub/sub channel,
- * published after commit by the process that committed, received once by every process
- * (itself included). Without Redis: delivered in-process.
+ * published after commit by the process that committed and received once by every other
+ * process; the committing process hands its own events to its router at once rather than
+ * waiting for Redis to echo them (each event carries its process's origin, so the echo is
+ * dropped). Streams stay in seq order on every node all the same: the router puts each stream
+ * back in seq order (reorder.ts). Without Redis: delivered in-process.
  *
  * While Redis is away, events wait in a backlog bounded in count and bytes and are published in
  * order once it is back. Past the bound the oldest are dropped: stream messages dropped so are
  * still in Postgres (sockets fill seq gaps from there, and resuming clients replay with since),
  * and access changes are caught by the periodic re-check of live sockets.
+ *
+ * Each event travels with the time it was published (wall clock, ms), so receivers can measure
+ * how long it took to reach their sockets.
  */
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { DomainEvent } from "../domain/events.js";
@@ -17,33 +24,50 @@ const SUBSCRIBE_WAIT_MS = 5000;
 const BACKLOG_MAX_EVENTS = 10_000;
 const BACKLOG_MAX_BYTES = 16 * 1024 * 1024;
 
+/** `publishedAt` is undefined for events sent without it (an older hub, the CLI). */
+export type EventHandler = (event: DomainEvent, publishedAt: number | undefined) => void;
+
 export interface EventTransport {
   publish(event: DomainEvent): void;
-  onEvent(handler: (event: DomainEvent) => void): void;
+  onEvent(handler: EventHandler): void;
+  /**
+   * Resolves once every event published so far has been handed to every node's subscription
+   * (Redis answered its PUBLISH), or is held in the backlog while Redis is away.
+   */
+  settled(): Promise<void>;
 }
 
 export function localTransport(): EventTransport {
-  let handler: ((event: DomainEvent) => void) | undefined;
+  let handler: EventHandler | undefined;
   return {
-    publish: (event) => queueMicrotask(() => handler?.(event)),
+    publish: (event) => {
+      const publishedAt = Date.now();
+      queueMicrotask(() => handler?.(event, publishedAt));
+    },
     onEvent: (h) => {
       handler = h;
     },
+    // Handlers run in a microtask: one more turn of the queue and they have run.
+    settled: () => new Promise<void>((resolve) => queueMicrotask(resolve)),
   };
 }
 
 export async function redisTransport(pub: Redis, sub: Redis, channel: string, log: Logger): Promise<EventTransport> {
-  let handler: ((event: DomainEvent) => void) | undefined;
+  let handler: EventHandler | undefined;
+  /** This process, on the events it publishes: their echo from Redis is not handled again. */
+  const origin = randomUUID();
   sub.on("message", (ch: string, raw: string) => {
     if (ch !== channel) return;
-    let event: DomainEvent;
+    let event: DomainEvent & { publishedAt?: unknown; origin?: unknown };
     try {
       event = JSON.parse(raw);
     } catch (err) {
       log.error({ err }, "unreadable event on the events channel");
       return;
     }
-    handler?.(event);
+    const { publishedAt, origin: from, ...rest } = event;
+    if (from === origin) return; // handled when it was published
+    handler?.(rest as DomainEvent, typeof publishedAt === "number" ? publishedAt : undefined);
   });
   // ioredis re-subscribes by itself after a reconnect. If Redis is down at start, start anyway
   // (readiness reports it) rather than hang; delivery begins once Redis answers.
@@ -60,7 +84,10 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
   const backlog: string[] = [];
   let backlogBytes = 0;
   let dropped = 0;
-  const send = (raw: string) => pub.publish(channel, raw).catch((err) => log.error({ err }, "could not publish event"));
+  /** The last PUBLISH sent: Redis answers in order, so once it is answered all before it are. */
+  let lastSent: Promise<unknown> = Promise.resolve();
+  const send = (raw: string) =>
+    (lastSent = pub.publish(channel, raw).catch((err) => log.error({ err }, "could not publish event")));
   pub.on("ready", () => {
     if (!backlog.length) return;
     log.info({ events: backlog.length, dropped }, "Redis is back; publishing the events held meanwhile");
@@ -71,7 +98,10 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
 
   return {
     publish: (event) => {
-      const raw = JSON.stringify(event);
+      const publishedAt = Date.now();
+      // This process's own sockets first, at once (in publish order, like the in-process transport).
+      queueMicrotask(() => handler?.(event, publishedAt));
+      const raw = JSON.stringify({ ...event, publishedAt, origin });
       if (pub.status === "ready" && !backlog.length) return void send(raw);
       if (!backlog.length) log.warn("Redis is unavailable; holding events until it is back");
       backlog.push(raw);
@@ -84,5 +114,6 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
     onEvent: (h) => {
       handler = h;
     },
+    settled: () => lastSent.then(() => {}),
   };
 }

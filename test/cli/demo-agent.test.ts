@@ -194,7 +194,7 @@ describe("demo agent", () => {
     const { turnId } = hub.request(hub.serving[0]!, QUESTION);
     await hub.until(() => hub.eventsOf(turnId).some((e) => (e as { type?: string }).type === "done"), "done");
     const events = validated(hub.eventsOf(turnId));
-    expect(hub.toolCalls).toEqual([{ input: { query: QUESTION, topK: 3 } }]);
+    expect(hub.toolCalls).toEqual([{ input: { text: QUESTION, topK: 3 } }]);
     const end = events.find((e) => e.type === "tool_call_end") as Extract<AgentEvent, { type: "tool_call_end" }>;
     expect(end.error).toBeUndefined();
     expect(end.output).toHaveLength(1);

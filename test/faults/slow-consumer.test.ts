@@ -21,6 +21,12 @@ const MESSAGE_CHARS = 200_000;
 const BURST_RATE = 25;
 const BURST_MS = 12_000;
 const WARMUP_MS = 2_000;
+/**
+ * RSS growth allowed after the burst. A hub that kept the burst for the stalled socket grows by
+ * about 150 MB; one that cuts it off grows by 0–80 MB on this 2-core machine (V8 keeps the heap it
+ * grew for 5 MB/s of 200 kB strings a while after collecting them), so the line is drawn at 100.
+ */
+const BURST_SLACK_MB = Math.max(RSS_SLACK_MB, 100);
 /** Quiet time after the burst, the stalled socket still not reading, for the burst's garbage to go. */
 const SETTLE_MS = 5_000;
 
@@ -61,8 +67,17 @@ describe("a slow consumer", () => {
       const receivedBeforePause = slow.of("channel:message").length;
       await sleep(BURST_MS);
       await publisher.stop();
-      await sleep(SETTLE_MS);
-      const rssAfterBurst = Object.fromEntries(bed.live().map((h) => [h.name, rssMb(h.pid)]));
+      // RSS after the burst: the least seen over the settle's second half (a collection that has not
+      // run yet reads as memory held; what the hub really keeps stays up for every sample).
+      await sleep(SETTLE_MS / 2);
+      const rssAfterBurst: Record<string, number | undefined> = {};
+      for (let t = 0; t < SETTLE_MS / 2; t += 250) {
+        for (const h of bed.live()) {
+          const now = rssMb(h.pid);
+          if (now !== undefined) rssAfterBurst[h.name] = Math.min(rssAfterBurst[h.name] ?? now, now);
+        }
+        await sleep(250);
+      }
 
       // Read again: what the hub still queued arrives, then why it closed the socket.
       clearInterval(repause);
@@ -100,7 +115,7 @@ describe("a slow consumer", () => {
       expect.soft({ duplicates: slowVerdict.duplicates, outOfOrder: slowVerdict.outOfOrder }, "what the slow socket got is in order").toEqual({ duplicates: 0, outOfOrder: 0 });
       // The hub holds a bounded amount for it, not the whole burst.
       for (const r of rss) {
-        expect.soft(r.after, `RSS of hub ${r.hub}${r.hub === hubA!.name ? " (the stalled socket's)" : ""} after the burst, the socket still not reading (baseline ${r.baseline} MB)`).toBeLessThan(r.baseline! + RSS_SLACK_MB);
+        expect.soft(r.after, `RSS of hub ${r.hub}${r.hub === hubA!.name ? " (the stalled socket's)" : ""} after the burst, the socket still not reading (baseline ${r.baseline} MB)`).toBeLessThan(r.baseline! + BURST_SLACK_MB);
       }
       // Everyone else: everything, once, in order, never disconnected.
       expectDelivered({ ok, byClient });

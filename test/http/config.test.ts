@@ -118,6 +118,7 @@ describe("configuration", () => {
         readonly handshakesPer10sPerIp: number;
         readonly failedAuthPer10sPerIp: number;
       };
+      readonly keyCacheMs: number;
       readonly rateLimitPer10s: number;
       readonly publicPer10sPerIp: number;
       readonly trustProxy: boolean;
@@ -128,9 +129,12 @@ describe("configuration", () => {
         readonly idleTimeoutMs: number;
         readonly turnTimeoutMs: number;
         readonly leaseMs: number;
+        readonly maxPerAsk: number;
       };
       readonly knowledgeTsConfig: string;
       readonly shutdownTimeoutMs: number;
+      readonly shutdownDelayMs: number;
+      readonly metricsToken: string | undefined;
     }>();
     expectTypeOf<Config["banner"]>().toEqualTypeOf<boolean>();
   });

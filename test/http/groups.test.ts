@@ -231,7 +231,7 @@ describe("sessions shared with a group", () => {
 
     events = [];
     await appendMessage(alice, a1, s.id, { content: "the disk" });
-    expect(events).toEqual([expect.objectContaining({ type: "session.message_appended", audience: { ownerUserId: aliceId, groupIds: [g.id] } })]);
+    expect(events).toEqual([expect.objectContaining({ type: "session.message_appended", audience: { agentId: a1, ownerUserId: aliceId, groupIds: [g.id] } })]);
   });
 
   it("refuses to add what the caller may not share, twice, or of another agent", async () => {

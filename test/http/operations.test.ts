@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../support/api.js";
 import { JWT_SECRET, PG_ADMIN_URL, REDIS_URL, databaseUrl, FILE_DB_PREFIX } from "../support/env.js";
 import { spawnHub, type HubProcess } from "../support/hub.js";
-import { expectProblem } from "../support/problem.js";
+import { expectProblem, problem } from "../support/problem.js";
 import { connect } from "../support/sockets.js";
 
 const run = promisify(execFile);
@@ -138,6 +138,12 @@ describe("readiness", () => {
     const hub = await spawnHub({ env: { REDIS_URL: "redis://127.0.0.1:6399" } });
     hubs.push(hub);
     expect((await api(hub.url).get("/healthz")).status).toBe(200);
-    expectProblem(await api(hub.url).get("/readyz"), "not-ready", { detail: "A dependency is not reachable" });
+    const res = await api(hub.url).get("/readyz");
+    expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+    expect(res.body).toEqual({
+      ...problem("not-ready", { detail: "A dependency is not reachable" }),
+      readiness: "not-ready",
+      checks: { postgres: { status: "up", latency_ms: expect.any(Number) }, redis: { status: "down" } },
+    });
   }, 30_000);
 });

@@ -57,6 +57,7 @@ describe("creating sessions", () => {
     expect(res.body).toEqual({
       id: expect.stringMatching(/^ses_[a-z0-9]{25}$/),
       agent_id: agent,
+      group_id: null,
       owner_id: bobId,
       title: "New session",
       archived: false,
@@ -270,7 +271,7 @@ describe("changing sessions", () => {
         sessionId: s.id,
         change: "renamed",
         session: expect.objectContaining({ id: s.id, title: "Evented" }),
-        audience: { ownerUserId: bobId, groupIds: [] },
+        audience: { agentId: agent, ownerUserId: bobId, groupIds: [] },
       },
       expect.objectContaining({ type: "session.updated", change: "deleted", session: expect.objectContaining({ id: s.id }) }),
     ]);
@@ -420,8 +421,8 @@ describe("messages", () => {
     await alice.delete(`/api/agents/${own}/team/${erinId}`);
     await appendMessage(key, own, s.id, { role: "assistant", content: "still here" });
     expect(events.filter((e) => e.type === "session.message_appended")).toEqual([
-      { type: "session.message_appended", workspaceId: hub.ws.id, agentId: own, sessionId: s.id, seq: 1, message: m, audience: { ownerUserId: erinId, groupIds: [] } },
-      expect.objectContaining({ seq: 2, audience: { ownerUserId: null, groupIds: [] } }),
+      { type: "session.message_appended", workspaceId: hub.ws.id, agentId: own, sessionId: s.id, seq: 1, message: m, audience: { agentId: own, ownerUserId: erinId, groupIds: [] } },
+      expect.objectContaining({ seq: 2, audience: { agentId: own, ownerUserId: null, groupIds: [] } }),
     ]);
   });
 });

@@ -99,7 +99,7 @@ describe("event router", () => {
       sessionId: "ses_1",
       seq: 1,
       message: {},
-      audience: { ownerUserId: 7, groupIds: ["grp_1", "grp_2"] },
+      audience: { agentId: "helper", ownerUserId: 7, groupIds: ["grp_1", "grp_2"] },
     });
     const expected = [rooms.session("ses_1"), rooms.agentSessions(WS, "helper"), rooms.user(WS, 7), rooms.group("grp_1"), rooms.group("grp_2")];
     expect(calls).toEqual([`offer session:ses_1#1 -> ${expected.join(",")}`]);
@@ -115,7 +115,7 @@ describe("event router", () => {
       sessionId: "ses_1",
       change: "renamed",
       session: { id: "ses_1" },
-      audience: { ownerUserId: null, groupIds: [] },
+      audience: { agentId: "helper", ownerUserId: null, groupIds: [] },
     });
     expect(calls).toEqual([`emit session:updated -> s:ses_1,as:${WS}:helper {"sessionId":"ses_1","change":"renamed","session":{"id":"ses_1"}}`]);
     router.close();
@@ -124,7 +124,7 @@ describe("event router", () => {
   it("makes watchers leave a deleted session", async () => {
     const { socket, calls, route, router } = setup();
     socket("w1", user(1), [rooms.session("ses_1")]);
-    await route({ type: "session.updated", workspaceId: WS, agentId: "a", sessionId: "ses_1", change: "deleted", session: {}, audience: { ownerUserId: null, groupIds: [] } });
+    await route({ type: "session.updated", workspaceId: WS, agentId: "a", sessionId: "ses_1", change: "deleted", session: {}, audience: { agentId: "a", ownerUserId: null, groupIds: [] } });
     expect(calls.slice(1)).toEqual(["leave w1 session:ses_1"]);
     router.close();
   });

@@ -1,12 +1,15 @@
 /**
  * Once per run: (re)create a template database with every migration applied. Each test file
- * then clones it (CREATE DATABASE … TEMPLATE …), which takes milliseconds.
+ * then clones it (CREATE DATABASE … TEMPLATE …), which takes milliseconds. And build the web app
+ * (dist/web) from the current sources, once, before any hub serves it (test/e2e).
  */
+import { execFileSync } from "node:child_process";
 import pg from "pg";
 import { createDb, migrateLatest } from "../../src/db.js";
 import { CHECKOUT_DB_PREFIXES, PG_ADMIN_URL, TEMPLATE_DB, databaseUrl } from "./env.js";
 
 export default async function setup(): Promise<() => Promise<void>> {
+  execFileSync(process.execPath, ["web/build.mjs"], { stdio: "inherit" });
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   await dropStale(admin);

@@ -13,7 +13,8 @@ export interface ThreadView {
   id: string;
   title: string;
   status: "ACTIVE" | "ARCHIVED";
-  agentServerId: string;
+  /** null for a group's conversation (it has no one agent). */
+  agentServerId: string | null;
   userId: string | null;
   roleId: string | null;
   spaceId: string | null;
@@ -32,6 +33,10 @@ export interface ThreadMessageView {
   thinkingSteps?: unknown[];
   toolCalls?: unknown[];
   sources?: Source[];
+  /** In a group's conversation: the agent that answered, the person who asked. */
+  agentId?: string;
+  userId?: number;
+  userName?: string;
   tokenUsage?: TokenUsage;
   model?: string;
   finishReason?: string;
@@ -94,6 +99,10 @@ export function presentThreadMessage(threadId: string, m: MessageView): ThreadMe
     ...(m.model !== undefined ? { model: m.model } : {}),
     ...(m.finishReason !== undefined ? { finishReason: m.finishReason } : {}),
     ...(m.metadata ? { metadata: m.metadata } : {}),
+    // In a group's conversation: who said it (an SDK agent reading the thread sees who asked and who answered).
+    ...(m.agentId !== undefined ? { agentId: m.agentId } : {}),
+    ...(m.userId !== undefined ? { userId: m.userId } : {}),
+    ...(m.userName !== undefined ? { userName: m.userName } : {}),
     createdAt: m.createdAt,
   };
 }

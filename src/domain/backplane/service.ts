@@ -110,6 +110,7 @@ export class Backplane {
       {
         workspaceId: actor.workspaceId,
         agentId: ownAgent,
+        agentSessionsOnly: true,
         ownerId: listedOwner(actor),
         roleScope: await roleScope(db, actor),
         spaceId: input.spaceId,
@@ -140,7 +141,7 @@ export class Backplane {
    */
   async storeMessage(actor: Principal, threadId: string, input: ThreadMessageInput): Promise<{ message: ThreadMessageView; created: boolean }> {
     const { message, created } = await transact(this.deps, async (trx, emit) => {
-      const session = await loadSessionFor(trx, actor, threadId, "write");
+      const session = await loadSessionFor(trx, actor, threadId, "append");
       await sessions.lock(trx, session.id);
       const [turn] = await turns.active(trx, session.id);
       if (turn && input.role === "user" && typeof input.content === "string") {
@@ -148,6 +149,12 @@ export class Backplane {
         if (typeof trigger?.view.content === "string" && trigger.view.content.trim() === input.content.trim()) return { message: trigger.view, created: false };
       }
       let id = input.id ?? undefined;
+      if (!id && turn && input.role === "assistant" && session.group_id !== null) {
+        // A group conversation runs several agents' turns at once: which one this answer is cannot
+        // be told, so it is not stored; each turn stores its own answer, attributed, when it ends.
+        const prepared = this.use.sessionMessages.prepare(toMessageInput(input, undefined));
+        return { message: { id: prepared.id, role: prepared.role, ...prepared.turn, seq: 0, createdAt: new Date().toISOString() }, created: false };
+      }
       if (!id && turn && input.role === "assistant" && !(await messages.find(trx, session.id, turn.message_id))) id = turn.message_id;
       const prepared = this.use.sessionMessages.prepare(toMessageInput(input, id));
       const stored = await messages.find(trx, session.id, prepared.id);
@@ -168,7 +175,8 @@ export class Backplane {
 
   /** Starts a turn on the thread (who may append may chat; an INACTIVE agent server takes none: turns/policy.ts). */
   async chat(actor: Principal, threadId: string, message: string): Promise<TurnView> {
-    const session = await loadSessionFor(this.deps.db, actor, threadId, "write");
+    const session = await loadSessionFor(this.deps.db, actor, threadId, "append");
+    if (session.agent_id === null) throw new Conflict("This thread is a group conversation: ask the group (POST /api/groups/{groupId}/conversations/{sessionId}/ask)");
     return (await this.use.turns.start(actor, session.agent_id, session.id, { content: message })).turn;
   }
 

@@ -132,22 +132,27 @@ export const channelMessages = {
    * Takes the channel's next seq and inserts the message in ONE statement, in its own implicit
    * transaction: the channel's row lock is held only inside Postgres, never across a round trip
    * to a busy Node process. Seqs stay gap-free: if the insert fails, the increment rolls back
-   * with it. Undefined when the channel is not in the workspace.
+   * with it. With `keyId` (the publishing API key) the same statement checks that the key is
+   * still live, so a key authenticated from a node's cache can never publish after it was
+   * revoked or expired. Undefined when the channel is not in the workspace or the key is not live.
    */
   async append(
     db: Knex,
-    m: { workspaceId: string; channelId: string; id: string; agentId: string; message: string; metadata: Record<string, unknown> | null; hash: string },
+    m: { workspaceId: string; channelId: string; id: string; agentId: string; message: string; metadata: Record<string, unknown> | null; hash: string; keyId: string | undefined },
   ): Promise<ChannelMessageView | undefined> {
+    const keyId = m.keyId ?? null;
     const result = await db.raw(
       `WITH channel AS (
          UPDATE team_channels SET message_count = message_count + 1
          WHERE id = ? AND workspace_id = ?
+           AND (?::text IS NULL OR EXISTS (
+             SELECT 1 FROM api_keys k WHERE k.id = ? AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())))
          RETURNING id, message_count
        )
        INSERT INTO team_channel_messages (channel_id, seq, id, agent_id, message, metadata, body_hash)
        SELECT channel.id, channel.message_count, ?, ?, ?, ?::jsonb, ? FROM channel
        RETURNING *`,
-      [m.channelId, m.workspaceId, m.id, m.agentId, m.message, m.metadata === null ? null : JSON.stringify(m.metadata), m.hash],
+      [m.channelId, m.workspaceId, keyId, keyId, m.id, m.agentId, m.message, m.metadata === null ? null : JSON.stringify(m.metadata), m.hash],
     );
     const row = result.rows[0];
     return row ? toMessage(row).view : undefined;

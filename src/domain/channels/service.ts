@@ -1,11 +1,13 @@
 /** Team channels: CRUD, agent subscriptions, broadcasts with per-channel gap-free seqs, history. */
 import { randomUUID } from "node:crypto";
 import type { Knex } from "knex";
-import { userIdOf, type Principal } from "../../auth/principal.js";
-import { Conflict, NotFound, isUniqueViolation } from "../../errors.js";
+import type { KeyCache } from "../../auth/key-cache.js";
+import { keyIdOf, userIdOf, type Principal } from "../../auth/principal.js";
+import { Conflict, NotFound, Unauthorized, isUniqueViolation } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { canonicalHash } from "../canonical.js";
 import { transact, type TxDeps } from "../events.js";
+import { apiKeys } from "../keys/repository.js";
 import { PAGE_MAX_BYTES, decodeIdCursor, decodeSeqCursor, encodeIdCursor, encodeSeqCursor, jsonBytes, takePage } from "../pagination.js";
 import { toIso } from "../time.js";
 import {
@@ -49,7 +51,11 @@ export interface HistoryQuery {
 export const HISTORY_MAX = 200;
 
 export class Channels {
-  constructor(private readonly deps: TxDeps) {}
+  constructor(
+    private readonly deps: TxDeps,
+    /** Told of a key the publishing statement found revoked (this node missed its event). */
+    private readonly keys?: Pick<KeyCache, "forget">,
+  ) {}
 
   async create(actor: Principal, input: { name: string; description?: string | null | undefined }): Promise<ChannelView> {
     assertCanCreateChannel(actor);
@@ -135,9 +141,11 @@ export class Channels {
     };
     const earlier = await replay();
     if (earlier) return earlier;
+    const keyId = keyIdOf(actor);
     let message: ChannelMessageView | undefined;
     try {
       message = await channelMessages.append(db, {
+        keyId,
         workspaceId: actor.workspaceId,
         channelId,
         id: input.id ?? randomUUID(),
@@ -154,7 +162,14 @@ export class Channels {
       }
       throw err;
     }
-    if (!message) throw new NotFound("Channel");
+    if (!message) {
+      // The statement checked the key too: tell a revoked (or expired) key from a missing channel.
+      if (keyId && !(await apiKeys.liveIds(db, [keyId])).has(keyId)) {
+        this.keys?.forget(keyId);
+        throw new Unauthorized("Unknown or revoked API key");
+      }
+      throw new NotFound("Channel");
+    }
     this.deps.bus.publish({ type: "channel.message", workspaceId: actor.workspaceId, channelId, seq: message.seq, message });
     return { message, created: true };
   }

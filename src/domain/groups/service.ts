@@ -135,6 +135,7 @@ export class Groups {
       const group = await loadGroupFor(trx, actor, groupId, "read");
       const session = await loadSessionFor(trx, actor, sessionId, "share");
       const agentIds = (await groups.agents(trx, [group.id])).get(group.id) ?? [];
+      if (session.agent_id === null) throw Invalid.field("sessionId", "a group conversation cannot be shared with a group");
       if (!agentIds.includes(session.agent_id)) throw Invalid.field("sessionId", "the session's agent is not one of the group's agents");
       let shared: GroupSessionView;
       try {

@@ -1,10 +1,12 @@
 /**
  * API keys: random 256-bit secrets shown once, stored only as a SHA-256 hash. Agent keys act as
  * one agent with scopes and may expire; master keys act for the whole workspace. Revoking a
- * key emits `key.revoked` after commit, which closes its sockets on every node; requests are
- * refused at once anyway, since authentication reads the database on every use.
+ * key emits `key.revoked` after commit, which clears it from every node's key cache and closes
+ * its sockets there; a revocation answers once that event has reached every node, so requests
+ * with the key are refused at once everywhere (auth/key-cache.ts).
  */
 import type { Knex } from "knex";
+import type { KeyCache } from "../../auth/key-cache.js";
 import { keyDisplayPrefix, keySecretPrefix, userIdOf, type KeyKind, type Principal, type Scope } from "../../auth/principal.js";
 import { NotFound } from "../../errors.js";
 import { newId, newSecret, sha256 } from "../../ids.js";
@@ -19,8 +21,15 @@ function mintKey(kind: KeyKind): { id: string; key: string; prefix: string; hash
   return { id: newId("key"), key, prefix: keyDisplayPrefix(key), hash: sha256(key) };
 }
 
+/** What revoking needs of the key cache: forget here, and wait until every node was told. */
+export type Revocations = Pick<KeyCache, "revoked">;
+const noCache: Revocations = { revoked: async () => {} };
+
 export class AgentKeys {
-  constructor(private readonly deps: TxDeps) {}
+  constructor(
+    private readonly deps: TxDeps,
+    private readonly cache: Revocations = noCache,
+  ) {}
 
   async create(
     actor: Principal,
@@ -49,13 +58,14 @@ export class AgentKeys {
     return apiKeys.liveOfAgent(this.deps.db, actor.workspaceId, agentId);
   }
 
-  /** Revokes a key; authentication reads the database on every use, so it stops at once everywhere. */
+  /** Revokes a key; answers once every node has been told, so it stops at once everywhere. */
   async revoke(actor: Principal, agentId: string, keyId: string): Promise<void> {
     await loadAgentForEdit(this.deps.db, actor, agentId);
     await transact(this.deps, async (trx, emit) => {
       if (!(await apiKeys.revokeAgentKey(trx, actor.workspaceId, agentId, keyId))) throw new NotFound("Key");
       emit({ type: "key.revoked", workspaceId: actor.workspaceId, keyId });
     });
+    await this.cache.revoked([keyId]);
   }
 }
 
@@ -65,7 +75,10 @@ export class AgentKeys {
  * workspace without a live master key.
  */
 export class MasterKeys {
-  constructor(private readonly deps: TxDeps) {}
+  constructor(
+    private readonly deps: TxDeps,
+    private readonly cache: Revocations = noCache,
+  ) {}
 
   /** Adds a master key (the workspace's first is made with it: workspaces/service.ts). */
   async create(actor: Principal, input: { name?: string | undefined }): Promise<MasterKeyView & { key: string }> {
@@ -85,11 +98,12 @@ export class MasterKeys {
   /** Revokes one master key (the caller's own included), never the last live one (409). */
   async revoke(actor: Principal, keyId: string): Promise<void> {
     assertCanManageMasterKeys(actor);
-    await transact(this.deps, async (trx, emit) => {
+    const revoked = await transact(this.deps, async (trx, emit) => {
       await apiKeys.lockMasters(trx, actor.workspaceId);
       assertCanRevokeMasterKey(await apiKeys.liveMasters(trx, actor.workspaceId), keyId);
-      await revokeMasterKeys(trx, emit, actor.workspaceId, [keyId]);
+      return revokeMasterKeys(trx, emit, actor.workspaceId, [keyId]);
     });
+    await this.cache.revoked(revoked);
   }
 
   /**
@@ -97,13 +111,15 @@ export class MasterKeys {
    * master key of the workspace revoked, in one transaction. 404 for an unknown workspace.
    */
   async rotate(workspaceId: string): Promise<{ workspaceId: string; masterKey: string; revokedKeyIds: string[] }> {
-    return transact(this.deps, async (trx, emit) => {
+    const rotated = await transact(this.deps, async (trx, emit) => {
       if (!(await apiKeys.lockMasters(trx, workspaceId))) throw new NotFound("Workspace");
       const old = (await apiKeys.liveMasters(trx, workspaceId)).map((k) => k.id);
       const created = await insertMasterKey(trx, workspaceId, "master", null);
       const revokedKeyIds = await revokeMasterKeys(trx, emit, workspaceId, old);
       return { workspaceId, masterKey: created.key, revokedKeyIds };
     });
+    await this.cache.revoked(rotated.revokedKeyIds);
+    return rotated;
   }
 }
 

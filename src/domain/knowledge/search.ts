@@ -192,6 +192,25 @@ export async function matchChunks(db: Knex, q: MatchQuery, mode: MatchMode): Pro
   }));
 }
 
+/**
+ * Ranks short documents (each a title, weight A, and a text, B) against a question: any of the
+ * question's words may match, ranked as knowledge search ranks chunks. Only matching documents
+ * are answered, best first. Group asks route by it (`match`).
+ */
+export async function rankDocuments(db: Knex, tsConfig: string, question: string, docs: Array<{ id: string; title: string; text: string }>): Promise<Array<{ id: string; score: number }>> {
+  if (!docs.length) return [];
+  const doc = `setweight(to_tsvector(?::regconfig, d.title), 'A') || setweight(to_tsvector(?::regconfig, d.text), 'B')`;
+  const { rows } = await db.raw(
+    `select d.id, ts_rank_cd(${doc}, query.q, 32) as score
+     from jsonb_to_recordset(?::jsonb) as d(id text, title text, text text)
+     cross join (select ${TSQUERY.or} as q) as query
+     where query.q is not null and ${doc} @@ query.q
+     order by score desc, d.id`,
+    [tsConfig, tsConfig, JSON.stringify(docs), tsConfig, question, tsConfig, tsConfig],
+  );
+  return (rows as Array<{ id: string; score: string | number }>).map((r) => ({ id: r.id, score: Number(r.score) }));
+}
+
 /** Every word must match; when none does, any word may. */
 export async function searchChunks(db: Knex, q: MatchQuery): Promise<ChunkHit[]> {
   const all = await matchChunks(db, q, "and");

@@ -45,6 +45,11 @@ export interface Turn {
   finishReason?: string;
   tokenUsage?: TokenUsage;
   metadata?: Record<string, unknown>;
+  /** In a group's conversation: the agent that answered (assistant messages). */
+  agentId?: string;
+  /** In a group's conversation: the person who asked (user messages). */
+  userId?: number;
+  userName?: string;
 }
 
 export interface MessageInput {
@@ -58,6 +63,10 @@ export interface MessageInput {
   finishReason?: string | null | undefined;
   tokenUsage?: TokenUsage | null | undefined;
   metadata?: Record<string, unknown> | null | undefined;
+  /** Set by the hub (never taken from clients): who said it, in a group's conversation. */
+  agentId?: string | undefined;
+  userId?: number | undefined;
+  userName?: string | undefined;
 }
 
 /** A message as the API presents it: absent optional parts are omitted, not null. */
@@ -68,7 +77,7 @@ export interface MessageView extends Turn {
   createdAt: string;
 }
 
-const TURN_KEYS = ["content", "thinking", "toolCalls", "sources", "model", "finishReason", "tokenUsage", "metadata"] as const;
+const TURN_KEYS = ["content", "thinking", "toolCalls", "sources", "model", "finishReason", "tokenUsage", "metadata", "agentId", "userId", "userName"] as const;
 const ID_UNIQUE = "session_messages_session_id_id_unique";
 
 function turnOf(input: MessageInput): Turn {
@@ -112,7 +121,7 @@ export class SessionMessages {
     const prepared = this.prepare(input);
     try {
       return await transact(this.deps, async (trx, emit) => {
-        const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
+        const session = await loadSessionFor(trx, actor, sessionId, "append", agentId);
         return this.appendLocked(trx, emit, session, prepared);
       });
     } catch (err) {
@@ -163,11 +172,15 @@ export class SessionMessages {
   }
 
   /** History, oldest first, after a cursor or after a seq (`after_seq`, like the socket's `since`). */
-  async list(actor: Principal, agentId: string, sessionId: string, page: MessagePageInput): Promise<{ messages: MessageView[]; next_cursor: string | null }> {
-    const { db } = this.deps;
-    const session = await loadSessionFor(db, actor, sessionId, "read", agentId);
+  /** `agentId` undefined: a session by id alone (group conversations; their route checked the group). */
+  async list(actor: Principal, agentId: string | undefined, sessionId: string, page: MessagePageInput): Promise<{ messages: MessageView[]; next_cursor: string | null }> {
+    return this.pageOf(await loadSessionFor(this.deps.db, actor, sessionId, "read", agentId), page);
+  }
+
+  /** A page of a session the caller already loaded with the right to read it. */
+  async pageOf(session: Session, page: MessagePageInput): Promise<{ messages: MessageView[]; next_cursor: string | null }> {
     const after = page.cursor !== undefined ? decodeSeqCursor(page.cursor) : (page.afterSeq ?? 0);
-    const rows = await messages.after(db, session.id, after, page.limit + 1, page.since);
+    const rows = await messages.after(this.deps.db, session.id, after, page.limit + 1, page.since);
     const { items, next } = takePage(rows, page.limit, (last) => encodeSeqCursor(last.seq), PAGE_MAX_BYTES);
     return { messages: items, next_cursor: next };
   }

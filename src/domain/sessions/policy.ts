@@ -10,6 +10,9 @@
  *   3. its owner, while they are on the agent's team: may do everything;
  *   4. members of the groups it is shared with (membership: groups/policy.ts): read only, 403
  *      for anything more.
+ * A group's conversation (no agent; `groupId` set) has its own readers:
+ *   5. members of its group (groups/policy.ts) read it and append to it (ask the group's agents);
+ *      its creator, while a member, may also change and share it; agent keys have no way in.
  * Anyone else gets 404, as if the session did not exist (another workspace, another user's).
  * While the workspace's RBAC is on, a session bound to a role is also invisible (404) to callers
  * of another role, whichever rule would let them in (rbac/policy.ts).
@@ -32,14 +35,18 @@ import { isGroupMember } from "../groups/policy.js";
 import { inScope, roleScopeWhen } from "../rbac/policy.js";
 import { sessions, type Session, type SessionReaders } from "./repository.js";
 
-/** read: see it and its messages. write: append, rename, archive, delete. share: make or revoke links. */
-export type SessionAction = "read" | "write" | "share";
+/**
+ * read: see it and its messages. append: add messages and start or cancel turns (asks). write:
+ * rename, archive, delete (and append). share: make or revoke links.
+ */
+export type SessionAction = "read" | "append" | "write" | "share";
 
-type Grant = "admin" | "agent-key" | "owner" | "group";
+type Grant = "admin" | "agent-key" | "owner" | "group" | "member";
 
 const SCOPE_FOR: Record<SessionAction, Scope> = {
   read: "sessions:read",
   share: "sessions:read",
+  append: "sessions:write",
   write: "sessions:write",
 };
 
@@ -55,6 +62,12 @@ function grantOf(actor: Principal, r: SessionReaders): Grant | undefined {
   if (isWorkspaceAdmin(actor)) return "admin";
   if (actor.kind === "agent") return actor.agentId === r.agentId ? "agent-key" : undefined;
   if (actor.kind !== "user") return undefined;
+  if (r.groupId !== null) {
+    // A conversation: its group's members, the creator among them (rule 5).
+    const group = r.groups.find((g) => g.id === r.groupId);
+    if (!group || !isGroupMember(group, actor)) return undefined;
+    return r.ownerUserId === actor.userId ? "owner" : "member";
+  }
   if (r.ownerUserId === actor.userId) return "owner";
   if (r.groups.some((g) => isGroupMember(g, actor))) return "group";
   return undefined;
@@ -69,6 +82,7 @@ export function assertCanSession(actor: Principal, readers: SessionReaders, acti
   if (!grant) throw new NotFound("Session");
   if (grant === "agent-key") requireScope(actor, action);
   if (grant === "group" && action !== "read") throw new Forbidden("Group members may read this session, not change or share it");
+  if (grant === "member" && action !== "read" && action !== "append") throw new Forbidden("Only the conversation's creator may change or share it; members may read it and ask");
 }
 
 /** Whether the caller may read the session (the same rule, as a yes or no). */
@@ -81,9 +95,13 @@ export function canReadSession(actor: Principal, readers: SessionReaders): boole
   }
 }
 
-/** Who is pushed the session's events besides its watchers: rules 2-4 (see the header). */
+/**
+ * Who is pushed the session's events besides its watchers: rules 2-4 (see the header); for a
+ * conversation, its group's members (rule 5: the creator hears it as a member, while one).
+ */
 export function sessionAudience(readers: SessionReaders): SessionAudience {
-  return { ownerUserId: readers.ownerUserId, groupIds: readers.groups.map((g) => g.id) };
+  if (readers.groupId !== null) return { agentId: null, ownerUserId: null, groupIds: [readers.groupId] };
+  return { agentId: readers.agentId, ownerUserId: readers.ownerUserId, groupIds: readers.groups.map((g) => g.id) };
 }
 
 /** The agent whose every session an agent key is pushed (rule 2 at the read scope), if any. */

@@ -14,10 +14,13 @@ import type { MessageRole, MessageView, Turn } from "./messages.js";
 /** The facts that decide who may read a session (policy.ts states the rule). */
 export interface SessionReaders {
   workspaceId: string;
-  agentId: string;
+  /** The session's agent; null for a group's conversation. */
+  agentId: string | null;
+  /** The group whose conversation this is (its members are its readers); null for an agent's session. */
+  groupId: string | null;
   /** The owner while they are on the agent's team; null when there is none or they left it. */
   ownerUserId: number | null;
-  /** The groups the session is shared with, with their membership rules. */
+  /** The groups the session is shared with (or, for a conversation, its group), with their membership rules. */
   groups: GroupRules[];
   /** The role the session is bound to (RBAC), and whether the workspace's RBAC is on. */
   roleId: string | null;
@@ -27,7 +30,9 @@ export interface SessionReaders {
 export interface Session {
   id: string;
   workspace_id: string;
-  agent_id: string;
+  /** One of agent_id (an agent's session) and group_id (a group's conversation) is set. */
+  agent_id: string | null;
+  group_id: string | null;
   owner_id: number | null;
   title: string;
   archived: boolean;
@@ -62,8 +67,8 @@ function withReaders(db: Knex, query: Knex.QueryBuilder): Knex.QueryBuilder {
     db.raw(
       `coalesce((select json_agg(json_build_object('id', g.id, 'created_by', g.created_by,
                   'allowed_users', g.allowed_users, 'allowed_groups', g.allowed_groups) order by g.id)
-                 from group_sessions gs join groups g on g.id = gs.group_id
-                 where gs.session_id = s.id), '[]') as shared_with`,
+                 from groups g
+                 where g.id = s.group_id or g.id in (select gs.group_id from group_sessions gs where gs.session_id = s.id)), '[]') as shared_with`,
     ),
   );
 }
@@ -71,7 +76,8 @@ function withReaders(db: Knex, query: Knex.QueryBuilder): Knex.QueryBuilder {
 const toColumns = (row: Record<string, any>): Omit<Session, "readers"> => ({
   id: row.id,
   workspace_id: row.workspace_id,
-  agent_id: row.agent_id,
+  agent_id: row.agent_id ?? null,
+  group_id: row.group_id ?? null,
   owner_id: intOrNull(row.owner_id),
   title: row.title,
   archived: row.archived,
@@ -94,7 +100,9 @@ function toSession(row: Record<string, any>): Session {
     readers: {
       workspaceId: columns.workspace_id,
       agentId: columns.agent_id,
-      ownerUserId: row.owner_on_team ? columns.owner_id : null,
+      groupId: columns.group_id,
+      // A conversation's owner reads it while a member of its group (policy.ts checks that).
+      ownerUserId: row.owner_on_team || columns.group_id ? columns.owner_id : null,
       roleId: columns.role_id,
       rbacActive: !!row.rbac_enabled,
       groups: groups.map((g) => ({
@@ -117,6 +125,10 @@ export interface SessionFilter {
   archived?: boolean | undefined;
   /** Only sessions shared with this group. */
   groupId?: string | undefined;
+  /** Only this group's conversations. */
+  conversationsOf?: string | undefined;
+  /** Only agents' sessions (no group conversations). */
+  agentSessionsOnly?: boolean | undefined;
   /** Only sessions updated after this millisecond. */
   updatedSince?: Date | undefined;
   /** Only sessions this role scope sees (RBAC). */
@@ -137,6 +149,8 @@ function filtered(db: Knex, f: SessionFilter): Knex.QueryBuilder {
   }
   if (f.spaceId !== undefined) q.andWhere("s.space_id", f.spaceId);
   if (f.externalUserId !== undefined) q.andWhere("s.external_user_id", f.externalUserId);
+  if (f.conversationsOf !== undefined) q.andWhere("s.group_id", f.conversationsOf);
+  if (f.agentSessionsOnly) q.whereNull("s.group_id");
   if (f.groupId !== undefined) q.whereExists(db("group_sessions as gs").whereRaw("gs.session_id = s.id").andWhere("gs.group_id", f.groupId));
   return afterMillisecond(q, "s.updated_at", f.updatedSince);
 }
@@ -170,7 +184,8 @@ export const sessions = {
     row: {
       id: string;
       workspace_id: string;
-      agent_id: string;
+      agent_id: string | null;
+      group_id?: string | null;
       owner_id: number | null;
       title: string;
       now: Date;

@@ -14,7 +14,9 @@ export const DEFAULT_SESSION_TITLE = "New session";
 
 export interface SessionView {
   id: string;
-  agent_id: string;
+  /** null for a group's conversation, which has its group_id instead. */
+  agent_id: string | null;
+  group_id: string | null;
   owner_id: number | null;
   title: string;
   archived: boolean;
@@ -50,6 +52,7 @@ export function presentSession(s: Omit<Session, "readers">): SessionView {
   return {
     id: s.id,
     agent_id: s.agent_id,
+    group_id: s.group_id,
     owner_id: s.owner_id,
     title: s.title,
     archived: s.archived,
@@ -117,7 +120,7 @@ export class Sessions {
     return loadSessionFor(this.deps.db, actor, sessionId, "read");
   }
 
-  async rename(actor: Principal, agentId: string, sessionId: string, title: string): Promise<void> {
+  async rename(actor: Principal, agentId: string | undefined, sessionId: string, title: string): Promise<void> {
     await this.change(actor, agentId, sessionId, "renamed", (s) => (s.title === title ? undefined : { title }));
   }
 
@@ -130,7 +133,7 @@ export class Sessions {
     await this.change(actor, agentId, sessionId, "restored", (s) => (s.archived ? { archived: false } : undefined));
   }
 
-  async remove(actor: Principal, agentId: string, sessionId: string): Promise<void> {
+  async remove(actor: Principal, agentId: string | undefined, sessionId: string): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
       const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
       await deleteSessions(trx, emit, [session]);
@@ -148,7 +151,7 @@ export class Sessions {
 
   private async change(
     actor: Principal,
-    agentId: string,
+    agentId: string | undefined,
     sessionId: string,
     change: SessionChange,
     patchFor: (s: Session) => Partial<Pick<Session, "title" | "archived">> | undefined,

@@ -13,7 +13,8 @@ import { transact, type TxDeps } from "../events.js";
 import { PAGE_MAX_BYTES, decodeSeqCursor, encodeSeqCursor, takePage } from "../pagination.js";
 import type { MessageView } from "../sessions/messages.js";
 import { loadSessionFor } from "../sessions/policy.js";
-import { messages, sessions } from "../sessions/repository.js";
+import { groups } from "../groups/repository.js";
+import { messages, sessions, type Session } from "../sessions/repository.js";
 import { presentSession, type SessionView } from "../sessions/service.js";
 import { toIso, type Clock } from "../time.js";
 import { assertCanClone, assertCanRevokeLinks } from "./policy.js";
@@ -30,7 +31,9 @@ export interface SharedSessionView {
   /** The session's title (also under `session`), for clients that read it at the top. */
   title: string;
   session: { id: string; title: string; created_at: string };
-  agent: { id: string; name: string };
+  /** The session's agent; null for a group's conversation, which shows its group instead. */
+  agent: { id: string; name: string } | null;
+  group?: { id: string; name: string };
   messages: MessageView[];
   next_cursor: string | null;
   expires_at: string;
@@ -49,7 +52,8 @@ export class ShareLinks {
   ) {}
 
   /** Makes a new link (a session may have several live ones) showing the messages so far. */
-  async create(actor: Principal, agentId: string, sessionId: string, expiresInHours: number): Promise<ShareLinkView> {
+  /** `agentId` undefined: a session by id alone (group conversations; their route checked the group). */
+  async create(actor: Principal, agentId: string | undefined, sessionId: string, expiresInHours: number): Promise<ShareLinkView> {
     const { db } = this.deps;
     const session = await loadSessionFor(db, actor, sessionId, "share", agentId);
     const token = randomBytes(32).toString("base64url");
@@ -73,7 +77,7 @@ export class ShareLinks {
    * Revokes every live link of the session at once (204 even when there was none). Its owner
    * may, even without access to the agent any more (see policy.ts).
    */
-  async revoke(actor: Principal, agentId: string, sessionId: string): Promise<void> {
+  async revoke(actor: Principal, agentId: string | undefined, sessionId: string): Promise<void> {
     const { db } = this.deps;
     const session = await sessions.find(db, actor.workspaceId, sessionId, agentId);
     if (!session) throw new NotFound("Session");
@@ -90,15 +94,15 @@ export class ShareLinks {
     const { db } = this.deps;
     const link = await this.live(db, token);
     const session = await sessions.find(db, link.workspace_id, link.session_id);
-    const agent = session && (await agents.find(db, session.workspace_id, session.agent_id));
-    if (!session || !agent) throw deadLink(); // deleted a moment ago
+    if (!session) throw deadLink(); // deleted a moment ago
+    const shows = await this.shownWith(db, session);
     const after = page.cursor === undefined ? 0 : decodeSeqCursor(page.cursor);
     const rows = await messages.after(db, session.id, after, Math.min(page.limit + 1, Math.max(0, link.max_seq - after)));
     const { items, next } = takePage(rows, page.limit, (last) => encodeSeqCursor(last.seq), PAGE_MAX_BYTES);
     return {
       title: session.title,
       session: { id: session.id, title: session.title, created_at: toIso(session.created_at) },
-      agent: { id: agent.id, name: agent.name },
+      ...shows,
       messages: items,
       next_cursor: next,
       expires_at: toIso(link.expires_at),
@@ -115,11 +119,12 @@ export class ShareLinks {
       const link = await this.live(trx, token);
       const source = link.workspace_id === actor.workspaceId ? await sessions.find(trx, link.workspace_id, link.session_id) : undefined;
       if (!source) throw deadLink();
-      const owner = await assertCanClone(trx, actor, source.agent_id);
+      const owner = await assertCanClone(trx, actor, source);
       const copy = await sessions.insert(trx, {
         id: newId("ses"),
         workspace_id: source.workspace_id,
         agent_id: source.agent_id,
+        group_id: source.group_id,
         owner_id: owner,
         title: source.title,
         message_count: link.max_seq,
@@ -128,6 +133,18 @@ export class ShareLinks {
       await messages.copy(trx, source.id, copy.id, link.max_seq);
       return presentSession(copy);
     });
+  }
+
+  /** What the view shows besides messages: the agent, or a conversation's group. */
+  private async shownWith(db: Knex, session: Session): Promise<Pick<SharedSessionView, "agent" | "group">> {
+    if (session.agent_id === null) {
+      const group = session.group_id === null ? undefined : await groups.find(db, session.workspace_id, session.group_id);
+      if (!group) throw deadLink();
+      return { agent: null, group: { id: group.id, name: group.name } };
+    }
+    const agent = await agents.find(db, session.workspace_id, session.agent_id);
+    if (!agent) throw deadLink();
+    return { agent: { id: agent.id, name: agent.name } };
   }
 
   private async live(db: Knex, token: string): Promise<LiveLink> {

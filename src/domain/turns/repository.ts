@@ -18,6 +18,8 @@ export interface Turn {
   message_id: string;
   error: string | null;
   created_by: number | null;
+  /** The ask (group conversations) the turn answers, if any. */
+  ask_id: string | null;
   created_at: Date;
   started_at: Date | null;
   ended_at: Date | null;
@@ -32,6 +34,7 @@ export interface TurnView {
   trigger_message_id: string;
   message_id: string;
   error?: string;
+  ask_id?: string;
   created_at: string;
   started_at: string | null;
   ended_at: string | null;
@@ -47,6 +50,7 @@ const toTurn = (row: Record<string, any>): Turn => ({
   message_id: row.message_id,
   error: row.error ?? null,
   created_by: intOrNull(row.created_by),
+  ask_id: row.ask_id ?? null,
   created_at: row.created_at,
   started_at: row.started_at ?? null,
   ended_at: row.ended_at ?? null,
@@ -61,6 +65,7 @@ export function presentTurn(t: Turn): TurnView {
     trigger_message_id: t.trigger_message_id,
     message_id: t.message_id,
     ...(t.error ? { error: t.error } : {}),
+    ...(t.ask_id ? { ask_id: t.ask_id } : {}),
     created_at: toIso(t.created_at),
     started_at: toIsoOrNull(t.started_at),
     ended_at: toIsoOrNull(t.ended_at),
@@ -68,7 +73,7 @@ export function presentTurn(t: Turn): TurnView {
 }
 
 export const turns = {
-  async insert(db: Knex, t: Pick<Turn, "id" | "workspace_id" | "session_id" | "agent_id" | "trigger_message_id" | "message_id" | "created_by">, leaseMs: number): Promise<Turn> {
+  async insert(db: Knex, t: Pick<Turn, "id" | "workspace_id" | "session_id" | "agent_id" | "trigger_message_id" | "message_id" | "created_by" | "ask_id">, leaseMs: number): Promise<Turn> {
     const [row] = await db("turns")
       .insert({ ...t, status: "queued", lease_until: db.raw("now() + make_interval(secs => ?)", [leaseMs / 1000]) })
       .returning("*");
@@ -85,7 +90,24 @@ export const turns = {
     return row ? toTurn(row) : undefined;
   },
 
-  /** The session's queued or running turns (at most one). */
+  /** An ask's turns, in the order they were made. */
+  async ofAsk(db: Knex, askId: string): Promise<Turn[]> {
+    return (await db("turns").where({ ask_id: askId }).orderBy("created_at").orderBy("id")).map(toTurn);
+  },
+
+  /** Active turns of these agents in a group's conversations (the group dropped them). */
+  async activeInGroupOf(db: Knex, groupId: string, agentIdsKept: string[]): Promise<Turn[]> {
+    return (
+      await db("turns as t")
+        .join("sessions as s", "s.id", "t.session_id")
+        .where("s.group_id", groupId)
+        .whereIn("t.status", ACTIVE)
+        .whereNotIn("t.agent_id", agentIdsKept)
+        .select("t.*")
+    ).map(toTurn);
+  },
+
+  /** The session's queued or running turns (at most one per agent). */
   async active(db: Knex, sessionId: string): Promise<Turn[]> {
     return (await db("turns").where({ session_id: sessionId }).whereIn("status", ACTIVE)).map(toTurn);
   },

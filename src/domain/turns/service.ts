@@ -28,8 +28,10 @@ import { ONE_ACTIVE_PER_SESSION, presentTurn, turns, type Turn, type TurnView } 
 export const HISTORY_MESSAGES = 50;
 /** After a cancel, the turn is ended here if whoever runs it has not ended it by then. */
 const CANCEL_GRACE_MS = 5000;
-/** A finished turn's log is kept this long for late readers. */
+/** A finished turn's log is kept this long for late readers (and a cancel remembered as long). */
 const KEEP_LOG_MS = 60_000;
+/** At most this many cancels are remembered. */
+const MAX_REMEMBERED_CANCELS = 10_000;
 
 export interface TurnContext {
   turn: Turn;
@@ -51,6 +53,12 @@ export type TurnFeedItem = { kind: "event"; seq: number; event: unknown } | { ki
 
 export type TurnOutcome = { status: "completed" } | { status: "failed"; error: string } | { status: "cancelled" };
 
+/**
+ * Runs inside the transaction that ends a turn (after its answer is stored): asks use it to
+ * record their progress atomically with their turns. Answers turns to cancel after the commit.
+ */
+export type TurnEndHook = (trx: Knex.Transaction, emit: Emit, ended: Turn) => Promise<{ cancel: Turn[] } | void>;
+
 /** What this process knows of a turn it records. */
 interface Recording {
   turn: Turn;
@@ -71,8 +79,11 @@ export class Turns {
   /** Local listeners of turns' events (an SSE answer), and of cancels (an HTTP call to abort). */
   private readonly listeners = new Map<string, Set<(e: TurnFeedItem) => void>>();
   private readonly cancelHandlers = new Map<string, () => void>();
+  /** Cancels that reached this process (turn id -> when), oldest first, bounded. */
+  private readonly cancels = new Map<string, number>();
   /** Each turn's recording steps, run one after another. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  private endHook: TurnEndHook | undefined;
 
   constructor(
     private readonly deps: TxDeps,
@@ -101,6 +112,11 @@ export class Turns {
     for (const t of this.timers) clearInterval(t);
   }
 
+  /** Runs `hook` in every turn's ending transaction (asks.ts). */
+  onEnd(hook: TurnEndHook): void {
+    this.endHook = hook;
+  }
+
   /**
    * Stores the user's message (idempotent by id) and starts a turn on it. The same message id
    * again answers the turn it started; another turn while one is active is 409.
@@ -110,34 +126,56 @@ export class Turns {
     let started: { turn: Turn; message: MessageView; session: Session; created: boolean };
     try {
       started = await transact(this.deps, async (trx, emit) => {
-        const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
-        assertTakesTurns(session.agent_id, (await agentServers.fields(trx, session.workspace_id, [session.agent_id])).get(session.agent_id)?.status);
+        const session = await loadSessionFor(trx, actor, sessionId, "append", agentId);
+        const agent = session.agent_id;
+        if (agent === null) throw new Conflict("This is a group conversation: ask the group (POST /api/groups/{groupId}/conversations/{sessionId}/ask)");
+        assertTakesTurns(agent, (await agentServers.fields(trx, session.workspace_id, [agent])).get(agent)?.status);
         const { message, created } = await this.sessionMessages.appendLocked(trx, emit, session, prepared);
         if (!created) {
           const earlier = await trx("turns").where({ session_id: session.id, trigger_message_id: message.id }).first("id");
           if (earlier) return { turn: (await turns.byId(trx, earlier.id))!, message, session, created: false };
         }
-        const turn = await turns.insert(
-          trx,
-          { id: newId("trn"), workspace_id: session.workspace_id, session_id: session.id, agent_id: session.agent_id, trigger_message_id: message.id, message_id: randomUUID(), created_by: userIdOf(actor) },
-          this.limits.leaseMs,
-        );
-        return { turn, message, session, created: true };
+        const [turn] = await this.insertTurns(trx, session, [agent], message, actor);
+        return { turn: turn!, message, session, created: true };
       });
     } catch (err) {
       if (isUniqueViolation(err, ONE_ACTIVE_PER_SESSION)) throw new Conflict("A turn is already running on this session; wait for it to end or cancel it");
       throw err;
     }
     const { turn, message, session } = started;
-    if (started.created) {
-      this.publish(turn, session, "turn.started");
-      void this.dispatch(turn, session, message, actor);
-    }
+    if (started.created) this.launch([turn], session, message, actor);
     return { turn: presentTurn(turn), message };
   }
 
+  /**
+   * Inside the caller's transaction: one queued turn per agent on the session, triggered by
+   * `trigger` (part of `askId` when given). The caller launches them after the commit.
+   */
+  async insertTurns(trx: Knex.Transaction, session: Session, agentIds: string[], trigger: MessageView, actor: Principal, askId?: string): Promise<Turn[]> {
+    const rows = [];
+    for (const agentId of agentIds) {
+      rows.push(
+        await turns.insert(
+          trx,
+          { id: newId("trn"), workspace_id: session.workspace_id, session_id: session.id, agent_id: agentId, trigger_message_id: trigger.id, message_id: randomUUID(), created_by: userIdOf(actor), ask_id: askId ?? null },
+          this.limits.leaseMs,
+        ),
+      );
+    }
+    return rows;
+  }
+
+  /** After their transaction committed: announces the turns and hands each to its agent's endpoint, at once. */
+  launch(started: Turn[], session: Session, trigger: MessageView, asker: Principal): void {
+    for (const turn of started) {
+      this.publish(turn, session, "turn.started");
+      void this.dispatch(turn, session, trigger, asker);
+    }
+  }
+
   /** A turn of the session, with the answer so far. */
-  async get(actor: Principal, agentId: string, sessionId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
+  /** `agentId` undefined: a session by id alone (group conversations; their route checked the group). */
+  async get(actor: Principal, agentId: string | undefined, sessionId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
     const { db } = this.deps;
     const session = await loadSessionFor(db, actor, sessionId, "read", agentId);
     const turn = await turns.find(db, session.workspace_id, turnId);
@@ -164,16 +202,20 @@ export class Turns {
   }
 
   /** Asks whoever runs the turn to stop; what the agent produced so far is kept. */
-  async cancel(actor: Principal, agentId: string, sessionId: string, turnId: string): Promise<TurnView> {
+  async cancel(actor: Principal, agentId: string | undefined, sessionId: string, turnId: string): Promise<TurnView> {
     const { db } = this.deps;
-    const session = await loadSessionFor(db, actor, sessionId, "write", agentId);
+    const session = await loadSessionFor(db, actor, sessionId, "append", agentId);
     const turn = await turns.find(db, session.workspace_id, turnId);
     if (!turn || turn.session_id !== session.id) throw new NotFound("Turn");
-    if (turn.status === "queued" || turn.status === "running") {
-      this.deps.bus.publish({ type: "turn.cancel", workspaceId: turn.workspace_id, agentId: turn.agent_id, turnId: turn.id });
-      setTimeout(() => void this.finish(turn.id, { status: "cancelled" }), CANCEL_GRACE_MS).unref();
-    }
+    this.stop(turn);
     return presentTurn(turn);
+  }
+
+  /** Tells whoever runs an active turn to stop, and ends it as cancelled if they have not after a grace period. */
+  stop(turn: Turn): void {
+    if (turn.status !== "queued" && turn.status !== "running") return;
+    this.deps.bus.publish({ type: "turn.cancel", workspaceId: turn.workspace_id, agentId: turn.agent_id, turnId: turn.id });
+    setTimeout(() => void this.finish(turn.id, { status: "cancelled" }), CANCEL_GRACE_MS).unref();
   }
 
   /** The turn is being worked on by this process from now: it records its events and renews its lease. */
@@ -227,7 +269,9 @@ export class Turns {
     }
     const event = read.event;
     if (event.type === "done") {
-      const outcome: TurnOutcome = rec.cancelling ? { status: "cancelled" } : rec.snapshot.error ? { status: "failed", error: rec.snapshot.error } : { status: "completed" };
+      // An agent that says it stopped because it was cancelled was (its cancel may have reached it from another node first).
+      const cancelled = rec.cancelling || rec.snapshot.finishReason === "cancelled";
+      const outcome: TurnOutcome = cancelled ? { status: "cancelled" } : rec.snapshot.error ? { status: "failed", error: rec.snapshot.error } : { status: "completed" };
       await this.finishNow(turnId, outcome);
       return false;
     }
@@ -258,13 +302,18 @@ export class Turns {
     rec.ended = true;
     try {
       const error = outcome.status === "failed" ? outcome.error : null;
+      let followUp: { cancel: Turn[] } | void = undefined;
       const ended = await transact(this.deps, async (trx, emit) => {
         const t = await turns.end(trx, turnId, outcome.status, error);
-        if (t) await this.storeAnswer(trx, emit, rec, outcome);
+        if (t) {
+          await this.storeAnswer(trx, emit, rec, outcome);
+          followUp = await this.endHook?.(trx, emit, t);
+        }
         return t;
       });
       this.recording.delete(turnId);
       if (!ended) return; // another process ended it
+      for (const other of (followUp as { cancel: Turn[] } | void)?.cancel ?? []) this.stop(other);
       if (error) await this.append(rec, { type: "error", error });
       await this.append(rec, { type: "done" });
       const session = await sessions.find(this.deps.db, ended.workspace_id, ended.session_id);
@@ -300,10 +349,18 @@ export class Turns {
     return () => this.cancelHandlers.delete(turnId);
   }
 
-  /** A cancel of the turn reached this process. */
+  /**
+   * A cancel of the turn reached this process. It is remembered for a while too: the agent's
+   * answer to it may reach this process before this process has started recording the turn.
+   */
   cancelRequested(turnId: string): void {
     const rec = this.recording.get(turnId);
     if (rec) rec.cancelling = true;
+    this.cancels.set(turnId, Date.now());
+    for (const [id, at] of this.cancels) {
+      if (this.cancels.size <= MAX_REMEMBERED_CANCELS && Date.now() - at < KEEP_LOG_MS) break;
+      this.cancels.delete(id);
+    }
     this.cancelHandlers.get(turnId)?.();
   }
 
@@ -341,6 +398,8 @@ export class Turns {
     const prepared = this.sessionMessages.prepare({
       id: rec.turn.message_id,
       role: "assistant",
+      // In a group's conversation, who answered.
+      agentId: session.agent_id === null ? rec.turn.agent_id : undefined,
       content: s.content,
       thinking: s.thinking.length ? s.thinking : undefined,
       toolCalls: s.toolCalls.length ? s.toolCalls : undefined,
@@ -358,7 +417,7 @@ export class Turns {
     if (existing) return existing;
     const session = await sessions.find(this.deps.db, turn.workspace_id, turn.session_id);
     const { seq, snapshot } = await this.snapshot(turn.id);
-    const rec: Recording = { turn, cancelling: false, audience: session ? sessionAudience(session.readers) : { ownerUserId: null, groupIds: [] }, snapshot, events: seq, bytes: 0, ended: false };
+    const rec: Recording = { turn, cancelling: this.cancels.has(turn.id), audience: session ? sessionAudience(session.readers) : { agentId: null, ownerUserId: null, groupIds: [] }, snapshot, events: seq, bytes: 0, ended: false };
     this.recording.set(turn.id, rec);
     return rec;
   }

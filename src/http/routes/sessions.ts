@@ -1,6 +1,6 @@
 /** Routes: sessions and their messages ("Sessions" in the contract). */
 import type { Router } from "@koa/router";
-import { AppendMessage, CreateSession, MessagesQuery, RenameSession, SessionListQuery, parse } from "../../schemas.js";
+import { AppendMessage, CreateSession, RenameSession, SessionListQuery, parse, parseMessagePage } from "../../schemas.js";
 import type { Services } from "../../services.js";
 import type { HubState } from "../context.js";
 
@@ -44,13 +44,7 @@ export function sessionRoutes(router: Router<HubState>, s: Services): void {
   });
 
   router.get(`${base}/:sessionId/messages`, async (ctx) => {
-    const q = parse(MessagesQuery, ctx.query);
-    ctx.body = await s.sessionMessages.list(ctx.state.principal, ctx.params.agentId!, ctx.params.sessionId!, {
-      limit: q.limit,
-      cursor: q.cursor,
-      afterSeq: q.after_seq,
-      since: q.since,
-    });
+    ctx.body = await s.sessionMessages.list(ctx.state.principal, ctx.params.agentId!, ctx.params.sessionId!, parseMessagePage(ctx.query));
   });
   router.post(`${base}/:sessionId/messages`, async (ctx) => {
     const input = parse(AppendMessage, ctx.request.body);

@@ -1,0 +1,180 @@
+/**
+ * Group conversations: sessions of a group (no agent), where any member asks the group's agents.
+ * An ask stores the question (idempotent by id), routes it (routing.ts), and starts one turn per
+ * chosen agent at once, all in one transaction; the turns then run as any turn does
+ * (turns/service.ts), each answer stored with its `agentId` as it finishes. Every turn's end
+ * records the ask's progress in the same transaction (`turnEnded`): the ask completes with its
+ * last turn, and under `first` the first completed answer cancels the others.
+ */
+import { randomUUID } from "node:crypto";
+import type { Knex } from "knex";
+import { authorOf, userIdOf, type Principal } from "../../auth/principal.js";
+import { Conflict, NotFound, isUniqueViolation } from "../../errors.js";
+import { newId } from "../../ids.js";
+import { agents } from "../agents/repository.js";
+import { agentServers } from "../backplane/repository.js";
+import { transact, type Emit, type TxDeps } from "../events.js";
+import { loadGroupFor } from "../groups/policy.js";
+import { groups } from "../groups/repository.js";
+import { rankDocuments } from "../knowledge/search.js";
+import { roleForNewSession, roleScope } from "../rbac/policy.js";
+import type { MessagePageInput, MessageView, SessionMessages } from "../sessions/messages.js";
+import { sessions, type Session } from "../sessions/repository.js";
+import { pageSessions, presentSession, type PageInput, type SessionPage, type SessionView } from "../sessions/service.js";
+import type { Clock } from "../time.js";
+import { ONE_ACTIVE_PER_SESSION, turns, type Turn } from "../turns/repository.js";
+import type { Turns } from "../turns/service.js";
+import { loadConversationFor } from "./policy.js";
+import { ONE_RUNNING_PER_CONVERSATION, asks, presentAsk, type Ask, type AskView } from "./repository.js";
+import { routeAsk, type AgentCard, type AskInput } from "./routing.js";
+
+export const DEFAULT_CONVERSATION_TITLE = "New conversation";
+
+export class Conversations {
+  constructor(
+    private readonly deps: TxDeps,
+    private readonly clock: Clock,
+    private readonly use: { turns: Turns; sessionMessages: SessionMessages },
+    private readonly options: { tsConfig: string; maxAgentsPerAsk: number },
+  ) {
+    use.turns.onEnd((trx, emit, ended) => this.turnEnded(trx, emit, ended));
+  }
+
+  async create(actor: Principal, groupId: string, input: { title?: string | undefined }): Promise<SessionView> {
+    return transact(this.deps, async (trx) => {
+      const group = await loadGroupFor(trx, actor, groupId, "read");
+      const session = await sessions.insert(trx, {
+        id: newId("ses"),
+        workspace_id: group.workspace_id,
+        agent_id: null,
+        group_id: group.id,
+        owner_id: userIdOf(actor),
+        title: input.title ?? DEFAULT_CONVERSATION_TITLE,
+        now: this.clock.now(),
+        role_id: roleForNewSession(await roleScope(trx, actor)),
+      });
+      return presentSession(session);
+    });
+  }
+
+  /** The group's conversations, newest activity first. */
+  async list(actor: Principal, groupId: string, page: PageInput): Promise<SessionPage> {
+    const { db } = this.deps;
+    const group = await loadGroupFor(db, actor, groupId, "read");
+    return pageSessions(db, { workspaceId: group.workspace_id, conversationsOf: group.id, roleScope: await roleScope(db, actor) }, page);
+  }
+
+  async get(actor: Principal, groupId: string, sessionId: string): Promise<SessionView> {
+    return presentSession((await loadConversationFor(this.deps.db, actor, groupId, sessionId, "read")).session);
+  }
+
+  async messages(actor: Principal, groupId: string, sessionId: string, page: MessagePageInput): Promise<{ messages: MessageView[]; next_cursor: string | null }> {
+    const { session } = await loadConversationFor(this.deps.db, actor, groupId, sessionId, "read");
+    return this.use.sessionMessages.pageOf(session, page);
+  }
+
+  /** Checks that the session is the group's conversation and that the caller may `action` it (the route then acts on it by id). */
+  async check(actor: Principal, groupId: string, sessionId: string, action: "read" | "append" | "write" | "share"): Promise<void> {
+    await loadConversationFor(this.deps.db, actor, groupId, sessionId, action);
+  }
+
+  /**
+   * Stores the question and starts a turn for each agent it is routed to, at once. The same
+   * question id again answers the ask it started; another ask while one runs is 409.
+   */
+  async ask(actor: Principal, groupId: string, sessionId: string, input: AskInput & { id?: string | undefined }): Promise<{ ask: AskView; message: MessageView }> {
+    const prepared = this.use.sessionMessages.prepare({ id: input.id ?? randomUUID(), role: "user", content: input.content, ...authorOf(actor) });
+    let done: { ask: Ask; turns: Turn[]; message: MessageView; session: Session; created: boolean };
+    try {
+      done = await transact(this.deps, async (trx, emit) => {
+        const { group, session } = await loadConversationFor(trx, actor, groupId, sessionId, "append");
+        const { message, created } = await this.use.sessionMessages.appendLocked(trx, emit, session, prepared);
+        if (!created) {
+          const earlier = await asks.byMessage(trx, session.id, message.id);
+          if (earlier) return { ask: earlier, turns: await turns.ofAsk(trx, earlier.id), message, session, created: false };
+        }
+        const route = await routeAsk(input, {
+          group: await this.cards(trx, group.workspace_id, group.id),
+          rank: (question, cards) => rankDocuments(trx, this.options.tsConfig, question, cards.map((c) => ({ id: c.id, title: c.name, text: c.description ?? "" }))),
+          lastRoundRobin: await asks.lastRoundRobin(trx, session.id),
+          max: this.options.maxAgentsPerAsk,
+        });
+        const ask = await asks.insert(trx, {
+          id: newId("ask"),
+          workspace_id: group.workspace_id,
+          group_id: group.id,
+          session_id: session.id,
+          message_id: message.id,
+          strategy: route.strategy,
+          agent_ids: route.agentIds,
+          ignored_mentions: route.ignoredMentions,
+          created_by: userIdOf(actor),
+          created_at: this.clock.now(),
+        });
+        const started = await this.use.turns.insertTurns(trx, session, route.agentIds, message, actor, ask.id);
+        emitAsk(emit, ask, started);
+        return { ask, turns: started, message, session, created: true };
+      });
+    } catch (err) {
+      if (isUniqueViolation(err, ONE_RUNNING_PER_CONVERSATION) || isUniqueViolation(err, ONE_ACTIVE_PER_SESSION)) {
+        throw new Conflict("An ask is already running in this conversation; wait for it to complete or cancel it");
+      }
+      throw err;
+    }
+    if (done.created) this.use.turns.launch(done.turns, done.session, done.message, actor);
+    return { ask: presentAsk(done.ask, done.turns), message: done.message };
+  }
+
+  async getAsk(actor: Principal, groupId: string, sessionId: string, askId: string): Promise<AskView> {
+    const { db } = this.deps;
+    const { session } = await loadConversationFor(db, actor, groupId, sessionId, "read");
+    const ask = await asks.find(db, session.id, askId);
+    if (!ask) throw new NotFound("Ask");
+    return presentAsk(ask, await turns.ofAsk(db, ask.id));
+  }
+
+  /** Asks every running turn of the ask to stop; what they produced is kept. */
+  async cancelAsk(actor: Principal, groupId: string, sessionId: string, askId: string): Promise<AskView> {
+    const { db } = this.deps;
+    const { session } = await loadConversationFor(db, actor, groupId, sessionId, "append");
+    const ask = await asks.find(db, session.id, askId);
+    if (!ask) throw new NotFound("Ask");
+    const askTurns = await turns.ofAsk(db, ask.id);
+    for (const t of askTurns) this.use.turns.stop(t);
+    return presentAsk(ask, askTurns);
+  }
+
+  /** A group dropped agents: their running turns in its conversations are cancelled. */
+  async agentsDropped(groupId: string): Promise<void> {
+    const kept = (await groups.agents(this.deps.db, [groupId])).get(groupId) ?? [];
+    for (const t of await turns.activeInGroupOf(this.deps.db, groupId, kept)) this.use.turns.stop(t);
+  }
+
+  /** In the transaction that ends one of an ask's turns: completes the ask with its last turn; `first` cancels the rest. */
+  private async turnEnded(trx: Knex.Transaction, emit: Emit, ended: Turn): Promise<{ cancel: Turn[] } | void> {
+    if (!ended.ask_id) return;
+    const ask = await asks.lock(trx, ended.ask_id);
+    if (!ask) return;
+    const askTurns = await turns.ofAsk(trx, ask.id);
+    const active = askTurns.filter((t) => t.status === "queued" || t.status === "running");
+    const current = active.length ? ask : await asks.complete(trx, ask.id);
+    emitAsk(emit, current, askTurns);
+    const firstAnswer = ask.strategy === "first" && ended.status === "completed" && askTurns.filter((t) => t.status === "completed").length === 1;
+    return { cancel: firstAnswer ? active : [] };
+  }
+
+  /** The group's agents as routing sees them, in the group's order. */
+  private async cards(db: Knex, workspaceId: string, groupId: string): Promise<AgentCard[]> {
+    const ids = (await groups.agents(db, [groupId])).get(groupId) ?? [];
+    const found = new Map((await agents.page(db, workspaceId, ids, undefined, ids.length || 1)).map((a) => [a.id, a]));
+    const servers = await agentServers.fields(db, workspaceId, ids);
+    return ids.flatMap((id) => {
+      const a = found.get(id);
+      return a ? [{ id, name: a.name, description: a.description, takesTurns: servers.get(id)?.status !== "INACTIVE" }] : [];
+    });
+  }
+}
+
+function emitAsk(emit: Emit, ask: Ask, askTurns: Turn[]): void {
+  emit({ type: "ask.updated", workspaceId: ask.workspace_id, groupId: ask.group_id, sessionId: ask.session_id, ask: presentAsk(ask, askTurns) });
+}

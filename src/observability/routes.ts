@@ -1,0 +1,37 @@
+/** `GET /readyz` (per-dependency readiness) and `GET /metrics` (Prometheus text, behind METRICS_TOKEN when set). */
+import type { Router } from "@koa/router";
+import { Unauthorized } from "../errors.js";
+import type { HubState } from "../http/context.js";
+import type { Readiness } from "./health.js";
+import { metricsTokenMatches, type HubMetrics } from "./metrics.js";
+
+export interface ObservabilityDeps {
+  readiness: () => Promise<Readiness>;
+  metrics: HubMetrics;
+  /** When set, /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+}
+
+export function observabilityRoutes(router: Router<HubState>, deps: ObservabilityDeps): void {
+  router.get("/readyz", async (ctx) => {
+    const { status, checks } = await deps.readiness();
+    if (status === "ready") {
+      ctx.body = { status, checks };
+      return;
+    }
+    ctx.status = 503;
+    ctx.type = "application/problem+json";
+    const detail = status === "draining" ? "The hub is shutting down" : "A dependency is not reachable";
+    ctx.body = { type: "urn:agenthub:problem:not-ready", title: "Service Unavailable", status: 503, detail, readiness: status, checks };
+  });
+
+  router.get("/metrics", async (ctx) => {
+    if (deps.metricsToken && !metricsTokenMatches(ctx.get("authorization"), deps.metricsToken)) {
+      ctx.set("WWW-Authenticate", 'Bearer realm="metrics"');
+      throw new Unauthorized("GET /metrics requires the metrics token (METRICS_TOKEN) as a bearer token");
+    }
+    ctx.set("Cache-Control", "no-store");
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * The README's promise in a browser: on the embedded default (no DATABASE_URL, no REDIS_URL) a
+ * new user opens the hub, signs in locally, tries the built-in demo agent and watches it answer.
+ * Also the local sign-in's rules (loopback, embedded only) and the page's caching.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api } from "../support/api.js";
+import { spawnHub, type HubProcess } from "../support/hub.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const dataDir = mkdtempSync(path.join(tmpdir(), "agenthub-quick-start-"));
+let hub: HubProcess;
+let browser: Browser;
+
+beforeAll(async () => {
+  hub = await spawnHub({ redis: false, env: { DATABASE_URL: "", REDIS_URL: "", JWT_SECRET: "", PUBLIC_URL: "", DATA_DIR: dataDir }, onOutput: (t) => /demo|warn|error/i.test(t) && console.log(t.slice(0, 400)) });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await hub?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("the quick start in a browser", () => {
+  it("signs a new user in locally and shows the built-in demo agent answering live", async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${hub.url}/`);
+    await page.getByRole("heading", { name: "Sign in on this machine" }).waitFor();
+    await page.getByLabel("Name").fill("Grace Hopper");
+    await page.getByLabel("Email").fill("grace@example.com");
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByRole("button", { name: "Try the demo agent" }).click();
+    const composer = page.getByRole("textbox", { name: "Message the agent" });
+    await composer.fill("How do refunds work?");
+    await composer.press("Enter");
+    await page.locator(".message.live").waitFor({ timeout: 15_000 }).catch(async (err) => {
+      await page.screenshot({ path: "test/e2e/screenshots/failed-quick-start.png" });
+      throw err;
+    });
+    const answer = page.locator(".message.assistant:not(.live)");
+    await answer.waitFor({ timeout: 20_000 });
+    expect(await answer.innerText()).toContain('You asked: "How do refunds work?"');
+    expect(await answer.locator(".tool .badge.error").count()).toBe(0); // its semantic_search ran
+    expect(await page.title()).toBe("agenthub");
+
+    // The user is now one the local sign-in offers.
+    const offered = await api(hub.url).get("/api/local/sign-in");
+    expect(offered.body.workspaces).toEqual([{ id: expect.stringMatching(/^ws_/), name: "local", users: [expect.objectContaining({ name: "Grace Hopper", email: "grace@example.com" })] }]);
+  }, 60_000);
+
+  it("refuses a local sign-in that names no user, and serves the page and its assets with the right caching", async () => {
+    const bad = await api(hub.url).post("/api/local/sign-in", { sub: "nobody" });
+    expect(bad.status).toBe(422);
+    // A page of another site that resolves to 127.0.0.1 (DNS rebinding) is not local.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${hub.url}/api/local/sign-in`, { headers: { host: "rebound.example" } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(rebound).toBe(403);
+    const page = await fetch(`${hub.url}/`);
+    expect(page.headers.get("cache-control")).toBe("no-cache");
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    const script = /src="(\/assets\/app-[^"]+\.js)"/.exec(await page.text())![1]!;
+    const asset = await fetch(`${hub.url}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect((await fetch(`${hub.url}/assets/app-missing.js`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * GET /openapi.json: every route the app registers has an operation in the spec and every
+ * operation is a registered route (a new route without an entry fails here); the document is
+ * valid OpenAPI 3.1; request schemas are the zod schemas that validate the requests.
+ */
+import { Router } from "@koa/router";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { afterAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { OPERATIONS, jsonSchemaOf, schemaName } from "../../src/http/openapi.js";
+import { GroupBody, PageQuery } from "../../src/schemas.js";
+import { REST_OPERATIONS } from "../../src/client/rest.js";
+import { useHub } from "../support/hub.js";
+
+// Every router the app mounts goes through Router#middleware (routes() calls it): record them
+// while the fixture builds its app, so routes are read from the app itself, whatever file adds them.
+const mounted = new Set<Router<any, any>>();
+const middleware = Router.prototype.middleware;
+Router.prototype.middleware = function (this: Router<any, any>) {
+  mounted.add(this);
+  return middleware.call(this);
+};
+afterAll(() => {
+  Router.prototype.middleware = middleware;
+});
+
+const hub = useHub();
+
+/** `METHOD /path/{param}` of every route registered on the app's routers (HEAD, implied by GET, left out). */
+function registeredRoutes(): string[] {
+  const routes = new Set<string>();
+  for (const router of mounted) {
+    for (const layer of router.stack) {
+      for (const method of layer.methods) {
+        if (method === "HEAD") continue;
+        routes.add(`${method} ${String(layer.path).replace(/:(\w+)/g, "{$1}")}`);
+      }
+    }
+  }
+  return [...routes].sort();
+}
+
+const specRoutes = () => OPERATIONS.map((o) => `${o.method.toUpperCase()} ${o.path}`).sort();
+
+describe("GET /openapi.json", () => {
+  it("has an operation for every registered route, and a route for every operation", async () => {
+    const routes = registeredRoutes();
+    expect(routes.length).toBeGreaterThan(50);
+    const documented = new Set(specRoutes());
+    const registered = new Set(routes);
+    expect(routes.filter((r) => !documented.has(r)), "routes without an operation in src/http/openapi.ts").toEqual([]);
+    expect(specRoutes().filter((r) => !registered.has(r)), "operations without a route").toEqual([]);
+    expect(new Set(specRoutes()).size, "one operation per method and path").toBe(OPERATIONS.length);
+    expect(new Set(OPERATIONS.map((o) => o.operationId)).size, "unique operationIds").toBe(OPERATIONS.length);
+  });
+
+  it("is a valid OpenAPI 3.1 document, served without a credential", async () => {
+    const res = await hub.anon.get("/openapi.json");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    const validator = new Validator();
+    const result = await validator.validate(res.body);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+    expect(Object.keys(res.body.components.securitySchemes).sort()).toEqual(["agentKey", "apiKeyHeader", "keyToken", "masterKey", "userToken"]);
+  });
+
+  it("takes request schemas from the zod schemas that validate requests: a schema change changes the spec", async () => {
+    const spec = (await hub.anon.get("/openapi.json")).body;
+    const createGroup = spec.paths["/api/groups"].post;
+    expect(createGroup.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/GroupBody" });
+    const { $schema: _, ...groupBody } = z.toJSONSchema(GroupBody, { io: "input" }) as Record<string, unknown>;
+    expect(spec.components.schemas.GroupBody).toEqual(groupBody);
+    expect(spec.components.schemas.GroupBody.properties.agentIds.maxItems).toBe(100);
+    // Queries become parameters, one per property of the query schema.
+    const listGroups = spec.paths["/api/groups"].get;
+    const query = listGroups.parameters.filter((p: { in: string }) => p.in === "query");
+    expect(Object.fromEntries(query.map((p: { name: string; schema: unknown }) => [p.name, p.schema]))).toEqual(
+      (jsonSchemaOf(PageQuery) as { properties: Record<string, unknown> }).properties,
+    );
+    // Every request body, the same way.
+    for (const o of OPERATIONS.filter((op) => op.body)) {
+      expect(spec.components.schemas[schemaName(o.body!)], o.operationId).toEqual(jsonSchemaOf(o.body!));
+    }
+  });
+
+  it("has request examples that the request schemas accept, and problem+json errors", async () => {
+    for (const o of OPERATIONS) {
+      if (o.body && o.bodyExample !== undefined) {
+        const parsed = o.body.safeParse(o.bodyExample);
+        expect(parsed.success, `${o.operationId}: ${parsed.error?.message}`).toBe(true);
+      }
+    }
+    const spec = (await hub.anon.get("/openapi.json")).body;
+    const createAgent = spec.paths["/api/agents"].post;
+    expect(createAgent.responses["422"]).toEqual({ $ref: "#/components/responses/ValidationFailed" });
+    expect(createAgent.security).toEqual([{ userToken: [] }, { masterKey: [] }, { agentKey: [] }]);
+    expect(spec.components.responses.ValidationFailed.content["application/problem+json"].schema).toEqual({ $ref: "#/components/schemas/Problem" });
+    expect(spec.paths["/healthz"].get.security).toEqual([]);
+  });
+
+  it("covers every route the typed client (agenthub/client) calls", () => {
+    const documented = new Set(specRoutes());
+    const called = Object.entries(REST_OPERATIONS).map(([name, [method, path]]) => ({ name, route: `${method} ${path}` }));
+    expect(called.filter((c) => !documented.has(c.route))).toEqual([]);
+  });
+});

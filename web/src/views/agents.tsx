@@ -1,0 +1,58 @@
+/** Creating an agent (the caller becomes its editor); on the embedded hub, also the built-in demo agent. */
+import { useState } from "preact/hooks";
+import { describe, type Hub } from "../hub.js";
+import { go } from "../router.js";
+import { ErrorNote } from "./error-note.js";
+
+export function AgentForm({ hub, onCreated }: { hub: Hub; onCreated: () => void }) {
+  const [id, setId] = useState("");
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [url, setUrl] = useState("");
+  const [secret, setSecret] = useState<string | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  return (
+    <form
+      class="panel form"
+      aria-label="Create an agent"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setError(undefined);
+        try {
+          const agent = await hub.rest.agents.create({ id: id.trim(), name: name.trim(), ...(description.trim() ? { description: description.trim() } : {}), ...(url.trim() ? { server_url: url.trim() } : {}) });
+          onCreated();
+          if ("endpoint_secret" in agent && agent.endpoint_secret) setSecret(String(agent.endpoint_secret));
+          else go({ view: "home" });
+        } catch (err) {
+          setError(describe(err));
+        }
+      }}
+    >
+      <label>
+        Id (lowercase slug, e.g. logs-agent)
+        <input value={id} onInput={(e) => setId(e.currentTarget.value)} required pattern="[a-z0-9][a-z0-9_-]{0,63}" />
+      </label>
+      <label>
+        Name
+        <input value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} />
+      </label>
+      <label>
+        Description
+        <input value={description} onInput={(e) => setDescription(e.currentTarget.value)} maxLength={2000} />
+      </label>
+      <label>
+        Agent server URL (optional; without one, the agent answers over a socket)
+        <input type="url" value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+      </label>
+      <ErrorNote error={error} />
+      {secret ? (
+        <p role="status">
+          Endpoint secret (shown once; the hub signs its calls with it): <code>{secret}</code>
+        </p>
+      ) : null}
+      <button type="submit" class="primary">
+        Create agent
+      </button>
+    </form>
+  );
+}
