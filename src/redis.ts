@@ -39,7 +39,12 @@ function createRedis(url: string, log: Logger, name: string): Redis {
   const client = new Redis(url, {
     connectionName: `agenthub:${name}`,
     maxRetriesPerRequest: null,
+    // Plain commands (rate limits, turn logs) are batched per event-loop turn; PUBLISH is not:
+    // auto-pipelining defers a command to setImmediate, which held every committed event back
+    // until the publishing process had written its own sockets (several ms at a fan-out of
+    // hundreds), and the other nodes' subscribers waited that long for it.
     enableAutoPipelining: name === "pub",
+    autoPipeliningIgnoredCommands: ["publish"],
   });
   let healthy = true;
   client.on("error", (err) => {
