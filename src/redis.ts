@@ -39,10 +39,11 @@ function createRedis(url: string, log: Logger, name: string): Redis {
   const client = new Redis(url, {
     connectionName: `agenthub:${name}`,
     maxRetriesPerRequest: null,
-    // Plain commands (rate limits, turn logs) are batched per event-loop turn; PUBLISH is not:
-    // auto-pipelining defers a command to setImmediate, which held every committed event back
-    // until the publishing process had written its own sockets (several ms at a fan-out of
-    // hundreds), and the other nodes' subscribers waited that long for it.
+    // Plain commands (rate limits, turn logs) are batched per event-loop turn by ioredis; PUBLISH
+    // is not: the event transport writes each committed event before this process routes it to
+    // its own sockets. Auto-pipelined, it would wait for a setImmediate (or for the previous
+    // pipeline's answer), after those writes: several ms at a fan-out of hundreds, which every
+    // other node's subscribers waited on.
     enableAutoPipelining: name === "pub",
     autoPipeliningIgnoredCommands: ["publish"],
   });

@@ -56,8 +56,11 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
   let handler: EventHandler | undefined;
   /** This process, on the events it publishes: their echo from Redis is not handled again. */
   const origin = randomUUID();
+  // Events carry their origin first (`{"origin":"…",`), so this process's own echo is dropped
+  // before it is parsed.
+  const ownPrefix = `{"origin":${JSON.stringify(origin)},`;
   sub.on("message", (ch: string, raw: string) => {
-    if (ch !== channel) return;
+    if (ch !== channel || raw.startsWith(ownPrefix)) return;
     let event: DomainEvent & { publishedAt?: unknown; origin?: unknown };
     try {
       event = JSON.parse(raw);
@@ -65,8 +68,7 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
       log.error({ err }, "unreadable event on the events channel");
       return;
     }
-    const { publishedAt, origin: from, ...rest } = event;
-    if (from === origin) return; // handled when it was published
+    const { publishedAt, origin: _from, ...rest } = event;
     handler?.(rest as DomainEvent, typeof publishedAt === "number" ? publishedAt : undefined);
   });
   // ioredis re-subscribes by itself after a reconnect. If Redis is down at start, start anyway
@@ -99,9 +101,11 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
   return {
     publish: (event) => {
       const publishedAt = Date.now();
-      // This process's own sockets first, at once (in publish order, like the in-process transport).
+      // This process's own sockets at once (in publish order, like the in-process transport), in
+      // a microtask: after the PUBLISH below has been written, so the other nodes' copy is on
+      // its way before this node spends its time writing to its sockets.
       queueMicrotask(() => handler?.(event, publishedAt));
-      const raw = JSON.stringify({ ...event, publishedAt, origin });
+      const raw = JSON.stringify({ origin, publishedAt, ...event });
       if (pub.status === "ready" && !backlog.length) return void send(raw);
       if (!backlog.length) log.warn("Redis is unavailable; holding events until it is back");
       backlog.push(raw);

@@ -1,0 +1,66 @@
+/**
+ * The Redis event transport (src/realtime/transport.ts) on the real Redis: a process routes its
+ * own events once, at once, and drops Redis's echo of them; every other process routes each
+ * event once, in publish order, with the time it was published.
+ */
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import pino from "pino";
+import { afterAll, describe, expect, it } from "vitest";
+import type { DomainEvent } from "../../src/domain/events.js";
+import { redisTransport } from "../../src/realtime/transport.js";
+import { REDIS_URL } from "../support/env.js";
+
+const log = pino({ level: "silent" });
+const clients: Redis[] = [];
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+});
+
+async function node(channel: string) {
+  const [pub, sub] = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
+  clients.push(pub, sub);
+  const transport = await redisTransport(pub, sub, channel, log);
+  const received: Array<{ event: DomainEvent; publishedAt: number | undefined }> = [];
+  transport.onEvent((event, publishedAt) => received.push({ event, publishedAt }));
+  return { transport, received, pub };
+}
+
+const event = (i: number): DomainEvent =>
+  ({ type: "channel.message", workspaceId: "ws", channelId: "ch", seq: i, message: { seq: i, message: `m${i}` } }) as unknown as DomainEvent;
+
+describe("the Redis event transport", () => {
+  it("routes a process's own events once and at once, and every other process's once, in order", async () => {
+    const channel = `test:${randomUUID()}:events`;
+    const [a, b] = [await node(channel), await node(channel)];
+    const before = Date.now();
+    for (let i = 1; i <= 20; i++) a.transport.publish(event(i));
+    // Its own: in a microtask, before any answer from Redis.
+    await Promise.resolve();
+    expect(a.received.map((r) => (r.event as { seq: number }).seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+
+    await a.transport.settled();
+    const deadline = Date.now() + 5000;
+    while (b.received.length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // Time for any echo to come back to A as well.
+    await new Promise((r) => setTimeout(r, 100));
+
+    expect(a.received).toHaveLength(20);
+    expect(b.received.map((r) => (r.event as { seq: number }).seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    for (const r of b.received) {
+      expect(r.event).not.toHaveProperty("origin");
+      expect(r.event).not.toHaveProperty("publishedAt");
+      expect(r.publishedAt).toBeGreaterThanOrEqual(before);
+    }
+    expect(b.received[0]!.event).toEqual(event(1));
+  });
+
+  it("routes an event published without an origin (another tool on the channel) everywhere", async () => {
+    const channel = `test:${randomUUID()}:events`;
+    const a = await node(channel);
+    await a.pub.publish(channel, JSON.stringify(event(7)));
+    const deadline = Date.now() + 5000;
+    while (!a.received.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(a.received).toEqual([{ event: event(7), publishedAt: undefined }]);
+  });
+});
