@@ -81,7 +81,7 @@
  */
 import { atExit, Cleanups } from "./cleanup.js";
 import { startSubscribers } from "./ipc.js";
-import { now, round } from "./lib.js";
+import { ensureHubBuilt, now, round } from "./lib.js";
 import { cfg, type StackName } from "./options.js";
 import { freshDatabase } from "./postgres.js";
 import { median, printBanner, printHeader, printSummary, type StackResult } from "./report.js";
@@ -210,6 +210,7 @@ async function main(): Promise<void> {
 }
 
 try {
+  ensureHubBuilt();
   if (cfg.scenario === "turns") await (await import("./turns.js")).runTurns();
   else if (cfg.scenario === "rag") await (await import("./rag.js")).runRag();
   else if (cfg.scenario === "scale") await (await import("./scale.js")).runScale();

@@ -19,7 +19,7 @@
  *
  * Only the bench loads this; the hub does not know of it. Patches are on prototypes of modules
  * shared through Node's module cache (pg, ioredis, socket.io-adapter's Adapter; for agenthub
- * also src/ classes imported by the same URL as src/main.ts imports them).
+ * also the hub's classes, imported from the build or src/ as its main module is).
  */
 import { createRequire } from "node:module";
 import http from "node:http";
@@ -145,15 +145,17 @@ Adapter.prototype.broadcast = function (this: unknown, packet, opts) {
 // ---- agenthub's own stages -----------------------------------------------------------------
 
 if (process.env.PROBE_AGENTHUB === "1") {
-  // Imported by the same URLs src/main.ts reaches them by, so these are the hub's classes.
-  const { HubMetrics } = await import("../src/observability/metrics.js");
+  // Imported by the same URLs the hub's main module reaches them by (the build's, or src/ run
+  // through tsx), so these are the hub's classes.
+  const hubRoot = process.argv[1]?.includes(`${path.sep}dist${path.sep}`) ? "../dist/src" : "../src";
+  const { HubMetrics } = (await import(`${hubRoot}/observability/metrics.js`)) as typeof import("../src/observability/metrics.js");
   const routed = HubMetrics.prototype.routed;
   HubMetrics.prototype.routed = function (this: InstanceType<typeof HubMetrics>, event, publishedAt) {
     const sent = sentAt((event as { message?: unknown }).message);
     if (sent !== undefined) h.hopMs.add(wall() - sent);
     return routed.call(this, event, publishedAt);
   };
-  const { Reorderer } = await import("../src/realtime/reorder.js");
+  const { Reorderer } = (await import(`${hubRoot}/realtime/reorder.js`)) as typeof import("../src/realtime/reorder.js");
   const push = Reorderer.prototype.push;
   Reorderer.prototype.push = function (this: InstanceType<typeof Reorderer>, stream: string, seq: number, deliver: () => void) {
     let now = true;

@@ -3,7 +3,7 @@
  * CPU accounting from /proc, free ports and child-process plumbing. The messages between the
  * orchestrator and its subscriber processes are in bench/ipc.ts.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -247,6 +247,19 @@ export interface Child {
 }
 
 /** Spawns a Node child (with tsx), keeping only the last lines of its output. */
+/**
+ * The hub as users run it (`npm start`): the compiled build, made or refreshed first when the
+ * sources are newer (scripts/ensure-build.mjs). Running src/ through tsx instead costs the hub
+ * the transform's helpers on hot paths (esbuild's keepNames wraps every closure made per request).
+ */
+export const HUB_SCRIPT = "dist/src/main.js";
+let built = false;
+export function ensureHubBuilt(): void {
+  if (built) return;
+  execFileSync(process.execPath, [path.join(ROOT, "scripts", "ensure-build.mjs")], { cwd: ROOT, stdio: "inherit" });
+  built = true;
+}
+
 export function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Child {
   const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   return { name, child, tail: captureTail(child), stop: (t) => stopChild(child, t) };

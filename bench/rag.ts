@@ -2,7 +2,7 @@
  * The rag scenario (`npm run bench -- --scenario rag`, the usage is in bench/fanout.ts): RAG query
  * latency over --chunks knowledge chunks, on Postgres and on the embedded PGlite.
  *
- * Per backend, one agenthub process (src/main.ts, LOG_LEVEL=warn, RATE_LIMIT_PER_10S=0, no Redis):
+ * Per backend, one agenthub process (the build, dist/src/main.js, LOG_LEVEL=warn, RATE_LIMIT_PER_10S=0, no Redis):
  * postgres with DATABASE_URL to a fresh bench database (bench/postgres.ts, dropped at exit);
  * pglite without DATABASE_URL, DATA_DIR a temp dir (its workspace made there before the hub
  * starts; removed at exit). The corpus goes through POST /api/knowledge with the master key,
@@ -23,7 +23,7 @@ import pg from "pg";
 import { chunkText } from "../src/domain/knowledge/search.js";
 import { JWT_SECRET } from "../test/support/env.js";
 import { atExit, Cleanups } from "./cleanup.js";
-import { freePort, Histogram, now, round, ROOT, spawnNode, waitHealthy, type Child } from "./lib.js";
+import { freePort, Histogram, HUB_SCRIPT, now, round, ROOT, spawnNode, waitHealthy, type Child } from "./lib.js";
 import { cfg, type BackendName } from "./options.js";
 import { BENCH_DB_URL, freshDatabase } from "./postgres.js";
 import { fmt } from "./report.js";
@@ -218,7 +218,7 @@ async function startHub(backend: BackendName, cleanups: Cleanups): Promise<Hub> 
   const base = { ...process.env };
   for (const k of ["DATABASE_URL", "DATA_DIR", "REDIS_URL", "REDIS_PREFIX"]) delete base[k];
   const port = await freePort();
-  const proc = spawnNode(`agenthub-${backend}`, [...cfg.serverNodeArgs, "src/main.ts"], {
+  const proc = spawnNode(`agenthub-${backend}`, [...cfg.serverNodeArgs, HUB_SCRIPT], {
     ...base,
     ...env,
     PORT: String(port),

@@ -20,10 +20,11 @@ import { io as connectClient, type Socket } from "socket.io-client";
 import { api } from "../test/support/api.js";
 import { atExit, Cleanups } from "./cleanup.js";
 import { startSubscribers } from "./ipc.js";
-import { freePort, Histogram, now, round, ROOT, sleep, spawnNode, waitHealthy, type Child } from "./lib.js";
+import { freePort, Histogram, HUB_SCRIPT, now, round, ROOT, sleep, spawnNode, waitHealthy, type Child } from "./lib.js";
 import { cfg, REDIS_PREFIX, REDIS_URL } from "./options.js";
 import { BENCH_DB_URL, freshDatabase } from "./postgres.js";
 import { median } from "./report.js";
+import { readProbes, resetProbes, type HubInternals } from "./internals.js";
 import { agenthubEnv, postOk } from "./stacks.js";
 
 /** Append rounds per server, alternating (after one unmeasured round each). */
@@ -66,10 +67,30 @@ interface AppendRun {
   p50: number;
   p99: number;
   errors: number;
+  /** Inside the server (bench/hub-probe.ts): the request in the process, the insert, the event loop, GC. */
+  internals?: HubInternals | undefined;
+}
+
+/** One line of what the server's probe saw during an append round: p50/p99 in ms. */
+function formatAppendInternals(x: HubInternals): string {
+  const pq = (q: { n: number; p50: number; p99: number }) => (q.n ? `${q.p50}/${q.p99}` : "-");
+  return `      in process (p50/p99 ms): request ${pq(x.http)} · insert ${pq(x.pgInsert)} · rest of the request ${
+    x.http.n && x.pgInsert.n ? round(x.http.p50 - x.pgInsert.p50) : "-"
+  } (p50 difference) · event loop delay p99 ${x.eld.p99} · gc ${x.gc.count}, ${x.gc.sumMs} ms`;
 }
 
 /** `count` POSTs, `inFlight` at a time, over keep-alive connections; every answer must be 201. */
-async function appendRun(target: string, port: number, path: string, headers: Record<string, string>, agentId: string, count: number, inFlight: number): Promise<AppendRun> {
+async function appendRun(
+  target: string,
+  server: Proc,
+  path: string,
+  headers: Record<string, string>,
+  agentId: string,
+  count: number,
+  inFlight: number,
+): Promise<AppendRun> {
+  const port = server.port;
+  await resetProbes([server]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: inFlight });
   const hist = new Histogram();
   let errors = 0;
@@ -104,7 +125,8 @@ async function appendRun(target: string, port: number, path: string, headers: Re
   );
   const seconds = (now() - started) / 1000;
   agent.destroy();
-  return { target, perSec: round(count / seconds), p50: round(hist.quantile(0.5)), p99: round(hist.quantile(0.99)), errors };
+  const internals = await readProbes([server], count);
+  return { target, perSec: round(count / seconds), p50: round(hist.quantile(0.5)), p99: round(hist.quantile(0.99)), errors, internals };
 }
 
 // ---- replay -------------------------------------------------------------------------------
@@ -186,7 +208,7 @@ export async function runScale(): Promise<void> {
   const own = new Cleanups();
   atExit.add(() => own.run());
   const { masterKey } = await freshDatabase();
-  const hub = await start("agenthub-scale", "src/main.ts", {
+  const hub = await start("agenthub-scale", HUB_SCRIPT, {
     ...agenthubEnv(),
     SOCKETS_PER_CREDENTIAL: "1000000",
     HANDSHAKES_PER_10S_PER_IP: "1000000",
@@ -218,8 +240,8 @@ export async function runScale(): Promise<void> {
   console.log(`  agenthub: ${memory[0]!.kbPerSocket} KB per socket   (goal: <= 30 KB)`);
 
   // -- append: warm both, then alternate.
-  const hubAppend = (n: number) => appendRun("agenthub", hub.port, `/team-channels/${hubCh}/messages`, { authorization: `Bearer ${key}` }, agentId, n, cfg.appendInFlight);
-  const koaAppend = (n: number) => appendRun("bare-koa", koa.port, `/channels/${koaCh}/messages`, {}, agentId, n, cfg.appendInFlight);
+  const hubAppend = (n: number) => appendRun("agenthub", hub, `/team-channels/${hubCh}/messages`, { authorization: `Bearer ${key}` }, agentId, n, cfg.appendInFlight);
+  const koaAppend = (n: number) => appendRun("bare-koa", koa, `/channels/${koaCh}/messages`, {}, agentId, n, cfg.appendInFlight);
   await hubAppend(cfg.appends);
   await koaAppend(cfg.appends);
   const appends: AppendRun[] = [];
@@ -227,11 +249,14 @@ export async function runScale(): Promise<void> {
   const rate = (t: string) => median(appends.filter((a) => a.target === t).map((a) => a.perSec)) ?? NaN;
   const appendRatio = round(rate("agenthub") / rate("bare-koa"));
   console.log("\n-- append (REST publish, one node)");
-  for (const a of appends) console.log(`  ${a.target.padEnd(9)} ${String(a.perSec).padStart(8)} msg/s   p50 ${a.p50} ms   p99 ${a.p99} ms${a.errors ? `   ${a.errors} errors` : ""}`);
+  for (const a of appends) {
+    console.log(`  ${a.target.padEnd(9)} ${String(a.perSec).padStart(8)} msg/s   p50 ${a.p50} ms   p99 ${a.p99} ms${a.errors ? `   ${a.errors} errors` : ""}`);
+    if (a.internals) console.log(formatAppendInternals(a.internals));
+  }
   console.log(`  ratio agenthub/bare-koa (median of rounds): ${appendRatio}   (goal: >= 0.8)`);
 
   // -- replay: the missed messages go in through REST (16 in flight), then fresh sockets read them back.
-  await appendRun("fill", hub.port, `/team-channels/${replayCh}/messages`, { authorization: `Bearer ${key}` }, agentId, cfg.replay, 16);
+  await appendRun("fill", hub, `/team-channels/${replayCh}/messages`, { authorization: `Bearer ${key}` }, agentId, cfg.replay, 16);
   const replays = [];
   for (let i = 0; i < 5; i++) replays.push(await replayOnce(hub.url, key, replayCh, cfg.replay));
   const replayMedian = median(replays.map((r) => r.ms));

@@ -1,13 +1,13 @@
 /**
  * The stacks under test, each two server processes on 127.0.0.1 sharing Redis: bare and
- * bare-coalesced (bench/bare-server.ts, no database) and agenthub (src/main.ts, also sharing the
+ * bare-coalesced (bench/bare-server.ts, no database) and agenthub (the build, dist/src/main.js, also sharing the
  * bench database), with what a publisher needs to reach them.
  */
 import http from "node:http";
 import { api, type Api } from "../test/support/api.js";
 import { JWT_SECRET } from "../test/support/env.js";
 import type { Cleanups } from "./cleanup.js";
-import { freePort, ROOT, spawnNode, waitHealthy, type Child } from "./lib.js";
+import { freePort, HUB_SCRIPT, ROOT, spawnNode, waitHealthy, type Child } from "./lib.js";
 import { cfg, REDIS_PREFIX, REDIS_URL, type StackName } from "./options.js";
 import { BENCH_DB_URL, PgSampler } from "./postgres.js";
 
@@ -107,7 +107,7 @@ export function agenthubEnv(): Record<string, string> {
 async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Stack> {
   const servers = await startServers(
     "agenthub",
-    "src/main.ts",
+    HUB_SCRIPT,
     (port) => ({
       ...agenthubEnv(),
       PORT: String(port),
@@ -133,7 +133,7 @@ async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Sta
     publishHeaders: { authorization: `Bearer ${key}` },
     agentId: AGENT_ID,
     pgSampler,
-    note: "src/main.ts on Postgres + Redis, LOG_LEVEL=warn, RATE_LIMIT_PER_10S=0, publishing with the agent's key",
+    note: "dist/src/main.js (npm start) on Postgres + Redis, LOG_LEVEL=warn, RATE_LIMIT_PER_10S=0, publishing with the agent's key",
   };
 }
 
