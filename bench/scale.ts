@@ -20,7 +20,7 @@ import { io as connectClient, type Socket } from "socket.io-client";
 import { api } from "../test/support/api.js";
 import { atExit, Cleanups } from "./cleanup.js";
 import { startSubscribers } from "./ipc.js";
-import { freePort, Histogram, HUB_SCRIPT, now, round, ROOT, sleep, spawnNode, waitHealthy, type Child } from "./lib.js";
+import { freePort, Histogram, HUB_SCRIPT, now, processCpuMs, round, ROOT, sleep, spawnNode, waitHealthy, type Child } from "./lib.js";
 import { cfg, REDIS_PREFIX, REDIS_URL } from "./options.js";
 import { BENCH_DB_URL, freshDatabase } from "./postgres.js";
 import { median } from "./report.js";
@@ -69,12 +69,14 @@ interface AppendRun {
   errors: number;
   /** Inside the server (bench/hub-probe.ts): the request in the process, the insert, the event loop, GC. */
   internals?: HubInternals | undefined;
+  /** The server process's CPU time (user + system) over the round, per request, in µs. */
+  cpuUsPerRequest?: number | undefined;
 }
 
 /** One line of what the server's probe saw during an append round: p50/p99 in ms. */
-function formatAppendInternals(x: HubInternals): string {
+function formatAppendInternals(x: HubInternals, cpuUsPerRequest: number | undefined): string {
   const pq = (q: { n: number; p50: number; p99: number }) => (q.n ? `${q.p50}/${q.p99}` : "-");
-  return `      in process (p50/p99 ms): request ${pq(x.http)} · insert ${pq(x.pgInsert)} · rest of the request ${
+  return `      in process: CPU ${cpuUsPerRequest ?? "-"} µs per request · p50/p99 ms: request ${pq(x.http)} · insert ${pq(x.pgInsert)} · rest of the request ${
     x.http.n && x.pgInsert.n ? round(x.http.p50 - x.pgInsert.p50) : "-"
   } (p50 difference) · event loop delay p99 ${x.eld.p99} · gc ${x.gc.count}, ${x.gc.sumMs} ms`;
 }
@@ -91,6 +93,7 @@ async function appendRun(
 ): Promise<AppendRun> {
   const port = server.port;
   await resetProbes([server]);
+  const cpuBefore = processCpuMs(server.proc.child.pid!);
   const agent = new http.Agent({ keepAlive: true, maxSockets: inFlight });
   const hist = new Histogram();
   let errors = 0;
@@ -125,8 +128,10 @@ async function appendRun(
   );
   const seconds = (now() - started) / 1000;
   agent.destroy();
+  const cpuAfter = processCpuMs(server.proc.child.pid!);
   const internals = await readProbes([server], count);
-  return { target, perSec: round(count / seconds), p50: round(hist.quantile(0.5)), p99: round(hist.quantile(0.99)), errors, internals };
+  const cpuUsPerRequest = cpuBefore !== undefined && cpuAfter !== undefined ? round(((cpuAfter - cpuBefore) * 1000) / count) : undefined;
+  return { target, perSec: round(count / seconds), p50: round(hist.quantile(0.5)), p99: round(hist.quantile(0.99)), errors, internals, cpuUsPerRequest };
 }
 
 // ---- replay -------------------------------------------------------------------------------
@@ -251,7 +256,7 @@ export async function runScale(): Promise<void> {
   console.log("\n-- append (REST publish, one node)");
   for (const a of appends) {
     console.log(`  ${a.target.padEnd(9)} ${String(a.perSec).padStart(8)} msg/s   p50 ${a.p50} ms   p99 ${a.p99} ms${a.errors ? `   ${a.errors} errors` : ""}`);
-    if (a.internals) console.log(formatAppendInternals(a.internals));
+    if (a.internals) console.log(formatAppendInternals(a.internals, a.cpuUsPerRequest));
   }
   console.log(`  ratio agenthub/bare-koa (median of rounds): ${appendRatio}   (goal: >= 0.8)`);
 
