@@ -1,6 +1,7 @@
 /** SQL for team channels (`team_channels`, `team_channel_subscriptions`, `team_channel_messages`). */
 import type { Knex } from "knex";
 import { afterMillisecond } from "../pagination.js";
+import { preparedRaw } from "../prepared.js";
 import { int, intOrNull, json } from "../rows.js";
 import { toIso } from "../time.js";
 
@@ -141,7 +142,9 @@ export const channelMessages = {
     m: { workspaceId: string; channelId: string; id: string; agentId: string; message: string; metadata: Record<string, unknown> | null; hash: string; keyId: string | undefined },
   ): Promise<ChannelMessageView | undefined> {
     const keyId = m.keyId ?? null;
-    const result = await db.raw(
+    const [row] = await preparedRaw(
+      db,
+      "agenthub_channel_append_v1",
       `WITH channel AS (
          UPDATE team_channels SET message_count = message_count + 1
          WHERE id = ? AND workspace_id = ?
@@ -151,10 +154,9 @@ export const channelMessages = {
        )
        INSERT INTO team_channel_messages (channel_id, seq, id, agent_id, message, metadata, body_hash)
        SELECT channel.id, channel.message_count, ?, ?, ?, ?::jsonb, ? FROM channel
-       RETURNING *`,
+       RETURNING channel_id, seq, id, agent_id, message, metadata, body_hash, created_at`,
       [m.channelId, m.workspaceId, keyId, keyId, m.id, m.agentId, m.message, m.metadata === null ? null : JSON.stringify(m.metadata), m.hash],
     );
-    const row = result.rows[0];
     return row ? toMessage(row).view : undefined;
   },
 
