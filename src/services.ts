@@ -73,7 +73,7 @@ export function createServices(deps: ServiceDeps) {
       // The embedded default runs on one machine, where agents usually listen on localhost.
       refusal: (url) => checkAgentUrl(url, { allowPrivate: deps.config.agents.allowPrivate || !deps.config.databaseUrl }),
       newSecret: newEndpointSecret,
-    }),
+    }, keyCache),
     agentKeys: new AgentKeys(tx, keyCache),
     masterKeys: new MasterKeys(tx, keyCache),
     channels: new Channels(tx, keyCache),

@@ -5,8 +5,10 @@
  * Revocation still takes effect at once:
  * - every `key.revoked` event clears the key from the cache of every node: the node that
  *   committed it, synchronously after the commit (the event bus), and the others when the event
- *   transport (Redis) delivers it; a revocation through the keys API answers only once Redis has
- *   passed the event on to every node (`revoked`, `propagateWith`);
+ *   transport (Redis) delivers it; a revocation (through the keys API, a master-key rotation or
+ *   an agent's deletion) answers only once every other node has confirmed that it routed the
+ *   event, i.e. forgot the key (`revoked`, `propagateWith`; transport.ts `settled`), or after
+ *   a 2 s bound when a node does not answer;
  * - a node that missed that message (its Redis subscription was reconnecting) serves a revoked
  *   key from its cache for at most KEY_CACHE_MS after it last read the key; publishing to a
  *   channel checks the key in its own statement anyway (channels/repository.ts `append`);
@@ -72,7 +74,7 @@ export class KeyCache {
     if (keyIds.length) await this.propagate();
   }
 
-  /** `settled` resolves once every event published so far has been handed to every node. */
+  /** `settled` resolves once every revocation published so far has been routed by every node. */
   propagateWith(settled: () => Promise<void>): void {
     this.propagate = settled;
   }

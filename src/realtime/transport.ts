@@ -23,6 +23,13 @@ import type { DomainEvent } from "../domain/events.js";
 const SUBSCRIBE_WAIT_MS = 5000;
 const BACKLOG_MAX_EVENTS = 10_000;
 const BACKLOG_MAX_BYTES = 16 * 1024 * 1024;
+/**
+ * Events the other nodes confirm having routed before `settled()` resolves: a revoked key must
+ * be refused by every node once the revocation has answered, and a PUBLISH answered by Redis
+ * is not yet an event read by every subscriber (Redis may still be writing it to their sockets).
+ */
+const CONFIRMED_TYPES: ReadonlySet<string> = new Set(["key.revoked"]);
+const CONFIRM_TIMEOUT_MS = 2000;
 
 /** `publishedAt` is undefined for events sent without it (an older hub, the CLI). */
 export type EventHandler = (event: DomainEvent, publishedAt: number | undefined) => void;
@@ -31,8 +38,10 @@ export interface EventTransport {
   publish(event: DomainEvent): void;
   onEvent(handler: EventHandler): void;
   /**
-   * Resolves once every event published so far has been handed to every node's subscription
-   * (Redis answered its PUBLISH), or is held in the backlog while Redis is away.
+   * Resolves once every event published so far has been handed to Redis (or is held in the
+   * backlog while Redis is away), and every key revocation among them has been routed by every
+   * other node that received it: each such node answers with an ack once its handler has run
+   * (or CONFIRM_TIMEOUT_MS passed: a node that died meanwhile, or one too old to answer).
    */
   settled(): Promise<void>;
 }
@@ -61,15 +70,22 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
   const ownPrefix = `{"origin":${JSON.stringify(origin)},`;
   sub.on("message", (ch: string, raw: string) => {
     if (ch !== channel || raw.startsWith(ownPrefix)) return;
-    let event: DomainEvent & { publishedAt?: unknown; origin?: unknown };
+    let event: DomainEvent & { publishedAt?: unknown; origin?: unknown; confirm?: unknown; ack?: { origin?: unknown; n?: unknown } };
     try {
       event = JSON.parse(raw);
     } catch (err) {
       log.error({ err }, "unreadable event on the events channel");
       return;
     }
-    const { publishedAt, origin: _from, ...rest } = event;
+    const { publishedAt, origin: from, confirm, ack, ...rest } = event;
+    if (ack) {
+      if (ack.origin === origin && typeof ack.n === "number") confirmations.acked(ack.n);
+      return;
+    }
     handler?.(rest as DomainEvent, typeof publishedAt === "number" ? publishedAt : undefined);
+    if (typeof confirm === "number" && typeof from === "string") {
+      pub.publish(channel, JSON.stringify({ origin, ack: { origin: from, n: confirm } })).catch((err) => log.warn({ err }, "could not confirm an event"));
+    }
   });
   // ioredis re-subscribes by itself after a reconnect. If Redis is down at start, start anyway
   // (readiness reports it) rather than hang; delivery begins once Redis answers.
@@ -88,8 +104,13 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
   let dropped = 0;
   /** The last PUBLISH sent: Redis answers in order, so once it is answered all before it are. */
   let lastSent: Promise<unknown> = Promise.resolve();
-  const send = (raw: string) =>
-    (lastSent = pub.publish(channel, raw).catch((err) => log.error({ err }, "could not publish event")));
+  const confirmations = new Confirmations(CONFIRM_TIMEOUT_MS, log);
+  const send = (raw: string, confirm?: number) => {
+    const sent = pub.publish(channel, raw);
+    lastSent = sent.catch((err) => log.error({ err }, "could not publish event"));
+    // Every subscriber but this process's own connection answers.
+    if (confirm !== undefined) sent.then((receivers) => confirmations.expect(confirm, receivers - 1), () => confirmations.expect(confirm, 0));
+  };
   pub.on("ready", () => {
     if (!backlog.length) return;
     log.info({ events: backlog.length, dropped }, "Redis is back; publishing the events held meanwhile");
@@ -105,8 +126,11 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
       // a microtask: after the PUBLISH below has been written, so the other nodes' copy is on
       // its way before this node spends its time writing to its sockets.
       queueMicrotask(() => handler?.(event, publishedAt));
-      const raw = JSON.stringify({ origin, publishedAt, ...event });
-      if (pub.status === "ready" && !backlog.length) return void send(raw);
+      const confirm = CONFIRMED_TYPES.has(event.type) ? confirmations.next() : undefined;
+      const raw = JSON.stringify({ origin, publishedAt, ...(confirm !== undefined ? { confirm } : {}), ...event });
+      if (pub.status === "ready" && !backlog.length) return void send(raw, confirm);
+      // Held for later: nobody can confirm it now (the key cache's age bound covers the nodes).
+      if (confirm !== undefined) confirmations.expect(confirm, 0);
       if (!backlog.length) log.warn("Redis is unavailable; holding events until it is back");
       backlog.push(raw);
       backlogBytes += Buffer.byteLength(raw);
@@ -118,6 +142,59 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
     onEvent: (h) => {
       handler = h;
     },
-    settled: () => lastSent.then(() => {}),
+    settled: async () => {
+      await lastSent;
+      await confirmations.all();
+    },
   };
+}
+
+/** This process's events awaiting acks from the other nodes, by number. */
+class Confirmations {
+  private seq = 0;
+  private readonly waiting = new Map<number, { expected: number | undefined; acks: number; done: () => void; promise: Promise<void> }>();
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** A new number to confirm; waited for from now. */
+  next(): number {
+    const n = ++this.seq;
+    let done!: () => void;
+    const promise = new Promise<void>((resolve) => (done = resolve));
+    const timer = setTimeout(() => {
+      const w = this.waiting.get(n);
+      if (w) this.log.warn({ confirm: n, expected: w.expected, acks: w.acks }, "not every node confirmed an event in time");
+      finish();
+    }, this.timeoutMs);
+    timer.unref();
+    const finish = () => {
+      clearTimeout(timer);
+      this.waiting.delete(n);
+      done();
+    };
+    this.waiting.set(n, { expected: undefined, acks: 0, done: finish, promise });
+    return n;
+  }
+
+  /** How many acks `n` needs (known once Redis says how many subscribers it reached). */
+  expect(n: number, count: number): void {
+    const w = this.waiting.get(n);
+    if (!w) return;
+    w.expected = count;
+    if (w.acks >= count) w.done();
+  }
+
+  acked(n: number): void {
+    const w = this.waiting.get(n);
+    if (!w) return;
+    w.acks++;
+    if (w.expected !== undefined && w.acks >= w.expected) w.done();
+  }
+
+  all(): Promise<unknown> {
+    return Promise.all([...this.waiting.values()].map((w) => w.promise));
+  }
 }

@@ -44,6 +44,18 @@ describe("the key cache on two hub processes", () => {
     }
   });
 
+  it("refuses a deleted agent's keys at once on both nodes, cached on both before", async () => {
+    const { master, agentId, key } = await setup();
+    for (const url of [c.a.url, c.b.url]) expect((await api(url, key).get("/api/me")).status).toBe(200);
+    expect((await master.delete(`/api/agents/${agentId}`)).status).toBe(204);
+    // No wait: the deletion answered once its revocations had reached both nodes.
+    for (const url of [c.b.url, c.a.url]) {
+      const res = await api(url, key).get("/api/me");
+      expect(res.status, url === c.a.url ? "node a (where it was deleted)" : "node b").toBe(401);
+      expectProblem(res, "unauthorized");
+    }
+  });
+
   it("refuses a revoked master key at once on both nodes", async () => {
     const admin = api(c.a.url, c.ws.masterKey);
     const created = await admin.post("/api/workspace/master-keys", { name: "short-lived" });

@@ -55,6 +55,31 @@ describe("the Redis event transport", () => {
     expect(b.received[0]!.event).toEqual(event(1));
   });
 
+  it("answers settled() for a key revocation only once every other node has routed it", async () => {
+    const channel = `test:${randomUUID()}:events`;
+    const [a, b, c] = [await node(channel), await node(channel), await node(channel)];
+    const revoked = { type: "key.revoked", workspaceId: "ws", keyId: "key_1" } as DomainEvent;
+    a.transport.publish(revoked);
+    await a.transport.settled();
+    // No waiting: both other nodes had run their handler before settled() resolved.
+    expect(b.received.map((r) => r.event)).toEqual([revoked]);
+    expect(c.received.map((r) => r.event)).toEqual([revoked]);
+  });
+
+  it("stops waiting for a node that never confirms after a bound", async () => {
+    const channel = `test:${randomUUID()}:events`;
+    const a = await node(channel);
+    // A subscriber that receives but never answers (a node that died, or an older hub).
+    const mute = new Redis(REDIS_URL);
+    clients.push(mute);
+    await mute.subscribe(channel);
+    a.transport.publish({ type: "key.revoked", workspaceId: "ws", keyId: "key_2" } as DomainEvent);
+    const started = Date.now();
+    await a.transport.settled();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it("routes an event published without an origin (another tool on the channel) everywhere", async () => {
     const channel = `test:${randomUUID()}:events`;
     const a = await node(channel);

@@ -3,6 +3,7 @@ import { userIdOf, type Principal } from "../../auth/principal.js";
 import { Conflict, Invalid, NotFound, isUniqueViolation } from "../../errors.js";
 import { transact, type TxDeps } from "../events.js";
 import { apiKeys } from "../keys/repository.js";
+import type { Revocations } from "../keys/service.js";
 import { decodeIdCursor, encodeIdCursor, takePage } from "../pagination.js";
 import { sessions } from "../sessions/repository.js";
 import { deleteSessions } from "../sessions/service.js";
@@ -63,6 +64,8 @@ export class Agents {
   constructor(
     private readonly deps: TxDeps,
     private readonly servers: AgentServerRules,
+    /** The key cache: a deleted agent's keys stop working on every node before the answer. */
+    private readonly keyCache: Revocations = { revoked: async () => {} },
   ) {}
 
   async create(actor: Principal, input: CreateAgentInput): Promise<AgentWithSecret> {
@@ -152,7 +155,7 @@ export class Agents {
    * everyone who could read one of its sessions that it is gone.
    */
   async remove(actor: Principal, agentId: string): Promise<void> {
-    await transact(this.deps, async (trx, emit) => {
+    const keys = await transact(this.deps, async (trx, emit) => {
       await loadAgentForEdit(trx, actor, agentId);
       const keys = await apiKeys.liveOfAgent(trx, actor.workspaceId, agentId);
       // Sessions first, while the team still says who owned what.
@@ -160,7 +163,9 @@ export class Agents {
       await agents.delete(trx, actor.workspaceId, agentId);
       for (const key of keys) emit({ type: "key.revoked", workspaceId: actor.workspaceId, keyId: key.id });
       emit({ type: "agent.deleted", workspaceId: actor.workspaceId, agentId });
+      return keys;
     });
+    await this.keyCache.revoked(keys.map((k) => k.id));
   }
 
   async team(actor: Principal, agentId: string): Promise<TeamMember[]> {
