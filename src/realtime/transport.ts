@@ -26,7 +26,7 @@ const BACKLOG_MAX_BYTES = 16 * 1024 * 1024;
 /**
  * Events the other nodes confirm having routed before `settled()` resolves: a revoked key must
  * be refused by every node once the revocation has answered, and a PUBLISH answered by Redis
- * is not yet an event read by every subscriber (Redis may still be writing it to their sockets).
+ * is not yet an event read by every subscriber (the answer can be read first).
  */
 const CONFIRMED_TYPES: ReadonlySet<string> = new Set(["key.revoked"]);
 const CONFIRM_TIMEOUT_MS = 2000;
