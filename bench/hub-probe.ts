@@ -202,3 +202,28 @@ if (port) {
   server.listen(port, "127.0.0.1");
   server.unref();
 }
+
+// ---- allocation sampling (optional) ----------------------------------------------------------
+
+/**
+ * PROBE_ALLOC_DIR=/tmp/alloc: samples allocations from start until the process is told to stop
+ * (SIGTERM/SIGINT), garbage included (what a `--heap-prof` profile leaves out), then writes
+ * <dir>/alloc-<pid>.heapprofile for Chrome DevTools or a script to read.
+ */
+if (process.env.PROBE_ALLOC_DIR) {
+  const { Session } = await import("node:inspector");
+  const fs = await import("node:fs");
+  const session = new Session();
+  session.connect();
+  session.post("HeapProfiler.startSampling", { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  const write = () => {
+    // The in-process inspector answers synchronously, so this completes inside the signal handler.
+    session.post("HeapProfiler.stopSampling", (err, result) => {
+      if (err) return console.error(`[probe] allocation sampling failed: ${err.message}`);
+      fs.mkdirSync(process.env.PROBE_ALLOC_DIR!, { recursive: true });
+      fs.writeFileSync(path.join(process.env.PROBE_ALLOC_DIR!, `alloc-${process.pid}.heapprofile`), JSON.stringify(result.profile));
+    });
+  };
+  process.once("SIGTERM", write);
+  process.once("SIGINT", write);
+}
