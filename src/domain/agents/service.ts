@@ -3,7 +3,7 @@ import { userIdOf, type Principal } from "../../auth/principal.js";
 import { Conflict, Invalid, NotFound, isUniqueViolation } from "../../errors.js";
 import { transact, type TxDeps } from "../events.js";
 import { apiKeys } from "../keys/repository.js";
-import type { Revocations } from "../keys/service.js";
+import { noCache, type Revocations } from "../keys/service.js";
 import { decodeIdCursor, encodeIdCursor, takePage } from "../pagination.js";
 import { sessions } from "../sessions/repository.js";
 import { deleteSessions } from "../sessions/service.js";
@@ -65,7 +65,7 @@ export class Agents {
     private readonly deps: TxDeps,
     private readonly servers: AgentServerRules,
     /** The key cache: a deleted agent's keys stop working on every node before the answer. */
-    private readonly keyCache: Revocations = { revoked: async () => {} },
+    private readonly keyCache: Revocations = noCache,
   ) {}
 
   async create(actor: Principal, input: CreateAgentInput): Promise<AgentWithSecret> {

@@ -23,7 +23,8 @@ function mintKey(kind: KeyKind): { id: string; key: string; prefix: string; hash
 
 /** What revoking needs of the key cache: forget here, and wait until every node was told. */
 export type Revocations = Pick<KeyCache, "revoked">;
-const noCache: Revocations = { revoked: async () => {} };
+/** No key cache (services tested alone): nothing to forget or wait for. */
+export const noCache: Revocations = { revoked: async () => {} };
 
 export class AgentKeys {
   constructor(
