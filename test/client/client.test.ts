@@ -29,6 +29,15 @@ function cut(rt: RealtimeClient): void {
   else engine.close();
 }
 
+/** The seqs of one session's messages as the client delivers them, in delivery order. */
+function sessionSeqs(rt: RealtimeClient, id: string): number[] {
+  const seqs: number[] = [];
+  rt.on("session:message", ({ sessionId, message }) => {
+    if (sessionId === id) seqs.push(message.seq);
+  });
+  return seqs;
+}
+
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** A user with an agent of their own, and REST clients on both hubs. */
@@ -77,10 +86,7 @@ describe("realtime resume", () => {
     for (let i = 0; i < 5; i++) await a.messages.append(agentId, session.id, { role: "user", content: `before ${i}` });
 
     const { rt, nodes } = realtime(token, [cluster.a.url, cluster.b.url]);
-    const seqs: number[] = [];
-    rt.on("session:message", ({ sessionId, message }) => {
-      if (sessionId === session.id) seqs.push(message.seq);
-    });
+    const seqs = sessionSeqs(rt, session.id);
     try {
       await rt.watchSession(session.id, { since: 0 });
       expect(seqs).toEqual(range(1, 5));
@@ -237,10 +243,7 @@ describe("a hub stopped", () => {
     const { token, b, agentId } = await owner();
     const session = await b.sessions.create(agentId);
     const { rt, nodes } = realtime(token, [cluster.a.url, cluster.b.url]);
-    const seqs: number[] = [];
-    rt.on("session:message", ({ sessionId, message }) => {
-      if (sessionId === session.id) seqs.push(message.seq);
-    });
+    const seqs = sessionSeqs(rt, session.id);
     try {
       await rt.watchSession(session.id, { since: 0 });
       expect(rt.url).toBe(cluster.a.url);
