@@ -14,8 +14,9 @@
  *            node (agenthub: HubMetrics#routed, right where the Redis message was read)
  *   reorder  events held by the per-node reorderer (agenthub), and for how long
  *   emit     each local broadcast's synchronous cost (encode + write to every socket of this node
- *            in the room), and send time to the end of that write ("written": the time the
- *            message took to leave this process, up to the kernel)
+ *            in the room; agenthub: the sockets written at once, and the rest queued), and send
+ *            time to the last socket's write ("written": the time the message took to leave this
+ *            process, up to the kernel)
  *
  * Only the bench loads this; the hub does not know of it. Patches are on prototypes of modules
  * shared through Node's module cache (pg, ioredis, socket.io-adapter's Adapter; for agenthub
@@ -154,6 +155,20 @@ if (process.env.PROBE_AGENTHUB === "1") {
     const sent = sentAt((event as { message?: unknown }).message);
     if (sent !== undefined) h.hopMs.add(wall() - sent);
     return routed.call(this, event, publishedAt);
+  };
+  // agenthub's broadcasts go through its own writer: `emit` is the part written at once and the
+  // queueing; `written` waits for the last socket's turn.
+  const { FairWrites } = (await import(`${hubRoot}/realtime/writes.js`)) as typeof import("../src/realtime/writes.js");
+  const send = FairWrites.prototype.send;
+  FairWrites.prototype.send = function (this: InstanceType<typeof FairWrites>, sockets, event, payload) {
+    const started = t();
+    const n = send.call(this, sockets, event, payload);
+    if (event === "channel:message") {
+      h.emitMs.add(t() - started);
+      const sent = sentAt(payload);
+      if (sent !== undefined) this.afterQueued(() => h.writtenMs.add(wall() - sent));
+    }
+    return n;
   };
   const { Reorderer } = (await import(`${hubRoot}/realtime/reorder.js`)) as typeof import("../src/realtime/reorder.js");
   const push = Reorderer.prototype.push;

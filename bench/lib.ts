@@ -253,6 +253,10 @@ export interface Child {
  * the transform's helpers on hot paths (esbuild's keepNames wraps every closure made per request).
  */
 export const HUB_SCRIPT = "dist/src/main.js";
+/** The Node options `npm start` gives the hub (package.json), so the benchmark runs it the same way. */
+export const HUB_NODE_ARGS: string[] = (
+  (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/)
+).filter((a) => a.startsWith("--"));
 let built = false;
 export function ensureHubBuilt(): void {
   if (built) return;

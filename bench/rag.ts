@@ -23,7 +23,7 @@ import pg from "pg";
 import { chunkText } from "../src/domain/knowledge/search.js";
 import { JWT_SECRET } from "../test/support/env.js";
 import { atExit, Cleanups } from "./cleanup.js";
-import { freePort, Histogram, HUB_SCRIPT, now, round, ROOT, spawnNode, waitHealthy, type Child } from "./lib.js";
+import { freePort, Histogram, HUB_NODE_ARGS, HUB_SCRIPT, now, round, ROOT, spawnNode, waitHealthy, type Child } from "./lib.js";
 import { cfg, type BackendName } from "./options.js";
 import { BENCH_DB_URL, freshDatabase } from "./postgres.js";
 import { fmt } from "./report.js";
@@ -218,7 +218,7 @@ async function startHub(backend: BackendName, cleanups: Cleanups): Promise<Hub> 
   const base = { ...process.env };
   for (const k of ["DATABASE_URL", "DATA_DIR", "REDIS_URL", "REDIS_PREFIX"]) delete base[k];
   const port = await freePort();
-  const proc = spawnNode(`agenthub-${backend}`, [...cfg.serverNodeArgs, HUB_SCRIPT], {
+  const proc = spawnNode(`agenthub-${backend}`, [...HUB_NODE_ARGS, ...cfg.serverNodeArgs, HUB_SCRIPT], {
     ...base,
     ...env,
     PORT: String(port),

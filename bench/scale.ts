@@ -20,7 +20,7 @@ import { io as connectClient, type Socket } from "socket.io-client";
 import { api } from "../test/support/api.js";
 import { atExit, Cleanups } from "./cleanup.js";
 import { startSubscribers } from "./ipc.js";
-import { freePort, Histogram, HUB_SCRIPT, now, processCpuMs, round, ROOT, sleep, spawnNode, waitHealthy, type Child } from "./lib.js";
+import { freePort, Histogram, HUB_NODE_ARGS, HUB_SCRIPT, now, processCpuMs, round, ROOT, sleep, spawnNode, waitHealthy, type Child } from "./lib.js";
 import { cfg, REDIS_PREFIX, REDIS_URL } from "./options.js";
 import { BENCH_DB_URL, freshDatabase } from "./postgres.js";
 import { median } from "./report.js";
@@ -37,9 +37,9 @@ interface Proc {
   proc: Child;
 }
 
-async function start(name: string, script: string, env: Record<string, string>, cleanups: Cleanups): Promise<Proc> {
+async function start(name: string, script: string, env: Record<string, string>, cleanups: Cleanups, nodeArgs: string[] = []): Promise<Proc> {
   const [port, probePort] = [await freePort(), await freePort()];
-  const proc = spawnNode(name, [...cfg.serverNodeArgs, "--expose-gc", "--import", "./bench/hub-probe.ts", script], {
+  const proc = spawnNode(name, [...nodeArgs, ...cfg.serverNodeArgs, "--expose-gc", "--import", "./bench/hub-probe.ts", script], {
     ...process.env,
     PORT: String(port),
     HOST: "127.0.0.1",
@@ -218,7 +218,7 @@ export async function runScale(): Promise<void> {
     SOCKETS_PER_CREDENTIAL: "1000000",
     HANDSHAKES_PER_10S_PER_IP: "1000000",
     PROBE_AGENTHUB: "1",
-  }, own);
+  }, own, HUB_NODE_ARGS);
   const koa = await start("bare-koa", "bench/bare-koa.ts", { DATABASE_URL: BENCH_DB_URL }, own);
 
   const admin = api(hub.url, masterKey);

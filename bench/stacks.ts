@@ -7,7 +7,7 @@ import http from "node:http";
 import { api, type Api } from "../test/support/api.js";
 import { JWT_SECRET } from "../test/support/env.js";
 import type { Cleanups } from "./cleanup.js";
-import { freePort, HUB_SCRIPT, ROOT, spawnNode, waitHealthy, type Child } from "./lib.js";
+import { freePort, HUB_NODE_ARGS, HUB_SCRIPT, ROOT, spawnNode, waitHealthy, type Child } from "./lib.js";
 import { cfg, REDIS_PREFIX, REDIS_URL, type StackName } from "./options.js";
 import { BENCH_DB_URL, PgSampler } from "./postgres.js";
 
@@ -44,15 +44,15 @@ export function startStack(name: StackName, masterKey: string | undefined, clean
   return startAgenthub(masterKey, cleanups);
 }
 
-/** Two server processes running `script`, once each is healthy. */
-async function startServers(name: StackName, script: string, env: (port: number) => NodeJS.ProcessEnv, cleanups: Cleanups): Promise<Server[]> {
+/** Two server processes running `script` (with `nodeArgs`), once each is healthy. */
+async function startServers(name: StackName, script: string, nodeArgs: string[], env: (port: number) => NodeJS.ProcessEnv, cleanups: Cleanups): Promise<Server[]> {
   const startOne = async (i: number): Promise<Server> => {
     // The port is free when asked for but could be taken before the child binds it: retry then.
     for (let attempt = 1; ; attempt++) {
       const [port, probePort] = [await freePort(), await freePort()];
       // bench/hub-probe.ts measures inside the process (event loop, GC, Postgres, Redis, writes).
       const probeEnv = { PROBE_PORT: String(probePort), PROBE_AGENTHUB: name === "agenthub" ? "1" : "0" };
-      const proc = spawnNode(`${name}-${i}`, [...cfg.serverNodeArgs, "--import", "./bench/hub-probe.ts", script], { ...process.env, ...env(port), ...probeEnv }, ROOT);
+      const proc = spawnNode(`${name}-${i}`, [...nodeArgs, ...cfg.serverNodeArgs, "--import", "./bench/hub-probe.ts", script], { ...process.env, ...env(port), ...probeEnv }, ROOT);
       const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
       cleanups.add(async () => {
         agent.destroy();
@@ -74,6 +74,7 @@ async function startBare(name: "bare" | "bare-coalesced", cleanups: Cleanups): P
   const servers = await startServers(
     name,
     "bench/bare-server.ts",
+    [],
     (port) => ({ PORT: String(port), HOST: "127.0.0.1", REDIS_URL, REDIS_KEY: `${REDIS_PREFIX}-${name}`, COALESCE: coalesce ? "1" : "0" }),
     cleanups,
   );
@@ -108,6 +109,7 @@ async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Sta
   const servers = await startServers(
     "agenthub",
     HUB_SCRIPT,
+    HUB_NODE_ARGS,
     (port) => ({
       ...agenthubEnv(),
       PORT: String(port),
@@ -133,7 +135,7 @@ async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Sta
     publishHeaders: { authorization: `Bearer ${key}` },
     agentId: AGENT_ID,
     pgSampler,
-    note: "dist/src/main.js (npm start) on Postgres + Redis, LOG_LEVEL=warn, RATE_LIMIT_PER_10S=0, publishing with the agent's key",
+    note: `dist/src/main.js with npm start's Node options (${HUB_NODE_ARGS.join(" ")}) on Postgres + Redis, LOG_LEVEL=warn, RATE_LIMIT_PER_10S=0, publishing with the agent's key`,
   };
 }
 

@@ -64,8 +64,7 @@ export class Delivery {
         channel: {
           after: (id, afterSeq, limit) => domain.channels.after(id, afterSeq, limit),
           send: (socket, id, message) => this.send(socket as HubSocket, "channel", id, message),
-          broadcast: (_ready, skipped, id, message) =>
-            sockets.emit([rooms.channel(id)], "channel:message", message, skipped as HubSocket[]),
+          broadcast: (ready, _skipped, _id, message) => sockets.emitTo(ready as HubSocket[], "channel:message", message),
         },
         session: {
           after: (id, afterSeq, limit) => domain.sessionMessages.after(id, afterSeq, limit),

@@ -36,7 +36,6 @@ interface EngineConnection {
   writeBuffer?: EnginePacket[];
   transport?: { socket?: { bufferedAmount?: number } };
   on?(event: "packetCreate", listener: (packet: EnginePacket) => void): unknown;
-  on?(event: "flush", listener: () => void): unknown;
 }
 
 /** Bytes a queued packet will take. A broadcast queues one string for many sockets in a row: measured once. */
@@ -52,6 +51,14 @@ function packetBytes(packet: EnginePacket): number {
 
 const bufferedInSocket = (conn: EngineConnection) => conn.transport?.socket?.bufferedAmount ?? 0;
 
+/**
+ * Bytes queued in each connection's engine.io buffer since it was last empty: every packet is
+ * counted as it is queued (before it joins the buffer), and an empty buffer was flushed.
+ */
+const queuedBytes = new WeakMap<object, number>();
+/** Sockets being disconnected by a limit (once each). */
+const closing = new WeakSet<Socket>();
+
 export class SocketLimits {
   constructor(
     private readonly settings: LimitSettings,
@@ -60,15 +67,15 @@ export class SocketLimits {
     private readonly metrics?: Pick<HubMetrics, "rateLimit" | "slowConsumer">,
   ) {}
 
-  attach(socket: Socket): void {
-    let closing = false;
-    const closeOnce = (reason: string, details: object, end: typeof closeSocket) => {
-      if (closing) return;
-      closing = true;
-      this.log.warn({ socket: socket.id, ...details }, `${reason}; disconnecting`);
-      end(socket as HubSocket, reason);
-    };
+  private closeOnce(socket: Socket, reason: string, details: object, end: typeof closeSocket): void {
+    if (closing.has(socket)) return;
+    closing.add(socket);
+    this.log.warn({ socket: socket.id, ...details }, `${reason}; disconnecting`);
+    end(socket as HubSocket, reason);
+  }
 
+  attach(socket: Socket): void {
+    const closeOnce = (reason: string, details: object, end: typeof closeSocket) => this.closeOnce(socket, reason, details, end);
     let windowStart = this.clock.now().getTime();
     let count = 0;
     let agentEvents = 0;
@@ -94,17 +101,19 @@ export class SocketLimits {
       if (typeof ack === "function") ack({ ok: false, error: toProblem(new TooManyRequests(retryAfter), 0).problem });
     });
 
-    // What waits in engine.io's writeBuffer, kept as packets are queued and reset when it is flushed.
+    // Packets Socket.IO queues one by one; broadcasts (writes.ts) call `queued` themselves.
+    (socket.conn as unknown as EngineConnection).on?.("packetCreate", (packet) => this.queued(socket, packetBytes(packet)));
+  }
+
+  /** A packet of `bytes` is about to be queued for the socket: past the bound, it is disconnected (a slow consumer). */
+  queued(socket: Socket, bytes: number): void {
     const conn = socket.conn as unknown as EngineConnection;
-    let queued = 0;
-    conn.on?.("flush", () => {
-      queued = 0;
-    });
-    conn.on?.("packetCreate", (packet) => {
-      queued += packetBytes(packet);
-      const buffered = queued + bufferedInSocket(conn);
-      if (buffered > this.settings.maxBuffered) closeOnce(SLOW_CONSUMER, { buffered }, (s, reason) => cutSocket(s, reason, this.metrics));
-    });
+    const queued = (conn.writeBuffer?.length ? (queuedBytes.get(conn) ?? 0) : 0) + bytes;
+    queuedBytes.set(conn, queued);
+    const buffered = queued + bufferedInSocket(conn);
+    if (buffered > this.settings.maxBuffered) {
+      this.closeOnce(socket, SLOW_CONSUMER, { buffered }, (s, reason) => cutSocket(s, reason, this.metrics));
+    }
   }
 
   /** The same bound, measured from scratch (a periodic sweep catches what no packet revealed). */

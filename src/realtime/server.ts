@@ -62,9 +62,9 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   const { metrics } = deps;
   metrics?.watchSockets(io.of("/"));
-  const sockets = localSockets(io, metrics);
-  const delivery = new Delivery(sockets, deps.services, log, metrics);
   const limits = new SocketLimits(config.socket, log, deps.clock, metrics);
+  const sockets = localSockets(io, metrics, (socket, bytes) => limits.queued(socket, bytes));
+  const delivery = new Delivery(sockets, deps.services, log, metrics);
   const router = new EventRouter({ sockets, delivery, turns: deps.services.turns, log });
   const transport = redis ? await redisTransport(redis.pub, redis.events, `${config.redisPrefix}:events`, log) : localTransport();
   deps.bus.subscribe((event) => transport.publish(event));

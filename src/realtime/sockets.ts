@@ -5,6 +5,7 @@
  */
 import type { HubMetrics } from "../observability/metrics.js";
 import type { HubServer, HubSocket, ServerToClientEvents } from "./protocol.js";
+import { FairWrites } from "./writes.js";
 
 type Event = keyof ServerToClientEvents;
 type Payload<E extends Event> = Parameters<ServerToClientEvents[E]>[0];
@@ -14,15 +15,19 @@ export interface LocalSockets {
   in(...roomNames: string[]): HubSocket[];
   /** Sends to this node's sockets in any of the rooms (encoded once), less `except`. */
   emit<E extends Event>(roomNames: string[], event: E, payload: Payload<E>, except?: HubSocket[]): void;
-  /** Sends to these sockets of this node (encoded once). */
+  /** Sends to these sockets of this node (encoded once; written fairly, see writes.ts). */
   emitTo<E extends Event>(sockets: HubSocket[], event: E, payload: Payload<E>): void;
   /** Closes a socket on purpose, telling it why first. */
   close(socket: HubSocket, reason: string): void;
 }
 
-/** With `metrics`, every write is counted (and a live event's lag observed). */
-export function localSockets(io: HubServer, metrics?: HubMetrics): LocalSockets {
+/**
+ * With `metrics`, every write is counted (and a live event's lag observed); `queued` is told of
+ * every message a broadcast queues for a socket (the slow-consumer bound, limits.ts).
+ */
+export function localSockets(io: HubServer, metrics?: HubMetrics, queued?: (socket: HubSocket, bytes: number) => void): LocalSockets {
   const nsp = io.of("/");
+  const writes = new FairWrites<HubSocket>(io.encoder, queued);
   const sockets: LocalSockets = {
     in(...roomNames) {
       const rooms = nsp.adapter.rooms;
@@ -45,8 +50,8 @@ export function localSockets(io: HubServer, metrics?: HubMetrics): LocalSockets 
     },
     emitTo(targets, event, payload) {
       if (!targets.length) return;
-      io.local.to(targets.map((s) => s.id)).emit(event, ...([payload] as Parameters<ServerToClientEvents[typeof event]>));
-      metrics?.wrote(event, payload, targets.length);
+      const reached = writes.send(targets, event, payload);
+      metrics?.wrote(event, payload, reached);
     },
     close: closeSocket,
   };
