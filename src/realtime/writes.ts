@@ -90,6 +90,7 @@ export class FairWrites<S extends Socket = Socket> {
       // As engine.io's sendPacket: nothing is queued on a connection that is closing.
       if (!socket.connected || conn.readyState === "closing" || conn.readyState === "closed") continue;
       this.onQueue(socket, frame.length);
+      if (!socket.connected) continue; // cut as a slow consumer just now
       conn.writeBuffer.push(packet);
       queued++;
       if (this.spend()) conn.flush();

@@ -125,6 +125,18 @@ describe("fair broadcasts", () => {
     expect(got[1]).toEqual([]);
   });
 
+  it("queues nothing on a socket that the report disconnects (a slow consumer cut)", async () => {
+    const r = await rig(2);
+    const writes = new FairWrites(r.io.encoder, (s) => {
+      if (s === r.sockets[0]) s.disconnect(true);
+    });
+    const got = record(r, ["m"]);
+    expect(writes.send(r.sockets, "m", { n: 1 })).toBe(1);
+    await until(() => got[1]!.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(got[0]).toEqual([]);
+  });
+
   it("reaches polling connections too (as browsers start)", async () => {
     const r = await rig(2, ["polling"]);
     const writes = new FairWrites(r.io.encoder, undefined, 1);
