@@ -8,18 +8,13 @@ import { AgentHubClient, AgentHubError, connectRealtime, type ChannelMessage, ty
 import { uniq } from "../support/factories.js";
 import { useCluster } from "../support/cluster.js";
 import { startSocketAgent, type ScriptStep } from "../support/socket-agent.js";
+import { until as waitUntil } from "../support/waiters.js";
 
 const cluster = useCluster();
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function until(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (predicate: () => boolean, what: string, timeoutMs = 15_000) => waitUntil(predicate, what, timeoutMs, 20);
 
 /** Cuts the client's connection as a network failure would (its TCP socket destroyed). */
 function cut(rt: RealtimeClient): void {

@@ -9,6 +9,7 @@ import { Server, type Socket } from "socket.io";
 import { io as connectClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { coalesceWrites } from "../../src/realtime/coalesce.js";
+import { until } from "../support/waiters.js";
 
 interface Rig {
   io: Server;
@@ -74,13 +75,6 @@ async function rig(options: { coalesce: boolean; clients: number; transports?: s
   return r;
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function received(client: ClientSocket, event: string): number[] {
   const got: number[] = [];

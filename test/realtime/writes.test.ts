@@ -10,6 +10,7 @@ import { Server, type Socket } from "socket.io";
 import { io as connectClient, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { FairWrites } from "../../src/realtime/writes.js";
+import { until } from "../support/waiters.js";
 
 interface Rig {
   io: Server;
@@ -56,13 +57,6 @@ async function rig(clients: number, transports = ["websocket"]): Promise<Rig> {
   return r;
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Everything each client receives, as `event:n`. */
 function record(r: Rig, events: string[]): string[][] {

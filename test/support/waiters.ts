@@ -44,3 +44,12 @@ export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => b
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/** Checks `predicate` every `everyMs` until it holds (for state that changes without telling); fails after `timeoutMs`. */
+export async function until(predicate: () => boolean, what = "a condition", timeoutMs = 5000, everyMs = 5): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
