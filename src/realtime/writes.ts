@@ -10,11 +10,15 @@
  * Written all at once, a broadcast to 500 sockets held the event loop for 15–20 ms, and a
  * request, a Postgres reply or a Redis message that arrived meanwhile waited for all of it (and
  * the next message's durable insert is exactly such a reply). So a broadcast queues its message
- * on every socket first (cheap), writes at most `perTurn` of them at once, and leaves the rest
- * to later turns of the event loop, `perTurn` a turn, with whatever I/O is ready handled in
+ * on every socket (cheap), writes the first `perTurn` of them at once, and leaves the rest to
+ * later turns of the event loop, `perTurn` a turn, with whatever I/O is ready handled in
  * between. Nothing waits to build a batch: an idle node writes to the first `perTurn` sockets at
  * once, and a connection still waiting for its turn when the next message comes sends both in
  * one write (see coalesce.ts).
+ *
+ * Bounds: the queue holds each waiting connection once (at most one entry per socket); the
+ * messages themselves wait in engine.io's buffers, which the slow-consumer bound (`onQueue`,
+ * limits.ts) caps in bytes per socket.
  *
  * Order is kept per socket: whatever else Socket.IO sends a socket (an ack, a replay) goes into
  * the same engine.io buffer behind what a broadcast queued there, and whoever flushes first
@@ -53,8 +57,9 @@ interface EngineConnection {
 const connectionOf = (socket: Socket) => socket.conn as unknown as EngineConnection;
 
 export class FairWrites<S extends Socket = Socket> {
-  /** Connections with a queued message, waiting for their turn to be flushed. */
+  /** Connections with a queued message, waiting for their turn to be flushed: each once, so at most one per socket. */
   private due: EngineConnection[] = [];
+  private readonly waiting = new Set<EngineConnection>();
   private scheduled = false;
   private budget: number;
   private refilling = false;
@@ -94,7 +99,10 @@ export class FairWrites<S extends Socket = Socket> {
       conn.writeBuffer.push(packet);
       queued++;
       if (this.spend()) conn.flush();
-      else this.due.push(conn);
+      else if (!this.waiting.has(conn)) {
+        this.waiting.add(conn);
+        this.due.push(conn);
+      }
     }
     if (this.due.length) this.schedule();
     return queued;
@@ -131,7 +139,10 @@ export class FairWrites<S extends Socket = Socket> {
     const batch = this.due.length > this.perTurn ? this.due.splice(0, this.perTurn) : this.due;
     if (batch === this.due) this.due = [];
     // A connection flushed meanwhile (by Socket.IO's own next write) has nothing left: a no-op.
-    for (const conn of batch) conn.flush();
+    for (const conn of batch) {
+      this.waiting.delete(conn);
+      conn.flush();
+    }
     if (this.due.length) this.schedule();
     else for (const fn of this.idle.splice(0)) fn();
   }

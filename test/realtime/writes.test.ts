@@ -89,6 +89,18 @@ describe("fair broadcasts", () => {
     for (const g of got) expect(g).toEqual(["m:1"]);
   });
 
+  it("queues a waiting connection once, however many messages wait on it, and writes them together", async () => {
+    const r = await rig(3);
+    const writes = new FairWrites(r.io.encoder, undefined, 1);
+    const got = record(r, ["m"]);
+    for (let n = 1; n <= 4; n++) writes.send(r.sockets, "m", { n });
+    // The first message to the first socket was written at once; everything else waits, each
+    // connection queued for one flush (11 entries without that).
+    expect((writes as unknown as { due: unknown[] }).due).toHaveLength(3);
+    await until(() => got.every((g) => g.length === 4), "every message");
+    for (const g of got) expect(g).toEqual(["m:1", "m:2", "m:3", "m:4"]);
+  });
+
   it("keeps each socket's order with what Socket.IO sends it meanwhile (acks, replays)", async () => {
     const r = await rig(5);
     const writes = new FairWrites(r.io.encoder, undefined, 1);
