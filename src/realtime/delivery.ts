@@ -64,12 +64,12 @@ export class Delivery {
         channel: {
           after: (id, afterSeq, limit) => domain.channels.after(id, afterSeq, limit),
           send: (socket, id, message) => this.send(socket as HubSocket, "channel", id, message),
-          broadcast: (ready, _skipped, _id, message) => sockets.emitTo(ready as HubSocket[], "channel:message", message),
+          broadcast: (ready, _id, message) => sockets.emitTo(ready as HubSocket[], "channel:message", message),
         },
         session: {
           after: (id, afterSeq, limit) => domain.sessionMessages.after(id, afterSeq, limit),
           send: (socket, id, message) => this.send(socket as HubSocket, "session", id, message),
-          broadcast: (ready, _skipped, id, message) => sockets.emitTo(ready as HubSocket[], "session:message", { sessionId: id, message }),
+          broadcast: (ready, id, message) => sockets.emitTo(ready as HubSocket[], "session:message", { sessionId: id, message }),
         },
         turn: {
           after: async (id, afterSeq, limit) => {
@@ -77,7 +77,7 @@ export class Delivery {
             return (await domain.turns.eventsAfter(turnId, afterSeq, limit)).map((e) => ({ sessionId, turnId, seq: e.seq, event: e.event }));
           },
           send: (socket, id, payload) => this.send(socket as HubSocket, "turn", id, payload),
-          broadcast: (ready, _skipped, _id, payload) => sockets.emitTo(ready as HubSocket[], "turn:event", payload as TurnEventPayload),
+          broadcast: (ready, _id, payload) => sockets.emitTo(ready as HubSocket[], "turn:event", payload as TurnEventPayload),
         },
       },
       log,

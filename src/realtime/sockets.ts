@@ -13,8 +13,8 @@ type Payload<E extends Event> = Parameters<ServerToClientEvents[E]>[0];
 export interface LocalSockets {
   /** This node's sockets in any of the rooms, each once. */
   in(...roomNames: string[]): HubSocket[];
-  /** Sends to this node's sockets in any of the rooms (encoded once), less `except`. */
-  emit<E extends Event>(roomNames: string[], event: E, payload: Payload<E>, except?: HubSocket[]): void;
+  /** Sends to this node's sockets in any of the rooms (encoded once; Socket.IO's room broadcast, for events that are not streams). */
+  emit<E extends Event>(roomNames: string[], event: E, payload: Payload<E>): void;
   /** Sends to these sockets of this node (encoded once; written fairly, see writes.ts). */
   emitTo<E extends Event>(sockets: HubSocket[], event: E, payload: Payload<E>): void;
   /** Closes a socket on purpose, telling it why first. */
@@ -40,12 +40,11 @@ export function localSockets(io: HubServer, metrics?: HubMetrics, queued?: (sock
       }
       return out;
     },
-    emit(roomNames, event, payload, except = []) {
-      const target = io.local.to(roomNames);
-      (except.length ? target.except(except.map((s) => s.id)) : target).emit(event, ...([payload] as Parameters<ServerToClientEvents[typeof event]>));
+    emit(roomNames, event, payload) {
+      io.local.to(roomNames).emit(event, ...([payload] as Parameters<ServerToClientEvents[typeof event]>));
       if (metrics) {
         const reached = roomNames.length === 1 ? (nsp.adapter.rooms.get(roomNames[0]!)?.size ?? 0) : sockets.in(...roomNames).length;
-        metrics.wrote(event, payload, reached - except.length);
+        metrics.wrote(event, payload, reached);
       }
     },
     emitTo(targets, event, payload) {

@@ -53,11 +53,8 @@ export interface StreamSource {
   after(id: string, afterSeq: number, limit: number): Promise<Array<{ seq: number }>>;
   /** Sends one message of stream `id` to the socket. */
   send(socket: Socket, id: string, message: unknown): void;
-  /**
-   * Sends one message, encoded once, to `ready`: the sockets that receive the stream here less
-   * `skipped` (which were handled one by one), so the stream's room can be addressed directly.
-   */
-  broadcast(ready: Socket[], skipped: Socket[], id: string, message: unknown): void;
+  /** Sends one message, encoded once, to `ready`: the sockets for which it is simply the next one. */
+  broadcast(ready: Socket[], id: string, message: unknown): void;
 }
 
 /** Channel and session messages by seq; a turn's events by seq (stream id `<sessionId>/<turnId>`). */
@@ -216,19 +213,15 @@ export class Streams {
   offerAll(sockets: Socket[], kind: StreamKind, id: string, seq: number, message: unknown): void {
     const key = streamKey(kind, id);
     const ready: Socket[] = [];
-    const skipped: Socket[] = [];
     for (const socket of sockets) {
       const st = this.states(socket).get(key);
       if (st && !st.catchingUp && st.pending.size === 0 && seq === st.cursor + 1) {
         this.markSent(st, seq);
         ready.push(socket);
-      } else {
-        skipped.push(socket);
-        this.offer(socket, kind, id, seq, message);
-      }
+      } else this.offer(socket, kind, id, seq, message);
     }
     if (!ready.length) return;
-    this.sources[kind].broadcast(ready, skipped, id, message);
+    this.sources[kind].broadcast(ready, id, message);
   }
 
   /** A live message for a socket that receives this stream. */

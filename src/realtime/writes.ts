@@ -35,7 +35,7 @@ const { Sender } = createRequire(import.meta.url)("ws") as {
 /** Sockets written at once by one callback, and in each later turn of the event loop. */
 export const WRITES_PER_TURN = 64;
 
-/** Socket.IO's EVENT packet type, and its encoder (the namespace adapter's). */
+/** Socket.IO's EVENT packet type, and its encoder (the server's, `io.encoder`). */
 const EVENT = 2;
 interface Encoder {
   encode(packet: { type: number; data: unknown[]; nsp: string }): unknown[];

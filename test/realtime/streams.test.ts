@@ -19,7 +19,7 @@ function setup(committed: number[] = []) {
   const source: StreamSource = {
     after: async (_id, afterSeq, limit) => store.filter((m) => m.seq > afterSeq).slice(0, limit),
     send: (_s, _id, message) => sent.push((message as Msg).seq),
-    broadcast: (ready, _skipped, _id, message) => ready.forEach(() => sent.push((message as Msg).seq)),
+    broadcast: (ready, _id, message) => ready.forEach(() => sent.push((message as Msg).seq)),
   };
   const streams = new Streams({ channel: source, session: source, turn: source }, pino({ level: "silent" }));
   return { store, sent, socket, streams, commit: (seq: number) => store.push({ seq }) };
