@@ -83,18 +83,19 @@ export class FairWrites<S extends Socket = Socket> {
       return sockets.length;
     }
     const data = encoded[0];
-    const frame = Buffer.from(`4${data}`);
+    // The engine.io message ("4" + the Socket.IO packet) as it goes on the wire, and its websocket frame.
+    const wire = Buffer.from(`4${data}`);
     const packet: EnginePacket = {
       type: "message",
       data,
-      options: { compress: true, wsPreEncodedFrame: Sender.frame(frame, { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true }) },
+      options: { compress: true, wsPreEncodedFrame: Sender.frame(wire, { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true }) },
     };
     let queued = 0;
     for (const socket of sockets) {
       const conn = connectionOf(socket);
       // As engine.io's sendPacket: nothing is queued on a connection that is closing.
       if (!socket.connected || conn.readyState === "closing" || conn.readyState === "closed") continue;
-      this.onQueue(socket, frame.length);
+      this.onQueue(socket, wire.length);
       if (!socket.connected) continue; // cut as a slow consumer just now
       conn.writeBuffer.push(packet);
       queued++;
