@@ -196,7 +196,7 @@ export class AgentHubClient {
     /** Stores the user's message and starts the agent (202); watch the session to see it live. */
     start: (agentId: string, sessionId: string, body: T.StartTurnBody) => this.call<T.StartedTurn>("startTurn", { agentId, sessionId }, { body }),
     get: (agentId: string, sessionId: string, turnId: string) => this.call<T.TurnWithSnapshot>("getTurn", { agentId, sessionId, turnId }),
-    cancel: (agentId: string, sessionId: string, turnId: string) => this.call<{ ok: true }>("cancelTurn", { agentId, sessionId, turnId }),
+    cancel: (agentId: string, sessionId: string, turnId: string) => this.call<T.Turn>("cancelTurn", { agentId, sessionId, turnId }),
   };
 
   readonly shares = {

@@ -373,7 +373,7 @@ export const OPERATIONS: Operation[] = [
   op("get", "/api/agents/{agentId}/sessions/{sessionId}/turns/{turnId}", "getTurn", "Turns", "A turn, with `seq` and `snapshot` (the answer so far)", {
     ok: [200, "The turn with `seq` and `snapshot`", undefined, { ...ex.turn, seq: 12, snapshot: { content: "I read ", thinking: [], toolCalls: [], sources: [], metadata: {} } }],
   }),
-  op("post", "/api/agents/{agentId}/sessions/{sessionId}/turns/{turnId}/cancel", "cancelTurn", "Turns", "Cancel a turn (what it produced is kept)", { ok: [202, "`{ok: true}`", undefined, { ok: true }] }),
+  op("post", "/api/agents/{agentId}/sessions/{sessionId}/turns/{turnId}/cancel", "cancelTurn", "Turns", "Cancel a turn: it ends at once, keeping what arrived before the cancel", { ok: [202, "The turn, already `cancelled` (or as it ended, had it ended first)", "Turn", { ...ex.turn, status: "cancelled", ended_at: T }] }),
 
   // share links
   op("post", "/api/agents/{agentId}/sessions/{sessionId}/share", "createShareLink", "Sharing", "Create a share link", { body: S.CreateShare, bodyExample: { expires_in_hours: 24 }, ok: [201, "`{token, url, expires_at}`", "ShareLink", { token: "q3…", url: "https://hub.example.com/shared/q3…", expires_at: T }] }),

@@ -133,21 +133,20 @@ export class Conversations {
     return presentAsk(ask, await turns.ofAsk(db, ask.id));
   }
 
-  /** Asks every running turn of the ask to stop; what they produced is kept. */
+  /** Ends every running turn of the ask at once, as cancelled; what they produced is kept. */
   async cancelAsk(actor: Principal, groupId: string, sessionId: string, askId: string): Promise<AskView> {
     const { db } = this.deps;
     const { session } = await loadConversationFor(db, actor, groupId, sessionId, "append");
     const ask = await asks.find(db, session.id, askId);
     if (!ask) throw new NotFound("Ask");
-    const askTurns = await turns.ofAsk(db, ask.id);
-    for (const t of askTurns) this.use.turns.stop(t);
-    return presentAsk(ask, askTurns);
+    await Promise.all((await turns.ofAsk(db, ask.id)).map((t) => this.use.turns.stop(t)));
+    return presentAsk((await asks.find(db, session.id, askId)) ?? ask, await turns.ofAsk(db, ask.id));
   }
 
   /** A group dropped agents: their running turns in its conversations are cancelled. */
   async agentsDropped(groupId: string): Promise<void> {
     const kept = (await groups.agents(this.deps.db, [groupId])).get(groupId) ?? [];
-    for (const t of await turns.activeInGroupOf(this.deps.db, groupId, kept)) this.use.turns.stop(t);
+    await Promise.all((await turns.activeInGroupOf(this.deps.db, groupId, kept)).map((t) => this.use.turns.stop(t)));
   }
 
   /** In the transaction that ends one of an ask's turns: completes the ask with its last turn; `first` cancels the rest. */

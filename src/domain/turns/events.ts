@@ -54,6 +54,8 @@ export function readAgentEvent(raw: unknown): { event: AgentEvent } | { problem:
     return { problem: "an event that is not JSON" };
   }
   if (size > MAX_EVENT_BYTES) return { problem: `an event of ${size} bytes (at most ${MAX_EVENT_BYTES})` };
+  // Postgres stores no NUL in text or jsonb: such an event could never be part of a stored answer.
+  if (holdsNul(raw)) return { problem: "an event holding a NUL character" };
   const parsed = AgentEvent.safeParse(raw);
   if (parsed.success) return { event: parsed.data };
   const type = (raw as { type?: unknown } | null)?.type;
@@ -64,6 +66,14 @@ export function readAgentEvent(raw: unknown): { event: AgentEvent } | { problem:
         ? `an unknown event type '${type.slice(0, 50)}'`
         : `a malformed ${typeof type === "string" ? type.slice(0, 50) : "untyped"} event (${issue?.path.join(".") || "event"}: ${issue?.message})`,
   };
+}
+
+/** Whether any string in a JSON value (keys included) holds a NUL; the value was bounded above. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value && typeof value === "object") return Object.entries(value).some(([k, v]) => k.includes("\u0000") || holdsNul(v));
+  return false;
 }
 
 // The reducer lives apart, without zod, so browsers (agenthub/client) can render turns cheaply.

@@ -10,8 +10,17 @@ export interface TurnLogEntry {
 }
 
 export interface TurnLog {
-  /** Appends an event; answers its seq (1 for the first). */
-  append(turnId: string, event: unknown): Promise<number>;
+  /**
+   * Appends an event; answers its seq (1 for the first), or 0 when the log was closed (the turn
+   * ended, perhaps on another process): the event is dropped. `final` appends past the close
+   * (the `error` and `done` that end the stream).
+   */
+  append(turnId: string, event: unknown, final?: boolean): Promise<number>;
+  /**
+   * Closes the log to further events, atomically with respect to every append: what was
+   * appended before is everything the turn's answer holds (a cancel ends a turn at once).
+   */
+  close(turnId: string): Promise<void>;
   /** Up to `limit` entries with seq > afterSeq, in order. */
   read(turnId: string, afterSeq: number, limit: number): Promise<TurnLogEntry[]>;
   /** Forgets a turn after `ms` (kept a while for watchers that ask late). */
@@ -21,17 +30,25 @@ export interface TurnLog {
 /** In-process, for the embedded default (one process). */
 export function memoryTurnLog(): TurnLog {
   const logs = new Map<string, unknown[]>();
+  const closed = new Set<string>();
   return {
-    async append(turnId, event) {
+    async append(turnId, event, final) {
+      if (closed.has(turnId) && !final) return 0;
       const log = logs.get(turnId) ?? [];
       logs.set(turnId, log);
       return log.push(event);
+    },
+    async close(turnId) {
+      closed.add(turnId);
     },
     async read(turnId, afterSeq, limit) {
       return (logs.get(turnId) ?? []).slice(afterSeq, afterSeq + limit).map((event, i) => ({ seq: afterSeq + i + 1, event }));
     },
     async expire(turnId, ms) {
-      setTimeout(() => logs.delete(turnId), ms).unref();
+      setTimeout(() => {
+        logs.delete(turnId);
+        closed.delete(turnId);
+      }, ms).unref();
     },
   };
 }

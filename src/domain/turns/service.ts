@@ -26,8 +26,6 @@ import { ONE_ACTIVE_PER_SESSION, presentTurn, turns, type Turn, type TurnView } 
 
 /** History a turn's agent is given. */
 export const HISTORY_MESSAGES = 50;
-/** After a cancel, the turn is ended here if whoever runs it has not ended it by then. */
-const CANCEL_GRACE_MS = 5000;
 /** A finished turn's log is kept this long for late readers (and a cancel remembered as long). */
 const KEEP_LOG_MS = 60_000;
 /** At most this many cancels are remembered. */
@@ -201,21 +199,35 @@ export class Turns {
     return this.log.read(turnId, afterSeq, limit);
   }
 
-  /** Asks whoever runs the turn to stop; what the agent produced so far is kept. */
+  /**
+   * Ends the turn at once as cancelled, keeping what arrived before the cancel and dropping
+   * anything the agent sends after it, and tells whoever runs it to stop. Answers the turn as
+   * it now is (another end that won the race stands: a turn that completed first stays so).
+   */
   async cancel(actor: Principal, agentId: string | undefined, sessionId: string, turnId: string): Promise<TurnView> {
     const { db } = this.deps;
     const session = await loadSessionFor(db, actor, sessionId, "append", agentId);
     const turn = await turns.find(db, session.workspace_id, turnId);
     if (!turn || turn.session_id !== session.id) throw new NotFound("Turn");
-    this.stop(turn);
-    return presentTurn(turn);
+    await this.stop(turn);
+    return presentTurn((await turns.byId(db, turn.id)) ?? turn);
   }
 
-  /** Tells whoever runs an active turn to stop, and ends it as cancelled if they have not after a grace period. */
-  stop(turn: Turn): void {
+  /**
+   * Ends an active turn as cancelled, here and now: its log is closed first, so the answer
+   * stored is exactly what was logged before the cancel, on whichever process records it.
+   * Then whoever runs it is told to stop (an HTTP call is aborted, a serving socket gets
+   * `turn:cancel`). Should the end fail here (Postgres away), the process running the turn
+   * ends it when the cancel reaches it, and the lease sweep after that.
+   */
+  async stop(turn: Turn): Promise<void> {
     if (turn.status !== "queued" && turn.status !== "running") return;
-    this.deps.bus.publish({ type: "turn.cancel", workspaceId: turn.workspace_id, agentId: turn.agent_id, turnId: turn.id });
-    setTimeout(() => void this.finish(turn.id, { status: "cancelled" }), CANCEL_GRACE_MS).unref();
+    try {
+      await this.log.close(turn.id);
+      await this.finish(turn.id, { status: "cancelled" });
+    } finally {
+      this.deps.bus.publish({ type: "turn.cancel", workspaceId: turn.workspace_id, agentId: turn.agent_id, turnId: turn.id });
+    }
   }
 
   /** The turn is being worked on by this process from now: it records its events and renews its lease. */
@@ -281,8 +293,7 @@ export class Turns {
       await this.finishNow(turnId, { status: "failed", error: `the agent sent more than ${MAX_TURN_EVENTS} events or ${MAX_TURN_BYTES} bytes` });
       return false;
     }
-    await this.append(rec, event);
-    return true;
+    return this.append(rec, event);
   }
 
   /**
@@ -301,7 +312,10 @@ export class Turns {
     if (!rec || rec.ended) return;
     rec.ended = true;
     try {
-      const error = outcome.status === "failed" ? outcome.error : null;
+      // A cancel may end the turn on a process that does not record its events (the one that
+      // dispatched it to a socket elsewhere): the closed log holds everything the answer keeps.
+      if (outcome.status === "cancelled") rec.snapshot = (await this.snapshot(turnId)).snapshot;
+      const error = outcome.status === "failed" ? storableError(outcome.error) : null;
       let followUp: { cancel: Turn[] } | void = undefined;
       const ended = await transact(this.deps, async (trx, emit) => {
         const t = await turns.end(trx, turnId, outcome.status, error);
@@ -313,9 +327,9 @@ export class Turns {
       });
       this.recording.delete(turnId);
       if (!ended) return; // another process ended it
-      for (const other of (followUp as { cancel: Turn[] } | void)?.cancel ?? []) this.stop(other);
-      if (error) await this.append(rec, { type: "error", error });
-      await this.append(rec, { type: "done" });
+      for (const other of (followUp as { cancel: Turn[] } | void)?.cancel ?? []) void this.stop(other).catch((err) => this.logger.warn({ err, turn: other.id }, "could not cancel a turn"));
+      if (error) await this.append(rec, { type: "error", error }, true);
+      await this.append(rec, { type: "done" }, true);
       const session = await sessions.find(this.deps.db, ended.workspace_id, ended.session_id);
       if (session) this.publish(ended, session, "turn.ended");
       await this.log.expire(turnId, KEEP_LOG_MS);
@@ -362,6 +376,9 @@ export class Turns {
       this.cancels.delete(id);
     }
     this.cancelHandlers.get(turnId)?.();
+    // The canceller ended the turn before telling anyone: this ends it here only if that failed,
+    // and stops this process recording (and renewing the lease of) a turn that is over.
+    if (rec) void this.finish(turnId, { status: "cancelled" });
   }
 
   /** Whether this process records the turn (it runs it or hosts its serving socket). */
@@ -382,11 +399,21 @@ export class Turns {
     }
   }
 
-  private async append(rec: Recording, event: AgentEvent | { type: "error"; error: string } | { type: "done" }): Promise<void> {
+  /**
+   * Logs and publishes one event; false when the log was closed (the turn ended on another
+   * process, e.g. cancelled there): the event is dropped and this process stops recording it.
+   */
+  private async append(rec: Recording, event: AgentEvent | { type: "error"; error: string } | { type: "done" }, final = false): Promise<boolean> {
+    const seq = await this.log.append(rec.turn.id, event, final);
+    if (seq === 0) {
+      rec.ended = true;
+      this.recording.delete(rec.turn.id);
+      return false;
+    }
     reduce(rec.snapshot, event as AgentEvent);
-    const seq = await this.log.append(rec.turn.id, event);
     const t = rec.turn;
     this.deps.bus.publish({ type: "turn.event", workspaceId: t.workspace_id, agentId: t.agent_id, sessionId: t.session_id, turnId: t.id, seq, event, audience: rec.audience });
+    return true;
   }
 
   /** Stores what arrived as the assistant message; an answer the agent stored itself under the turn's message id stands. */
@@ -447,4 +474,11 @@ export class Turns {
       this.logger.warn({ err }, "could not look for lapsed turns");
     }
   }
+}
+
+/** A turn's error as Postgres can store it and people can read it: no NUL or other control characters, bounded. */
+function storableError(error: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = error.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "\ufffd").trim();
+  return (clean || "the turn failed").slice(0, 4000);
 }

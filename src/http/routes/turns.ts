@@ -28,8 +28,7 @@ export function turnRoutes(router: Router<HubState>, s: Services): void {
   });
 
   router.post(`${base}/:turnId/cancel`, async (ctx) => {
-    await s.turns.cancel(ctx.state.principal, ctx.params.agentId!, ctx.params.sessionId!, ctx.params.turnId!);
+    ctx.body = await s.turns.cancel(ctx.state.principal, ctx.params.agentId!, ctx.params.sessionId!, ctx.params.turnId!);
     ctx.status = 202;
-    ctx.body = { ok: true };
   });
 }
