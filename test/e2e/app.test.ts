@@ -9,16 +9,16 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { serveTurns, type ServedAgent } from "../../src/agent-client/index.js";
 import { demoHandler } from "../../src/cli/demo-agent.js";
 import { api, type Api } from "../support/api.js";
 import { useCluster } from "../support/cluster.js";
 import { spawnHub } from "../support/hub.js";
 import { makeKey } from "../support/factories.js";
+import { describeInBrowser, launchChromium, runsBrowser } from "../support/browser.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = path.resolve("test/e2e/screenshots");
 const cluster = useCluster();
 let browser: Browser;
@@ -28,7 +28,7 @@ const served: ServedAgent[] = [];
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`);
+  if (!runsBrowser) return;
   fs.mkdirSync(SHOTS, { recursive: true });
   token = await cluster.ws.token("alice", { name: "Alice" });
   alice = api(cluster.a.url, token);
@@ -37,10 +37,7 @@ beforeAll(async () => {
     const key = await makeKey(alice, id, ["turns:serve", "knowledge:read", "tools:execute"]);
     served.push(serveTurns({ url: cluster.b.url, key, handler: demoHandler({ url: cluster.b.url, key, pace: 0.4, workspaceId: cluster.ws.id }) }));
   }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterEach(async (ctx) => {
@@ -83,7 +80,7 @@ async function freePort(): Promise<number> {
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 const sessionIdOf = (page: Page) => new URL(page.url()).hash.split("/").pop()!;
 
-describe("the web app", () => {
+describeInBrowser("the web app", () => {
   let sessionUrl: string;
 
   it("signs in, starts a session, and streams the demo agent's answer live, also to a second browser on the other node", async () => {

@@ -7,19 +7,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { itInBrowser, launchChromium, runsBrowser } from "../support/browser.js";
 import { api } from "../support/api.js";
 import { spawnHub, type HubProcess } from "../support/hub.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const dataDir = mkdtempSync(path.join(tmpdir(), "agenthub-quick-start-"));
 let hub: HubProcess;
 let browser: Browser;
 
 beforeAll(async () => {
   hub = await spawnHub({ redis: false, env: { DATABASE_URL: "", REDIS_URL: "", JWT_SECRET: "", PUBLIC_URL: "", DATA_DIR: dataDir }, onOutput: (t) => /demo|warn|error/i.test(t) && console.log(t.slice(0, 400)) });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  if (runsBrowser) browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 describe("the quick start in a browser", () => {
-  it("signs a new user in locally and shows the built-in demo agent answering live", async () => {
+  itInBrowser("signs a new user in locally and shows the built-in demo agent answering live", async () => {
     const page = await (await browser.newContext()).newPage();
     await page.goto(`${hub.url}/`);
     await page.getByRole("heading", { name: "Sign in on this machine" }).waitFor();
