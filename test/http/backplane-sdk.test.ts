@@ -14,7 +14,7 @@ import { api } from "../support/api.js";
 import { makeKey, userId } from "../support/factories.js";
 import { useHub } from "../support/hub.js";
 
-const f = useHub({ env: { AGENT_SERVER_ALLOW_PRIVATE: "true" } });
+const f = useHub({ env: { AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" } });
 const closers: Array<() => Promise<void>> = [];
 afterAll(async () => {
   for (const close of closers) await close();

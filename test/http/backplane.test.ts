@@ -15,7 +15,7 @@ import { expectProblem } from "../support/problem.js";
 import { scriptedAnswer, startSocketAgent, type SocketAgent } from "../support/socket-agent.js";
 import { connect, type Client } from "../support/sockets.js";
 
-const f = useHub({ env: { AGENT_SERVER_ALLOW_PRIVATE: "true" } });
+const f = useHub({ env: { AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" } });
 const sockets: Client[] = [];
 const agents: SocketAgent[] = [];
 afterAll(async () => {

@@ -14,7 +14,7 @@ import { ackProblem, expectProblem } from "../support/problem.js";
 import { scriptedAnswer, startSocketAgent, type SocketAgent, type TurnScript } from "../support/socket-agent.js";
 import type { Client } from "../support/sockets.js";
 
-const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true" });
+const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" });
 const agents: SocketAgent[] = [];
 const servers: AgentServer[] = [];
 afterAll(async () => {
