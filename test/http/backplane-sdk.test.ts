@@ -257,7 +257,7 @@ describe("the SDK's client (createSharelyAPIClient) against the hub", () => {
     ]);
 
     const userToken = await f.ws.token("sdk-client-user", { role: "support" });
-    expect(await client.tokens.validate(userToken)).toEqual({ id: String(await userId(api(f.url, userToken))), user_metadata: { roleId: "support" } });
+    expect(await client.tokens.validate(userToken)).toEqual({ id: String(await userId(api(f.url, userToken))), user_metadata: { roleId: "support", customerRoleId: "support" } });
 
     const tools = await client.executeTool("get_workspace_stats", { input: {}, context: { roleId: null } });
     expect(tools).toHaveProperty("output");
