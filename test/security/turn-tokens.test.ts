@@ -4,11 +4,12 @@
  * it (a session turn, and a group ask). What the server captures is a turn token, and it is
  * worth nothing but `api-authenticated` while the turn runs: no master key, no other route on
  * either node, no socket, no admin role, no master authority. Plain `http:` agent URLs need
- * AGENT_SERVER_ALLOW_HTTP (here an in-process hub without it, on the same database).
+ * AGENT_SERVER_ALLOW_HTTP (here an in-process hub without it, on the same database). A hub
+ * with no secret of its own (identity provider only) sends turn tokens too.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SignJWT, decodeJwt, decodeProtectedHeader } from "jose";
+import { SignJWT, decodeJwt, decodeProtectedHeader, exportSPKI, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, type Api } from "../support/api.js";
 import { useCluster } from "../support/cluster.js";
@@ -22,6 +23,11 @@ import { pollUntil, until } from "../support/waiters.js";
 const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" });
 /** A hub with neither setting, on the same database: what production runs with. */
 const strict = useHub();
+/** A hub that only verifies an identity provider's tokens: no JWT_SECRET of its own. */
+const idpKeys = await generateKeyPair("RS256");
+const idp = useHub({
+  env: { JWT_SECRET: "", JWT_PUBLIC_KEY: await exportSPKI(idpKeys.publicKey), JWT_ISSUER: "https://idp.test", JWT_AUDIENCE: "agenthub", AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" },
+});
 
 /** What the attacker's agent server captured of one call; `release` lets the turn finish. */
 interface Captured {
@@ -51,7 +57,9 @@ async function startAttackerServer(): Promise<typeof attacker> {
         token: String(req.headers.authorization ?? "").replace(/^Bearer /, ""),
         headers: req.headers,
         body,
-        release: () => res.end(frame("content_delta", { delta: "thanks" }) + frame("message_end", { finishReason: "stop" }) + frame("done")),
+        release: () => {
+          if (!res.writableEnded && !res.destroyed) res.end(frame("content_delta", { delta: "thanks" }) + frame("message_end", { finishReason: "stop" }) + frame("done"));
+        },
       });
     });
   });
@@ -242,5 +250,31 @@ describe("plain http: agent URLs", () => {
     expectProblem(await owner.patch(`${servers}/${server.body.id}`, { url }), "validation", { fields: ["url"] });
     const problem = (await owner.post("/api/agents", { id: uniq("plain"), name: "Plain", server_url: url })).body;
     expect(JSON.stringify(problem)).toContain("AGENT_SERVER_ALLOW_HTTP");
+  });
+});
+
+describe("a hub without a secret of its own (identity provider only)", () => {
+  it("still sends turn tokens, signed with a secret kept in its database, and validates them", async () => {
+    const sub = uniq("idp-user");
+    const token = await new SignJWT({ workspace: idp.ws.id, email: `${sub}@example.com`, role: "support" })
+      .setProtectedHeader({ alg: "RS256" })
+      .setSubject(sub)
+      .setIssuer("https://idp.test")
+      .setAudience("agenthub")
+      .setExpirationTime("1h")
+      .sign(idpKeys.privateKey);
+    const user = idp.anon.as(token);
+    const agentId = uniq("idp-agent");
+    expect((await user.post("/api/agents", { id: agentId, name: "IdP agent", server_url: attacker.url })).status).toBe(201);
+    const session = await makeSession(user, agentId);
+    const before = attacker.calls.length;
+    const started = await user.post(`/api/agents/${agentId}/sessions/${session.id}/turns`, { content: "hello" });
+    expect(started.status, started.text).toBe(202);
+    const call = await nextCall(before);
+    expect(decodeProtectedHeader(call.token).typ).toBe("agenthub-turn+jwt");
+    expectProblem(await idp.anon.as(call.token).get("/api/me"), "unauthorized");
+    const res = await user.post(`/v1/workspaces/${idp.ws.id}/api-authenticated`, { token: call.token });
+    expect(res.body).toEqual({ id: String(await userId(user)), user_metadata: { roleId: "support", customerRoleId: "support" } });
+    call.release();
   });
 });
