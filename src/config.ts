@@ -161,6 +161,7 @@ const SETTINGS = {
   trustProxy: flag("TRUST_PROXY", false, "take the client address (per-address limits) and protocol from `X-Forwarded-For`/`-Proto`: set it only behind a proxy that sets them"),
   agents: {
     allowPrivate: flag("AGENT_SERVER_ALLOW_PRIVATE", false, "let agent `server_url`s reach loopback and private addresses (always allowed in the embedded default; cloud-metadata addresses never are)"),
+    allowHttp: flag("AGENT_SERVER_ALLOW_HTTP", false, "let agent `server_url`s be plain `http:` (otherwise only `https:`: the turn token and the message travel in them; always allowed in the embedded default)"),
     connectTimeoutMs: int("AGENT_CONNECT_TIMEOUT_MS", 100, 120_000, 5000, "an agent server's connection must be up within this"),
     firstByteTimeoutMs: int("AGENT_FIRST_BYTE_TIMEOUT_MS", 100, 600_000, 30_000, "an agent server must start answering within this (retried before it does)"),
     idleTimeoutMs: int("AGENT_IDLE_TIMEOUT_MS", 100, 3_600_000, 60_000, "the longest silence between an agent's events"),

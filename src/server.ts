@@ -9,10 +9,9 @@ import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { answerUnparsable } from "./http/middleware.js";
 import { Authenticator } from "./auth/authenticate.js";
-import { JwtVerifier, mintUserToken } from "./auth/jwt.js";
-import { signKeyToken } from "./auth/key-token.js";
-import { credentialOf } from "./auth/principal.js";
-import { developmentJwtSecret } from "./domain/settings.js";
+import { JwtVerifier } from "./auth/jwt.js";
+import { turnTokenKey } from "./auth/turn-token.js";
+import { developmentJwtSecret, turnTokenSecret } from "./domain/settings.js";
 import type { Config } from "./config.js";
 import { createDb, isEmbedded, migrateLatest, warmPool, type Db } from "./db.js";
 import { EventBus } from "./domain/events.js";
@@ -29,9 +28,6 @@ import { closeRedisClients, createRedisClients, type RedisClients } from "./redi
 import { memoryTurnLog } from "./domain/turns/log.js";
 import { createServices, type Services } from "./services.js";
 import { redisTurnLog } from "./turn-log.js";
-
-/** The token an HTTP agent server gets to act for whoever asked for a turn lives this long. */
-const CALLER_TOKEN_TTL_S = 300;
 
 /** Longer than the usual load balancer's idle timeout (60 s), so the balancer closes idle connections first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -71,7 +67,9 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
     const turnLog = redis ? redisTurnLog(redis.pub, config.redisPrefix) : memoryTurnLog();
     const services = createServices({ db, bus, config, log, turnLog, clock: options.clock, publicUrl: () => publicUrl });
-    const auth = new Authenticator(services.credentials, new JwtVerifier({ ...config.jwt, secret }));
+    // A hub that only verifies an identity provider's tokens still signs turn tokens, with a secret kept in the database.
+    const turnKey = turnTokenKey(secret ?? (await turnTokenSecret(db)));
+    const auth = new Authenticator(services.credentials, new JwtVerifier({ ...config.jwt, secret }), { key: turnKey, adminRole: config.jwt.adminValue });
 
     const server = http.createServer();
     const embedded = isEmbedded(config);
@@ -87,6 +85,8 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         http: {
           ...DEFAULT_HTTP_AGENT_OPTIONS,
           allowPrivate: config.agents.allowPrivate || embedded,
+          allowHttp: config.agents.allowHttp || embedded,
+          quotePrivateAnswers: embedded,
           onError: (err) => metrics.agentError(err.beforeFirstByte),
           timeouts: {
             connectMs: config.agents.connectTimeoutMs,
@@ -95,13 +95,12 @@ export async function startHub(config: Config, log: Logger, options: StartOption
             totalMs: config.agents.turnTimeoutMs,
           },
         },
-        callerToken: async ({ turn, asker }) => {
-          if (!secret) return "";
-          const credential = credentialOf(asker);
-          if ("key" in credential) return signKeyToken(new TextEncoder().encode(secret), credential.key, CALLER_TOKEN_TTL_S);
-          const claims = await services.userClaims(turn.workspace_id, credential.user.userId);
-          return claims ? mintUserToken({ ...claims, role: credential.user.role, secret, ttlSeconds: CALLER_TOKEN_TTL_S }) : "";
-        },
+        callerToken: ({ turn, asker }) =>
+          auth.issueTurnToken(
+            { workspaceId: turn.workspace_id, agentId: turn.agent_id, sessionId: turn.session_id, turnId: turn.id, startedAt: turn.started_at },
+            asker,
+            config.agents.turnTimeoutMs,
+          ),
         endpointSecret: ({ agent }) => services.agents.endpointSecret(agent.workspace_id, agent.id),
         log,
       }),

@@ -50,11 +50,6 @@ export function createServices(deps: ServiceDeps) {
     findLiveKeyById: (id) => keysById.findLive(deps.db, id),
     provisionUser: (claims) => users.provision(deps.db, claims),
   });
-  /** For the token an HTTP agent gets: the asking user's claims. */
-  const userClaims = async (workspaceId: string, userId: number) => {
-    const user = await users.find(deps.db, workspaceId, userId);
-    return user && { workspace: workspaceId, sub: user.sub, email: user.email, name: user.name };
-  };
   /** For re-checking live sockets: which of these keys still work. */
   const liveKeyIds = (keyIds: string[]) => apiKeys.liveIds(deps.db, keyIds);
   const sessionMessages = new SessionMessages(tx, clock, deps.config.messageMaxBytes);
@@ -68,10 +63,9 @@ export function createServices(deps: ServiceDeps) {
     credentials,
     keyCache,
     liveKeyIds,
-    userClaims,
     agents: new Agents(tx, {
       // The embedded default runs on one machine, where agents usually listen on localhost.
-      refusal: (url) => checkAgentUrl(url, { allowPrivate: deps.config.agents.allowPrivate || !deps.config.databaseUrl }),
+      refusal: (url) => checkAgentUrl(url, { allowPrivate: deps.config.agents.allowPrivate || !deps.config.databaseUrl, allowHttp: deps.config.agents.allowHttp || !deps.config.databaseUrl }),
       newSecret: newEndpointSecret,
     }, keyCache),
     agentKeys: new AgentKeys(tx, keyCache),

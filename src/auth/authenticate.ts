@@ -1,14 +1,17 @@
 /**
  * Turns a bearer credential into a Principal: API keys by their hash, user JWTs through the
  * verifier, with the user provisioned on first sight, and exchanged key tokens (key-token.ts)
- * as the live key they name, with their role. Used by REST and the socket handshake.
+ * as the live key they name, with their role. Used by REST and the socket handshake, which
+ * both refuse turn tokens (turn-token.ts): only `api-authenticated` takes one, through
+ * verifyTurnToken. It also signs the key and turn tokens the hub hands out.
  * What it needs from storage comes in as a `CredentialStore`, so auth knows no tables.
  */
 import { Unauthorized } from "../errors.js";
 import { sha256 } from "../ids.js";
 import type { JwtVerifier } from "./jwt.js";
 import { KEY_TOKEN_TTL_S, looksLikeKeyToken } from "./key-token.js";
-import { credentialOf, keyKindOf, type AgentPrincipal, type KeyKind, type MasterPrincipal, type Principal, type Scope } from "./principal.js";
+import { signTurnToken, turnTokenExpiry, verifyTurnToken, looksLikeTurnToken, type TurnTokenClaims } from "./turn-token.js";
+import { credentialOf, keyKindOf, turnAskerOf, type AgentPrincipal, type KeyKind, type MasterPrincipal, type Principal, type Scope } from "./principal.js";
 
 export interface StoredKey {
   id: string;
@@ -33,6 +36,8 @@ export class Authenticator {
   constructor(
     private readonly store: CredentialStore,
     private readonly jwt: JwtVerifier,
+    /** The key turn tokens are signed and checked with (turnTokenKey); none: this hub issues none. */
+    private readonly turnKey?: { key: Uint8Array; adminRole: string },
   ) {}
 
   /** Reads `Bearer <credential>` from an Authorization header value. */
@@ -44,6 +49,8 @@ export class Authenticator {
   async authenticate(credential: string | undefined): Promise<Principal> {
     if (!credential) throw new Unauthorized("Send Authorization: Bearer <credential>");
     if (keyKindOf(credential)) return this.apiKey(credential);
+    // A turn token went to an agent server the asker does not control: it is worth nothing here.
+    if (looksLikeTurnToken(credential)) throw new Unauthorized("A turn token is accepted only by api-authenticated");
     if (credential.split(".").length === 3) return looksLikeKeyToken(credential) ? this.keyToken(credential) : this.userToken(credential);
     throw new Unauthorized("The credential is not recognised");
   }
@@ -58,6 +65,35 @@ export class Authenticator {
     const ttl = key.expiresAt ? Math.min(KEY_TOKEN_TTL_S, Math.ceil((key.expiresAt.getTime() - Date.now()) / 1000)) : KEY_TOKEN_TTL_S;
     if (ttl < 1) throw new Unauthorized("The key has expired");
     return this.jwt.signKeyToken({ keyId: credential.key.keyId, workspaceId: credential.key.workspaceId, role }, ttl);
+  }
+
+  /**
+   * The token an HTTP agent server gets with a turn (turn-token.ts): bound to the turn, acting
+   * for `asker` no further than turnAskerOf allows, expiring with the turn.
+   */
+  async issueTurnToken(turn: { workspaceId: string; agentId: string; sessionId: string; turnId: string; startedAt: Date | null }, asker: Principal, turnTimeoutMs: number): Promise<string> {
+    if (!this.turnKey) throw new Error("this hub has no turn token key");
+    const { startedAt, ...bound } = turn;
+    return signTurnToken(this.turnKey.key, { ...bound, asker: turnAskerOf(asker, this.turnKey.adminRole) }, turnTokenExpiry(startedAt, turnTimeoutMs));
+  }
+
+  /** What `api-authenticated` validates: a turn token (its claims), or any other credential (its principal). */
+  async subjectToValidate(token: string): Promise<Principal | TurnTokenClaims> {
+    return looksLikeTurnToken(token) ? this.verifyTurnToken(token) : this.authenticate(token);
+  }
+
+  /**
+   * A turn token's claims, for `api-authenticated` only (whether its turn still runs is the
+   * Backplane's to check). A key asker's token dies with the key, as key tokens do.
+   */
+  async verifyTurnToken(token: string): Promise<TurnTokenClaims> {
+    if (!this.turnKey) throw new Unauthorized("This hub issues no turn tokens");
+    const claims = await verifyTurnToken(this.turnKey.key, token);
+    if (claims.asker.kind === "key") {
+      const row = await this.store.findLiveKeyById(claims.asker.keyId);
+      if (!row || row.workspaceId !== claims.workspaceId) throw new Unauthorized("The key behind this token is revoked or expired");
+    }
+    return claims;
   }
 
   private async apiKey(key: string): Promise<Principal> {

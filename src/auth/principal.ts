@@ -3,6 +3,8 @@
  * and every domain service takes it as its first argument. This file and the domain policy
  * files (`domain/<family>/policy.ts`) are the only places that look at a kind, role or scope.
  */
+import type { TurnAsker } from "./turn-token.js";
+
 export const AGENT_KEY_SCOPES = [
   "sessions:read",
   "sessions:write",
@@ -97,6 +99,23 @@ export function expiresAtOf(p: Principal): Date | undefined {
 /** The credential behind a principal, for acting on its behalf: a user, or an API key (with the role it was exchanged with). */
 export function credentialOf(p: Principal): { user: UserPrincipal } | { key: { keyId: string; workspaceId: string; role: string | undefined } } {
   return p.kind === "user" ? { user: p } : { key: { keyId: p.keyId, workspaceId: p.workspaceId, role: p.role } };
+}
+
+/**
+ * Who asked for a turn, as its turn token tells the agent server: never more than the asker
+ * holds, and never admin or master authority. A user keeps their role, except the admin role
+ * (`adminRole`, JWT_ADMIN_VALUE) that makes them an admin; an agent key keeps the role it was
+ * exchanged with; a master key carries no role at all (its role would act for the workspace).
+ */
+export function turnAskerOf(p: Principal, adminRole: string): TurnAsker {
+  switch (p.kind) {
+    case "user":
+      return { kind: "user", userId: p.userId, role: p.admin && p.role === adminRole ? undefined : p.role, emailVerified: p.emailVerified };
+    case "master":
+      return { kind: "key", keyId: p.keyId, role: undefined };
+    case "agent":
+      return { kind: "key", keyId: p.keyId, role: p.role };
+  }
 }
 
 /** What the credential is called in messages to its holder: a user's token, or a key. */

@@ -1,19 +1,30 @@
 /**
- * Hub-wide settings kept in the database (`settings`). One so far: the HS256 secret used when
- * JWT_SECRET is not set, so that the embedded quick start works with no
- * configuration, a random secret generated once and kept in the database's settings table,
- * shared by every process (and the `agenthub token` command) that uses the same database.
+ * Hub-wide settings kept in the database (`settings`): random secrets generated once and shared
+ * by every process that uses the same database. The HS256 secret used when JWT_SECRET is not
+ * set, so that the embedded quick start works with no configuration (the `agenthub token`
+ * command reads it too); and, on a hub that only verifies an identity provider's tokens (no
+ * secret of its own), the secret its turn tokens are signed with.
  */
 import type { Knex } from "knex";
 import { randomBytes } from "node:crypto";
 
 const SETTING = "jwt_dev_secret";
+const TURN_TOKEN_SETTING = "turn_token_secret";
 
-export async function developmentJwtSecret(db: Knex): Promise<string> {
+export function developmentJwtSecret(db: Knex): Promise<string> {
+  return storedSecret(db, SETTING);
+}
+
+/** The secret turn tokens are derived from when the hub has no JWT_SECRET (identity provider only). */
+export function turnTokenSecret(db: Knex): Promise<string> {
+  return storedSecret(db, TURN_TOKEN_SETTING);
+}
+
+async function storedSecret(db: Knex, key: string): Promise<string> {
   await db("settings")
-    .insert({ key: SETTING, value: randomBytes(32).toString("base64url") })
+    .insert({ key, value: randomBytes(32).toString("base64url") })
     .onConflict("key")
     .ignore();
-  const row = await db("settings").where({ key: SETTING }).first("value");
+  const row = await db("settings").where({ key }).first("value");
   return row.value as string;
 }

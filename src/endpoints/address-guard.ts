@@ -2,14 +2,17 @@
  * SSRF guard for agent server URLs. Agent editors choose the URL the hub calls, so without a
  * guard they could aim it at the hub's own network: cloud metadata (always refused, it hands
  * out credentials), loopback and private ranges (refused unless AGENT_SERVER_ALLOW_PRIVATE).
- * Checked twice: checkAgentUrl when the URL is registered (literal addresses, obvious names),
- * and guardedLookup at connect time, because a public name may later resolve to a private
+ * The scheme must be https: unless AGENT_SERVER_ALLOW_HTTP, since the request carries the turn
+ * token and the asker's message. Checked twice: checkAgentUrl when the URL is registered (and
+ * again on every call, for literal addresses and URLs stored before a setting changed), and
+ * guardedLookup at connect time, because a public name may later resolve to a private
  * address (DNS rebinding). The lookup hands the connection exactly the addresses it checked.
  */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { BlockList, isIP } from "node:net";
 
 export const ALLOW_PRIVATE_HINT = "set AGENT_SERVER_ALLOW_PRIVATE=true to allow";
+export const ALLOW_HTTP_HINT = "set AGENT_SERVER_ALLOW_HTTP=true to allow http:";
 
 /** Why an address is refused: always for metadata, without allowPrivate for the rest. */
 export type AddressClass = { kind: "metadata" } | { kind: "private"; range: string };
@@ -30,6 +33,7 @@ const METADATA_ADDRESSES = new Set([
   "100.100.100.200", // Alibaba Cloud
   "192.0.0.192", // Oracle Cloud (classic)
   "fd00:ec2::254", // AWS over IPv6
+  "168.63.129.16", // Azure wireserver (host agent, DNS; hands out certificates)
 ]);
 
 /** Ranges refused without allowPrivate, most specific label first. */
@@ -40,6 +44,8 @@ const PRIVATE_RANGES: Array<[range: string, cidrs: string[]]> = [
   ["CGNAT", ["100.64.0.0/10"]],
   ["link-local", ["169.254.0.0/16", "fe80::/10"]],
   ["unique-local", ["fc00::/7", "fec0::/10"]],
+  // RFC 8215: translated to IPv4 by the operator's own NAT64, wherever it puts the IPv4 inside.
+  ["local-use NAT64", ["64:ff9b:1::/48"]],
   ["multicast", ["224.0.0.0/4", "ff00::/8"]],
   // Not routable on the internet: protocol assignments, benchmarking, documentation, reserved,
   // IPv4-compatible IPv6 and the discard prefix.
@@ -80,15 +86,19 @@ function ipv6Bytes(ip: string): number[] | undefined {
 
 /**
  * The IPv4 address an IPv6 address stands for, when it embeds one that a connection would reach:
- * IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) — or a private IPv4 would slip
- * through dressed as IPv6.
+ * IPv4-mapped (::ffff:a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 (2002:aabb:ccdd::, the relay
+ * delivers to a.b.c.d) and Teredo (2001:0::, the client's IPv4 in the last 32 bits, each bit
+ * inverted) — or a private IPv4 would slip through dressed as IPv6.
  */
 function embeddedIPv4(ip: string): string | undefined {
   const b = ipv6Bytes(ip);
   if (!b) return undefined;
   const mapped = b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
   const nat64 = [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0].every((x, i) => b[i] === x);
-  return mapped || nat64 ? b.slice(12).join(".") : undefined;
+  if (mapped || nat64) return b.slice(12).join(".");
+  if (b[0] === 0x20 && b[1] === 0x02) return b.slice(2, 6).join(".");
+  if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0 && b[3] === 0) return b.slice(12).map((x) => x ^ 0xff).join(".");
+  return undefined;
 }
 
 /** Normalises an address for comparison: no brackets or zone, IPv6 lowercased and compressed. */
@@ -122,8 +132,14 @@ export function refusal(address: string, allowPrivate: boolean): string | undefi
   return allowPrivate ? undefined : `refused address ${normalise(address)} (${c.range}; ${ALLOW_PRIVATE_HINT})`;
 }
 
+/** Which agent server URLs a hub accepts: loopback and private hosts, and plain http:. */
+export interface AgentUrlPolicy {
+  allowPrivate: boolean;
+  allowHttp: boolean;
+}
+
 /** The reason a URL is refused as an agent server URL, or undefined when it is acceptable. */
-export function checkAgentUrl(url: string, { allowPrivate }: { allowPrivate: boolean }): string | undefined {
+export function checkAgentUrl(url: string, policy: AgentUrlPolicy): string | undefined {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -135,12 +151,20 @@ export function checkAgentUrl(url: string, { allowPrivate }: { allowPrivate: boo
   // The WHATWG parser already turned 0x7f.1, 2130706433 and friends into dotted IPv4.
   const host = parsed.hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "").toLowerCase();
   if (!host) return "a URL without a host";
+  const refused = hostRefusal(host, policy.allowPrivate);
+  if (refused) return refused;
+  if (parsed.protocol === "http:" && !policy.allowHttp) return `an http: URL (agent servers must use https:; ${ALLOW_HTTP_HINT})`;
+  return undefined;
+}
+
+/** Why a URL's host is refused; a name's addresses are checked when the hub connects (guardedLookup). */
+function hostRefusal(host: string, allowPrivate: boolean): string | undefined {
   if (METADATA_HOSTS.has(host)) return `refused host ${host} (cloud metadata)`;
   if (isIP(host)) return refusal(host, allowPrivate);
   if (!allowPrivate && (host === "localhost" || host.endsWith(".localhost"))) {
     return `refused host ${host} (loopback; ${ALLOW_PRIVATE_HINT})`;
   }
-  return undefined; // a name: its addresses are checked when the hub connects (guardedLookup)
+  return undefined;
 }
 
 /** Thrown by guardedLookup; carries the refused address so the caller can say which. */

@@ -1,20 +1,25 @@
 /**
  * Calls an HTTP agent server for one turn and streams its answer, on the wire of the Sharely
  * Server SDK (`createSharelyServer`): `POST {server_url}/agent/threads/{sessionId}/chat` with
- * `{message, languageId?, topK?}`, the user's bearer token, `x-sharely-message-id` (the SDK stores
- * its assistant message under that id) and Standard Webhooks signature headers; the answer is SSE,
+ * `{message, languageId?, topK?, threadId, url}` (the last two, which the SDK ignores, put the
+ * thread and the URL under the signature), the turn token (auth/turn-token.ts) as bearer,
+ * `x-sharely-message-id` (the SDK stores its assistant message under that id) and Standard
+ * Webhooks signature headers; the answer is SSE,
  * `event: <type>` + `data: {threadId, messageId, ...fields}`, ending with `done`.
  *
  * The agent server is untrusted: every phase is timed (connect, first byte, silence, total),
  * everything is bounded in bytes, redirects are never followed (a 3xx could point inside the
  * hub's network), and connections go through the SSRF guard's lookup. A request is retried only
  * before anything of its answer streamed, so an agent's output is never produced twice.
+ * A refused answer's body is quoted in the turn's error only when the server is at a public
+ * address: where private addresses are allowed, the URL may point at an internal service, and
+ * quoting it would read that service back to whoever asked.
  */
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { MAX_EVENT_BYTES } from "../domain/turns/events.js";
-import { checkAgentUrl, guardedLookup, RefusedAddressError, type Resolver } from "./address-guard.js";
+import { checkAgentUrl, classifyAddress, guardedLookup, RefusedAddressError, type Resolver } from "./address-guard.js";
 import { signWebhook } from "./signature.js";
 
 export interface HttpAgentRequest {
@@ -24,7 +29,7 @@ export interface HttpAgentRequest {
   /** The turn's message_id: sent as x-sharely-message-id and as the webhook-id. */
   messageId: string;
   message: string;
-  /** A short-lived token for the asking user; the SDK validates it with the hub. */
+  /** The turn token; the SDK validates it with the hub (api-authenticated). "" sends no Authorization. */
   token: string;
   /** The agent's endpoint secret (`whsec_…`). */
   secret: string;
@@ -46,6 +51,10 @@ export interface HttpAgentTimeouts {
 
 export interface HttpAgentOptions {
   allowPrivate: boolean;
+  /** Plain http: agent URLs (AGENT_SERVER_ALLOW_HTTP, or the embedded default); otherwise https: only. */
+  allowHttp: boolean;
+  /** Quote refused answers of servers at private or loopback addresses too (the embedded default: one machine, one person). */
+  quotePrivateAnswers?: boolean;
   timeouts: HttpAgentTimeouts;
   /** Further attempts after the first, only before the first byte of a 2xx answer. */
   retries: number;
@@ -68,6 +77,8 @@ export interface HttpAgentOptions {
  */
 export const DEFAULT_HTTP_AGENT_OPTIONS: Readonly<HttpAgentOptions> = {
   allowPrivate: false,
+  allowHttp: false,
+  quotePrivateAnswers: false,
   timeouts: { connectMs: 5_000, firstByteMs: 30_000, idleMs: 60_000, totalMs: 600_000 },
   retries: 2,
   // readAgentEvent bounds an event at MAX_EVENT_BYTES; the wire adds threadId and messageId.
@@ -114,20 +125,23 @@ const TRANSIENT = new Set(["ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "ETIMED
 /** Streams the agent's events; throws AgentCallError, or AbortError when the signal aborts. */
 export async function* streamHttpAgent(request: HttpAgentRequest, options: HttpAgentOptions): AsyncGenerator<HttpAgentEvent, void, undefined> {
   // Literal IPs never reach the guarded lookup, so the URL itself is checked on every call too.
-  const refused = checkAgentUrl(request.url, { allowPrivate: options.allowPrivate });
+  const refused = checkAgentUrl(request.url, { allowPrivate: options.allowPrivate, allowHttp: options.allowHttp });
   if (refused) {
     const err = new AgentCallError(refused, true);
     options.onError?.(err);
     throw err;
   }
+  const target = chatUrl(request.url, request.sessionId);
   const body = JSON.stringify({
     message: request.message,
     ...(request.languageId !== undefined && { languageId: request.languageId }),
     ...(request.topK !== undefined && { topK: request.topK }),
+    threadId: request.sessionId,
+    url: target.href,
   });
   const call = new Call(request.signal, options.timeouts.totalMs);
   try {
-    const res = await connect(call, chatUrl(request.url, request.sessionId), request, body, options);
+    const res = await connect(call, target, request, body, options);
     yield* readEvents(call, res, options);
   } catch (err) {
     if (err instanceof AgentCallError) options.onError?.(err);
@@ -144,16 +158,20 @@ function chatUrl(serverUrl: string, sessionId: string): URL {
   return url;
 }
 
-/** Fresh per attempt: the signature's timestamp must be current; the webhook-id stays the same. */
-function requestHeaders(request: HttpAgentRequest, body: string): Record<string, string> {
+/**
+ * Fresh per attempt: the signature's timestamp must be current; the webhook-id stays the same.
+ * Each attempt's timestamp is later than the one before, so a retry is a new signed request that
+ * a replay guard (signature.ts) does not take for a replay of the first.
+ */
+function requestHeaders(request: HttpAgentRequest, body: string, timestampSeconds: number): Record<string, string> {
   return {
     "content-type": "application/json",
     "content-length": String(Buffer.byteLength(body)),
     accept: "text/event-stream",
     "user-agent": "agenthub",
-    authorization: `Bearer ${request.token}`,
+    ...(request.token ? { authorization: `Bearer ${request.token}` } : {}),
     "x-sharely-message-id": request.messageId,
-    ...signWebhook(request.secret, request.messageId, Math.floor(Date.now() / 1000), body),
+    ...signWebhook(request.secret, request.messageId, timestampSeconds, body),
   };
 }
 
@@ -215,11 +233,13 @@ class Call {
 
 /** Sends the request until a 2xx event stream answers, retrying what may pass on its own. */
 async function connect(call: Call, target: URL, request: HttpAgentRequest, body: string, options: HttpAgentOptions): Promise<IncomingMessage> {
+  let timestamp = 0;
   for (let attempt = 0; ; attempt++) {
     if (call.failure) throw call.failure;
     let failure: AgentCallError;
     try {
-      const res = await open(call, target, requestHeaders(request, body), body, options);
+      timestamp = Math.max(Math.floor(Date.now() / 1000), timestamp + 1);
+      const res = await open(call, target, requestHeaders(request, body, timestamp), body, options);
       const unusable = await unusableAnswer(res, options);
       if (!unusable) return res;
       failure = unusable;
@@ -277,10 +297,12 @@ async function unusableAnswer(res: IncomingMessage, options: HttpAgentOptions): 
   const status = res.statusCode ?? 0;
   const type = String(res.headers["content-type"] ?? "");
   if (status >= 200 && status < 300 && /^text\/event-stream\b/i.test(type)) return undefined;
-  const excerpt = await readExcerpt(res, Math.min(options.timeouts.idleMs, 5_000));
-  const tail = excerpt ? `: ${excerpt}` : "";
+  const quotable = options.quotePrivateAnswers || !classifyAddress(res.socket?.remoteAddress ?? "");
+  if (!quotable) res.destroy();
+  const excerpt = quotable ? await readExcerpt(res, Math.min(options.timeouts.idleMs, 5_000)) : "";
+  const tail = excerpt ? `: ${excerpt}` : quotable ? "" : " (not quoted: the server is at a private address)";
   if (status >= 300 && status < 400) {
-    const location = String(res.headers.location ?? "").slice(0, 200);
+    const location = quotable ? String(res.headers.location ?? "").slice(0, 200) : "";
     return new AgentCallError(`the agent server answered ${status}, a redirect${location ? ` to ${location}` : ""} (redirects are not followed)`, true, false, status);
   }
   if (status >= 200 && status < 300) {

@@ -500,11 +500,11 @@ export const OPERATIONS: Operation[] = [
   op("get", "/v1/workspaces/{workspaceId}/agent/servers/{serverId}", "getServer", "Backplane", "Get an agent server", { security: V1, ok: [200, "The server"] }),
   op("patch", "/v1/workspaces/{workspaceId}/agent/servers/{serverId}", "updateServer", "Backplane", "Change an agent server", { security: V1, body: S.UpdateServer, bodyExample: { status: "INACTIVE" }, ok: [200, "The server"] }),
   op("delete", "/v1/workspaces/{workspaceId}/agent/servers/{serverId}", "deleteServer", "Backplane", "Delete an agent server (its agent and threads)", { security: V1, ok: [204, "Deleted"] }),
-  op("post", "/v1/workspaces/{workspaceId}/api-authenticated", "apiAuthenticated", "Backplane", "Validate a user token of this workspace", {
+  op("post", "/v1/workspaces/{workspaceId}/api-authenticated", "apiAuthenticated", "Backplane", "Validate a turn token (while its turn runs) or a user token of this workspace", {
     security: V1,
     body: S.TokenToValidate,
     bodyExample: { token: "eyJhbGciOiJIUzI1NiJ9…" },
-    ok: [200, "`{id, user_metadata: {roleId?}}`", undefined, { id: "1", user_metadata: { roleId: "support" } }],
+    ok: [200, "`{id, user_metadata: {roleId?, customerRoleId?}}`", undefined, { id: "1", user_metadata: { roleId: "support", customerRoleId: "support" } }],
   }),
   op("get", "/v1/workspaces/{workspaceId}/rbac-status", "rbacStatus", "Backplane", "Whether RBAC is on", { security: V1, ok: [200, "`{rbacStatus}`", undefined, { rbacStatus: "INACTIVE" }] }),
   op("put", "/v1/workspaces/{workspaceId}/rbac-status", "switchRbac", "Backplane", "Switch RBAC (master key or admin)", { security: V1, body: S.RbacSwitch, bodyExample: { rbacEnabled: true }, ok: [200, "`{rbacStatus}`", undefined, { rbacStatus: "ACTIVE" }] }),

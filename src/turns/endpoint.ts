@@ -13,7 +13,7 @@ export interface EndpointDeps {
   /** Hands the turn to a serving socket; false when none serves the agent. */
   dispatchToSocket(context: TurnContext): Promise<boolean>;
   http: HttpAgentOptions;
-  /** A short-lived token acting for whoever asked (a user token, or an exchanged key token); "" when the hub signs none. */
+  /** The turn token (auth/turn-token.ts) for the running turn: bound to it, acting for whoever asked no further than the turn needs. */
   callerToken(context: TurnContext): Promise<string>;
   /** The agent's endpoint secret (made and stored when it has none yet). */
   endpointSecret(context: TurnContext): Promise<string>;
@@ -38,11 +38,13 @@ async function runOnSocket(deps: EndpointDeps, context: TurnContext): Promise<vo
 
 async function runHttp(deps: EndpointDeps, context: TurnContext): Promise<void> {
   const { turn, agent, trigger } = context;
-  if (!(await deps.turns.begin(turn.id))) return;
+  const running = await deps.turns.begin(turn.id);
+  if (!running) return;
   const abort = new AbortController();
   const stopListening = deps.turns.whenCancelled(turn.id, () => abort.abort());
   try {
-    const token = await deps.callerToken(context);
+    // The running turn: its start is where the token's lifetime is counted from.
+    const token = await deps.callerToken({ ...context, turn: running });
     const events = streamHttpAgent(
       {
         url: agent.server_url!,

@@ -3,8 +3,8 @@ import type { LookupAddress } from "node:dns";
 import { describe, expect, it } from "vitest";
 import { checkAgentUrl, classifyAddress, guardedLookup, RefusedAddressError, type Resolver } from "../../src/endpoints/address-guard.js";
 
-const strict = { allowPrivate: false };
-const lenient = { allowPrivate: true };
+const strict = { allowPrivate: false, allowHttp: true };
+const lenient = { allowPrivate: true, allowHttp: true };
 
 describe("classifyAddress", () => {
   it.each([
@@ -36,11 +36,28 @@ describe("classifyAddress", () => {
     ["[::ffff:127.0.0.1]", "loopback"],
     ["64:ff9b::10.0.0.5", "private"], // NAT64
     ["64:ff9b::808:808", undefined],
+    ["64:ff9b:1::808:808", "local-use NAT64"], // RFC 8215: the operator's own NAT64, whatever it embeds
+    ["64:ff9b:1:ffff::1", "local-use NAT64"],
+    ["2002:a00:5::1", "private"], // 6to4 of 10.0.0.5
+    ["2002:7f00:1::", "loopback"], // 6to4 of 127.0.0.1
+    ["2002:c0a8:101:1::1", "private"], // 6to4 of 192.168.1.1
+    ["2002:808:808::1", undefined], // 6to4 of 8.8.8.8
+    ["2001:0:4136:e378:8000:63bf:f5ff:fffa", "private"], // Teredo, client 10.0.0.5 (bits inverted)
+    ["2001::80ff:fffe", "loopback"], // Teredo, client 127.0.0.1
+    ["2001:0:4136:e378:8000:63bf:f7f7:f7f7", undefined], // Teredo, client 8.8.8.8
+    ["2001:db8::1", "reserved"], // documentation, not Teredo
   ])("%s is %s", (address, range) => {
     expect(classifyAddress(address)).toEqual(range ? { kind: "private", range } : undefined);
   });
 
-  it.each(["169.254.169.254", "169.254.170.2", "100.100.100.200", "192.0.0.192", "fd00:ec2::254", "fd00:ec2:0::254", "::ffff:169.254.169.254", "::ffff:a9fe:a9fe"])(
+  it.each([
+    "169.254.169.254", "169.254.170.2", "100.100.100.200", "192.0.0.192", "fd00:ec2::254", "fd00:ec2:0::254", "::ffff:169.254.169.254", "::ffff:a9fe:a9fe",
+    "168.63.129.16", // Azure wireserver
+    "::ffff:168.63.129.16",
+    "2002:a83f:8110::1", // 6to4 of the Azure wireserver
+    "2002:a9fe:a9fe::", // 6to4 of 169.254.169.254
+    "2001:0:4136:e378:8000:63bf:5601:5601", // Teredo, client 169.254.169.254 (bits inverted)
+  ])(
     "%s is cloud metadata",
     (address) => expect(classifyAddress(address)).toEqual({ kind: "metadata" }),
   );
@@ -81,12 +98,33 @@ describe("checkAgentUrl", () => {
     }
   });
 
+  it("refuses http: unless allowHttp, naming the setting; https: always passes the scheme check", () => {
+    const httpsOnly = { allowPrivate: false, allowHttp: false };
+    const reason = "an http: URL (agent servers must use https:; set AGENT_SERVER_ALLOW_HTTP=true to allow http:)";
+    expect(checkAgentUrl("http://agent.example.com/x", httpsOnly)).toBe(reason);
+    expect(checkAgentUrl("HTTP://agent.example.com:80/", httpsOnly)).toBe(reason);
+    expect(checkAgentUrl("https://agent.example.com/x", httpsOnly)).toBeUndefined();
+    expect(checkAgentUrl("http://127.0.0.1:3000", { allowPrivate: true, allowHttp: false })).toBe(reason);
+    expect(checkAgentUrl("http://127.0.0.1:3000", { allowPrivate: true, allowHttp: true })).toBeUndefined();
+    // An address refused anyway is named for its address, the more serious reason.
+    expect(checkAgentUrl("http://10.0.0.5", httpsOnly)).toBe("refused address 10.0.0.5 (private; set AGENT_SERVER_ALLOW_PRIVATE=true to allow)");
+  });
+
+  it("refuses private addresses dressed as 6to4, Teredo or local-use NAT64 IPv6", () => {
+    for (const url of ["https://[2002:a00:5::1]/", "https://[2001:0:4136:e378:8000:63bf:f5ff:fffa]/", "https://[64:ff9b:1::808:808]/"]) {
+      expect(checkAgentUrl(url, strict)).toMatch(/^refused address .* \((private|local-use NAT64); set AGENT_SERVER_ALLOW_PRIVATE=true to allow\)$/);
+      expect(checkAgentUrl(url, lenient)).toBeUndefined();
+    }
+  });
+
   it("always refuses cloud metadata, even with allowPrivate", () => {
     for (const [url, reason] of [
       ["http://169.254.169.254/latest/meta-data/", "refused address 169.254.169.254 (cloud metadata)"],
       ["http://[fd00:ec2::254]/", "refused address fd00:ec2::254 (cloud metadata)"],
       ["http://[::ffff:169.254.169.254]/", "refused address ::ffff:a9fe:a9fe (cloud metadata)"],
       ["http://100.100.100.200/", "refused address 100.100.100.200 (cloud metadata)"],
+      ["http://168.63.129.16/machine?comp=goalstate", "refused address 168.63.129.16 (cloud metadata)"],
+      ["http://[2002:a83f:8110::]/", "refused address 2002:a83f:8110:: (cloud metadata)"],
       ["http://metadata.google.internal/computeMetadata/v1/", "refused host metadata.google.internal (cloud metadata)"],
       ["http://METADATA.google.internal./", "refused host metadata.google.internal (cloud metadata)"],
     ]) {
@@ -127,6 +165,8 @@ describe("guardedLookup (connect time)", () => {
   it("always refuses metadata addresses and names, even with allowPrivate", async () => {
     expect((await lookup(true, resolvesTo("93.184.215.14", "169.254.169.254"))).err?.message).toBe("refused address 169.254.169.254 (cloud metadata)");
     expect((await lookup(true, resolvesTo("fd00:ec2::254"))).err?.message).toBe("refused address fd00:ec2::254 (cloud metadata)");
+    expect((await lookup(true, resolvesTo("168.63.129.16"))).err?.message).toBe("refused address 168.63.129.16 (cloud metadata)");
+    expect((await lookup(false, resolvesTo("93.184.215.14", "2002:a00:5::1"))).err?.message).toBe("refused address 2002:a00:5::1 (private; set AGENT_SERVER_ALLOW_PRIVATE=true to allow)");
     let asked = false;
     const spy: Resolver = async () => ((asked = true), []);
     expect((await lookup(true, spy, "metadata.google.internal")).err?.message).toBe("refused host metadata.google.internal (cloud metadata)");

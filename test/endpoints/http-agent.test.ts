@@ -4,8 +4,8 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { readAgentEvent } from "../../src/domain/turns/events.js";
 import type { Resolver } from "../../src/endpoints/address-guard.js";
-import { AgentCallError, isAbortError, streamHttpAgent, type HttpAgentOptions, type HttpAgentRequest } from "../../src/endpoints/http-agent.js";
-import { newEndpointSecret, verifyWebhook } from "../../src/endpoints/signature.js";
+import { AgentCallError, DEFAULT_HTTP_AGENT_OPTIONS, isAbortError, streamHttpAgent, type HttpAgentOptions, type HttpAgentRequest } from "../../src/endpoints/http-agent.js";
+import { WebhookReplayGuard, newEndpointSecret, verifyWebhook } from "../../src/endpoints/signature.js";
 import { answer, startAgentServer, type AgentServer } from "../support/agent-server.js";
 
 const secret = newEndpointSecret();
@@ -21,6 +21,8 @@ beforeEach(() => {
 
 const options = (over: Partial<Omit<HttpAgentOptions, "timeouts">> & { timeouts?: Partial<HttpAgentOptions["timeouts"]> } = {}): HttpAgentOptions => ({
   allowPrivate: true,
+  allowHttp: true,
+  quotePrivateAnswers: true,
   retries: 0,
   maxEventBytes: 64 * 1024,
   backoffMs: 10,
@@ -76,7 +78,8 @@ describe("streamHttpAgent", () => {
 
     const [req] = agent.requests;
     expect(req).toMatchObject({ method: "POST", url: "/agent/threads/s_1/chat" });
-    expect(JSON.parse(req!.body)).toEqual({ message: "hello", languageId: "en", topK: 3 });
+    // threadId and url put the target under the signature (the SDK ignores both).
+    expect(JSON.parse(req!.body)).toEqual({ message: "hello", languageId: "en", topK: 3, threadId: "s_1", url: `${agent.url}/agent/threads/s_1/chat` });
     expect(req!.headers).toMatchObject({
       authorization: "Bearer user-token",
       "x-sharely-message-id": "m_1",
@@ -85,6 +88,8 @@ describe("streamHttpAgent", () => {
       "webhook-id": "m_1",
     });
     expect(verifyWebhook(secret, req!.headers, req!.body)).toEqual({ ok: true });
+    expect(verifyWebhook(secret, req!.headers, req!.body, { url: `${agent.url}/agent/threads/s_1/chat`, threadId: "s_1" })).toEqual({ ok: true });
+    expect(verifyWebhook(secret, req!.headers, req!.body, { url: `${agent.url}/agent/threads/s_2/chat`, threadId: "s_2" })).toMatchObject({ ok: false });
     expect(req!.cutShort).toBe(false);
   });
 
@@ -102,7 +107,12 @@ describe("streamHttpAgent", () => {
     expect(types(events)).toEqual(["content_delta", "done"]);
     expect(agent.requests).toHaveLength(2);
     expect(agent.requests.map((r) => r.headers["webhook-id"])).toEqual(["m_1", "m_1"]);
-    for (const r of agent.requests) expect(verifyWebhook(secret, r.headers, r.body)).toEqual({ ok: true });
+    // Each attempt a later timestamp: a replay guard takes the retry for a new request, not a replay.
+    const [first, second] = agent.requests.map((r) => Number(r.headers["webhook-timestamp"]));
+    expect(second).toBeGreaterThan(first!);
+    const guard = new WebhookReplayGuard();
+    for (const r of agent.requests) expect(verifyWebhook(secret, r.headers, r.body, { replayGuard: guard, nowSeconds: second })).toEqual({ ok: true });
+    expect(verifyWebhook(secret, agent.requests[1]!.headers, agent.requests[1]!.body, { replayGuard: guard, nowSeconds: second })).toEqual({ ok: false, reason: "a replayed webhook" });
   });
 
   it("retries 429 and connection drops before any answer, and gives up after the retries", async () => {
@@ -145,6 +155,26 @@ describe("streamHttpAgent", () => {
       "the agent server answered 302, a redirect to http://169.254.169.254/latest/meta-data/ (redirects are not followed)",
     );
     expect(agent.requests).toHaveLength(1);
+  });
+
+  it("quotes no body and no redirect target of a server at a private address, unless told to", async () => {
+    const quiet = options({ retries: 0, quotePrivateAnswers: false });
+    agent.script({ status: 401, body: JSON.stringify({ internal: "http://10.0.0.7/secret" }) });
+    expect(reasonOf((await run(call(), quiet)).error)).toBe("the agent server answered 401 (not quoted: the server is at a private address)");
+    agent.script({ status: 200, headers: { "content-type": "application/json" }, body: '{"internal":"data"}' });
+    expect(reasonOf((await run(call(), quiet)).error)).toBe(
+      "the agent server answered 200 with content-type application/json, not an event stream (not quoted: the server is at a private address)",
+    );
+    agent.script({ status: 302, headers: { location: "http://10.0.0.7/admin" } });
+    expect(reasonOf((await run(call(), quiet)).error)).toBe("the agent server answered 302, a redirect (redirects are not followed)");
+    expect(DEFAULT_HTTP_AGENT_OPTIONS.quotePrivateAnswers).toBe(false);
+  });
+
+  it("refuses an http: URL at call time unless allowHttp", async () => {
+    const { error } = await run(call(), options({ allowHttp: false }));
+    expect(reasonOf(error)).toBe("an http: URL (agent servers must use https:; set AGENT_SERVER_ALLOW_HTTP=true to allow http:)");
+    expect(agent.requests).toHaveLength(0);
+    expect(DEFAULT_HTTP_AGENT_OPTIONS.allowHttp).toBe(false);
   });
 
   it("fails on a 2xx that is not an event stream", async () => {

@@ -9,7 +9,7 @@ import { startAgentServer, type AgentServer } from "../support/agent-server.js";
 import { useCluster } from "../support/cluster.js";
 import { makeSession, uniq } from "../support/factories.js";
 
-const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_TURN_LEASE_MS: "2000" });
+const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true", AGENT_TURN_LEASE_MS: "2000" });
 let server: AgentServer | undefined;
 afterAll(() => server?.close());
 

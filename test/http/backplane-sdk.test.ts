@@ -14,7 +14,7 @@ import { api } from "../support/api.js";
 import { makeKey, userId } from "../support/factories.js";
 import { useHub } from "../support/hub.js";
 
-const f = useHub({ env: { AGENT_SERVER_ALLOW_PRIVATE: "true" } });
+const f = useHub({ env: { AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" } });
 const closers: Array<() => Promise<void>> = [];
 afterAll(async () => {
   for (const close of closers) await close();
@@ -257,7 +257,7 @@ describe("the SDK's client (createSharelyAPIClient) against the hub", () => {
     ]);
 
     const userToken = await f.ws.token("sdk-client-user", { role: "support" });
-    expect(await client.tokens.validate(userToken)).toEqual({ id: String(await userId(api(f.url, userToken))), user_metadata: { roleId: "support" } });
+    expect(await client.tokens.validate(userToken)).toEqual({ id: String(await userId(api(f.url, userToken))), user_metadata: { roleId: "support", customerRoleId: "support" } });
 
     const tools = await client.executeTool("get_workspace_stats", { input: {}, context: { roleId: null } });
     expect(tools).toHaveProperty("output");

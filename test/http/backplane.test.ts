@@ -15,7 +15,7 @@ import { expectProblem } from "../support/problem.js";
 import { scriptedAnswer, startSocketAgent, type SocketAgent } from "../support/socket-agent.js";
 import { connect, type Client } from "../support/sockets.js";
 
-const f = useHub({ env: { AGENT_SERVER_ALLOW_PRIVATE: "true" } });
+const f = useHub({ env: { AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" } });
 const sockets: Client[] = [];
 const agents: SocketAgent[] = [];
 afterAll(async () => {
@@ -437,12 +437,12 @@ describe("RBAC and token validation", () => {
     expect((await support.get(`${threadsOf(ws().id)}/${thread.id}`)).status).toBe(200);
   });
 
-  it("api-authenticated: 200 {id, user_metadata: {roleId}} for a user token of the workspace, 401 for anything else", async () => {
+  it("api-authenticated: 200 {id, user_metadata: {roleId, customerRoleId}} for a user token of the workspace, 401 for anything else", async () => {
     const validator = f.anon.as(await keyToken(f.ws.masterKey));
     const path = `${v1(f.ws.id)}/api-authenticated`;
     const carol = await f.ws.token("va-carol", { role: "support" });
     const carolId = await userId(api(f.url, carol));
-    expect((await validator.post(path, { token: carol })).body).toEqual({ id: String(carolId), user_metadata: { roleId: "support" } });
+    expect((await validator.post(path, { token: carol })).body).toEqual({ id: String(carolId), user_metadata: { roleId: "support", customerRoleId: "support" } });
     const dave = await f.ws.token("va-dave");
     expect((await validator.post(path, { token: dave })).body).toEqual({ id: String(await userId(api(f.url, dave))), user_metadata: {} });
 

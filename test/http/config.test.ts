@@ -124,6 +124,7 @@ describe("configuration", () => {
       readonly trustProxy: boolean;
       readonly agents: {
         readonly allowPrivate: boolean;
+        readonly allowHttp: boolean;
         readonly connectTimeoutMs: number;
         readonly firstByteTimeoutMs: number;
         readonly idleTimeoutMs: number;

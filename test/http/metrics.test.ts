@@ -18,7 +18,7 @@ import { connect, type Client } from "../support/sockets.js";
 
 const TOKEN = "metrics-token-0123456789";
 /** On Redis, with the metrics token set. */
-const hub = useHub({ env: { METRICS_TOKEN: TOKEN, AGENT_SERVER_ALLOW_PRIVATE: "true" } });
+const hub = useHub({ env: { METRICS_TOKEN: TOKEN, AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" } });
 /** Without Redis and without a token, with tight limits for the 429s. */
 const limited = useHub({ redis: false, env: { RATE_LIMIT_PER_10S: "3", SOCKET_EVENTS_PER_10S: "2" } });
 

@@ -14,7 +14,7 @@ import { scriptedAnswer, startSocketAgent, type SocketAgent } from "../support/s
 import type { Client } from "../support/sockets.js";
 import { pollUntil } from "../support/waiters.js";
 
-const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true" });
+const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" });
 const sockets: SocketAgent[] = [];
 let server: AgentServer;
 let alice: Api;

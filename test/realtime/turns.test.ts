@@ -14,7 +14,7 @@ import { ackProblem, expectProblem } from "../support/problem.js";
 import { scriptedAnswer, startSocketAgent, type SocketAgent, type TurnScript } from "../support/socket-agent.js";
 import type { Client } from "../support/sockets.js";
 
-const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true" });
+const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" });
 const agents: SocketAgent[] = [];
 const servers: AgentServer[] = [];
 afterAll(async () => {
@@ -226,10 +226,11 @@ describe("turns over an HTTP agent server", () => {
     const request = server.requests[0]!;
     expect(request.method).toBe("POST");
     expect(request.url).toBe(`/agent/threads/${session.id}/chat`);
-    expect(JSON.parse(request.body)).toEqual({ message: "Say hello" });
+    // threadId and url put the target under the webhook signature (the SDK ignores them).
+    expect(JSON.parse(request.body)).toEqual({ message: "Say hello", threadId: session.id, url: `${server.url}/agent/threads/${session.id}/chat` });
     expect(request.headers["x-sharely-message-id"]).toBe(data[0].messageId);
     expect(request.headers.authorization).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
-    expect(verifyWebhook(secret, request.headers, request.body)).toEqual({ ok: true });
+    expect(verifyWebhook(secret, request.headers, request.body, { url: `${server.url}/agent/threads/${session.id}/chat`, threadId: session.id })).toEqual({ ok: true });
 
     const messages = (await alice.get(`${path}/messages`)).body.messages;
     expect(messages.at(-1)).toMatchObject({ id: data[0].messageId, role: "assistant", content: "Hello from HTTP.", model: "sdk-agent", tokenUsage: { totalTokens: 4 } });
@@ -247,6 +248,8 @@ describe("turns over an HTTP agent server", () => {
     const status = async () => (await alice.get(`${path}/turns/${turn.id}`)).body;
     for (let i = 0; i < 100 && (await status()).status !== "failed"; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await status()).toMatchObject({ status: "failed", error: expect.stringMatching(/500/) });
+    // The server is at a private address (allowed here): its body is not read back to the asker.
+    expect((await status()).error).toBe("the agent server answered 500 (not quoted: the server is at a private address)");
     expectProblem(await alice.post("/api/agents", { id: uniq("meta"), name: "x", server_url: "http://169.254.169.254/latest" }), "validation", { fields: ["server_url"] });
   });
 });

@@ -591,7 +591,7 @@ export const BODIES = {
     fields: {
       name: { valid: titleValid, bad: titleBad, optional: true },
       description: { valid: fc.constantFrom("d", null), bad: fc.oneof(fc.constant("x".repeat(2001)), nulText, fc.integer()), optional: true },
-      server_url: { valid: fc.constantFrom("http://a.example", null), bad: fc.constantFrom("ftp://x", "x", 1, []), optional: true },
+      server_url: { valid: fc.constantFrom("https://a.example", null), bad: fc.constantFrom("ftp://x", "x", 1, []), optional: true },
     },
   },
   addMember: {

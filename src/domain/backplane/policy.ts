@@ -13,9 +13,18 @@
  *   its team as a viewer (an existing membership is left as it is), so they keep seeing it.
  * - A thread's `userId` is a free label (an external user id) when keys and admins create it;
  *   a user's thread is always their own (`userId` = their user id; naming another: 403).
+ * - `api-authenticated` answers who a token names, with the role as both `roleId` and
+ *   `customerRoleId` (older and newer Sharely SDKs read one each): a user token of the
+ *   workspace names its user (`id` = the user id); a turn token names whoever asked for its
+ *   turn (the user id, or `key:<key id>` when a key asked), and only while that turn is queued
+ *   or running, in the token's workspace, session and agent, for the same asker; anything
+ *   else, an ended turn included, is 401. A turn token's role is already stripped of admin and
+ *   master authority when it is signed (turnAskerOf).
  */
 import { isWorkspaceAdmin, type Principal } from "../../auth/principal.js";
-import { Forbidden, NotFound } from "../../errors.js";
+import type { TurnTokenClaims } from "../../auth/turn-token.js";
+import { Forbidden, NotFound, Unauthorized } from "../../errors.js";
+import { ACTIVE, type Turn } from "../turns/repository.js";
 import { assertBackplaneRole, type RoleScope } from "../rbac/policy.js";
 
 /** The workspace's default agent, made on first use by a thread created without an agent. */
@@ -50,4 +59,35 @@ export function threadUserIdOf(actor: Principal, requested: string | null | unde
 /** Users who are not admins join the default agent's team when they use it. */
 export function joinsDefaultAgent(actor: Principal): actor is Extract<Principal, { kind: "user" }> {
   return actor.kind === "user" && !isWorkspaceAdmin(actor);
+}
+
+/** What `api-authenticated` answers (see the header). */
+export interface TokenOwner {
+  id: string;
+  user_metadata: { roleId?: string; customerRoleId?: string };
+}
+
+/** `api-authenticated` for a credential that is not a turn token: only a user token of this workspace names someone. */
+export function userTokenOwner(subject: Principal, workspaceId: string): TokenOwner {
+  if (subject.kind !== "user" || subject.workspaceId !== workspaceId) throw new Unauthorized("Not a valid user token of this workspace");
+  return { id: String(subject.userId), user_metadata: roleMetadata(subject.role) };
+}
+
+/** `api-authenticated` for a turn token: its asker, while `turn` (looked up by the token's turn id) still runs as the token says. */
+export function turnTokenOwner(claims: TurnTokenClaims, workspaceId: string, turn: Turn | undefined): TokenOwner {
+  const { asker } = claims;
+  const live =
+    turn !== undefined &&
+    ACTIVE.includes(turn.status) &&
+    claims.workspaceId === workspaceId &&
+    turn.workspace_id === workspaceId &&
+    turn.session_id === claims.sessionId &&
+    turn.agent_id === claims.agentId &&
+    turn.created_by === (asker.kind === "user" ? asker.userId : null);
+  if (!live) throw new Unauthorized("The turn token's turn has ended, or is not of this workspace");
+  return { id: asker.kind === "user" ? String(asker.userId) : `key:${asker.keyId}`, user_metadata: roleMetadata(asker.role) };
+}
+
+function roleMetadata(role: string | undefined): TokenOwner["user_metadata"] {
+  return role ? { roleId: role, customerRoleId: role } : {};
 }

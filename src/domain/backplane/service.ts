@@ -20,7 +20,18 @@ import type { Sessions } from "../sessions/service.js";
 import type { Turns } from "../turns/service.js";
 import { turns } from "../turns/repository.js";
 import type { TurnView } from "../turns/repository.js";
-import { DEFAULT_AGENT_ID, DEFAULT_AGENT_NAME, assertBackplaneCaller, joinsDefaultAgent, threadAgentOf, threadUserIdOf } from "./policy.js";
+import type { TurnTokenClaims } from "../../auth/turn-token.js";
+import {
+  DEFAULT_AGENT_ID,
+  DEFAULT_AGENT_NAME,
+  assertBackplaneCaller,
+  joinsDefaultAgent,
+  threadAgentOf,
+  threadUserIdOf,
+  turnTokenOwner,
+  userTokenOwner,
+  type TokenOwner,
+} from "./policy.js";
 import {
   isDraft,
   presentServer,
@@ -237,10 +248,11 @@ export class Backplane {
     return this.rbacStatus(actor);
   }
 
-  /** `api-authenticated`: who a user token of the workspace names (anything else: 401). */
-  tokenOwner(subject: Principal, workspaceId: string): { id: string; user_metadata: { roleId?: string } } {
-    if (subject.kind !== "user" || subject.workspaceId !== workspaceId) throw new Unauthorized("Not a valid user token of this workspace");
-    return { id: String(subject.userId), user_metadata: subject.role ? { roleId: subject.role } : {} };
+  /** `api-authenticated`: who a user token, or a turn token of a running turn, of the workspace names (anything else: 401). */
+  async tokenOwner(subject: Principal | TurnTokenClaims, workspaceId: string): Promise<TokenOwner> {
+    if (subject.kind !== "turn") return userTokenOwner(subject, workspaceId);
+    const turn = subject.workspaceId === workspaceId ? await turns.find(this.deps.db, workspaceId, subject.turnId) : undefined;
+    return turnTokenOwner(subject, workspaceId, turn);
   }
 
   /** Makes the default agent on first use; a user who uses it joins its team as a viewer. */

@@ -112,13 +112,13 @@ function threadRoutes(v1: Router<HubState>, { services: s }: Deps): void {
 }
 
 function workspaceRoutes(v1: Router<HubState>, { services: s, auth }: Deps): void {
-  /** Validates someone else's user token (the SDK's server does, for each chat it serves). */
+  /** Validates someone else's token: the turn token an SDK server got with a chat, or a user token. */
   v1.post("/api-authenticated", async (ctx) => {
     const { token } = parse(TokenToValidate, ctx.request.body);
-    const subject = await auth.authenticate(token).catch((err: unknown) => {
-      throw err instanceof Unauthorized ? new Unauthorized("The token is not a valid user token of this workspace") : err;
+    const subject = await auth.subjectToValidate(token).catch((err: unknown) => {
+      throw err instanceof Unauthorized ? new Unauthorized("The token is not a valid user or turn token of this workspace") : err;
     });
-    ctx.body = s.backplane.tokenOwner(subject, ctx.params.workspaceId!);
+    ctx.body = await s.backplane.tokenOwner(subject, ctx.params.workspaceId!);
   });
 
   v1.get("/rbac-status", async (ctx) => {
