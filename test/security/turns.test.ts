@@ -14,7 +14,7 @@ import { scriptedAnswer, startSocketAgent, type SocketAgent, type TurnScript } f
 import type { Client } from "../support/sockets.js";
 import { pollUntil } from "../support/waiters.js";
 
-const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true" });
+const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" });
 const agents: SocketAgent[] = [];
 const servers: AgentServer[] = [];
 afterAll(async () => {
