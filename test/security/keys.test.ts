@@ -184,6 +184,27 @@ describe("finding 2: a support user's key never exceeds the support role", () =>
   });
 });
 
+describe("finding 2: threads bound to a role stay hidden from another role's keys", () => {
+  it("a support key neither lists nor reads a finance thread of its own agent, on /v1 or /api, on either node", async () => {
+    const finance = await createKey(a(adminToken), supportAgent, { scopes: ["sessions:read", "sessions:write"], role: "finance" });
+    const created = await b(finance.key).post(`${v1()}/agent/threads`, { title: "Q3 forecast" });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body).toMatchObject({ agentServerId: supportAgent, roleId: "finance" });
+    const thread = created.body.id as string;
+    const support = await createKey(a(supportToken), supportAgent, { scopes: ["sessions:read", "sessions:write"] });
+    for (const node of [a, b]) {
+      expect((await node(finance.key).get(`${v1()}/agent/threads/${thread}`)).status).toBe(200); // the control
+      const key = node(support.key);
+      expectProblem(await key.get(`${v1()}/agent/threads/${thread}`), "not-found");
+      expect((await key.get(`${v1()}/agent/threads`)).body.items.map((t: { id: string }) => t.id)).not.toContain(thread);
+      expectProblem(await key.get(`/api/agents/${supportAgent}/sessions/${thread}`), "not-found");
+      expectProblem(await key.post(`${v1()}/agent/threads/${thread}/messages`, { role: "user", content: "let me in" }), "not-found");
+      const exchanged = node(await tokenOf(node, support.key));
+      expectProblem(await exchanged.get(`${v1()}/agent/threads/${thread}`), "not-found");
+    }
+  });
+});
+
 describe("who may grant what", () => {
   it("an admin and the master key may grant knowledge:write and name any role, or none", async () => {
     const byAdmin = await createKey(a(adminToken), supportAgent, { scopes: ["knowledge:read", "knowledge:write"], role: "finance" });
