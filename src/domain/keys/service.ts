@@ -1,10 +1,10 @@
 /**
  * API keys: random 256-bit secrets shown once, stored only as a SHA-256 hash. Agent keys act as
  * one agent with scopes and a role (never more than their creator's: policy.ts) and may expire;
- * master keys act for the whole workspace. Revoking a
- * key emits `key.revoked` after commit, which clears it from every node's key cache and closes
- * its sockets there; a revocation answers once that event has reached every node, so requests
- * with the key are refused at once everywhere (auth/key-cache.ts).
+ * master keys act for the whole workspace. Revoking a key emits `key.revoked` after commit,
+ * which clears it from every node's key cache and closes its sockets there; a revocation
+ * answers once that event has reached every node, so requests with the key are refused at once
+ * everywhere (auth/key-cache.ts).
  */
 import type { Knex } from "knex";
 import type { KeyCache } from "../../auth/key-cache.js";
