@@ -29,10 +29,13 @@ export function roleOf(p: Principal): string | null {
 /** The scope of what the caller sees under the workspace's RBAC setting. */
 export function roleScopeWhen(active: boolean, p: Principal): RoleScope {
   if (!active) return { all: true };
-  if (p.kind === "user") return p.admin ? { all: true } : { all: false, role: roleOf(p) };
-  // Keys: a role-bound agent key is filtered even without a role; any key with a role is.
-  if (p.role || (p.kind === "agent" && p.roleBound)) return { all: false, role: roleOf(p) };
-  return { all: true };
+  if (p.kind === "master" || p.kind === "agent") {
+    // A role-bound agent key is filtered even without a role; any key with a role is.
+    const filtered = !!p.role || (p.kind === "agent" && !!p.roleBound);
+    return filtered ? { all: false, role: roleOf(p) } : { all: true };
+  }
+  // Users, and any other kind of credential (failing closed): only admins see everything.
+  return p.kind === "user" && p.admin ? { all: true } : { all: false, role: roleOf(p) };
 }
 
 export async function roleScope(db: Knex, p: Principal): Promise<RoleScope> {
