@@ -157,6 +157,8 @@ export const AddMember = z.object({
 export const CreateKey = z.object({
   name: Title.optional(),
   scopes: z.array(z.enum(AGENT_KEY_SCOPES)),
+  /** The role the key carries under RBAC (null: none); absent: the creator's (keys/policy.ts). */
+  role: z.string().trim().min(1, "must not be empty").max(200).nullish(),
   expires_in_seconds: keyLifetime(),
 });
 
@@ -425,7 +427,14 @@ export const UpdateServer = z.object({ name: Title.optional(), url: ServerUrl.op
 
 export const RbacSwitch = z.object({ rbacEnabled: z.boolean({ message: "must be true or false" }) });
 export const TokenToValidate = z.object({ token: z.string().min(1, "must not be empty").max(16_000) });
-/** `generate-access-key-token`: the role the exchanged token acts with (RBAC). */
-export const KeyExchange = z.object({ roleId: z.string().trim().min(1, "must not be empty").max(200).nullish() });
+/**
+ * `generate-access-key-token`: the role the exchanged token acts with (RBAC), as `roleId` or, as
+ * the newer Sharely SDK sends it, `customerRoleId`; both may be sent only naming the same role.
+ */
+const ExchangeRole = z.string().trim().min(1, "must not be empty").max(200).nullish();
+export const KeyExchange = z
+  .object({ roleId: ExchangeRole, customerRoleId: ExchangeRole })
+  .refine((b) => !b.roleId || !b.customerRoleId || b.roleId === b.customerRoleId, { message: "must name the same role as roleId", path: ["customerRoleId"] })
+  .transform((b) => ({ roleId: b.roleId || b.customerRoleId || undefined }));
 /** `POST /tools/{name}/execute`: the tool's input and the caller's context, each checked by the tool (knowledge/tools.ts). */
 export const ToolExecute = z.object({ input: z.unknown().optional(), context: z.unknown().optional() });

@@ -6,12 +6,13 @@
  * verifyTurnToken. It also signs the key and turn tokens the hub hands out.
  * What it needs from storage comes in as a `CredentialStore`, so auth knows no tables.
  */
+import { keyTokenRole } from "../domain/keys/policy.js";
 import { Unauthorized } from "../errors.js";
 import { sha256 } from "../ids.js";
 import type { JwtVerifier } from "./jwt.js";
 import { KEY_TOKEN_TTL_S, looksLikeKeyToken } from "./key-token.js";
 import { signTurnToken, turnTokenExpiry, verifyTurnToken, looksLikeTurnToken, type TurnTokenClaims } from "./turn-token.js";
-import { credentialOf, keyKindOf, turnAskerOf, type AgentPrincipal, type KeyKind, type MasterPrincipal, type Principal, type Scope } from "./principal.js";
+import { credentialOf, keyKindOf, turnAskerOf, type AgentPrincipal, type KeyKind, type KeyRoleBinding, type MasterPrincipal, type Principal, type Scope } from "./principal.js";
 
 export interface StoredKey {
   id: string;
@@ -19,6 +20,13 @@ export interface StoredKey {
   kind: KeyKind;
   agentId: string | null;
   scopes: Scope[];
+  /**
+   * The role the key acts with under RBAC, kept from its creator (domain/keys/policy.ts):
+   * unbound, it sees everything (made by a master key or an admin with no role) and may be
+   * narrowed when exchanged; bound, it sees what `role` may see (null: what a caller without a
+   * role may see), whatever it is exchanged with.
+   */
+  roleBinding: KeyRoleBinding;
   /** When the key stops working on its own; null: never. */
   expiresAt: Date | null;
 }
@@ -59,9 +67,10 @@ export class Authenticator {
    * A short-lived token acting as this API key (and, with `role`, as that role), signed with the
    * hub's secret: what `generate-access-key-token` answers. `key` is a principal of a raw key.
    */
-  async issueKeyToken(key: Principal, role: string | undefined): Promise<string> {
+  async issueKeyToken(key: Principal, requestedRole: string | undefined): Promise<string> {
     const credential = credentialOf(key);
     if (!("key" in credential)) throw new Unauthorized("Only an API key may be exchanged for a key token");
+    const role = keyTokenRole(key, requestedRole);
     const ttl = key.expiresAt ? Math.min(KEY_TOKEN_TTL_S, Math.ceil((key.expiresAt.getTime() - Date.now()) / 1000)) : KEY_TOKEN_TTL_S;
     if (ttl < 1) throw new Unauthorized("The key has expired");
     return this.jwt.signKeyToken({ keyId: credential.key.keyId, workspaceId: credential.key.workspaceId, role }, ttl);
@@ -137,8 +146,16 @@ export class Authenticator {
   }
 }
 
-function keyPrincipal(row: StoredKey, role: string | undefined, expiresAt: Date | undefined): MasterPrincipal | AgentPrincipal {
-  const extra = { ...(role ? { role } : {}), ...(expiresAt ? { expiresAt } : {}) };
+/**
+ * The principal of a live key; `tokenRole` is the role an exchanged token names. A role-bound
+ * key acts with its own role whatever a token names (a token is never issued naming another,
+ * and one issued before the key was bound does not widen it); an unbound key with the token's.
+ */
+function keyPrincipal(row: StoredKey, tokenRole: string | undefined, expiresAt: Date | undefined): MasterPrincipal | AgentPrincipal {
+  const binding = row.kind === "agent" ? row.roleBinding : { bound: false as const };
+  const bound = binding.bound;
+  const role = binding.bound ? (binding.role ?? undefined) : tokenRole;
+  const extra = { ...(role ? { role } : {}), ...(bound ? { roleBound: true as const } : {}), ...(expiresAt ? { expiresAt } : {}) };
   if (row.kind === "master") return { kind: "master", workspaceId: row.workspaceId, keyId: row.id, ...extra };
   return { kind: "agent", workspaceId: row.workspaceId, agentId: row.agentId!, keyId: row.id, scopes: row.scopes, ...extra };
 }

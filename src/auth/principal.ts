@@ -52,11 +52,19 @@ export interface AgentPrincipal {
   agentId: string;
   keyId: string;
   scopes: Scope[];
-  /** The role a key was exchanged with (generate-access-key-token), for RBAC. */
+  /** The role the key acts with for RBAC: its own when `roleBound`, else the one it was exchanged with (generate-access-key-token). */
   role?: string | undefined;
+  /** The key carries its creator's role (`role`, or none when absent), so RBAC filters it even without a role. */
+  roleBound?: true | undefined;
   /** When the key stops working on its own; absent: never. */
   expiresAt?: Date | undefined;
 }
+
+/**
+ * The role an agent key was made with (domain/keys/policy.ts `roleForNewKey`): `bound: false`
+ * only for a key a master key or an admin made naming no role.
+ */
+export type KeyRoleBinding = { bound: false } | { bound: true; role: string | null };
 
 export type Principal = UserPrincipal | MasterPrincipal | AgentPrincipal;
 export type KeyKind = "master" | "agent";
@@ -112,8 +120,8 @@ export function turnAskerOf(p: Principal, adminRole: string): TurnAsker {
     case "user":
       return { kind: "user", userId: p.userId, role: p.admin && p.role === adminRole ? undefined : p.role, emailVerified: p.emailVerified };
     case "master":
-      return { kind: "key", keyId: p.keyId, role: undefined };
     case "agent":
+      // A key exchanged for a role (or bound to one) asks as that role; a raw master key as none.
       return { kind: "key", keyId: p.keyId, role: p.role };
   }
 }
@@ -158,7 +166,7 @@ export function presentPrincipal(p: Principal): Record<string, unknown> {
     case "master":
       return { kind: "master", workspace_id: p.workspaceId, key_id: p.keyId };
     case "agent":
-      return { kind: "agent", workspace_id: p.workspaceId, agent_id: p.agentId, key_id: p.keyId, scopes: p.scopes };
+      return { kind: "agent", workspace_id: p.workspaceId, agent_id: p.agentId, key_id: p.keyId, scopes: p.scopes, role: p.role ?? null, role_bound: !!p.roleBound };
   }
 }
 

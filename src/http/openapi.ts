@@ -176,7 +176,7 @@ const RESPONSE_SCHEMAS: Record<string, object> = {
     updated_at: iso,
   }),
   ShareLink: obj({ token: str, url: str, expires_at: iso }),
-  AgentKey: obj({ id: str, name: nullable(str), prefix: str, scopes: { type: "array", items: str }, agent_id: str, created_at: iso, expires_at: nullable(iso), revoked_at: nullable(iso) }),
+  AgentKey: obj({ id: str, name: nullable(str), prefix: str, scopes: { type: "array", items: str }, agent_id: str, role: nullable(str), role_bound: { type: "boolean" }, created_at: iso, expires_at: nullable(iso), revoked_at: nullable(iso) }),
 };
 
 // ---- examples ---------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ const ex = {
   channelMessage: { id: "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a", channelId: "ch_5e6f7a", agentId: "logs-agent", message: "Disk 91% on db-2", metadata: { host: "db-2" }, seq: 42, createdAt: T },
   group: { id: "grp_1a2b3c", workspace_id: "ws_8f2k3j", name: "On-call", agentIds: ["logs-agent", "metrics-agent"], allowed_users: ["bob@example.com"], allowed_groups: [], created_by: 1, created_at: T, updated_at: T },
   member: { user_id: 2, name: "Bob", email: "bob@example.com", avatar: null, access_level: "viewer", assigned_at: T },
-  key: { id: "key_7b8c9d", name: "prod", prefix: "g_agent_Xy12", scopes: ["sessions:read", "channels:read"], agent_id: "logs-agent", created_at: T, expires_at: null, revoked_at: null },
+  key: { id: "key_7b8c9d", name: "prod", prefix: "g_agent_Xy12", scopes: ["sessions:read", "channels:read"], agent_id: "logs-agent", role: "support", role_bound: true, created_at: T, expires_at: null, revoked_at: null },
   thread: { id: "ses_4d1b2c", title: "Support conversation", status: "ACTIVE", agentServerId: "logs-agent", userId: "1", roleId: null, spaceId: null, temporalUserId: null, createdAt: T, updatedAt: T, deletedAt: null },
   knowledge: { id: "kn_1", title: "Refund Policy", content: "Refunds are processed within 5 business days.", roles: [], taxonomies: [], language: null, source: null, created_at: T },
 };
@@ -320,7 +320,7 @@ export const OPERATIONS: Operation[] = [
     query: S.PageQuery,
     ok: [200, "`{members: [{user_id, name, email, avatar}], next_cursor}`", undefined, { members: [{ user_id: 2, name: "Bob", email: "bob@example.com", avatar: null }], next_cursor: null }],
   }),
-  op("post", "/api/agents/{agentId}/keys", "createAgentKey", "Keys", "Create an agent key (the key is shown once)", {
+  op("post", "/api/agents/{agentId}/keys", "createAgentKey", "Keys", "Create an agent key (the key is shown once); it never carries more than its creator: `knowledge:write` and naming a `role` other than one's own are for the master key and admins (403)", {
     body: S.CreateKey,
     bodyExample: { name: "prod", scopes: ["sessions:read", "sessions:write", "channels:read", "channels:publish"] },
     ok: [201, "`{id, key, prefix, scopes, …}`: `key` (`g_agent_…`) is shown only here", undefined, { ...ex.key, key: "g_agent_Xy12…" }],
@@ -448,9 +448,9 @@ export const OPERATIONS: Operation[] = [
   op("post", "/workspaces/{workspaceId}/generate-access-key-token", "generateAccessKeyToken", "Backplane", "Exchange an API key (header `x-api-key`) for a short-lived token acting as it", {
     security: ["apiKeyHeader"],
     body: S.KeyExchange,
-    bodyExample: { roleId: "support" },
-    ok: [201, "`{token}`: a JWT living 1 hour (less when the key expires sooner)", undefined, { token: "eyJhbGciOiJIUzI1NiIsInR5cCI6ImFnZW50aHViLWtleStqd3QifQ…" }],
-    errors: [401, 404, 429, 501],
+    bodyExample: { customerRoleId: "support" },
+    ok: [201, "`{token}`: a JWT living 1 hour (less when the key expires sooner), acting with the role asked for (`roleId` or `customerRoleId`); a role-bound key only with its own (another: 403)", undefined, { token: "eyJhbGciOiJIUzI1NiIsInR5cCI6ImFnZW50aHViLWtleStqd3QifQ…" }],
+    errors: [401, 403, 404, 422, 429, 501],
   }),
   op("post", "/v1/workspaces/{workspaceId}/agent/threads", "createThread", "Backplane", "Create a thread (a session) on an agent", {
     security: V1,

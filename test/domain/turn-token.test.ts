@@ -61,7 +61,7 @@ describe("verifyTurnToken", () => {
 describe("Authenticator", () => {
   const store: CredentialStore = {
     findLiveKey: async () => undefined,
-    findLiveKeyById: async (id) => (id === "live" ? { id, workspaceId: "ws_1", kind: "master", agentId: null, scopes: [], expiresAt: null } : undefined),
+    findLiveKeyById: async (id) => (id === "live" ? { id, workspaceId: "ws_1", kind: "master", agentId: null, scopes: [], roleBinding: { bound: false }, expiresAt: null } : undefined),
     provisionUser: async () => ({ id: 7 }),
   };
   const jwt = new JwtVerifier({ secret: SECRET, jwksUrl: undefined, publicKey: undefined, issuer: undefined, audience: undefined, adminClaim: "role", adminValue: "admin", maxAgeSeconds: 0 });

@@ -4,7 +4,11 @@
  * `packages/server/src/createServer.ts` + `pipeline.ts` for `createSharelyServer`). The SDK is
  * not published on npm, so its requests are reproduced here (paths, methods, headers, bodies,
  * what it reads from answers), not vendored: a client, and an agent server that serves a turn
- * the hub hands it, validating the user's token and storing both messages through /v1.
+ * the hub hands it, validating the user's token and storing both messages through /v1. As of
+ * the SDK's commit 353bb6c (createServer.ts), the server exchanges its key once per role
+ * (`{roleId}`, else `{customerRoleId}`), caches each token until 60 s before the `exp` it
+ * decodes from it, and on a 401/403 from the Backplane re-exchanges once and retries (that
+ * retry is not reproduced here: nothing in these tests is refused).
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -83,18 +87,34 @@ function createSharelyAPIClient(cfg: { baseUrl: string; workspaceId: string; aut
   };
 }
 
-/** createSharelyServer's resolvePlatformAuth: the raw key for an access JWT, as `Bearer <token>`. */
-async function exchangeKey(apiUrl: string, workspaceId: string, workspaceApiKey: string): Promise<string> {
+/** The role a token is exchanged with: the SDK sends `roleId` when it has one, else `customerRoleId`. */
+type RoleClaim = { roleId?: string; customerRoleId?: string };
+
+/** createSharelyServer's exchangePlatformAuth: the raw key (and role) for an access JWT, as `Bearer <token>`. */
+async function exchangeKey(apiUrl: string, workspaceId: string, workspaceApiKey: string, role?: RoleClaim): Promise<string> {
   const rawKey = workspaceApiKey.replace(/^Bearer\s+/i, "").trim();
+  const body: RoleClaim = {};
+  if (role?.roleId) body.roleId = role.roleId;
+  else if (role?.customerRoleId) body.customerRoleId = role.customerRoleId;
   const res = await fetch(`${apiUrl.replace(/\/$/, "")}/workspaces/${encodeURIComponent(workspaceId)}/generate-access-key-token`, {
     method: "POST",
     headers: { "content-type": "application/json", "x-api-key": rawKey },
-    body: JSON.stringify({}),
+    body: JSON.stringify(body),
   });
   if (!res.ok) throw new Error(`generate-access-key-token failed: ${res.status} ${res.statusText} ${await res.text()}`);
   const data = (await res.json()) as { token?: string };
   if (!data?.token) throw new Error("generate-access-key-token returned no token");
   return `Bearer ${data.token}`;
+}
+
+/** createServer.ts's decodeExpMs: the token's `exp` in ms, or 5 minutes from now when it has none. */
+function decodeExpMs(jwt: string, now: number): number {
+  try {
+    const exp = (JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString("utf8")) as { exp?: unknown }).exp;
+    return typeof exp === "number" ? exp * 1000 : now + 5 * 60_000;
+  } catch {
+    return now + 5 * 60_000;
+  }
 }
 
 // ---- the SDK's agent server (createServer.ts / pipeline.ts) ------------------------------------
@@ -104,6 +124,10 @@ interface SdkServer {
   /** What each chat saw: the validated user, the history it loaded, what storing answered. */
   chats: Array<{ threadId: string; userId?: string; roleId?: string; history: Array<{ role: string; content: string | null }>; storedUser: any; storedAssistant: any; tool: any }>;
   exchanges: number;
+  /** The role each exchange asked for (`__norole__` for none), in order. */
+  exchangedFor: string[];
+  /** Moves the SDK server's clock (its `Date.now()`) ahead, as if it had run that long. */
+  advance(ms: number): void;
 }
 
 /** The SDK's AgentEvent stream a handler yields for one message. */
@@ -160,13 +184,40 @@ function fail(res: ServerResponse, status: number, error: string, message: strin
 }
 
 async function startSdkServer(opts: { apiUrl: string; workspaceId: string; workspaceApiKey: () => string }): Promise<SdkServer> {
-  const state: SdkServer = { url: "", chats: [], exchanges: 0 };
-  let platformAuth: Promise<string> | null = null;
-  const resolvePlatformAuth = () =>
-    (platformAuth ??= (state.exchanges++, exchangeKey(opts.apiUrl, opts.workspaceId, opts.workspaceApiKey())).catch((err) => {
-      platformAuth = null;
-      throw err;
-    }));
+  let skew = 0;
+  const now = () => Date.now() + skew;
+  const state: SdkServer = { url: "", chats: [], exchanges: 0, exchangedFor: [], advance: (ms) => void (skew += ms) };
+
+  // resolvePlatformAuth: one cached token per role, re-exchanged 60 s before its `exp`.
+  const EXP_SKEW_MS = 60_000;
+  const NO_ROLE = "__norole__";
+  const cache = new Map<string, Promise<{ auth: string; expMs: number }>>();
+  const exchange = (cacheKey: string, role?: RoleClaim) => {
+    state.exchanges++;
+    state.exchangedFor.push(cacheKey);
+    const p = exchangeKey(opts.apiUrl, opts.workspaceId, opts.workspaceApiKey(), role)
+      .then((auth) => ({ auth, expMs: decodeExpMs(auth.slice("Bearer ".length), now()) }))
+      .catch((err) => {
+        if (cache.get(cacheKey) === p) cache.delete(cacheKey);
+        throw err;
+      });
+    cache.set(cacheKey, p);
+    return p;
+  };
+  const resolvePlatformAuth = async (role?: RoleClaim): Promise<string> => {
+    const cacheKey = role?.roleId ?? role?.customerRoleId ?? NO_ROLE;
+    const cached = cache.get(cacheKey);
+    if (cached) {
+      try {
+        const value = await cached;
+        if (now() < value.expMs - EXP_SKEW_MS) return value.auth;
+        if (cache.get(cacheKey) === cached) cache.delete(cacheKey);
+      } catch {
+        // a failed exchange evicted itself
+      }
+    }
+    return (await exchange(cacheKey, role)).auth;
+  };
 
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -191,9 +242,13 @@ async function startSdkServer(opts: { apiUrl: string; workspaceId: string; works
       }
       if (!result || (!result.id && !result.temporalUserId)) return fail(res, 401, "Authentication Error", "Token rejected by platform");
       const roleId = result.user_metadata?.roleId ?? result.user_metadata?.customerRoleId;
+      const customerRoleId = result.user_metadata?.customerRoleId;
+
+      // Step 2: exchange again with the user's role, so the Backplane acts as that role.
+      const platformAuth = roleId || customerRoleId ? await resolvePlatformAuth({ ...(roleId && { roleId }), ...(customerRoleId && { customerRoleId }) }) : auth;
 
       // runHandler: SSE headers, store the user message, load history, stream, store the answer, done.
-      const bp = createSharelyAPIClient({ baseUrl: opts.apiUrl, workspaceId: opts.workspaceId, authorization: auth });
+      const bp = createSharelyAPIClient({ baseUrl: opts.apiUrl, workspaceId: opts.workspaceId, authorization: platformAuth });
       res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive", "X-Accel-Buffering": "no" });
       const storedUser = await bp.threads.messages.create(threadId, { role: "user", content: message.trim() });
       const thread = await bp.threads.get(threadId);
@@ -326,5 +381,40 @@ describe("the SDK's agent server (createSharelyServer) serving turns through the
     expect(sdk.chats[1]!.history.map((x) => x.content)).toEqual(["How long do refunds take?", "Refunds take five days.", "And for digital goods?"]);
     expect((await owner.get(`/api/agents/${server.body.id}/sessions/${thread.id}`)).body.message_count).toBe(4);
     expect(sdk.exchanges).toBe(1);
+  });
+});
+
+describe("the SDK's agent server keeps its exchanged tokens fresh", () => {
+  it("exchanges once per role, reads the token's exp, and re-exchanges before it expires: no restart needed", async () => {
+    const owner = api(f.url, await f.ws.token("sdk-refresh-owner", { role: "support" }));
+    let key = "";
+    const sdk = await startSdkServer({ apiUrl: f.url, workspaceId: f.ws.id, workspaceApiKey: () => key });
+    const server = await owner.post(`/v1/workspaces/${f.ws.id}/agent/servers`, { name: "SDK refresh agent", url: sdk.url });
+    expect(server.status, server.text).toBe(201);
+    // Made by the master key naming no role, so the server may narrow it to each user's role.
+    key = await makeKey(api(f.url, f.ws.masterKey), server.body.id, ["sessions:read", "sessions:write", "tools:execute"]);
+    const thread = (await owner.post(`/v1/workspaces/${f.ws.id}/agent/threads`, { title: "Refresh", agentServerId: server.body.id })).body;
+    const chat = async (message: string) => {
+      const res = await owner.raw(`/v1/workspaces/${f.ws.id}/agent/threads/${thread.id}/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ message }) });
+      expect(res.status).toBe(200);
+      expect(sseFrames(res.text).at(-1)?.event).toBe("done");
+    };
+
+    await chat("First question");
+    expect(sdk.exchangedFor).toEqual(["__norole__", "support"]);
+    expect(sdk.chats[0]).toMatchObject({ roleId: "support" });
+    // The hub's token carries an `exp` the SDK can read: an hour.
+    const token = await exchangeKey(f.url, f.ws.id, key, { customerRoleId: "support" });
+    const ttl = decodeExpMs(token.slice("Bearer ".length), Date.now()) - Date.now();
+    expect(ttl).toBeGreaterThan(3_500_000);
+    expect(ttl).toBeLessThanOrEqual(3_600_000);
+
+    await chat("Second question");
+    expect(sdk.exchanges).toBe(2); // cached
+
+    sdk.advance(59 * 60_000 + 30_000); // within a minute of exp: both tokens are exchanged again
+    await chat("An hour later");
+    expect(sdk.exchangedFor).toEqual(["__norole__", "support", "__norole__", "support"]);
+    expect(sdk.chats.map((c) => c.storedAssistant.content)).toEqual(["Refunds take five days.", "Refunds take five days.", "Refunds take five days."]);
   });
 });

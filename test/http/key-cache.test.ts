@@ -116,7 +116,7 @@ describe("a node that missed a revocation's event", () => {
 });
 
 describe("KeyCache", () => {
-  const key = (id: string, expiresAt: Date | null = null): StoredKey => ({ id, workspaceId: "ws", kind: "agent", agentId: "a", scopes: [], expiresAt });
+  const key = (id: string, expiresAt: Date | null = null): StoredKey => ({ id, workspaceId: "ws", kind: "agent", agentId: "a", scopes: [], roleBinding: { bound: false }, expiresAt });
 
   it("keeps a read for maxAgeMs, never past the key's expiry, and not at all with 0", () => {
     let t = 0;

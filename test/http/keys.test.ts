@@ -1,11 +1,18 @@
 /**
- * API keys: the workspace's master keys (create, list, revoke, never the last one) and agent
- * keys that expire. One hub with Redis, so a revoked key's socket closes through the event path.
+ * API keys: the workspace's master keys (create, list, revoke, never the last one), agent keys
+ * that expire, and what an agent key may carry (scopes and role: never more than its creator).
+ * One hub with Redis, so a revoked key's socket closes through the event path. The attacks on
+ * keys, against two hubs, are in test/security/keys.test.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import type { Principal } from "../../src/auth/principal.js";
+import { assertCanGrantScopes, keyTokenRole, roleForNewKey } from "../../src/domain/keys/policy.js";
+import { roleScopeWhen } from "../../src/domain/rbac/policy.js";
+import { KeyExchange, parse } from "../../src/schemas.js";
 import type { Api } from "../support/api.js";
 import { makeAgent, makeWorkspace, userId, type TestWorkspace } from "../support/factories.js";
 import { useHub } from "../support/hub.js";
+import { keyOf, masterOf, userOf } from "../support/principals.js";
 import { expectProblem } from "../support/problem.js";
 import { connect, connectError } from "../support/sockets.js";
 
@@ -182,5 +189,93 @@ describe("agent key expiry", () => {
     }
     const year = await alice.post(keysPath(), { scopes: [], expires_in_seconds: 31_536_000 });
     expect(year.status).toBe(201);
+  });
+});
+
+describe("what an agent key may carry (keys/policy.ts)", () => {
+  const ws = "ws_policy";
+  const admin = userOf(ws, "admin", true);
+  const support = userOf(ws, "support");
+  const roleless = userOf(ws);
+  const bound = (role: string | null): Principal => ({ kind: "agent", workspaceId: ws, agentId: "a", keyId: "k", scopes: [], role: role ?? undefined, roleBound: true });
+  const denied = (f: () => unknown, detail: RegExp) => expect(f).toThrow(expect.objectContaining({ status: 403, message: expect.stringMatching(detail) }));
+
+  it("knowledge:write only from the master key or an admin", () => {
+    for (const actor of [masterOf(ws), admin]) expect(() => assertCanGrantScopes(actor, ["knowledge:read", "knowledge:write"])).not.toThrow();
+    for (const actor of [support, roleless]) {
+      denied(() => assertCanGrantScopes(actor, ["sessions:read", "knowledge:write"]), /knowledge:write/);
+      expect(() => assertCanGrantScopes(actor, ["sessions:read", "knowledge:read", "tools:execute", "turns:serve"])).not.toThrow();
+    }
+  });
+
+  it("a user's key carries the user's role; the master key and admins name any, or none", () => {
+    expect(roleForNewKey(support, undefined)).toEqual({ bound: true, role: "support" });
+    expect(roleForNewKey(support, "support")).toEqual({ bound: true, role: "support" });
+    denied(() => roleForNewKey(support, "finance"), /the role finance/);
+    denied(() => roleForNewKey(support, null), /no role/);
+    expect(roleForNewKey(roleless, undefined)).toEqual({ bound: true, role: null });
+    expect(roleForNewKey(roleless, null)).toEqual({ bound: true, role: null });
+    denied(() => roleForNewKey(roleless, "support"), /the role support/);
+    for (const actor of [masterOf(ws), admin]) {
+      expect(roleForNewKey(actor, undefined)).toEqual({ bound: false });
+      expect(roleForNewKey(actor, null)).toEqual({ bound: false });
+      expect(roleForNewKey(actor, "finance")).toEqual({ bound: true, role: "finance" });
+    }
+    // A master key exchanged for one role hands on that role by default.
+    expect(roleForNewKey({ ...masterOf(ws), role: "sales" } as Principal, undefined)).toEqual({ bound: true, role: "sales" });
+  });
+
+  it("an exchange never widens: a bound key keeps its role, a key that sees everything narrows to any", () => {
+    expect(keyTokenRole(bound("support"), undefined)).toBe("support");
+    expect(keyTokenRole(bound("support"), "support")).toBe("support");
+    denied(() => keyTokenRole(bound("support"), "finance"), /bound to the role support/);
+    expect(keyTokenRole(bound(null), undefined)).toBeUndefined();
+    denied(() => keyTokenRole(bound(null), "finance"), /bound to no role/);
+    for (const key of [keyOf(ws, []), masterOf(ws)]) {
+      expect(keyTokenRole(key, undefined)).toBeUndefined();
+      expect(keyTokenRole(key, "finance")).toBe("finance");
+    }
+  });
+
+  it("RBAC filters a bound key even without a role, and a master key exchanged with a role", () => {
+    expect(roleScopeWhen(true, bound(null))).toEqual({ all: false, role: null });
+    expect(roleScopeWhen(true, bound("support"))).toEqual({ all: false, role: "support" });
+    expect(roleScopeWhen(true, keyOf(ws, []))).toEqual({ all: true });
+    expect(roleScopeWhen(true, { ...masterOf(ws), role: "sales" } as Principal)).toEqual({ all: false, role: "sales" });
+    expect(roleScopeWhen(true, masterOf(ws))).toEqual({ all: true });
+    expect(roleScopeWhen(false, bound("support"))).toEqual({ all: true });
+  });
+
+  it("the exchange body: roleId or customerRoleId, both only naming the same role (422 otherwise)", () => {
+    expect(parse(KeyExchange, {})).toEqual({ roleId: undefined });
+    expect(parse(KeyExchange, { roleId: "support" })).toEqual({ roleId: "support" });
+    expect(parse(KeyExchange, { customerRoleId: "support" })).toEqual({ roleId: "support" });
+    expect(parse(KeyExchange, { roleId: "support", customerRoleId: "support" })).toEqual({ roleId: "support" });
+    expect(parse(KeyExchange, { roleId: null, customerRoleId: " sales " })).toEqual({ roleId: "sales" });
+    expect(() => parse(KeyExchange, { roleId: "support", customerRoleId: "finance" })).toThrow(expect.objectContaining({ status: 422 }));
+    expect(() => parse(KeyExchange, { customerRoleId: "" })).toThrow(expect.objectContaining({ status: 422 }));
+  });
+});
+
+describe("agent keys over HTTP carry their creator's role", () => {
+  const keysPath = () => `/api/agents/${agent}/keys`;
+
+  it("shows role and role_bound in the created key, the list and /api/me; records it while RBAC is off", async () => {
+    const support = hub.anon.as(await hub.ws.token("alice", { role: "support" }));
+    const res = await support.post(keysPath(), { scopes: ["knowledge:read"] });
+    expect(res.status, res.text).toBe(201);
+    expect(res.body).toMatchObject({ role: "support", role_bound: true });
+    expect((await alice.get(keysPath())).body.keys).toContainEqual(expect.objectContaining({ id: res.body.id, role: "support", role_bound: true }));
+    expect((await hub.anon.as(res.body.key).get("/api/me")).body).toMatchObject({ kind: "agent", role: "support", role_bound: true });
+    const byMaster = await master.post(keysPath(), { scopes: ["knowledge:write"] });
+    expect(byMaster.body).toMatchObject({ role: null, role_bound: false, scopes: ["knowledge:write"] });
+  });
+
+  it("refuses, changing nothing: knowledge:write from a user (403), another role (403), a bad role (422)", async () => {
+    const before = (await alice.get(keysPath())).body.keys.length;
+    expectProblem(await alice.post(keysPath(), { scopes: ["knowledge:write"] }), "forbidden", { detail: /knowledge:write/ });
+    expectProblem(await alice.post(keysPath(), { scopes: [], role: "finance" }), "forbidden", { detail: /creator's role/ });
+    for (const role of ["", 7, "x".repeat(201)]) expectProblem(await admin.post(keysPath(), { scopes: [], role }), "validation", { fields: ["role"] });
+    expect((await alice.get(keysPath())).body.keys).toHaveLength(before);
   });
 });

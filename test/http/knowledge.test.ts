@@ -47,7 +47,7 @@ describe("knowledge items", () => {
     admin = hub.anon.as(await hub.ws.token("ada", { role: "admin" }));
     alice = hub.anon.as(await hub.ws.token("alice"));
     const agentId = await makeAgent(alice, uniq("kb"));
-    writer = hub.anon.as(await makeKey(alice, agentId, ["knowledge:write"]));
+    writer = hub.anon.as(await makeKey(master, agentId, ["knowledge:write"])); // only the master key or an admin may grant it
     reader = hub.anon.as(await makeKey(alice, agentId, ["knowledge:read"]));
     sessionsOnly = hub.anon.as(await makeKey(alice, agentId, ["sessions:read"]));
   });
@@ -164,7 +164,8 @@ describe("RBAC filtering", () => {
   let noRole: Api;
   let admin: Api;
   let master: Api;
-  let reader: Api;
+  let reader: Api; // made by the master key naming no role: sees everything
+  let noRoleReader: Api; // made by a user without a role: carries none
 
   const listed = async (client: Api) => {
     const res = await client.get("/api/knowledge?limit=200");
@@ -179,7 +180,8 @@ describe("RBAC filtering", () => {
     noRole = hub.anon.as(await ws.token("nora"));
     admin = hub.anon.as(await ws.token("ada", { role: "admin" }));
     const agentId = await makeAgent(noRole, uniq("kb"));
-    reader = hub.anon.as(await makeKey(noRole, agentId, ["knowledge:read"]));
+    reader = hub.anon.as(await makeKey(master, agentId, ["knowledge:read"]));
+    noRoleReader = hub.anon.as(await makeKey(noRole, agentId, ["knowledge:read"]));
     for (const [title, roles] of [
       ["support-only", ["support"]],
       ["sales-only", ["sales"]],
@@ -192,7 +194,7 @@ describe("RBAC filtering", () => {
 
   it("while RBAC is off, every reader sees everything", async () => {
     await setRbac(ws.id, false);
-    for (const client of [support, noRole, admin, master, reader]) expect(await listed(client)).toEqual(["both", "nobody", "sales-only", "support-only"]);
+    for (const client of [support, noRole, admin, master, reader, noRoleReader]) expect(await listed(client)).toEqual(["both", "nobody", "sales-only", "support-only"]);
     expect((await support.get(`/api/knowledge/${ids["sales-only"]}`)).status).toBe(200);
     const hits = await hub.services.knowledge.search(userOf(ws.id, "support"), { text: "escalation guide", topK: 10 });
     expect(hits).toHaveLength(4);
@@ -203,6 +205,7 @@ describe("RBAC filtering", () => {
     try {
       expect(await listed(support)).toEqual(["both", "support-only"]);
       expect(await listed(noRole)).toEqual([]);
+      expect(await listed(noRoleReader)).toEqual([]); // a key carries its creator's role
       for (const client of [admin, master, reader]) expect(await listed(client)).toEqual(["both", "nobody", "sales-only", "support-only"]);
       expectProblem(await support.get(`/api/knowledge/${ids["sales-only"]}`), "not-found");
       expectProblem(await support.get(`/api/knowledge/${ids["nobody"]}`), "not-found");

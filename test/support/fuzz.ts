@@ -854,7 +854,7 @@ export async function buildWorld(hub: HubFixture): Promise<World> {
   const agent2Id = await makeAgent(alice, "fz-agent-2", "Fuzz agent two");
   const userBId = await addToTeam(alice, agentId, bob, "viewer");
   await userId(alice);
-  const agentKey = await makeKey(alice, agentId, [...AGENT_KEY_SCOPES]);
+  const agentKey = await makeKey(hub.anon.as(hub.ws.masterKey), agentId, [...AGENT_KEY_SCOPES]); // knowledge:write: the master key's to grant
   const spare = await alice.post(`/api/agents/${agentId}/keys`, { name: "spare", scopes: ["sessions:read"] });
   const session = await makeSession(alice, agentId, { title: "fuzz session" });
   for (const content of ["one", "two", "three"]) await appendMessage(alice, agentId, session.id, { content });

@@ -5,8 +5,8 @@
  *
  * - The path's workspace must be the caller's: another workspace answers 404, as if it did not
  *   exist (a credential never learns about other workspaces).
- * - While RBAC is ACTIVE a user token without a role is refused (401), admins excepted
- *   (assertBackplaneRole), on every /v1 route.
+ * - While RBAC is ACTIVE a user token without a role is refused (401), admins excepted, and a
+ *   key bound to no role 403 (assertBackplaneRole), on every /v1 route.
  * - A new thread belongs to the agent named by `agentServerId`; without it, to the calling agent
  *   key's agent; otherwise to the workspace's default agent (DEFAULT_AGENT_ID), made on first use.
  *   The default agent is the workspace's shared agent: any user who starts a thread on it joins
@@ -34,7 +34,7 @@ export const DEFAULT_AGENT_NAME = "Default agent";
 /** Every /v1 request: the path's workspace is the caller's (404 otherwise), and RBAC's role rule. */
 export function assertBackplaneCaller(actor: Principal, workspaceId: string, scope: RoleScope): void {
   if (actor.workspaceId !== workspaceId) throw new NotFound("Workspace");
-  assertBackplaneRole(scope);
+  assertBackplaneRole(scope, actor);
 }
 
 /**

@@ -6,8 +6,7 @@
  */
 import type { Knex } from "knex";
 import type { StoredKey } from "../../auth/authenticate.js";
-import { parseScopes } from "../../auth/principal.js";
-import { whereKeyLive } from "../keys/repository.js";
+import { STORED_KEY_COLUMNS, toStoredKey, whereKeyLive } from "../keys/repository.js";
 import { json } from "../rows.js";
 import type { Turn } from "../sessions/messages.js";
 
@@ -61,8 +60,7 @@ export const threadMessages = {
 export const keysById = {
   /** The live key with this id: what an exchanged key token stands for. */
   async findLive(db: Knex, id: string): Promise<StoredKey | undefined> {
-    const row = await whereKeyLive(db, db("api_keys").where({ id })).first("id", "workspace_id", "kind", "agent_id", "scopes", "expires_at");
-    if (!row) return undefined;
-    return { id: row.id, workspaceId: row.workspace_id, kind: row.kind, agentId: row.agent_id ?? null, scopes: parseScopes(row.scopes), expiresAt: row.expires_at ?? null };
+    const row = await whereKeyLive(db, db("api_keys").where({ id })).first(...STORED_KEY_COLUMNS);
+    return row ? toStoredKey(row) : undefined;
   },
 };

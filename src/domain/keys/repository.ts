@@ -5,7 +5,7 @@
  */
 import type { Knex } from "knex";
 import type { StoredKey } from "../../auth/authenticate.js";
-import type { KeyKind, Scope } from "../../auth/principal.js";
+import type { KeyKind, KeyRoleBinding, Scope } from "../../auth/principal.js";
 import { parseScopes } from "../../auth/principal.js";
 import { intOrNull } from "../rows.js";
 import { toIso, toIsoOrNull } from "../time.js";
@@ -16,6 +16,10 @@ export interface ApiKeyView {
   prefix: string;
   scopes: Scope[];
   agent_id: string;
+  /** The role the key acts with under RBAC (null: none); see `role_bound`. */
+  role: string | null;
+  /** False only for a key that sees everything (a master key or an admin made it naming no role). */
+  role_bound: boolean;
   created_at: string;
   /** When the key stops working on its own; null: it lives until revoked. */
   expires_at: string | null;
@@ -38,6 +42,8 @@ const toView = (row: Record<string, any>): ApiKeyView => ({
   prefix: row.prefix,
   scopes: parseScopes(row.scopes),
   agent_id: row.agent_id,
+  role: row.role ?? null,
+  role_bound: !!row.role_bound,
   created_at: toIso(row.created_at),
   expires_at: toIsoOrNull(row.expires_at),
   revoked_at: toIsoOrNull(row.revoked_at),
@@ -50,6 +56,21 @@ const toMasterView = (row: Record<string, any>): MasterKeyView => ({
   created_at: toIso(row.created_at),
   created_by: intOrNull(row.created_by),
 });
+
+/** What authentication needs of a key row: the columns, and the key they make. */
+export const STORED_KEY_COLUMNS = ["id", "workspace_id", "kind", "agent_id", "scopes", "role", "role_bound", "expires_at"] as const;
+
+export function toStoredKey(row: Record<string, any>): StoredKey {
+  return {
+    id: row.id,
+    workspaceId: row.workspace_id,
+    kind: row.kind,
+    agentId: row.agent_id ?? null,
+    scopes: parseScopes(row.scopes),
+    roleBinding: row.role_bound ? { bound: true, role: row.role ?? null } : { bound: false },
+    expiresAt: row.expires_at ?? null,
+  };
+}
 
 /**
  * Keeps the rows of live keys: not revoked, not expired. `table` is the alias the key table
@@ -69,6 +90,7 @@ export interface NewKey {
   prefix: string;
   hash: string;
   scopes: Scope[];
+  roleBinding: KeyRoleBinding;
   created_by: number | null;
   /** Seconds from now (the database's clock) until the key expires; absent: never. */
   expires_in_seconds?: number | undefined;
@@ -76,22 +98,22 @@ export interface NewKey {
 
 export const apiKeys = {
   async insert(db: Knex, k: NewKey): Promise<ApiKeyView> {
-    const { expires_in_seconds, ...columns } = k;
+    const { expires_in_seconds, roleBinding, ...columns } = k;
     const expires_at = expires_in_seconds === undefined ? null : db.raw("now() + make_interval(secs => ?)", [expires_in_seconds]);
-    const [row] = await db("api_keys").insert({ ...columns, scopes: JSON.stringify(k.scopes), expires_at }).returning("*");
+    const role = { role_bound: roleBinding.bound, role: roleBinding.bound ? roleBinding.role : null };
+    const [row] = await db("api_keys").insert({ ...columns, ...role, scopes: JSON.stringify(k.scopes), expires_at }).returning("*");
     return toView(row);
   },
 
-  async insertMaster(db: Knex, k: Omit<NewKey, "agent_id" | "kind" | "scopes" | "expires_in_seconds">): Promise<MasterKeyView> {
+  async insertMaster(db: Knex, k: Omit<NewKey, "agent_id" | "kind" | "scopes" | "roleBinding" | "expires_in_seconds">): Promise<MasterKeyView> {
     const [row] = await db("api_keys").insert({ ...k, agent_id: null, kind: "master", scopes: "[]" }).returning("*");
     return toMasterView(row);
   },
 
   /** The live key with this hash: what authentication needs. */
   async findLive(db: Knex, hash: string): Promise<StoredKey | undefined> {
-    const row = await whereKeyLive(db, db("api_keys").where({ hash })).first("id", "workspace_id", "kind", "agent_id", "scopes", "expires_at");
-    if (!row) return undefined;
-    return { id: row.id, workspaceId: row.workspace_id, kind: row.kind, agentId: row.agent_id ?? null, scopes: parseScopes(row.scopes), expiresAt: row.expires_at ?? null };
+    const row = await whereKeyLive(db, db("api_keys").where({ hash })).first(...STORED_KEY_COLUMNS);
+    return row ? toStoredKey(row) : undefined;
   },
 
   async liveOfAgent(db: Knex, workspaceId: string, agentId: string): Promise<ApiKeyView[]> {

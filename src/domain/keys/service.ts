@@ -1,9 +1,10 @@
 /**
  * API keys: random 256-bit secrets shown once, stored only as a SHA-256 hash. Agent keys act as
- * one agent with scopes and may expire; master keys act for the whole workspace. Revoking a
- * key emits `key.revoked` after commit, which clears it from every node's key cache and closes
- * its sockets there; a revocation answers once that event has reached every node, so requests
- * with the key are refused at once everywhere (auth/key-cache.ts).
+ * one agent with scopes and a role (never more than their creator's: policy.ts) and may expire;
+ * master keys act for the whole workspace. Revoking a key emits `key.revoked` after commit,
+ * which clears it from every node's key cache and closes its sockets there; a revocation
+ * answers once that event has reached every node, so requests with the key are refused at once
+ * everywhere (auth/key-cache.ts).
  */
 import type { Knex } from "knex";
 import type { KeyCache } from "../../auth/key-cache.js";
@@ -12,7 +13,7 @@ import { NotFound } from "../../errors.js";
 import { newId, newSecret, sha256 } from "../../ids.js";
 import { loadAgentForEdit } from "../agents/policy.js";
 import { transact, type Emit, type TxDeps } from "../events.js";
-import { assertCanManageMasterKeys, assertCanRevokeMasterKey } from "./policy.js";
+import { assertCanGrantScopes, assertCanManageMasterKeys, assertCanRevokeMasterKey, roleForNewKey } from "./policy.js";
 import { apiKeys, type ApiKeyView, type MasterKeyView } from "./repository.js";
 
 /** A new secret with what is stored of it. */
@@ -35,10 +36,12 @@ export class AgentKeys {
   async create(
     actor: Principal,
     agentId: string,
-    input: { name?: string | undefined; scopes: Scope[]; expires_in_seconds?: number | undefined },
+    input: { name?: string | undefined; scopes: Scope[]; role?: string | null | undefined; expires_in_seconds?: number | undefined },
   ): Promise<ApiKeyView & { key: string }> {
     const { db } = this.deps;
     await loadAgentForEdit(db, actor, agentId);
+    assertCanGrantScopes(actor, input.scopes);
+    const roleBinding = roleForNewKey(actor, input.role);
     const { key, ...stored } = mintKey("agent");
     const view = await apiKeys.insert(db, {
       ...stored,
@@ -47,6 +50,7 @@ export class AgentKeys {
       kind: "agent",
       name: input.name ?? null,
       scopes: [...new Set(input.scopes)],
+      roleBinding,
       created_by: userIdOf(actor),
       expires_in_seconds: input.expires_in_seconds,
     });

@@ -4,9 +4,10 @@
  * - write (create, delete): the master key, admins, agent keys with `knowledge:write`
  * - execute tools: users, the master key, admins; agent keys with `tools:execute`
  * - what is seen (rbac/policy.ts): while the workspace's RBAC is on, a caller with a role sees
- *   the items assigned to that role; admins, the master key and keys exchanged without a role
- *   see everything; a caller without a role sees nothing (so an item assigned to no role is seen
- *   only by those who see everything). While it is off, every reader sees everything. The
+ *   the items assigned to that role (a key's role: keys/policy.ts); admins, the master key and
+ *   keys made and exchanged without a role see everything; a caller without a role (a key bound
+ *   to none included) sees nothing (so an item assigned to no role is seen only by those who see
+ *   everything). While it is off, every reader sees everything. The
  *   switch itself is read by the query that filters (repository.ts), never before it.
  * - a tool call's `context.roleId` narrows a caller who sees everything to that role (an agent
  *   acting for one of its users); it never widens what a role-bound caller sees.

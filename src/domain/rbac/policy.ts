@@ -1,10 +1,12 @@
 /**
  * Role-based access (RBAC), switched on per workspace by its master key or admins. While it is
  * on (`ACTIVE`):
- * - a caller's role is its user token's `role` claim, or the `roleId` a key was exchanged with
- *   (generate-access-key-token); master keys, admins and keys exchanged without a role have
- *   none and see everything;
- * - on /v1 a user token without a role is refused (401), admins excepted;
+ * - a caller's role is its user token's `role` claim; an agent key's is the role it was made
+ *   with (keys/policy.ts: its creator's), or, for a key that sees everything, the role it was
+ *   exchanged with (generate-access-key-token). Admins, master keys and keys made or exchanged
+ *   without a role see everything; a master key exchanged with a role is narrowed to it;
+ * - on /v1 a user token without a role is refused (401), admins excepted; a key bound to no
+ *   role (a key made by a user without one) is refused 403: it is valid, its role is not;
  * - a session (a Backplane thread) is bound to the role of the caller that created it; callers
  *   of another role may not know it exists (404, left out of lists), on /v1 and /api alike
  *   (sessions/policy.ts applies this to every session decision);
@@ -19,15 +21,21 @@ import { rbac } from "./repository.js";
 /** What a caller may see: everything, or what belongs to one role. */
 export type RoleScope = { all: true } | { all: false; role: string | null };
 
-/** The role a principal carries (user tokens and exchanged key tokens), if any. */
+/** The role a principal carries (user tokens, role-bound keys and exchanged key tokens), if any. */
 export function roleOf(p: Principal): string | null {
   return p.role ?? null;
 }
 
 /** The scope of what the caller sees under the workspace's RBAC setting. */
 export function roleScopeWhen(active: boolean, p: Principal): RoleScope {
-  if (!active || isWorkspaceAdmin(p) || (p.kind !== "user" && !p.role)) return { all: true };
-  return { all: false, role: roleOf(p) };
+  if (!active) return { all: true };
+  if (p.kind === "master" || p.kind === "agent") {
+    // A role-bound agent key is filtered even without a role; any key with a role is.
+    const filtered = !!p.role || (p.kind === "agent" && !!p.roleBound);
+    return filtered ? { all: false, role: roleOf(p) } : { all: true };
+  }
+  // Users, and any other kind of credential (failing closed): only admins see everything.
+  return p.kind === "user" && p.admin ? { all: true } : { all: false, role: roleOf(p) };
 }
 
 export async function roleScope(db: Knex, p: Principal): Promise<RoleScope> {
@@ -44,9 +52,11 @@ export function roleForNewSession(scope: RoleScope): string | null {
   return scope.all ? null : scope.role;
 }
 
-/** /v1 refuses a user token without a role while RBAC is on (admins excepted). */
-export function assertBackplaneRole(scope: RoleScope): void {
-  if (!scope.all && scope.role === null) throw new Unauthorized("RBAC is active: the token must carry a role");
+/** /v1 refuses a caller without a role while RBAC is on (admins excepted): a user token 401, a key bound to no role 403. */
+export function assertBackplaneRole(scope: RoleScope, p: Principal): void {
+  if (scope.all || scope.role !== null) return;
+  if (p.kind === "user") throw new Unauthorized("RBAC is active: the token must carry a role");
+  throw new Forbidden("RBAC is active and this key is bound to no role (its creator had none); a key made by an admin or the master key may carry one");
 }
 
 /** Switching RBAC is for the master key and admins. */

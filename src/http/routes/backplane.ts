@@ -153,7 +153,7 @@ function keyExchangeRoutes({ auth, limits }: Deps): Router<HubState> {
     await rateLimit(limits.perCredential)(ctx, async () => {});
     if (ctx.state.principal.workspaceId !== ctx.params.workspaceId) throw new NotFound("Workspace");
     const { roleId } = parse(KeyExchange, ctx.request.body ?? {});
-    ctx.body = { token: await auth.issueKeyToken(ctx.state.principal, roleId ?? undefined) };
+    ctx.body = { token: await auth.issueKeyToken(ctx.state.principal, roleId) };
     ctx.status = 201;
   });
   return router;
