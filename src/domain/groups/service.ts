@@ -1,6 +1,6 @@
 /** Multi-agent groups: two or more agents, the people they are shared with, and shared sessions. */
 import type { Knex } from "knex";
-import { userIdOf, type Principal } from "../../auth/principal.js";
+import { userIdOf, type Principal, type UserPrincipal } from "../../auth/principal.js";
 import { Conflict, Forbidden, Invalid, NotFound, isUniqueViolation } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { accessibleAgentIds } from "../agents/policy.js";
@@ -12,7 +12,7 @@ import { pageSessions, type PageInput, type SessionPage } from "../sessions/serv
 import { decodeActivityCursor, encodeActivityCursor, takePage } from "../pagination.js";
 import type { Clock } from "../time.js";
 import { toIso } from "../time.js";
-import { assertCanUnshare, assertGroupActor, loadGroupFor, memberGroupIds, visibleGroups } from "./policy.js";
+import { assertCanUnshare, assertGroupActor, groupsAdmittingAny, loadGroupFor, memberGroupIds, visibleGroups } from "./policy.js";
 import { groupSessions, groups, type Group, type GroupFields, type GroupRules, type GroupSessionView } from "./repository.js";
 
 export interface GroupInput {
@@ -46,8 +46,8 @@ export class Groups {
 
   /**
    * The groups the caller belongs to (every group of the workspace for master keys and admins),
-   * oldest first, a page at a time. Membership is decided by the policy over the workspace's
-   * groups, so the page is cut after that.
+   * oldest first, a page at a time. Membership is decided by the policy over the groups that
+   * could admit the caller, so the page is cut after that.
    */
   async list(actor: Principal, page: { limit: number; cursor?: string | undefined }): Promise<{ groups: GroupView[]; next_cursor: string | null }> {
     const after = page.cursor === undefined ? undefined : decodeActivityCursor(page.cursor);
@@ -68,9 +68,12 @@ export class Groups {
     return memberGroupIds(this.deps.db, p);
   }
 
-  /** For re-checking live rooms: every group of a workspace with its membership rules. */
-  rulesOf(workspaceId: string): Promise<GroupRules[]> {
-    return groups.all(this.deps.db, workspaceId);
+  /**
+   * For re-checking live rooms: the groups of a workspace that may count any of these users as
+   * members, with their membership rules (a user in none of them belongs to no group).
+   */
+  rulesFor(workspaceId: string, users: UserPrincipal[]): Promise<GroupRules[]> {
+    return groupsAdmittingAny(this.deps.db, workspaceId, users);
   }
 
   async create(actor: Principal, input: GroupInput): Promise<GroupView> {
