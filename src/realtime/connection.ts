@@ -69,6 +69,10 @@ export function acceptConnections(io: HubServer, deps: ConnectionDeps): void {
     } catch (err) {
       return next(new Error(`invalid auth.since: ${(err as Invalid).detail}`));
     }
+    // A socket may not receive more streams than it could watch: a longer list is refused
+    // before anything is looked up for it.
+    const named = Object.keys(since.channels ?? {}).length + Object.keys(since.sessions ?? {}).length;
+    if (named > deps.settings.maxStreams) return next(new Error(`invalid auth.since: names more than ${deps.settings.maxStreams} streams`));
     const credential = credentialKey(principal);
     if ((credentialSockets.get(credential) ?? 0) >= deps.settings.perCredential) return next(new Error("too many connections"));
     try {
@@ -140,23 +144,24 @@ function joinAtConnect(socket: HubSocket, deps: ConnectionDeps): void {
     }
   }
   delivery.joinChannels(socket, fresh);
-  // Other named streams resume as watches would, once the socket is found allowed to read them.
-  const watches = [
-    ...Object.entries(named).map(([id, since]) => ({ kind: "channel" as const, id, since, allowed: () => services.channels.readable(socket.data.principal, id) })),
-    ...Object.entries(initial.since.sessions ?? {}).map(([id, since]) => ({
-      kind: "session" as const,
-      id,
-      since,
-      allowed: () => services.sessions.readable(socket.data.principal, id),
-    })),
-  ];
-  for (const w of watches) delivery.holdFrom(socket, w.kind, w.id, w.since, true);
-  for (const w of watches) {
-    w.allowed().then(
-      () => delivery.resume(socket, w.kind, w.id),
-      () => delivery.leave(socket, w.kind, w.id),
-    );
-  }
+  // Other named streams resume as watches would, once the socket is found allowed to read
+  // them: held now (so nothing live comes before what was missed), their rooms joined only once
+  // access is confirmed (so nothing at all comes if it is not). One query per kind decides them
+  // all, however many the client named.
+  const p = socket.data.principal;
+  const sessions = initial.since.sessions ?? {};
+  const check = async (kind: "channel" | "session", streams: Record<string, number>, readable: (ids: string[]) => Promise<Set<string>>) => {
+    const ids = Object.keys(streams);
+    if (!ids.length) return;
+    for (const id of ids) delivery.holdFrom(socket, kind, id, streams[id]!, true);
+    const allowed = await readable(ids).catch(() => new Set<string>());
+    for (const id of ids) {
+      if (allowed.has(id)) void delivery.resume(socket, kind, id);
+      else delivery.leave(socket, kind, id);
+    }
+  };
+  void check("channel", named, (ids) => services.channels.readableAmong(p, ids));
+  void check("session", sessions, (ids) => services.sessions.readableAmong(p, ids));
 }
 
 function closeWhenExpired(socket: HubSocket): void {
