@@ -86,6 +86,11 @@ export interface SessionAudience {
   agentId: string | null;
   ownerUserId: number | null;
   groupIds: string[];
+  /**
+   * The role the session is bound to while the workspace's RBAC is on (sessions/policy.ts
+   * sessionPushedTo): only sockets that role binding admits are pushed it. Absent or null: none.
+   */
+  roleId?: string | null;
 }
 
 export type Emit = (event: DomainEvent) => void;
