@@ -72,7 +72,7 @@ export type DomainEvent =
       audience: SessionAudience;
     }
   /** An ask (group conversations) was made or one of its turns ended; `ask` as the REST API presents it. */
-  | { type: "ask.updated"; workspaceId: string; groupId: string; sessionId: string; ask: unknown }
+  | { type: "ask.updated"; workspaceId: string; groupId: string; sessionId: string; ask: unknown; audience: SessionAudience }
   /** Whoever runs the turn (an HTTP call, a serving socket) is to stop it. */
   | { type: "turn.cancel"; workspaceId: string; agentId: string; turnId: string };
 

@@ -168,7 +168,8 @@ export class EventRouter {
         return;
       }
       case "ask.updated":
-        sockets.emit([rooms.group(event.groupId), rooms.session(event.sessionId)], "ask:updated", { groupId: event.groupId, ask: event.ask });
+        // A conversation's audience is its group's room; its watchers are in the session's.
+        this.emitToAudience(event, "ask:updated", { groupId: event.groupId, ask: event.ask });
         return;
       case "turn.cancel":
         this.deps.turns.cancelRequested(event.turnId);

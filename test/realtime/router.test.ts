@@ -174,12 +174,15 @@ describe("event router", () => {
     await route({ type: "turn.event", workspaceId: WS, agentId: "helper", sessionId: "ses_1", turnId: "t1", seq: 1, event: {}, audience });
     await route({ type: "session.message_appended", workspaceId: WS, agentId: "helper", sessionId: "ses_1", seq: 1, message: {}, audience });
     await route({ type: "session.updated", workspaceId: WS, agentId: "helper", sessionId: "ses_1", change: "renamed", session: {}, audience });
+    // A group's conversation bound to a role: its asks reach the group's members of that role only.
+    await route({ type: "ask.updated", workspaceId: WS, groupId: "grp_1", sessionId: "ses_2", ask: {}, audience: { agentId: null, ownerUserId: null, groupIds: ["grp_1"], roleId: "support" } });
     const targets = [rooms.session("ses_1"), rooms.agentSessions(WS, "helper"), rooms.user(WS, 7), rooms.group("grp_1")].join(",");
     expect(calls.filter((c) => !c.startsWith("received"))).toEqual([
       `emitTo turn:started -> ${admitted}`,
       `offer turn:ses_1/t1#1 -> ${targets} only ${admitted}`,
       `offer session:ses_1#1 -> ${targets} only ${admitted}`,
       `emitTo session:updated -> ${admitted}`,
+      "emitTo ask:updated -> same-role",
     ]);
     router.close();
   });

@@ -117,8 +117,9 @@ export function canReadSession(actor: Principal, readers: SessionReaders): boole
  */
 export function sessionAudience(readers: SessionReaders): SessionAudience {
   const roleId = boundRole(readers);
-  if (readers.groupId !== null) return { agentId: null, ownerUserId: null, groupIds: [readers.groupId], roleId };
-  return { agentId: readers.agentId, ownerUserId: readers.ownerUserId, groupIds: readers.groups.map((g) => g.id), roleId };
+  const bound = roleId === null ? {} : { roleId };
+  if (readers.groupId !== null) return { agentId: null, ownerUserId: null, groupIds: [readers.groupId], ...bound };
+  return { agentId: readers.agentId, ownerUserId: readers.ownerUserId, groupIds: readers.groups.map((g) => g.id), ...bound };
 }
 
 /**
