@@ -47,6 +47,8 @@ export type DomainEvent =
       workspaceId: string;
       groupId: string;
       sessionId: string;
+      /** The role the session is bound to while RBAC is on (as in SessionAudience): only members it admits are told. */
+      roleId?: string | null;
     }
   | { type: "channel.deleted"; workspaceId: string; channelId: string }
   | {

@@ -64,14 +64,14 @@ export class EventRouter {
   }
 
   /**
-   * Sends a session's event (not a seq-numbered stream) to its rooms' sockets on this node that
-   * sessions/policy.ts pushes it to: one room broadcast when it admits all of them.
+   * Sends an event about a session (not a seq-numbered stream) to the rooms' sockets on this
+   * node that sessions/policy.ts pushes the session to: one room broadcast when it admits all.
    */
-  private emitToAudience<E extends keyof ServerToClientEvents>(target: SessionEventTarget, event: E, payload: Parameters<ServerToClientEvents[E]>[0]): void {
+  private emitAdmitted<E extends keyof ServerToClientEvents>(roomNames: string[], audience: SessionAudience, event: E, payload: Parameters<ServerToClientEvents[E]>[0]): void {
     const { sockets } = this.deps;
-    const admits = sessionPushedTo(target.audience);
-    if (!admits) sockets.emit(sessionRooms(target), event, payload);
-    else sockets.emitTo(sockets.in(...sessionRooms(target)).filter((s) => admits(s.data.principal)), event, payload);
+    const admits = sessionPushedTo(audience);
+    if (!admits) sockets.emit(roomNames, event, payload);
+    else sockets.emitTo(sockets.in(...roomNames).filter((s) => admits(s.data.principal)), event, payload);
   }
 
   /** The socket filter for a session's stream messages, when not every socket of its rooms is pushed them. */
@@ -109,14 +109,15 @@ export class EventRouter {
         );
         return;
       case "session.updated":
-        this.emitToAudience(event, "session:updated", { sessionId: event.sessionId, change: event.change, session: event.session });
+        this.emitAdmitted(sessionRooms(event), event.audience, "session:updated", { sessionId: event.sessionId, change: event.change, session: event.session });
         if (event.change === "deleted") {
           for (const s of sockets.in(rooms.session(event.sessionId))) delivery.leave(s, "session", event.sessionId);
         }
         return;
       case "group.session_added":
       case "group.session_removed":
-        sockets.emit([rooms.group(event.groupId)], "group:session", {
+        // Only the members that role binding lets read the session hear of it.
+        this.emitAdmitted([rooms.group(event.groupId)], { agentId: null, ownerUserId: null, groupIds: [event.groupId], roleId: event.roleId ?? null }, "group:session", {
           groupId: event.groupId,
           action: event.type === "group.session_added" ? "added" : "removed",
           sessionId: event.sessionId,
@@ -149,7 +150,7 @@ export class EventRouter {
       case "agent.updated":
         return;
       case "turn.started":
-        this.emitToAudience(event, "turn:started", { sessionId: event.sessionId, turn: event.turn });
+        this.emitAdmitted(sessionRooms(event), event.audience, "turn:started", { sessionId: event.sessionId, turn: event.turn });
         return;
       case "turn.event": {
         const payload = { sessionId: event.sessionId, turnId: event.turnId, seq: event.seq, event: event.event };
@@ -162,14 +163,13 @@ export class EventRouter {
       case "turn.ended": {
         const turn = event.turn as TurnView;
         const targets = sessionRooms(event);
-        this.emitToAudience(event, "turn:ended", { sessionId: event.sessionId, turn });
+        this.emitAdmitted(targets, event.audience, "turn:ended", { sessionId: event.sessionId, turn });
         this.deps.turns.received(turn.id, { kind: "ended", turn });
         for (const s of sockets.in(...targets)) delivery.leave(s, "turn", turnStream(event.sessionId, turn.id));
         return;
       }
       case "ask.updated":
-        // A conversation's audience is its group's room; its watchers are in the session's.
-        this.emitToAudience(event, "ask:updated", { groupId: event.groupId, ask: event.ask });
+        this.emitAdmitted([rooms.group(event.groupId), rooms.session(event.sessionId)], event.audience, "ask:updated", { groupId: event.groupId, ask: event.ask });
         return;
       case "turn.cancel":
         this.deps.turns.cancelRequested(event.turnId);

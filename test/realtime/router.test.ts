@@ -176,6 +176,9 @@ describe("event router", () => {
     await route({ type: "session.updated", workspaceId: WS, agentId: "helper", sessionId: "ses_1", change: "renamed", session: {}, audience });
     // A group's conversation bound to a role: its asks reach the group's members of that role only.
     await route({ type: "ask.updated", workspaceId: WS, groupId: "grp_1", sessionId: "ses_2", ask: {}, audience: { agentId: null, ownerUserId: null, groupIds: ["grp_1"], roleId: "support" } });
+    // Sharing and unsharing it: only the group's members of its role hear of it.
+    await route({ type: "group.session_added", workspaceId: WS, groupId: "grp_1", sessionId: "ses_1", roleId: "support" });
+    await route({ type: "group.session_removed", workspaceId: WS, groupId: "grp_1", sessionId: "ses_1", roleId: "support" });
     const targets = [rooms.session("ses_1"), rooms.agentSessions(WS, "helper"), rooms.user(WS, 7), rooms.group("grp_1")].join(",");
     expect(calls.filter((c) => !c.startsWith("received"))).toEqual([
       `emitTo turn:started -> ${admitted}`,
@@ -183,6 +186,9 @@ describe("event router", () => {
       `offer session:ses_1#1 -> ${targets} only ${admitted}`,
       `emitTo session:updated -> ${admitted}`,
       "emitTo ask:updated -> same-role",
+      "emitTo group:session -> same-role",
+      "emitTo group:session -> same-role",
+      "recheck admin",
     ]);
     router.close();
   });

@@ -190,16 +190,19 @@ describe("role binding (RBAC) applies to live delivery as to REST reads", () => 
     const path = `/api/agents/${a1}/sessions/${session.id}`;
     const agent = serve(a.url, await makeKey(alice, a1, ["turns:serve"]), scriptedAnswer("for support only", { delayMs: 2 }));
     await agent.served;
-    expect((await alice.post(`/api/groups/${group.body.id}/sessions/${session.id}`)).status).toBe(201);
-
     const sueToken = await rbacWs.token(sue, { role: "support" });
     const fredToken = await rbacWs.token(fred, { role: "finance" });
+    const sues = [await open(a.url, sueToken), await open(b.url, sueToken)];
+    const freds = [await open(a.url, fredToken), await open(b.url, fredToken)];
+    expect((await alice.post(`/api/groups/${group.body.id}/sessions/${session.id}`)).status).toBe(201);
+    for (const s of sues) await s.until(() => s.of("group:session").some((e) => e.sessionId === session.id), "group:session for the same role");
+
     // REST: the same member rule, role binding included.
     expect((await api(b.url, sueToken).get(path)).status).toBe(200);
     expectProblem(await api(b.url, fredToken).get(path), "not-found");
-
-    const sues = [await open(a.url, sueToken), await open(b.url, sueToken)];
-    const freds = [await open(a.url, fredToken), await open(b.url, fredToken)];
+    const listed = async (token: string) => (await api(b.url, token).get(`/api/groups/${group.body.id}/sessions`)).body.sessions.map((x: { id: string }) => x.id);
+    expect(await listed(sueToken)).toContain(session.id);
+    expect(await listed(fredToken)).not.toContain(session.id);
     for (const f of freds) expect(await f.emitAck("session:watch", { sessionId: session.id })).toEqual(ackProblem("not-found"));
 
     await appendMessage(alice, a1, session.id, { content: "support matter" });
@@ -220,6 +223,7 @@ describe("role binding (RBAC) applies to live delivery as to REST reads", () => 
     for (const f of freds) {
       await f.until(() => f.of("session:message").some((m) => m.sessionId === unbound.id), "the sentinel");
       expect(ofSession(f, session.id)).toEqual([]);
+      expect(f.of("group:session").map((e) => e.sessionId)).toEqual([unbound.id]);
     }
   });
 });

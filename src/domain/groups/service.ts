@@ -6,7 +6,8 @@ import { newId } from "../../ids.js";
 import { accessibleAgentIds } from "../agents/policy.js";
 import { agents } from "../agents/repository.js";
 import { transact, type Emit, type TxDeps } from "../events.js";
-import { loadSessionFor } from "../sessions/policy.js";
+import { loadSessionFor, pushedRole } from "../sessions/policy.js";
+import { sessions } from "../sessions/repository.js";
 import { roleScope } from "../rbac/policy.js";
 import { pageSessions, type PageInput, type SessionPage } from "../sessions/service.js";
 import { decodeActivityCursor, encodeActivityCursor, takePage } from "../pagination.js";
@@ -106,7 +107,7 @@ export class Groups {
       const dropped = await groupSessions.withAgentsOtherThan(trx, group.id, agentIds);
       await groupSessions.delete(trx, group.id, dropped);
       emitRules(emit, "group.updated", group);
-      for (const sessionId of dropped) emit({ type: "group.session_removed", workspaceId: group.workspace_id, groupId: group.id, sessionId });
+      await emitRemoved(trx, emit, group, dropped);
       return (await this.present(trx, [group]))[0]!;
     });
   }
@@ -117,7 +118,7 @@ export class Groups {
       const shared = await groupSessions.ids(trx, group.id);
       await groups.delete(trx, group.id);
       // Members hear that each shared session left, before they leave the group's room.
-      for (const sessionId of shared) emit({ type: "group.session_removed", workspaceId: group.workspace_id, groupId: group.id, sessionId });
+      await emitRemoved(trx, emit, group, shared);
       emit({ type: "group.deleted", workspaceId: group.workspace_id, groupId: group.id, createdBy: null, allowedUsers: [], allowedGroups: [] });
     });
   }
@@ -147,7 +148,7 @@ export class Groups {
         if (isUniqueViolation(err)) throw new Conflict("The session is already shared with this group");
         throw err;
       }
-      emit({ type: "group.session_added", workspaceId: group.workspace_id, groupId: group.id, sessionId: session.id });
+      emit({ type: "group.session_added", workspaceId: group.workspace_id, groupId: group.id, sessionId: session.id, ...pushedRole(session.readers) });
       return shared;
     });
   }
@@ -161,7 +162,7 @@ export class Groups {
       if (!shared) throw new NotFound("Session");
       assertCanUnshare(actor, group, shared);
       await groupSessions.delete(trx, group.id, [sessionId]);
-      emit({ type: "group.session_removed", workspaceId: group.workspace_id, groupId: group.id, sessionId });
+      await emitRemoved(trx, emit, group, [sessionId]);
     });
   }
 
@@ -203,4 +204,14 @@ function fieldsOf(input: GroupInput): GroupFields {
 
 function emitRules(emit: Emit, type: "group.created" | "group.updated", g: Group): void {
   emit({ type, workspaceId: g.workspace_id, groupId: g.id, createdBy: g.created_by, allowedUsers: g.allowed_users, allowedGroups: g.allowed_groups });
+}
+
+/** Tells the group's members that these sessions left it, each with its role binding (one query for them all). */
+async function emitRemoved(db: Knex, emit: Emit, group: Group, sessionIds: string[]): Promise<void> {
+  if (!sessionIds.length) return;
+  const found = new Map((await sessions.findMany(db, group.workspace_id, sessionIds)).map((s) => [s.id, s]));
+  for (const sessionId of sessionIds) {
+    const s = found.get(sessionId);
+    emit({ type: "group.session_removed", workspaceId: group.workspace_id, groupId: group.id, sessionId, ...(s ? pushedRole(s.readers) : {}) });
+  }
 }

@@ -116,8 +116,7 @@ export function canReadSession(actor: Principal, readers: SessionReaders): boole
  * conversation, its group's members (rule 5: the creator hears it as a member, while one).
  */
 export function sessionAudience(readers: SessionReaders): SessionAudience {
-  const roleId = boundRole(readers);
-  const bound = roleId === null ? {} : { roleId };
+  const bound = pushedRole(readers);
   if (readers.groupId !== null) return { agentId: null, ownerUserId: null, groupIds: [readers.groupId], ...bound };
   return { agentId: readers.agentId, ownerUserId: readers.ownerUserId, groupIds: readers.groups.map((g) => g.id), ...bound };
 }
@@ -130,6 +129,12 @@ export function sessionAudience(readers: SessionReaders): SessionAudience {
 export function sessionPushedTo(audience: SessionAudience): ((p: Principal) => boolean) | null {
   const role = audience.roleId ?? null;
   return role === null ? null : (p) => roleAdmits(p, role);
+}
+
+/** The role binding a session's live events carry (SessionAudience.roleId), when it has one. */
+export function pushedRole(readers: SessionReaders): { roleId: string } | Record<string, never> {
+  const roleId = boundRole(readers);
+  return roleId === null ? {} : { roleId };
 }
 
 /** The agent whose every session an agent key is pushed (rule 2 at the read scope), if any. */
