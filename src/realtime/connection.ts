@@ -1,8 +1,9 @@
 /**
  * A socket's life: the handshake authenticates it with the same code as REST and works out its
  * rooms (the server decides them, never the client); on connection it joins them at once,
- * resumes the streams the client named in `auth.since` before anything live is sent on them,
- * gets its limits, a close when its token expires, and handlers for the client events.
+ * resumes the streams the client named in `auth.since` before anything live is sent on them
+ * (and only once its access to each is confirmed: nothing of a stream reaches it before), gets
+ * its limits, a close when its token expires, and handlers for the client events.
  */
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticate.js";
@@ -124,7 +125,8 @@ async function roomsAtConnect(services: ConnectionDeps["services"], p: Principal
 /**
  * Joins the rooms worked out at the handshake. Every stream the client named in `auth.since`
  * starts in catch-up right here, synchronously, so no live message reaches it before what it
- * missed; subscribed channels it did not name start at their head.
+ * missed; subscribed channels it did not name start at their head. A named stream's room is
+ * joined only once the socket is found allowed to read it (a subscription counts).
  */
 function joinAtConnect(socket: HubSocket, deps: ConnectionDeps): void {
   const initial = socket.data.atConnect;
