@@ -25,8 +25,6 @@ export interface RouterDeps {
   log: Logger;
 }
 
-type SessionEventTarget = { workspaceId: string; sessionId: string; audience: SessionAudience };
-
 export class EventRouter {
   private readonly queue: DomainEvent[] = [];
   private draining = false;
@@ -75,8 +73,8 @@ export class EventRouter {
   }
 
   /** The socket filter for a session's stream messages, when not every socket of its rooms is pushed them. */
-  private admitted(target: SessionEventTarget): ((s: HubSocket) => boolean) | undefined {
-    const admits = sessionPushedTo(target.audience);
+  private admitted(audience: SessionAudience): ((s: HubSocket) => boolean) | undefined {
+    const admits = sessionPushedTo(audience);
     return admits ? (s) => admits(s.data.principal) : undefined;
   }
 
@@ -105,7 +103,7 @@ export class EventRouter {
         return;
       case "session.message_appended":
         this.reorder.push(`session:${event.sessionId}`, event.seq, () =>
-          delivery.offer("session", event.sessionId, event.seq, event.message, sessionRooms(event), this.admitted(event)),
+          delivery.offer("session", event.sessionId, event.seq, event.message, sessionRooms(event), this.admitted(event.audience)),
         );
         return;
       case "session.updated":
@@ -156,7 +154,7 @@ export class EventRouter {
         const payload = { sessionId: event.sessionId, turnId: event.turnId, seq: event.seq, event: event.event };
         this.reorder.push(`turn:${event.turnId}`, event.seq, () => {
           this.deps.turns.received(event.turnId, { kind: "event", seq: event.seq, event: event.event });
-          delivery.offer("turn", turnStream(event.sessionId, event.turnId), event.seq, payload, sessionRooms(event), this.admitted(event));
+          delivery.offer("turn", turnStream(event.sessionId, event.turnId), event.seq, payload, sessionRooms(event), this.admitted(event.audience));
         });
         return;
       }
