@@ -47,6 +47,8 @@ export type DomainEvent =
       workspaceId: string;
       groupId: string;
       sessionId: string;
+      /** The role the session is bound to while RBAC is on (as in SessionAudience): only members it admits are told. */
+      roleId?: string | null;
     }
   | { type: "channel.deleted"; workspaceId: string; channelId: string }
   | {
@@ -72,7 +74,7 @@ export type DomainEvent =
       audience: SessionAudience;
     }
   /** An ask (group conversations) was made or one of its turns ended; `ask` as the REST API presents it. */
-  | { type: "ask.updated"; workspaceId: string; groupId: string; sessionId: string; ask: unknown }
+  | { type: "ask.updated"; workspaceId: string; groupId: string; sessionId: string; ask: unknown; audience: SessionAudience }
   /** Whoever runs the turn (an HTTP call, a serving socket) is to stop it. */
   | { type: "turn.cancel"; workspaceId: string; agentId: string; turnId: string };
 
@@ -86,6 +88,11 @@ export interface SessionAudience {
   agentId: string | null;
   ownerUserId: number | null;
   groupIds: string[];
+  /**
+   * The role the session is bound to while the workspace's RBAC is on (sessions/policy.ts
+   * sessionPushedTo): only sockets that role binding admits are pushed it. Absent or null: none.
+   */
+  roleId?: string | null;
 }
 
 export type Emit = (event: DomainEvent) => void;

@@ -1,8 +1,9 @@
 /**
  * A socket's life: the handshake authenticates it with the same code as REST and works out its
  * rooms (the server decides them, never the client); on connection it joins them at once,
- * resumes the streams the client named in `auth.since` before anything live is sent on them,
- * gets its limits, a close when its token expires, and handlers for the client events.
+ * resumes the streams the client named in `auth.since` before anything live is sent on them
+ * (and only once its access to each is confirmed: nothing of a stream reaches it before), gets
+ * its limits, a close when its token expires, and handlers for the client events.
  */
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticate.js";
@@ -69,6 +70,10 @@ export function acceptConnections(io: HubServer, deps: ConnectionDeps): void {
     } catch (err) {
       return next(new Error(`invalid auth.since: ${(err as Invalid).detail}`));
     }
+    // A socket may not receive more streams than it could watch: a longer list is refused
+    // before anything is looked up for it.
+    const named = Object.keys(since.channels ?? {}).length + Object.keys(since.sessions ?? {}).length;
+    if (named > deps.settings.maxStreams) return next(new Error(`invalid auth.since: names more than ${deps.settings.maxStreams} streams`));
     const credential = credentialKey(principal);
     if ((credentialSockets.get(credential) ?? 0) >= deps.settings.perCredential) return next(new Error("too many connections"));
     try {
@@ -120,7 +125,8 @@ async function roomsAtConnect(services: ConnectionDeps["services"], p: Principal
 /**
  * Joins the rooms worked out at the handshake. Every stream the client named in `auth.since`
  * starts in catch-up right here, synchronously, so no live message reaches it before what it
- * missed; subscribed channels it did not name start at their head.
+ * missed; subscribed channels it did not name start at their head. A named stream's room is
+ * joined only once the socket is found allowed to read it (a subscription counts).
  */
 function joinAtConnect(socket: HubSocket, deps: ConnectionDeps): void {
   const initial = socket.data.atConnect;
@@ -140,23 +146,24 @@ function joinAtConnect(socket: HubSocket, deps: ConnectionDeps): void {
     }
   }
   delivery.joinChannels(socket, fresh);
-  // Other named streams resume as watches would, once the socket is found allowed to read them.
-  const watches = [
-    ...Object.entries(named).map(([id, since]) => ({ kind: "channel" as const, id, since, allowed: () => services.channels.readable(socket.data.principal, id) })),
-    ...Object.entries(initial.since.sessions ?? {}).map(([id, since]) => ({
-      kind: "session" as const,
-      id,
-      since,
-      allowed: () => services.sessions.readable(socket.data.principal, id),
-    })),
-  ];
-  for (const w of watches) delivery.holdFrom(socket, w.kind, w.id, w.since, true);
-  for (const w of watches) {
-    w.allowed().then(
-      () => delivery.resume(socket, w.kind, w.id),
-      () => delivery.leave(socket, w.kind, w.id),
-    );
-  }
+  // Other named streams resume as watches would, once the socket is found allowed to read
+  // them: held now (so nothing live comes before what was missed), their rooms joined only once
+  // access is confirmed (so nothing at all comes if it is not). One query per kind decides them
+  // all, however many the client named.
+  const p = socket.data.principal;
+  const sessions = initial.since.sessions ?? {};
+  const check = async (kind: "channel" | "session", streams: Record<string, number>, readable: (ids: string[]) => Promise<Set<string>>) => {
+    const ids = Object.keys(streams);
+    if (!ids.length) return;
+    for (const id of ids) delivery.holdFrom(socket, kind, id, streams[id]!, true);
+    const allowed = await readable(ids).catch(() => new Set<string>());
+    for (const id of ids) {
+      if (allowed.has(id)) void delivery.resume(socket, kind, id);
+      else delivery.leave(socket, kind, id);
+    }
+  };
+  void check("channel", named, (ids) => services.channels.readableAmong(p, ids));
+  void check("session", sessions, (ids) => services.sessions.readableAmong(p, ids));
 }
 
 function closeWhenExpired(socket: HubSocket): void {

@@ -5,7 +5,6 @@
  * through here; the per-socket ordering rules themselves live in streams.ts.
  */
 import type { Logger } from "pino";
-import type { Principal } from "../auth/principal.js";
 import { Conflict } from "../errors.js";
 import type { ChannelHead } from "../domain/channels/repository.js";
 import type { HubMetrics } from "../observability/metrics.js";
@@ -25,7 +24,7 @@ const DRAIN_WAIT_MS = 10_000;
 /** What delivery reads from the domain: messages after a seq, and who may read what. */
 export type DeliveryDomain = {
   channels: Pick<Services["channels"], "readable" | "after" | "afterHeads" | "reachesBySubscription">;
-  sessions: Pick<Services["sessions"], "readable">;
+  sessions: Pick<Services["sessions"], "readable" | "readableAmong">;
   sessionMessages: Pick<Services["sessionMessages"], "after">;
   turns: Pick<Services["turns"], "active" | "snapshot" | "eventsAfter">;
 };
@@ -84,9 +83,13 @@ export class Delivery {
     );
   }
 
-  /** A committed message for every socket of this node in any of `roomNames`. */
-  offer(kind: StreamKind, id: string, seq: number, message: unknown, roomNames: string[]): void {
-    this.streams.offerAll(this.sockets.in(...roomNames), kind, id, seq, message);
+  /**
+   * A committed message for every socket of this node in any of `roomNames` (only those that
+   * `admits`, when given: a session bound to a role under RBAC).
+   */
+  offer(kind: StreamKind, id: string, seq: number, message: unknown, roomNames: string[], admits?: (socket: HubSocket) => boolean): void {
+    const targets = this.sockets.in(...roomNames);
+    this.streams.offerAll(admits ? targets.filter(admits) : targets, kind, id, seq, message);
   }
 
   async watchChannel(socket: HubSocket, channelId: string, since: number | undefined): Promise<WatchResult> {
@@ -158,25 +161,21 @@ export class Delivery {
     if (!this.streams.get(socket, "channel", channelId)?.explicit) this.leave(socket, "channel", channelId);
   }
 
-  /** Sockets whose access may have ended: each watched session (of `agentId`, when given) is checked again; failures leave. */
+  /**
+   * Sockets whose access may have ended: each watched session (of `agentId`, when given) is
+   * checked again, one query per socket however many it watches; failures leave.
+   */
   async recheckSessions(sockets: HubSocket[], agentId?: string): Promise<void> {
     for (const socket of sockets) {
-      for (const { id, state } of this.streams.list(socket, "session")) {
-        if (agentId && state.agentId !== agentId) continue;
-        if (!(await this.mayRead(socket.data.principal, id))) this.leave(socket, "session", id);
-      }
+      const ids = this.streams.list(socket, "session").filter(({ state }) => !agentId || state.agentId === agentId).map(({ id }) => id);
+      if (!ids.length) continue;
+      const readable = await this.domain.sessions.readableAmong(socket.data.principal, ids).catch(() => new Set<string>());
+      for (const id of ids) if (!readable.has(id)) this.leave(socket, "session", id);
     }
   }
 
   dropAll(socket: HubSocket): void {
     this.streams.dropAll(socket);
-  }
-
-  private mayRead(p: Principal, sessionId: string): Promise<boolean> {
-    return this.domain.sessions.readable(p, sessionId).then(
-      () => true,
-      () => false,
-    );
   }
 
   /**
@@ -196,21 +195,27 @@ export class Delivery {
 
   /**
    * Starts a stream in catch-up from `since` at once, so nothing live is sent before what was
-   * missed; the replay itself is `resume`. For streams a client names in its handshake.
+   * missed; the replay itself is `resume`. For streams a client names in its handshake. The
+   * stream's room is joined only by `resume`, once the caller's access is confirmed: until then
+   * nothing of it (messages, updates, turn events) can reach the socket.
    */
   holdFrom(socket: HubSocket, kind: "channel" | "session", id: string, since: number, explicit: boolean): void {
     this.streams.beginCatchUp(socket, kind, id, since, { explicit });
-    socket.join(roomOf(kind, id)!);
   }
 
   /**
-   * Pushes what the socket missed on a stream held by `holdFrom`, page by page as the socket
-   * keeps up, then releases live delivery: the same as a watch with `since`, without the client
-   * having to page. A socket whose replay cannot be read is closed so that it resumes again.
+   * For a stream held by `holdFrom` whose access is confirmed: joins its room, then pushes what
+   * the socket missed, page by page as the socket keeps up, then releases live delivery: the
+   * same as a watch with `since`, without the client having to page. The room is joined before
+   * the replay is read, so what was committed before the join is in the replay and what comes
+   * after arrives live (held, then deduplicated by seq). A socket whose replay cannot be read
+   * is closed so that it resumes again.
    */
   async resume(socket: HubSocket, kind: StreamKind, id: string): Promise<void> {
     const st = this.streams.get(socket, kind, id);
     if (!st?.catchingUp) return;
+    const room = roomOf(kind, id);
+    if (room) socket.join(room);
     let from = st.cursor;
     try {
       for (;;) {

@@ -7,7 +7,7 @@
  * per workspace or agent, not per socket).
  */
 import type { Logger } from "pino";
-import { keyIdOf, userIdOf } from "../auth/principal.js";
+import { keyIdOf, type UserPrincipal } from "../auth/principal.js";
 import { subscriptionsReceivedBy } from "../domain/channels/policy.js";
 import type { ChannelHead } from "../domain/channels/repository.js";
 import { belongsToGroup } from "../domain/groups/policy.js";
@@ -24,7 +24,7 @@ const BATCH = 500;
 
 export type RecheckDomain = {
   liveKeyIds: Services["liveKeyIds"];
-  groups: Pick<Services["groups"], "rulesOf">;
+  groups: Pick<Services["groups"], "rulesFor">;
   channels: Pick<Services["channels"], "subscribedHeads">;
 };
 
@@ -74,28 +74,25 @@ export class AccessRecheck {
       closeSocket(s, "key revoked");
       return false;
     });
-    await this.followGroups(kept.filter((s) => userIdOf(s.data.principal) !== null));
+    await this.followGroups(kept.filter((s) => s.data.principal.kind === "user"));
     await this.followSubscriptions(kept);
     await this.delivery.recheckSessions(kept);
   }
 
+  /**
+   * One query per workspace reads the groups that could admit any of these users (not every
+   * group of it); each socket is in exactly the rooms of those it belongs to, and leaves any
+   * other group room (a group it left, or one deleted meanwhile).
+   */
   private async followGroups(users: HubSocket[]): Promise<void> {
     for (const [workspaceId, members] of groupBy(users, (s) => s.data.principal.workspaceId)) {
-      const rules = await this.domain.groups.rulesOf(workspaceId);
+      const rules = await this.domain.groups.rulesFor(workspaceId, members.map((s) => s.data.principal as UserPrincipal));
       const left: HubSocket[] = [];
-      const known = new Set(rules.map((g) => rooms.group(g.id)));
       for (const s of members) {
-        for (const group of rules) {
-          const room = rooms.group(group.id);
-          if (belongsToGroup(s.data.principal, group)) s.join(room);
-          else if (s.rooms.has(room)) {
-            s.leave(room);
-            left.push(s);
-          }
-        }
-        // Rooms of groups deleted meanwhile.
+        const belongs = new Set(rules.filter((g) => belongsToGroup(s.data.principal, g)).map((g) => rooms.group(g.id)));
+        for (const room of belongs) s.join(room);
         for (const room of s.rooms) {
-          if (room.startsWith(rooms.group("")) && !known.has(room)) {
+          if (room.startsWith(rooms.group("")) && !belongs.has(room)) {
             s.leave(room);
             left.push(s);
           }

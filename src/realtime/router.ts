@@ -5,12 +5,14 @@
  * after it. Who receives what is decided by the domain policies; this only follows them.
  */
 import type { Logger } from "pino";
-import type { DomainEvent } from "../domain/events.js";
+import type { DomainEvent, SessionAudience } from "../domain/events.js";
 import { belongsToGroup } from "../domain/groups/policy.js";
 import { subscriptionsReceivedBy } from "../domain/channels/policy.js";
+import { sessionPushedTo } from "../domain/sessions/policy.js";
 import type { Turns } from "../domain/turns/service.js";
 import type { TurnView } from "../domain/turns/repository.js";
 import { turnStream, type Delivery } from "./delivery.js";
+import type { HubSocket, ServerToClientEvents } from "./protocol.js";
 import { Reorderer } from "./reorder.js";
 import { rooms, sessionRooms } from "./rooms.js";
 import type { LocalSockets } from "./sockets.js";
@@ -59,6 +61,23 @@ export class EventRouter {
     this.draining = false;
   }
 
+  /**
+   * Sends an event about a session (not a seq-numbered stream) to the rooms' sockets on this
+   * node that sessions/policy.ts pushes the session to: one room broadcast when it admits all.
+   */
+  private emitAdmitted<E extends keyof ServerToClientEvents>(roomNames: string[], audience: SessionAudience, event: E, payload: Parameters<ServerToClientEvents[E]>[0]): void {
+    const { sockets } = this.deps;
+    const admits = sessionPushedTo(audience);
+    if (!admits) sockets.emit(roomNames, event, payload);
+    else sockets.emitTo(sockets.in(...roomNames).filter((s) => admits(s.data.principal)), event, payload);
+  }
+
+  /** The socket filter for a session's stream messages, when not every socket of its rooms is pushed them. */
+  private admitted(audience: SessionAudience): ((s: HubSocket) => boolean) | undefined {
+    const admits = sessionPushedTo(audience);
+    return admits ? (s) => admits(s.data.principal) : undefined;
+  }
+
   /** Delivers one event to this node's sockets; awaits only when it must read Postgres. */
   private route(event: DomainEvent): Promise<void> | void {
     const { sockets, delivery } = this.deps;
@@ -84,18 +103,19 @@ export class EventRouter {
         return;
       case "session.message_appended":
         this.reorder.push(`session:${event.sessionId}`, event.seq, () =>
-          delivery.offer("session", event.sessionId, event.seq, event.message, sessionRooms(event)),
+          delivery.offer("session", event.sessionId, event.seq, event.message, sessionRooms(event), this.admitted(event.audience)),
         );
         return;
       case "session.updated":
-        sockets.emit(sessionRooms(event), "session:updated", { sessionId: event.sessionId, change: event.change, session: event.session });
+        this.emitAdmitted(sessionRooms(event), event.audience, "session:updated", { sessionId: event.sessionId, change: event.change, session: event.session });
         if (event.change === "deleted") {
           for (const s of sockets.in(rooms.session(event.sessionId))) delivery.leave(s, "session", event.sessionId);
         }
         return;
       case "group.session_added":
       case "group.session_removed":
-        sockets.emit([rooms.group(event.groupId)], "group:session", {
+        // Only the members that role binding lets read the session hear of it.
+        this.emitAdmitted([rooms.group(event.groupId)], { agentId: null, ownerUserId: null, groupIds: [event.groupId], roleId: event.roleId ?? null }, "group:session", {
           groupId: event.groupId,
           action: event.type === "group.session_added" ? "added" : "removed",
           sessionId: event.sessionId,
@@ -128,26 +148,26 @@ export class EventRouter {
       case "agent.updated":
         return;
       case "turn.started":
-        sockets.emit(sessionRooms(event), "turn:started", { sessionId: event.sessionId, turn: event.turn });
+        this.emitAdmitted(sessionRooms(event), event.audience, "turn:started", { sessionId: event.sessionId, turn: event.turn });
         return;
       case "turn.event": {
         const payload = { sessionId: event.sessionId, turnId: event.turnId, seq: event.seq, event: event.event };
         this.reorder.push(`turn:${event.turnId}`, event.seq, () => {
           this.deps.turns.received(event.turnId, { kind: "event", seq: event.seq, event: event.event });
-          delivery.offer("turn", turnStream(event.sessionId, event.turnId), event.seq, payload, sessionRooms(event));
+          delivery.offer("turn", turnStream(event.sessionId, event.turnId), event.seq, payload, sessionRooms(event), this.admitted(event.audience));
         });
         return;
       }
       case "turn.ended": {
         const turn = event.turn as TurnView;
         const targets = sessionRooms(event);
-        sockets.emit(targets, "turn:ended", { sessionId: event.sessionId, turn });
+        this.emitAdmitted(targets, event.audience, "turn:ended", { sessionId: event.sessionId, turn });
         this.deps.turns.received(turn.id, { kind: "ended", turn });
         for (const s of sockets.in(...targets)) delivery.leave(s, "turn", turnStream(event.sessionId, turn.id));
         return;
       }
       case "ask.updated":
-        sockets.emit([rooms.group(event.groupId), rooms.session(event.sessionId)], "ask:updated", { groupId: event.groupId, ask: event.ask });
+        this.emitAdmitted([rooms.group(event.groupId), rooms.session(event.sessionId)], event.audience, "ask:updated", { groupId: event.groupId, ask: event.ask });
         return;
       case "turn.cancel":
         this.deps.turns.cancelRequested(event.turnId);

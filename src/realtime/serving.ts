@@ -4,6 +4,9 @@
  * at random among them, so load spreads), as `turn:request`. Its `agent:event`s are recorded by
  * the node the socket is on. A socket that goes away before its turn's first event hands the
  * turn to another serving socket; one that goes away mid-turn fails it, keeping what arrived.
+ * A socket answers only the turns that were dispatched to it (each `turn:request` written to it,
+ * whichever node sent it, is noted as it leaves): any other `agent:event` is dropped after an
+ * in-memory check, so a flood of made-up turn ids costs the hub no database lookup.
  */
 import type { Logger } from "pino";
 import type { TurnContext } from "../domain/turns/service.js";
@@ -22,6 +25,11 @@ const FIRST_EVENT_TIMEOUT_MS = 30_000;
 /** Serving sockets tried for one turn before it fails. */
 const MAX_ATTEMPTS = 3;
 
+/** Turns one socket remembers as dispatched to it (the oldest are forgotten first past this). */
+const MAX_DISPATCHED = 1000;
+/** A socket's dropped `agent:event`s are logged at most this often (with their count), and at disconnect. */
+const IGNORED_LOG_MS = 10_000;
+
 const AgentEventMessage = z.object({ turnId: z.string().min(1).max(100), event: z.unknown() });
 
 type TurnsDomain = Pick<Services["turns"], "record" | "finish" | "begin" | "eventsAfter">;
@@ -29,7 +37,24 @@ type TurnsDomain = Pick<Services["turns"], "record" | "finish" | "begin" | "even
 /** `agent:serve` and `agent:event` on a socket. */
 export function handleServing(socket: HubSocket, turns: TurnsDomain, log: Logger) {
   const answering = new Set<string>();
+  /** Turns dispatched to this socket and not known to be over, oldest first. */
+  const dispatched = new Set<string>();
+  socket.onAnyOutgoing((event: string, payload: unknown) => {
+    if (event !== "turn:request") return;
+    const turnId = (payload as { turnId?: unknown } | undefined)?.turnId;
+    if (typeof turnId !== "string") return;
+    dispatched.add(turnId);
+    if (dispatched.size > MAX_DISPATCHED) dispatched.delete(dispatched.values().next().value!);
+  });
+  let ignored = 0;
+  let lastLogged = 0;
+  const logIgnored = () => {
+    if (ignored) log.warn({ ignoredAgentEvents: ignored }, "dropped agent:events for turns not dispatched to this socket");
+    ignored = 0;
+    lastLogged = Date.now();
+  };
   socket.on("disconnect", () => {
+    logIgnored();
     for (const turnId of answering) {
       void turns.finish(turnId, { status: "failed", error: "the agent's socket disconnected mid-turn" });
     }
@@ -53,9 +78,18 @@ export function handleServing(socket: HubSocket, turns: TurnsDomain, log: Logger
       const p = socket.data.principal;
       const agentId = servedAgent(p);
       if (!socket.rooms.has(rooms.serving(p.workspaceId, agentId))) return;
+      if (!dispatched.has(message.turnId)) {
+        ignored++;
+        if (Date.now() - lastLogged >= IGNORED_LOG_MS) logIgnored();
+        return;
+      }
       answering.add(message.turnId);
       const goesOn = await turns.record(message.turnId, message.event, { workspaceId: p.workspaceId, agentId });
-      if (!goesOn) answering.delete(message.turnId);
+      if (!goesOn) {
+        // Over (or never its agent's): later events for it are dropped here, not looked up.
+        answering.delete(message.turnId);
+        dispatched.delete(message.turnId);
+      }
     },
   };
 }

@@ -61,7 +61,28 @@ describe("embedded default", () => {
     const link = await alice.post(`/api/agents/logs-agent/sessions/${session.body.id}/share`, {});
     expect(new URL(link.body.url).port).toBe(String(hub.port));
     expect((await api(hub.url).get(new URL(link.body.url).pathname)).status).toBe(200);
+
   });
+
+  it("reads group membership in SQL on PGlite too: by creator, email in any case, IdP group", async () => {
+    const created = JSON.parse(await cli("workspace", "create", "--name", "groups"));
+    const tokenFor = (...args: string[]) => cli("token", "--workspace", created.workspace_id, ...args);
+    const [aliceToken, bobToken, samToken, carolToken] = await Promise.all([
+      tokenFor("--sub", "alice", "--email", "alice@example.com"),
+      tokenFor("--sub", "bob", "--email", "BOB@example.com"),
+      tokenFor("--sub", "sam", "--email", "sam@example.com", "--groups", "dev,sre"),
+      tokenFor("--sub", "carol", "--email", "carol@example.com", "--groups", "dev"),
+    ]);
+    const alice = api(hub.url, aliceToken);
+    for (const id of ["one", "two"]) expect((await alice.post("/api/agents", { id, name: id })).status).toBe(201);
+    const group = await alice.post("/api/groups", { name: "g", agentIds: ["one", "two"], allowed_users: ["Bob@Example.com"], allowed_groups: ["sre"] });
+    expect(group.status).toBe(201);
+    const groupsOf = async (token: string) => (await api(hub.url, token).get("/api/groups")).body.groups.map((g: { id: string }) => g.id);
+    expect(await groupsOf(aliceToken)).toEqual([group.body.id]);
+    expect(await groupsOf(bobToken)).toEqual([group.body.id]);
+    expect(await groupsOf(samToken)).toEqual([group.body.id]);
+    expect(await groupsOf(carolToken)).toEqual([]);
+  }, 60_000);
 
   it("stops cleanly on SIGTERM", async () => {
     expect(await hub.stop("SIGTERM")).toBe(0);

@@ -323,6 +323,25 @@ describe("functions the realtime hub calls", () => {
     expect(await memberOf(sreP)).toContain(g.id);
     expect(await memberOf(sreLostP)).not.toContain(g.id);
     expect(await memberOf(carolP)).toEqual([]);
+    // An unverified email names no member, in SQL as in the rule.
+    expect(await memberOf({ ...erinP, emailVerified: false })).not.toContain(g.id);
+    // Re-checks read only the groups that could admit the users asked about, not the workspace's.
+    const read = (users: UserPrincipal[]) => hub.services.groups.rulesFor(hub.ws.id, users).then((gs) => gs.map((x) => x.id));
+    expect(await read([carolP])).toEqual([]);
+    expect(await read([sreLostP])).not.toContain(g.id);
+    expect(await read([carolP, erinP])).toContain(g.id);
+  });
+
+  it("decides many sessions at once as it decides one (a handshake's auth.since, a re-check)", async () => {
+    const g = await makeGroup();
+    const [shared, own] = [await makeSession(alice, a1), await makeSession(alice, a1)];
+    await alice.post(`/api/groups/${g.id}/sessions/${shared.id}`);
+    const ids = [shared.id, own.id, "ses_made_up"];
+    const among = async (p: Principal) => [...(await hub.services.sessions.readableAmong(p, ids))].sort();
+    expect(await among(await user(erin))).toEqual([shared.id]);
+    expect(await among(await user(carol))).toEqual([]);
+    expect(await among(await user(alice))).toEqual([shared.id, own.id].sort());
+    expect(await among({ kind: "master", workspaceId: hub.other.id, keyId: "k" })).toEqual([]);
   });
 
   it("the sessions watchers read, and their replays, answer as GET does", async () => {

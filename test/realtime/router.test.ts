@@ -53,11 +53,14 @@ function setup() {
     sockets: {
       in: (...names) => all.filter((s) => names.some((n) => s.rooms.has(n))),
       emit: (names, event, payload) => calls.push(`emit ${event} -> ${names.join(",")} ${JSON.stringify(payload)}`),
-      emitTo: () => {},
+      emitTo: (targets, event) => calls.push(`emitTo ${event} -> ${targets.map((t) => t.id).join(",")}`),
       close: (s, reason) => calls.push(`close ${s.id}: ${reason}`),
     },
     delivery: {
-      offer: (kind, id, seq, _m, names) => calls.push(`offer ${kind}:${id}#${seq} -> ${names.join(",")}`),
+      offer: (kind, id, seq, _m, names, admits) => {
+        const only = admits ? ` only ${all.filter((s) => names.some((n) => s.rooms.has(n)) && admits(s)).map((s) => s.id).join(",")}` : "";
+        calls.push(`offer ${kind}:${id}#${seq} -> ${names.join(",")}${only}`);
+      },
       joinChannels: (s, heads) => calls.push(`join ${s.id} ${heads.map((h) => `${h.id}@${h.head}`).join(",")}`),
       leave: (s, kind, id) => calls.push(`leave ${s.id} ${kind}:${id}`),
       leaveSubscribed: (s, id) => calls.push(`leaveSubscribed ${s.id} ${id}`),
@@ -153,6 +156,40 @@ describe("event router", () => {
     await route({ type: "group.deleted", workspaceId: WS, groupId: "grp_1", createdBy: null, allowedUsers: [], allowedGroups: [] });
     expect([erin, sre].map((s) => s.rooms.has(room))).toEqual([false, false]);
     expect(calls[1]).toBe("recheck erin,sre");
+    router.close();
+  });
+
+  it("pushes a role-bound session (RBAC) only to the sockets the read rule admits, whatever the room", async () => {
+    const { socket, calls, route, router } = setup();
+    const audience = { agentId: "helper", ownerUserId: 7, groupIds: ["grp_1"], roleId: "support" };
+    socket("owner", user(7, { role: "support" }), [rooms.user(WS, 7)]);
+    socket("same-role", user(8, { role: "support" }), [rooms.group("grp_1")]);
+    socket("other-role", user(9, { role: "finance" }), [rooms.group("grp_1")]);
+    socket("no-role", user(10), [rooms.group("grp_1")]);
+    socket("admin", user(11, { role: "finance", admin: true }), [rooms.session("ses_1")]);
+    socket("key-other-role", { ...agentKey("helper", ["sessions:read"], "k1"), role: "finance" }, [rooms.agentSessions(WS, "helper")]);
+    socket("key-no-role", agentKey("helper", ["sessions:read"], "k2"), [rooms.agentSessions(WS, "helper")]);
+    const admitted = "owner,same-role,admin,key-no-role";
+    await route({ type: "turn.started", workspaceId: WS, agentId: "helper", sessionId: "ses_1", turn: { id: "t1" }, audience });
+    await route({ type: "turn.event", workspaceId: WS, agentId: "helper", sessionId: "ses_1", turnId: "t1", seq: 1, event: {}, audience });
+    await route({ type: "session.message_appended", workspaceId: WS, agentId: "helper", sessionId: "ses_1", seq: 1, message: {}, audience });
+    await route({ type: "session.updated", workspaceId: WS, agentId: "helper", sessionId: "ses_1", change: "renamed", session: {}, audience });
+    // A group's conversation bound to a role: its asks reach the group's members of that role only.
+    await route({ type: "ask.updated", workspaceId: WS, groupId: "grp_1", sessionId: "ses_2", ask: {}, audience: { agentId: null, ownerUserId: null, groupIds: ["grp_1"], roleId: "support" } });
+    // Sharing and unsharing it: only the group's members of its role hear of it.
+    await route({ type: "group.session_added", workspaceId: WS, groupId: "grp_1", sessionId: "ses_1", roleId: "support" });
+    await route({ type: "group.session_removed", workspaceId: WS, groupId: "grp_1", sessionId: "ses_1", roleId: "support" });
+    const targets = [rooms.session("ses_1"), rooms.agentSessions(WS, "helper"), rooms.user(WS, 7), rooms.group("grp_1")].join(",");
+    expect(calls.filter((c) => !c.startsWith("received"))).toEqual([
+      `emitTo turn:started -> ${admitted}`,
+      `offer turn:ses_1/t1#1 -> ${targets} only ${admitted}`,
+      `offer session:ses_1#1 -> ${targets} only ${admitted}`,
+      `emitTo session:updated -> ${admitted}`,
+      "emitTo ask:updated -> same-role",
+      "emitTo group:session -> same-role",
+      "emitTo group:session -> same-role",
+      "recheck admin",
+    ]);
     router.close();
   });
 

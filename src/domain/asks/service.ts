@@ -19,6 +19,7 @@ import { groups } from "../groups/repository.js";
 import { rankDocuments } from "../knowledge/search.js";
 import { roleForNewSession, roleScope } from "../rbac/policy.js";
 import type { MessagePageInput, MessageView, SessionMessages } from "../sessions/messages.js";
+import { sessionAudience } from "../sessions/policy.js";
 import { sessions, type Session } from "../sessions/repository.js";
 import { pageSessions, presentSession, type PageInput, type SessionPage, type SessionView } from "../sessions/service.js";
 import type { Clock } from "../time.js";
@@ -112,7 +113,7 @@ export class Conversations {
           created_at: this.clock.now(),
         });
         const started = await this.use.turns.insertTurns(trx, session, route.agentIds, message, actor, ask.id);
-        emitAsk(emit, ask, started);
+        emitAsk(emit, ask, started, session);
         return { ask, turns: started, message, session, created: true };
       });
     } catch (err) {
@@ -157,7 +158,8 @@ export class Conversations {
     const askTurns = await turns.ofAsk(trx, ask.id);
     const active = askTurns.filter((t) => t.status === "queued" || t.status === "running");
     const current = active.length ? ask : await asks.complete(trx, ask.id);
-    emitAsk(emit, current, askTurns);
+    const session = await sessions.find(trx, ask.workspace_id, ask.session_id);
+    if (session) emitAsk(emit, current, askTurns, session);
     const firstAnswer = ask.strategy === "first" && ended.status === "completed" && askTurns.filter((t) => t.status === "completed").length === 1;
     return { cancel: firstAnswer ? active : [] };
   }
@@ -174,6 +176,7 @@ export class Conversations {
   }
 }
 
-function emitAsk(emit: Emit, ask: Ask, askTurns: Turn[]): void {
-  emit({ type: "ask.updated", workspaceId: ask.workspace_id, groupId: ask.group_id, sessionId: ask.session_id, ask: presentAsk(ask, askTurns) });
+/** To the conversation's audience (its group's members, role binding applied: sessions/policy.ts) and watchers. */
+function emitAsk(emit: Emit, ask: Ask, askTurns: Turn[], session: Session): void {
+  emit({ type: "ask.updated", workspaceId: ask.workspace_id, groupId: ask.group_id, sessionId: ask.session_id, ask: presentAsk(ask, askTurns), audience: sessionAudience(session.readers) });
 }

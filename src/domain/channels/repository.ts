@@ -60,6 +60,11 @@ const toMessage = (row: Record<string, any>): StoredChannelMessage => ({
 });
 
 export const channels = {
+  /** Those of these channel ids that exist in the workspace. */
+  async existing(db: Knex, workspaceId: string, ids: string[]): Promise<string[]> {
+    return db("team_channels").where({ workspace_id: workspaceId }).whereIn("id", [...new Set(ids)]).pluck("id");
+  },
+
   async find(db: Knex, workspaceId: string, id: string, options: { forUpdate?: boolean } = {}): Promise<Channel | undefined> {
     const q = db("team_channels").where({ id, workspace_id: workspaceId });
     if (options.forUpdate) q.forUpdate();

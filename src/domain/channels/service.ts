@@ -17,6 +17,7 @@ import {
   assertCanPublish,
   assertCanReadChannels,
   loadReadableChannel,
+  readableChannelIds,
   subscriptionsReceivedBy,
 } from "./policy.js";
 import { channelMessages, channels, subscriptions, type Channel, type ChannelHead, type ChannelMessageView } from "./repository.js";
@@ -196,6 +197,11 @@ export class Channels {
   /** For watchers: the channel, when the caller may read it. */
   readable(actor: Principal, channelId: string): Promise<Channel> {
     return loadReadableChannel(this.deps.db, actor, channelId);
+  }
+
+  /** Which of these channels the caller may read, in one query (a handshake's `auth.since`). */
+  readableAmong(actor: Principal, channelIds: string[]): Promise<Set<string>> {
+    return readableChannelIds(this.deps.db, actor, channelIds);
   }
 
   /** For watchers and gap repair: up to `limit` messages with seq > afterSeq, oldest first. */

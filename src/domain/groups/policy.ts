@@ -11,11 +11,13 @@
  * - non-members: 404. Members who are not the creator may read, not change or delete (403).
  * - a shared session may be removed by who added it, the group's creator and admins.
  * - live: members' sockets are in the group's room (realtime), joined and left by isGroupMember.
+ * Groups are read by what could admit the caller (memberFacts, in SQL), never the whole
+ * workspace's list, so a handshake or a re-check costs what the caller belongs to.
  */
 import type { Knex } from "knex";
 import { isWorkspaceAdmin, userIdOf, type Principal, type UserPrincipal } from "../../auth/principal.js";
 import { Forbidden, NotFound } from "../../errors.js";
-import { groups, type Group, type GroupRules, type GroupSessionView } from "./repository.js";
+import { groups, type Group, type GroupRules, type GroupSessionView, type MemberFacts } from "./repository.js";
 
 /** read: see the group and its sessions, add sessions. manage: replace or delete it. */
 export type GroupAction = "read" | "manage";
@@ -31,6 +33,28 @@ export function isGroupMember(group: Omit<GroupRules, "id">, user: UserPrincipal
   return group.allowed_groups.some((g) => user.groups.includes(g));
 }
 
+/**
+ * The claims isGroupMember looks at, for several users at once: what the SQL that narrows the
+ * groups to look at (repository.ts, admittingAny) may match on. An unverified email counts for
+ * nothing, here as there.
+ */
+export function memberFacts(users: UserPrincipal[]): MemberFacts {
+  const unique = <T>(xs: T[]) => [...new Set(xs)];
+  return {
+    userIds: unique(users.map((u) => u.userId)),
+    emails: unique(users.filter((u) => u.emailVerified).map((u) => u.email.toLowerCase())),
+    groupNames: unique(users.flatMap((u) => u.groups)),
+  };
+}
+
+/**
+ * The groups that may count any of these users as members, read from SQL by their claims
+ * (never every group of the workspace); decide each with belongsToGroup.
+ */
+export function groupsAdmittingAny(db: Knex, workspaceId: string, users: UserPrincipal[]): Promise<Group[]> {
+  return groups.admittingAny(db, workspaceId, memberFacts(users));
+}
+
 /** The principal is a user who belongs to the group right now (for live rooms). */
 export function belongsToGroup(p: Principal, group: Omit<GroupRules, "id">): boolean {
   return p.kind === "user" && isGroupMember(group, p);
@@ -39,14 +63,15 @@ export function belongsToGroup(p: Principal, group: Omit<GroupRules, "id">): boo
 /** The groups the caller sees: the ones they belong to, or every group for admins. */
 export async function visibleGroups(db: Knex, actor: Principal): Promise<Group[]> {
   assertGroupActor(actor);
-  const all = await groups.all(db, actor.workspaceId);
-  return isWorkspaceAdmin(actor) ? all : all.filter((g) => belongsToGroup(actor, g));
+  if (isWorkspaceAdmin(actor)) return groups.all(db, actor.workspaceId);
+  if (actor.kind !== "user") return [];
+  return (await groupsAdmittingAny(db, actor.workspaceId, [actor])).filter((g) => isGroupMember(g, actor));
 }
 
 /** Ids of the groups a principal belongs to as a member (admins manage groups without joining them). */
 export async function memberGroupIds(db: Knex, p: Principal): Promise<string[]> {
   if (p.kind !== "user") return [];
-  return (await groups.all(db, p.workspaceId)).filter((g) => isGroupMember(g, p)).map((g) => g.id);
+  return (await groupsAdmittingAny(db, p.workspaceId, [p])).filter((g) => isGroupMember(g, p)).map((g) => g.id);
 }
 
 export function assertGroupActor(actor: Principal): asserts actor is GroupActor {

@@ -51,6 +51,17 @@ const columns = (f: GroupFields) => ({
   allowed_groups: JSON.stringify(f.allowed_groups),
 });
 
+/**
+ * What can make users members of a group (policy.ts's memberFacts decides which of a token's
+ * claims count): their ids as creators, their emails, their IdP group names.
+ */
+export interface MemberFacts {
+  userIds: number[];
+  /** Lower case. */
+  emails: string[];
+  groupNames: string[];
+}
+
 export const groups = {
   async find(db: Knex, workspaceId: string, id: string): Promise<Group | undefined> {
     const row = await db("groups").where({ workspace_id: workspaceId, id }).first();
@@ -60,6 +71,37 @@ export const groups = {
   /** Every group of the workspace, oldest first (membership is decided in policy.ts). */
   async all(db: Knex, workspaceId: string): Promise<Group[]> {
     return (await db("groups").where({ workspace_id: workspaceId }).orderBy("created_at").orderBy("id")).map(toGroup);
+  },
+
+  /**
+   * The groups of the workspace that any of these facts could admit, oldest first: created by
+   * one of the users, naming one of the emails (in any case) or one of the group names. Only
+   * what the callers may belong to is read, however many groups the workspace has; policy.ts's
+   * isGroupMember still decides each one (this may only narrow, never admit).
+   */
+  async admittingAny(db: Knex, workspaceId: string, facts: MemberFacts): Promise<Group[]> {
+    if (!facts.userIds.length && !facts.emails.length && !facts.groupNames.length) return [];
+    const rows = await db("groups as g")
+      .where("g.workspace_id", workspaceId)
+      .andWhere((w) => {
+        if (facts.userIds.length) w.orWhereIn("g.created_by", facts.userIds);
+        if (facts.emails.length) {
+          w.orWhereRaw(
+            "exists (select 1 from jsonb_array_elements_text(g.allowed_users) u where lower(u) in (select jsonb_array_elements_text(?::jsonb)))",
+            [JSON.stringify(facts.emails)],
+          );
+        }
+        if (facts.groupNames.length) {
+          w.orWhereRaw(
+            "exists (select 1 from jsonb_array_elements_text(g.allowed_groups) n where n in (select jsonb_array_elements_text(?::jsonb)))",
+            [JSON.stringify(facts.groupNames)],
+          );
+        }
+      })
+      .orderBy("g.created_at")
+      .orderBy("g.id")
+      .select("g.*");
+    return rows.map(toGroup);
   },
 
   async insert(db: Knex, g: GroupFields & { id: string; workspace_id: string; created_by: number | null; now: Date }): Promise<Group> {

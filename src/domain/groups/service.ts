@@ -1,18 +1,19 @@
 /** Multi-agent groups: two or more agents, the people they are shared with, and shared sessions. */
 import type { Knex } from "knex";
-import { userIdOf, type Principal } from "../../auth/principal.js";
+import { userIdOf, type Principal, type UserPrincipal } from "../../auth/principal.js";
 import { Conflict, Forbidden, Invalid, NotFound, isUniqueViolation } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { accessibleAgentIds } from "../agents/policy.js";
 import { agents } from "../agents/repository.js";
 import { transact, type Emit, type TxDeps } from "../events.js";
-import { loadSessionFor } from "../sessions/policy.js";
+import { loadSessionFor, pushedRole } from "../sessions/policy.js";
+import { sessions } from "../sessions/repository.js";
 import { roleScope } from "../rbac/policy.js";
 import { pageSessions, type PageInput, type SessionPage } from "../sessions/service.js";
 import { decodeActivityCursor, encodeActivityCursor, takePage } from "../pagination.js";
 import type { Clock } from "../time.js";
 import { toIso } from "../time.js";
-import { assertCanUnshare, assertGroupActor, loadGroupFor, memberGroupIds, visibleGroups } from "./policy.js";
+import { assertCanUnshare, assertGroupActor, groupsAdmittingAny, loadGroupFor, memberGroupIds, visibleGroups } from "./policy.js";
 import { groupSessions, groups, type Group, type GroupFields, type GroupRules, type GroupSessionView } from "./repository.js";
 
 export interface GroupInput {
@@ -46,8 +47,8 @@ export class Groups {
 
   /**
    * The groups the caller belongs to (every group of the workspace for master keys and admins),
-   * oldest first, a page at a time. Membership is decided by the policy over the workspace's
-   * groups, so the page is cut after that.
+   * oldest first, a page at a time. Membership is decided by the policy over the groups that
+   * could admit the caller, so the page is cut after that.
    */
   async list(actor: Principal, page: { limit: number; cursor?: string | undefined }): Promise<{ groups: GroupView[]; next_cursor: string | null }> {
     const after = page.cursor === undefined ? undefined : decodeActivityCursor(page.cursor);
@@ -68,9 +69,12 @@ export class Groups {
     return memberGroupIds(this.deps.db, p);
   }
 
-  /** For re-checking live rooms: every group of a workspace with its membership rules. */
-  rulesOf(workspaceId: string): Promise<GroupRules[]> {
-    return groups.all(this.deps.db, workspaceId);
+  /**
+   * For re-checking live rooms: the groups of a workspace that may count any of these users as
+   * members, with their membership rules (a user in none of them belongs to no group).
+   */
+  rulesFor(workspaceId: string, users: UserPrincipal[]): Promise<GroupRules[]> {
+    return groupsAdmittingAny(this.deps.db, workspaceId, users);
   }
 
   async create(actor: Principal, input: GroupInput): Promise<GroupView> {
@@ -103,7 +107,7 @@ export class Groups {
       const dropped = await groupSessions.withAgentsOtherThan(trx, group.id, agentIds);
       await groupSessions.delete(trx, group.id, dropped);
       emitRules(emit, "group.updated", group);
-      for (const sessionId of dropped) emit({ type: "group.session_removed", workspaceId: group.workspace_id, groupId: group.id, sessionId });
+      await emitRemoved(trx, emit, group, dropped);
       return (await this.present(trx, [group]))[0]!;
     });
   }
@@ -114,7 +118,7 @@ export class Groups {
       const shared = await groupSessions.ids(trx, group.id);
       await groups.delete(trx, group.id);
       // Members hear that each shared session left, before they leave the group's room.
-      for (const sessionId of shared) emit({ type: "group.session_removed", workspaceId: group.workspace_id, groupId: group.id, sessionId });
+      await emitRemoved(trx, emit, group, shared);
       emit({ type: "group.deleted", workspaceId: group.workspace_id, groupId: group.id, createdBy: null, allowedUsers: [], allowedGroups: [] });
     });
   }
@@ -144,7 +148,7 @@ export class Groups {
         if (isUniqueViolation(err)) throw new Conflict("The session is already shared with this group");
         throw err;
       }
-      emit({ type: "group.session_added", workspaceId: group.workspace_id, groupId: group.id, sessionId: session.id });
+      emit({ type: "group.session_added", workspaceId: group.workspace_id, groupId: group.id, sessionId: session.id, ...pushedRole(session.readers) });
       return shared;
     });
   }
@@ -158,7 +162,7 @@ export class Groups {
       if (!shared) throw new NotFound("Session");
       assertCanUnshare(actor, group, shared);
       await groupSessions.delete(trx, group.id, [sessionId]);
-      emit({ type: "group.session_removed", workspaceId: group.workspace_id, groupId: group.id, sessionId });
+      await emitRemoved(trx, emit, group, [sessionId]);
     });
   }
 
@@ -200,4 +204,14 @@ function fieldsOf(input: GroupInput): GroupFields {
 
 function emitRules(emit: Emit, type: "group.created" | "group.updated", g: Group): void {
   emit({ type, workspaceId: g.workspace_id, groupId: g.id, createdBy: g.created_by, allowedUsers: g.allowed_users, allowedGroups: g.allowed_groups });
+}
+
+/** Tells the group's members that these sessions left it, each with its role binding (one query for them all). */
+async function emitRemoved(db: Knex, emit: Emit, group: Group, sessionIds: string[]): Promise<void> {
+  if (!sessionIds.length) return;
+  const found = new Map((await sessions.findMany(db, group.workspace_id, sessionIds)).map((s) => [s.id, s]));
+  for (const sessionId of sessionIds) {
+    const s = found.get(sessionId);
+    emit({ type: "group.session_removed", workspaceId: group.workspace_id, groupId: group.id, sessionId, ...(s ? pushedRole(s.readers) : {}) });
+  }
 }

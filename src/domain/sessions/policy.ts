@@ -24,6 +24,8 @@
  *   - sockets that watched it, each allowed by rules 1-4 when it watched and dropped when a
  *     membership or team change ends its access.
  * Admins are not pushed every session of the workspace; they watch the ones they want.
+ * Role binding (RBAC) decides pushes as it decides reads (roleAdmits, for every kind of caller):
+ * a socket in one of those rooms whose caller may not read the session is not pushed it.
  */
 import type { Knex } from "knex";
 import { hasScope, isWorkspaceAdmin, type Principal, type Scope } from "../../auth/principal.js";
@@ -55,10 +57,24 @@ function requireScope(actor: Principal, action: SessionAction): void {
   if (!hasScope(actor, scope)) throw new Forbidden(`This key lacks the ${scope} scope`);
 }
 
+/** The role binding RBAC puts on a session: its role while the workspace's RBAC is on, else none. */
+function boundRole(r: Pick<SessionReaders, "rbacActive" | "roleId">): string | null {
+  return r.rbacActive ? r.roleId : null;
+}
+
+/**
+ * Role binding, the one rule REST reads and live pushes share: a session bound to a role is
+ * for callers of that role (or of none restricted: admins, callers RBAC leaves unscoped; see
+ * rbac/policy.ts), whatever kind of principal they are.
+ */
+function roleAdmits(actor: Principal, role: string | null): boolean {
+  return inScope(roleScopeWhen(role !== null, actor), role);
+}
+
 /** Which of rules 1-4 lets the caller at the session, if any. */
 function grantOf(actor: Principal, r: SessionReaders): Grant | undefined {
   if (actor.workspaceId !== r.workspaceId) return undefined;
-  if (!inScope(roleScopeWhen(r.rbacActive, actor), r.roleId)) return undefined;
+  if (!roleAdmits(actor, boundRole(r))) return undefined;
   if (isWorkspaceAdmin(actor)) return "admin";
   if (actor.kind === "agent") return actor.agentId === r.agentId ? "agent-key" : undefined;
   if (actor.kind !== "user") return undefined;
@@ -100,8 +116,25 @@ export function canReadSession(actor: Principal, readers: SessionReaders): boole
  * conversation, its group's members (rule 5: the creator hears it as a member, while one).
  */
 export function sessionAudience(readers: SessionReaders): SessionAudience {
-  if (readers.groupId !== null) return { agentId: null, ownerUserId: null, groupIds: [readers.groupId] };
-  return { agentId: readers.agentId, ownerUserId: readers.ownerUserId, groupIds: readers.groups.map((g) => g.id) };
+  const bound = pushedRole(readers);
+  if (readers.groupId !== null) return { agentId: null, ownerUserId: null, groupIds: [readers.groupId], ...bound };
+  return { agentId: readers.agentId, ownerUserId: readers.ownerUserId, groupIds: readers.groups.map((g) => g.id), ...bound };
+}
+
+/**
+ * Which sockets of the audience's rooms (and its watchers') are pushed the session's events:
+ * those whose caller role binding admits, as for a read. Null when it admits every one (the
+ * session is bound to no role), so delivery may broadcast to the rooms as they are.
+ */
+export function sessionPushedTo(audience: SessionAudience): ((p: Principal) => boolean) | null {
+  const role = audience.roleId ?? null;
+  return role === null ? null : (p) => roleAdmits(p, role);
+}
+
+/** The role binding a session's live events carry (SessionAudience.roleId), when it has one. */
+export function pushedRole(readers: SessionReaders): { roleId: string } | Record<string, never> {
+  const roleId = boundRole(readers);
+  return roleId === null ? {} : { roleId };
 }
 
 /** The agent whose every session an agent key is pushed (rule 2 at the read scope), if any. */

@@ -161,6 +161,12 @@ export const sessions = {
     return row ? toSession(row) : undefined;
   },
 
+  /** Those of these sessions that exist in the workspace, in one query (for deciding access to many at once). */
+  async findMany(db: Knex, workspaceId: string, ids: string[]): Promise<Session[]> {
+    if (!ids.length) return [];
+    return (await filtered(db, { workspaceId }).whereIn("s.id", ids)).map(toSession);
+  },
+
   /** Every session matching the filter, locked for update when asked (for deleting them). */
   async all(db: Knex, f: SessionFilter, options: { forUpdate?: boolean } = {}): Promise<Session[]> {
     const q = filtered(db, f);

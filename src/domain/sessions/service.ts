@@ -7,7 +7,7 @@ import { teams } from "../agents/repository.js";
 import { transact, type Emit, type SessionChange, type TxDeps } from "../events.js";
 import { toIso, toIsoOrNull, type Clock } from "../time.js";
 import { roleForNewSession, roleScope } from "../rbac/policy.js";
-import { listedOwner, loadAgentForSessions, loadSessionFor, ownerOfNewSession, sessionAudience } from "./policy.js";
+import { canReadSession, listedOwner, loadAgentForSessions, loadSessionFor, ownerOfNewSession, sessionAudience } from "./policy.js";
 import { sessions, type Session, type SessionFilter } from "./repository.js";
 
 export const DEFAULT_SESSION_TITLE = "New session";
@@ -118,6 +118,15 @@ export class Sessions {
   /** For watchers: the session the caller may read, by id alone (any agent). */
   async readable(actor: Principal, sessionId: string): Promise<Session> {
     return loadSessionFor(this.deps.db, actor, sessionId, "read");
+  }
+
+  /**
+   * Which of these sessions the caller may read, decided by the same rule as `readable` over one
+   * query, however many ids are named (a handshake's `auth.since`, a re-check of a socket).
+   */
+  async readableAmong(actor: Principal, sessionIds: string[]): Promise<Set<string>> {
+    const found = await sessions.findMany(this.deps.db, actor.workspaceId, [...new Set(sessionIds)]);
+    return new Set(found.filter((s) => canReadSession(actor, s.readers)).map((s) => s.id));
   }
 
   async rename(actor: Principal, agentId: string | undefined, sessionId: string, title: string): Promise<void> {
