@@ -10,6 +10,7 @@
  */
 import type { Logger } from "pino";
 import type { TurnContext } from "../domain/turns/service.js";
+import { mayServeSession } from "../domain/sessions/policy.js";
 import { servedAgent } from "../domain/turns/policy.js";
 import { Invalid } from "../errors.js";
 import { parse } from "../schemas.js";
@@ -99,7 +100,12 @@ export function socketDispatch(io: HubServer, turns: TurnsDomain, log: Logger) {
   return async function dispatch(context: TurnContext, attempt = 1, tried: string[] = []): Promise<boolean> {
     const { turn } = context;
     const room = rooms.serving(turn.workspace_id, turn.agent_id);
-    const serving = (await io.in(room).fetchSockets()).filter((s) => !tried.includes(s.id));
+    const present = (await io.in(room).fetchSockets()).filter((s) => !tried.includes(s.id));
+    const serving = present.filter((s) => mayServeSession(s.data.principal, context.session.readers));
+    if (!serving.length && present.length && attempt === 1) {
+      await turns.finish(turn.id, { status: "failed", error: "no socket serving the agent may read this session (the serving keys are bound to another role)" });
+      return true;
+    }
     if (!serving.length) return false;
     const chosen = serving[Math.floor(Math.random() * serving.length)]!;
     if (attempt === 1) await turns.begin(turn.id);

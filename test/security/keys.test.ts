@@ -14,6 +14,8 @@ import { api, type Api } from "../support/api.js";
 import { useCluster } from "../support/cluster.js";
 import { makeAgent, uniq, userId } from "../support/factories.js";
 import { expectProblem } from "../support/problem.js";
+import { scriptedAnswer, startSocketAgent } from "../support/socket-agent.js";
+import { pollUntil } from "../support/waiters.js";
 
 const cluster = useCluster();
 
@@ -201,6 +203,39 @@ describe("finding 2: threads bound to a role stay hidden from another role's key
       expectProblem(await key.post(`${v1()}/agent/threads/${thread}/messages`, { role: "user", content: "let me in" }), "not-found");
       const exchanged = node(await tokenOf(node, support.key));
       expectProblem(await exchanged.get(`${v1()}/agent/threads/${thread}`), "not-found");
+    }
+  });
+});
+
+describe("a serving key bound to one role is never handed another role's turn", () => {
+  it("a finance thread's turn is not dispatched to the support user's turns:serve socket; a finance-bound server takes it", async () => {
+    const financeKey = await createKey(a(adminToken), supportAgent, { scopes: ["sessions:read", "sessions:write"], role: "finance" });
+    const thread = (await a(financeKey.key).post(`${v1()}/agent/threads`, { title: "Q4 forecast" })).body.id as string;
+    const server = await createKey(a(supportToken), supportAgent, { scopes: ["turns:serve"] });
+    expect(server).toMatchObject({ role: "support", role_bound: true });
+    const support = startSocketAgent(cluster.b.url, server.key, { kind: "events", events: scriptedAnswer("secret numbers") });
+    try {
+      await support.served;
+      const path = `/api/agents/${supportAgent}/sessions/${thread}`;
+      const { turn } = (await a(financeKey.key).post(`${path}/turns`, { content: "What is the Q4 forecast?" })).body;
+      const ended = await pollUntil(async () => (await a(financeKey.key).get(`${path}/turns/${turn.id}`)).body, (t) => t.status !== "queued" && t.status !== "running", "the turn to end");
+      expect(ended).toMatchObject({ status: "failed", error: expect.stringMatching(/bound to another role/) });
+      expect(support.requests).toEqual([]);
+    } finally {
+      await support.close();
+    }
+    // The control: a serving key bound to finance takes such turns.
+    const financeServer = await createKey(a(adminToken), supportAgent, { scopes: ["turns:serve"], role: "finance" });
+    const finance = startSocketAgent(cluster.a.url, financeServer.key, { kind: "events", events: scriptedAnswer("the forecast") });
+    try {
+      await finance.served;
+      const path = `/api/agents/${supportAgent}/sessions/${thread}`;
+      const { turn } = (await a(financeKey.key).post(`${path}/turns`, { content: "And now?" })).body;
+      const ended = await pollUntil(async () => (await b(financeKey.key).get(`${path}/turns/${turn.id}`)).body, (t) => t.status !== "queued" && t.status !== "running", "the turn to end");
+      expect(ended.status).toBe("completed");
+      expect(finance.requests.map((r) => r.turnId)).toEqual([turn.id]);
+    } finally {
+      await finance.close();
     }
   });
 });

@@ -137,6 +137,14 @@ export function pushedRole(readers: SessionReaders): { roleId: string } | Record
   return roleId === null ? {} : { roleId };
 }
 
+/**
+ * Whether a serving socket's key may be handed a turn of the session (its trigger and history):
+ * role binding decides, as for a read, so a key bound to one role never serves another's.
+ */
+export function mayServeSession(p: Principal, readers: SessionReaders): boolean {
+  return roleAdmits(p, boundRole(readers));
+}
+
 /** The agent whose every session an agent key is pushed (rule 2 at the read scope), if any. */
 export function agentSessionsPushedTo(p: Principal): string | undefined {
   return p.kind === "agent" && hasScope(p, "sessions:read") ? p.agentId : undefined;
