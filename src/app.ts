@@ -48,7 +48,8 @@ export interface AppDeps {
 }
 
 export function createApp(deps: AppDeps): Koa<HubState> {
-  const app = new Koa<HubState>({ proxy: deps.config.trustProxy });
+  // maxIpsCount keeps ctx.ip on the entry the trusted proxies wrote (auth/client-address.ts).
+  const app = new Koa<HubState>({ proxy: deps.config.trustProxy, maxIpsCount: deps.config.trustedProxyHops });
   app.silent = true; // errors are logged by requestContext, once, with the request id
 
   app.use(requestContext(deps.log, deps.config.bodyLimit, deps.metrics));

@@ -158,7 +158,9 @@ const SETTINGS = {
     "API requests one credential (key or user) may make per 10 s across all processes (through Redis); over it, 429 with `Retry-After`; `0` turns it off"),
   publicPer10sPerIp: int("PUBLIC_RATE_LIMIT_PER_10S", 0, 10_000_000, 600,
     "requests one address may make per 10 s to routes that need no credential (the shared view), across all processes; `0` turns it off"),
-  trustProxy: flag("TRUST_PROXY", false, "take the client address (per-address limits) and protocol from `X-Forwarded-For`/`-Proto`: set it only behind a proxy that sets them"),
+  trustProxy: flag("TRUST_PROXY", false, "take the client address (per-address limits, REST and sockets) and protocol from `X-Forwarded-For`/`-Proto`: set it only behind a proxy that sets them; it also turns the embedded default's local sign-in off"),
+  trustedProxyHops: int("TRUSTED_PROXY_HOPS", 1, 32, 1,
+    "with TRUST_PROXY, how many proxies in front of the hub append to `X-Forwarded-For`: the client address is the entry this many places from the right (entries further left are whatever the client sent)"),
   agents: {
     allowPrivate: flag("AGENT_SERVER_ALLOW_PRIVATE", false, "let agent `server_url`s reach loopback and private addresses (always allowed in the embedded default; cloud-metadata addresses never are)"),
     connectTimeoutMs: int("AGENT_CONNECT_TIMEOUT_MS", 100, 120_000, 5000, "an agent server's connection must be up within this"),

@@ -29,7 +29,7 @@ describe("configuration", () => {
       handshakesPer10sPerIp: 1000,
       failedAuthPer10sPerIp: 100,
     });
-    expect(c).toMatchObject({ publicPer10sPerIp: 600, trustProxy: false });
+    expect(c).toMatchObject({ publicPer10sPerIp: 600, trustProxy: false, trustedProxyHops: 1 });
     expect(c.dataDir).toBe(path.resolve("data"));
     expect(Object.isFrozen(c) && Object.isFrozen(c.jwt) && Object.isFrozen(c.socket)).toBe(true);
   });
@@ -122,6 +122,7 @@ describe("configuration", () => {
       readonly rateLimitPer10s: number;
       readonly publicPer10sPerIp: number;
       readonly trustProxy: boolean;
+      readonly trustedProxyHops: number;
       readonly agents: {
         readonly allowPrivate: boolean;
         readonly connectTimeoutMs: number;
