@@ -5,6 +5,7 @@ import Koa from "koa";
 import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
+import { isEmbedded } from "./db.js";
 import type { HubState } from "./http/context.js";
 import { requestContext, sanePaths, securityHeaders } from "./http/middleware.js";
 import { defaultWebDir, webApp } from "./http/web.js";
@@ -61,7 +62,12 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   open.get("/healthz", (ctx) => {
     ctx.body = { status: "ok" };
   });
-  observabilityRoutes(open, { readiness: deps.readiness, metrics: deps.metrics, metricsToken: deps.config.metricsToken });
+  observabilityRoutes(open, {
+    readiness: deps.readiness,
+    metrics: deps.metrics,
+    metricsToken: deps.config.metricsToken,
+    openWithoutToken: isEmbedded(deps.config),
+  });
   open.use(["/api/shared/:token", "/shared/:token"], addressRateLimit(deps.limits.perAddress));
   sharedViewRoutes(open, deps.services);
   openApiRoutes(open);

@@ -175,7 +175,8 @@ const SETTINGS = {
   shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000, "how long SIGTERM waits for requests to finish"),
   shutdownDelayMs: int("SHUTDOWN_DELAY_MS", 0, 600_000, 0,
     "how long SIGTERM keeps serving with `/readyz` answering 503 (draining) before it stops taking connections, so load balancers stop sending traffic first"),
-  metricsToken: optional("METRICS_TOKEN", "unset: `/metrics` is open", "bearer token `GET /metrics` requires (`Authorization: Bearer …`)"),
+  metricsToken: optional("METRICS_TOKEN", "unset: `/metrics` is off (403), except on the embedded default, where it is open",
+    "bearer token `GET /metrics` requires (`Authorization: Bearer …`)"),
   banner: flag("AGENTHUB_BANNER", true, "print the start banner (URL and next steps) even when stdout is not a terminal; `0` hides it there"),
 } satisfies Tree;
 
