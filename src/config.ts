@@ -123,8 +123,10 @@ const SETTINGS = {
   redisPrefix: text("REDIS_PREFIX", "agenthub", "prefix of every Redis channel and key, so hubs can share a Redis",
     [/^[\w:.-]{1,64}$/, "1-64 letters, digits or _:.-"]),
   jwt: {
+    // A short HS256 secret can be brute-forced offline from any one token it signed: refused, not warned about.
     secret: optional("JWT_SECRET", "unset: a generated development secret kept in the database",
-      "HS256 secret for user tokens (use at least 32 random characters; shorter ones work with a warning)"),
+      "HS256 secret for user tokens: at least 32 random characters (a shorter one stops the start)",
+      [{ test: (v) => v.length >= 32 }, "at least 32 characters (random ones): a shorter HS256 secret is easier to forge tokens with"]),
     jwksUrl: url("JWT_JWKS_URL", HTTP, "unset", "JWKS endpoint of your identity provider (asymmetric algorithms)"),
     // Written `\n` in one-line environments (.env files, PaaS dashboards): turned back into newlines.
     publicKey: optional("JWT_PUBLIC_KEY", "unset", "PEM (SPKI) public key instead of a JWKS URL; `\\n` stands for a newline",

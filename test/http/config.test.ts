@@ -69,6 +69,13 @@ describe("configuration", () => {
     expect(loadConfig({ JWT_JWKS_URL: "http://idp.example/jwks" }).production).toBe(false);
   });
 
+  it("refuses a JWT_SECRET shorter than 32 characters, naming the setting", () => {
+    expect(problems({ JWT_SECRET: "x".repeat(31) })).toBe(
+      "JWT_SECRET must be at least 32 characters (random ones): a shorter HS256 secret is easier to forge tokens with",
+    );
+    expect(loadConfig({ JWT_SECRET: "x".repeat(32) }).jwt.secret).toBe("x".repeat(32));
+  });
+
   it("reads the banner setting", () => {
     expect(loadConfig({ AGENTHUB_BANNER: "0" }).banner).toBe(false);
     expect(loadConfig({ AGENTHUB_BANNER: "1" }).banner).toBe(true);
