@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   app.use(requestContext(deps.log, deps.config.bodyLimit, deps.metrics));
   app.use(securityHeaders(deps.config.publicUrl));
   app.use(sanePaths());
-  app.use(webApp(defaultWebDir()));
+  app.use(webApp(defaultWebDir(), deps.config.publicUrl));
 
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {
