@@ -65,8 +65,9 @@ export function localControlRoutes(
     const info = getInfo();
     const given = Buffer.from(ctx.get("x-agenthub-local"));
     const expected = Buffer.from(info?.secret ?? "");
-    // A forwarded request came through a proxy on this machine, not from the CLI.
-    const loopback = LOOPBACK.includes(ctx.req.socket.remoteAddress ?? "") && !isForwarded(ctx);
+    // A request with forwarding headers came through a proxy on this machine, not from the CLI.
+    // TRUST_PROXY alone does not turn this off: the CLI connects directly, and the secret decides.
+    const loopback = LOOPBACK.includes(ctx.req.socket.remoteAddress ?? "") && !hasForwardingHeaders(ctx.req);
     if (!info || !loopback || given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new Forbidden("Local control is only for the agenthub CLI on this machine");
     }
@@ -107,7 +108,11 @@ type LocalCheckable = { app: { proxy: boolean }; req: { socket: { remoteAddress?
  * client, so behind one "loopback" says nothing about who is asking.
  */
 export function isForwarded(ctx: LocalCheckable): boolean {
-  return ctx.app.proxy || FORWARDING_HEADERS.some((name) => ctx.req.headers[name] !== undefined);
+  return ctx.app.proxy || hasForwardingHeaders(ctx.req);
+}
+
+function hasForwardingHeaders(req: LocalCheckable["req"]): boolean {
+  return FORWARDING_HEADERS.some((name) => req.headers[name] !== undefined);
 }
 
 /** The raw Host header's name, port dropped (`[::1]:3000` -> `[::1]`); never X-Forwarded-Host. */

@@ -7,7 +7,7 @@
  * group conversation naming people, /metrics open without METRICS_TOKEN, a short JWT_SECRET, and
  * a CSP that let the page connect to any ws: host. Each must fail.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -264,6 +264,14 @@ describe("local sign-in on the embedded default behind a proxy (finding 5)", () 
     // Even a browser on this machine finds it off: behind a trusted proxy, loopback says nothing.
     expect((await rawRequest(`${hub.url}/api/local/sign-in`, "GET", { host: `localhost:${hub.port}` })).status).toBe(404);
     expect((await rawRequest(`${hub.url}/api/local/demo-agent`, "POST", attack)).status).toBe(404);
+    // The CLI's local control still works behind TRUST_PROXY (it connects directly, with the
+    // secret from DATA_DIR/hub.json), but not for a request that came through the proxy.
+    const { secret } = JSON.parse(readFileSync(path.join(dataDir, "hub.json"), "utf8")) as { secret: string };
+    const local = { "x-agenthub-local": secret };
+    expect((await rawRequest(`${hub.url}/_local/workspaces`, "POST", { ...local, "x-forwarded-for": "203.0.113.7" }, { name: "through the proxy" })).status).toBe(403);
+    const created = await rawRequest(`${hub.url}/_local/workspaces`, "POST", local, { name: "from the CLI" });
+    expect(created.status).toBe(201);
+    expect(created.body.workspace_id).toMatch(/^ws_/);
     // The embedded default keeps /metrics open without a token.
     expect((await api(hub.url).raw("/metrics", { method: "GET" })).status).toBe(200);
   });
