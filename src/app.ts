@@ -5,6 +5,7 @@ import Koa from "koa";
 import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
+import { isEmbedded } from "./db.js";
 import type { HubState } from "./http/context.js";
 import { requestContext, sanePaths, securityHeaders } from "./http/middleware.js";
 import { defaultWebDir, webApp } from "./http/web.js";
@@ -48,19 +49,25 @@ export interface AppDeps {
 }
 
 export function createApp(deps: AppDeps): Koa<HubState> {
-  const app = new Koa<HubState>({ proxy: deps.config.trustProxy });
+  // maxIpsCount keeps ctx.ip on the entry the trusted proxies wrote (auth/client-address.ts).
+  const app = new Koa<HubState>({ proxy: deps.config.trustProxy, maxIpsCount: deps.config.trustedProxyHops });
   app.silent = true; // errors are logged by requestContext, once, with the request id
 
   app.use(requestContext(deps.log, deps.config.bodyLimit, deps.metrics));
   app.use(securityHeaders(deps.config.publicUrl));
   app.use(sanePaths());
-  app.use(webApp(defaultWebDir()));
+  app.use(webApp(defaultWebDir(), deps.config.publicUrl));
 
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {
     ctx.body = { status: "ok" };
   });
-  observabilityRoutes(open, { readiness: deps.readiness, metrics: deps.metrics, metricsToken: deps.config.metricsToken });
+  observabilityRoutes(open, {
+    readiness: deps.readiness,
+    metrics: deps.metrics,
+    metricsToken: deps.config.metricsToken,
+    openWithoutToken: isEmbedded(deps.config),
+  });
   open.use(["/api/shared/:token", "/shared/:token"], addressRateLimit(deps.limits.perAddress));
   sharedViewRoutes(open, deps.services);
   openApiRoutes(open);

@@ -123,8 +123,10 @@ const SETTINGS = {
   redisPrefix: text("REDIS_PREFIX", "agenthub", "prefix of every Redis channel and key, so hubs can share a Redis",
     [/^[\w:.-]{1,64}$/, "1-64 letters, digits or _:.-"]),
   jwt: {
+    // A short HS256 secret can be brute-forced offline from any one token it signed: refused, not warned about.
     secret: optional("JWT_SECRET", "unset: a generated development secret kept in the database",
-      "HS256 secret for user tokens (use at least 32 random characters; shorter ones work with a warning)"),
+      "HS256 secret for user tokens: at least 32 random characters (a shorter one stops the start)",
+      [{ test: (v) => v.length >= 32 }, "at least 32 characters (random ones): a shorter HS256 secret is easier to forge tokens with"]),
     jwksUrl: url("JWT_JWKS_URL", HTTP, "unset", "JWKS endpoint of your identity provider (asymmetric algorithms)"),
     // Written `\n` in one-line environments (.env files, PaaS dashboards): turned back into newlines.
     publicKey: optional("JWT_PUBLIC_KEY", "unset", "PEM (SPKI) public key instead of a JWKS URL; `\\n` stands for a newline",
@@ -158,7 +160,9 @@ const SETTINGS = {
     "API requests one credential (key or user) may make per 10 s across all processes (through Redis); over it, 429 with `Retry-After`; `0` turns it off"),
   publicPer10sPerIp: int("PUBLIC_RATE_LIMIT_PER_10S", 0, 10_000_000, 600,
     "requests one address may make per 10 s to routes that need no credential (the shared view), across all processes; `0` turns it off"),
-  trustProxy: flag("TRUST_PROXY", false, "take the client address (per-address limits) and protocol from `X-Forwarded-For`/`-Proto`: set it only behind a proxy that sets them"),
+  trustProxy: flag("TRUST_PROXY", false, "take the client address (per-address limits, REST and sockets) and protocol from `X-Forwarded-For`/`-Proto`: set it only behind a proxy that sets them; it also turns the embedded default's local sign-in off"),
+  trustedProxyHops: int("TRUSTED_PROXY_HOPS", 1, 32, 1,
+    "with TRUST_PROXY, how many proxies in front of the hub append to `X-Forwarded-For`: the client address is the entry this many places from the right (entries further left are whatever the client sent)"),
   agents: {
     allowPrivate: flag("AGENT_SERVER_ALLOW_PRIVATE", false, "let agent `server_url`s reach loopback and private addresses (always allowed in the embedded default; cloud-metadata addresses never are)"),
     allowHttp: flag("AGENT_SERVER_ALLOW_HTTP", false, "let agent `server_url`s be plain `http:` (otherwise only `https:`: the turn token and the message travel in them; always allowed in the embedded default)"),
@@ -174,7 +178,8 @@ const SETTINGS = {
   shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000, "how long SIGTERM waits for requests to finish"),
   shutdownDelayMs: int("SHUTDOWN_DELAY_MS", 0, 600_000, 0,
     "how long SIGTERM keeps serving with `/readyz` answering 503 (draining) before it stops taking connections, so load balancers stop sending traffic first"),
-  metricsToken: optional("METRICS_TOKEN", "unset: `/metrics` is open", "bearer token `GET /metrics` requires (`Authorization: Bearer …`)"),
+  metricsToken: optional("METRICS_TOKEN", "unset: `/metrics` is off (403), except on the embedded default, where it is open",
+    "bearer token `GET /metrics` requires (`Authorization: Bearer …`)"),
   banner: flag("AGENTHUB_BANNER", true, "print the start banner (URL and next steps) even when stdout is not a terminal; `0` hides it there"),
 } satisfies Tree;
 

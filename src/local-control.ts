@@ -14,7 +14,7 @@ import { mintUserToken } from "./auth/jwt.js";
 import type { MasterKeys } from "./domain/keys/service.js";
 import { createWorkspace } from "./domain/workspaces/service.js";
 import type { HubState } from "./http/context.js";
-import { Forbidden, Invalid } from "./errors.js";
+import { Forbidden, Invalid, NotFound } from "./errors.js";
 import { LocalRotateKey, LocalSignIn, LocalToken, LocalWorkspace, parse } from "./schemas.js";
 
 export interface LocalHubFile {
@@ -65,7 +65,9 @@ export function localControlRoutes(
     const info = getInfo();
     const given = Buffer.from(ctx.get("x-agenthub-local"));
     const expected = Buffer.from(info?.secret ?? "");
-    const loopback = ["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(ctx.req.socket.remoteAddress ?? "");
+    // A request with forwarding headers came through a proxy on this machine, not from the CLI.
+    // TRUST_PROXY alone does not turn this off: the CLI connects directly, and the secret decides.
+    const loopback = LOOPBACK.includes(ctx.req.socket.remoteAddress ?? "") && !hasForwardingHeaders(ctx.req);
     if (!info || !loopback || given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new Forbidden("Local control is only for the agenthub CLI on this machine");
     }
@@ -94,29 +96,56 @@ export function localControlRoutes(
 
 /** Loopback hosts a page on this machine names the hub by. */
 const LOCAL_HOSTS = ["localhost", "127.0.0.1", "::1", "[::1]"];
+const LOOPBACK = ["127.0.0.1", "::1", "::ffff:127.0.0.1"];
+/** Headers a proxy adds: a request carrying one came through something that may be anyone's. */
+const FORWARDING_HEADERS = ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip"];
+
+type LocalCheckable = { app: { proxy: boolean }; req: { socket: { remoteAddress?: string | undefined }; headers: Record<string, string | string[] | undefined> } };
 
 /**
- * A request from this machine to the hub by a loopback name: the socket's address (never a
- * forwarded one) is loopback, and so is the Host it was sent to, so a page of another site whose
- * name resolves to 127.0.0.1 (DNS rebinding) is not taken for a local one.
+ * Whether the request may have come through a proxy: the hub trusts one (TRUST_PROXY), or a
+ * forwarding header is present. A proxy on this machine connects from loopback for every
+ * client, so behind one "loopback" says nothing about who is asking.
  */
-export function isLocalRequest(ctx: { req: { socket: { remoteAddress?: string | undefined } }; hostname: string }): boolean {
-  return LOOPBACK.includes(ctx.req.socket.remoteAddress ?? "") && LOCAL_HOSTS.includes(ctx.hostname);
+export function isForwarded(ctx: LocalCheckable): boolean {
+  return ctx.app.proxy || hasForwardingHeaders(ctx.req);
+}
+
+function hasForwardingHeaders(req: LocalCheckable["req"]): boolean {
+  return FORWARDING_HEADERS.some((name) => req.headers[name] !== undefined);
+}
+
+/** The raw Host header's name, port dropped (`[::1]:3000` -> `[::1]`); never X-Forwarded-Host. */
+function rawHostName(host: string | string[] | undefined): string {
+  const value = (Array.isArray(host) ? host[0] : host)?.trim().toLowerCase() ?? "";
+  if (value.startsWith("[")) return value.slice(0, value.indexOf("]") + 1);
+  return value.replace(/:\d*$/, "");
+}
+
+/**
+ * A request from this machine to the hub by a loopback name: not forwarded (see isForwarded),
+ * the socket's address is loopback, and so is the raw Host it was sent to, so a page of another
+ * site whose name resolves to 127.0.0.1 (DNS rebinding) is not taken for a local one.
+ */
+export function isLocalRequest(ctx: LocalCheckable): boolean {
+  return !isForwarded(ctx) && LOOPBACK.includes(ctx.req.socket.remoteAddress ?? "") && LOCAL_HOSTS.includes(rawHostName(ctx.req.headers.host));
 }
 
 /** How long a local sign-in lasts. */
 const LOCAL_SIGN_IN_TTL_S = 12 * 3600;
-const LOOPBACK = ["127.0.0.1", "::1", "::ffff:127.0.0.1"];
 
 /**
  * The web app's sign-in on the embedded default: pick a user of a local workspace (or create
  * one; the first sign-in creates the workspace "local"), answered with a user token. Only over
  * loopback (the socket's address, never a forwarded one), and only on the embedded hub, which
  * runs on one machine for the people at it; a hub on Postgres takes pasted tokens instead.
+ * Behind a proxy (TRUST_PROXY, or any forwarding header) it does not exist (404): whoever
+ * reaches the proxy would otherwise list the users and sign in as any of them.
  */
 export function localSignInRoutes(db: Knex, jwt: { secret: string | undefined; issuer: string | undefined; audience: string | undefined }): Router<HubState> {
   const router = new Router<HubState>({ prefix: "/api/local/sign-in" });
   router.use(async (ctx, next) => {
+    if (isForwarded(ctx)) throw new NotFound("Resource");
     if (!isLocalRequest(ctx)) throw new Forbidden("Local sign-in is only for browsers on this machine");
     if (!jwt.secret) throw new Forbidden("This hub verifies tokens from an identity provider; sign in with one of its tokens");
     await next();

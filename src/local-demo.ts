@@ -13,7 +13,7 @@ import { demoHandler } from "./cli/demo-agent.js";
 import { teams } from "./domain/agents/repository.js";
 import { Forbidden, NotFound } from "./errors.js";
 import type { HubState } from "./http/context.js";
-import { isLocalRequest } from "./local-control.js";
+import { isForwarded, isLocalRequest } from "./local-control.js";
 import type { Services } from "./services.js";
 
 export const DEMO_AGENT_ID = "demo-agent";
@@ -22,6 +22,7 @@ export function localDemoRoutes(deps: { db: Knex; auth: Authenticator; services:
   const served = new Map<string, ServedAgent>();
   const router = new Router<HubState>();
   router.post("/api/local/demo-agent", async (ctx) => {
+    if (isForwarded(ctx)) throw new NotFound("Resource"); // behind a proxy, as local sign-in (local-control.ts)
     if (!isLocalRequest(ctx)) throw new Forbidden("The built-in demo agent is only for browsers on this machine");
     const actor = await deps.auth.authenticate(/^Bearer (.+)$/i.exec(ctx.get("authorization"))?.[1]);
     if (actor.kind !== "user") throw new Forbidden("Sign in as a user to try the demo agent");

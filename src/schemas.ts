@@ -19,22 +19,29 @@ export const MAX_JSON_DEPTH = 64;
 /**
  * Refuses input no schema should have to think about and Postgres cannot store: NUL characters
  * (text and jsonb reject them), nesting deeper than MAX_JSON_DEPTH, and prototype keys. Walks
- * iteratively, so hostile depth cannot overflow the stack.
+ * iteratively, so hostile depth cannot overflow the stack. Answers the first problem, with the
+ * path (keys from `data`) of the value it is in.
  */
-function assertPlainJson(data: unknown, root: string): void {
-  const stack: Array<[value: unknown, path: string, depth: number]> = [[data, root, 0]];
+function plainJsonProblem(data: unknown): { path: string[]; message: string } | undefined {
+  const stack: Array<[value: unknown, path: string[]]> = [[data, []]];
   while (stack.length) {
-    const [value, path, depth] = stack.pop()!;
+    const [value, path] = stack.pop()!;
     if (typeof value === "string") {
-      if (value.includes("\u0000")) throw Invalid.field(path, "must not contain NUL characters");
+      if (value.includes("\u0000")) return { path, message: "must not contain NUL characters" };
     } else if (value !== null && typeof value === "object") {
-      if (depth >= MAX_JSON_DEPTH) throw Invalid.field(path, `nests deeper than ${MAX_JSON_DEPTH} levels`);
+      if (path.length >= MAX_JSON_DEPTH) return { path, message: `nests deeper than ${MAX_JSON_DEPTH} levels` };
       for (const [key, child] of Object.entries(value)) {
-        if (key === "__proto__" || key.includes("\u0000")) throw Invalid.field(path, `has a key that is not allowed: ${JSON.stringify(key)}`);
-        stack.push([child, path === root ? key : `${path}.${key}`, depth + 1]);
+        if (key === "__proto__" || key.includes("\u0000")) return { path, message: `has a key that is not allowed: ${JSON.stringify(key)}` };
+        stack.push([child, [...path, key]]);
       }
     }
   }
+  return undefined;
+}
+
+function assertPlainJson(data: unknown, root: string): void {
+  const problem = plainJsonProblem(data);
+  if (problem) throw Invalid.field(problem.path.length ? problem.path.join(".") : root, problem.message);
 }
 
 /** `root` names the input itself when the error is about the whole of it. */
@@ -374,13 +381,19 @@ export const ToolContext = z
 
 /** A nested part the SDKs may send as JSON or as a JSON-encoded string. */
 function jsonOrEncoded<S extends z.ZodType>(schema: S) {
-  return z.preprocess((v) => {
+  return z.preprocess((v, ctx) => {
     if (typeof v !== "string") return v;
+    let decoded: unknown;
     try {
-      return JSON.parse(v);
+      decoded = JSON.parse(v);
     } catch {
       return v;
     }
+    // What parse() checked on the body, checked again on what the string decoded to: a `\u0000`
+    // escape is no NUL until it is decoded, and jsonb refuses it (that answered 500).
+    const problem = plainJsonProblem(decoded);
+    if (problem) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message, input: v });
+    return decoded;
   }, schema);
 }
 

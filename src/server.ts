@@ -173,9 +173,6 @@ async function jwtSecret(config: Config, db: Db, log: Logger): Promise<string | 
       "SECURITY: an identity provider is configured without JWT_ISSUER and JWT_AUDIENCE: any token that provider signs, for any application, is accepted. Set both.",
     );
   }
-  if (config.jwt.secret && config.jwt.secret.length < 32) {
-    log.warn("JWT_SECRET is shorter than 32 characters: HS256 tokens signed with it are easier to forge");
-  }
   if (config.jwt.secret || usesIdp) return config.jwt.secret;
   log.warn("JWT_SECRET is not set: using a generated development secret kept in the database");
   return developmentJwtSecret(db);

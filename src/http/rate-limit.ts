@@ -3,12 +3,18 @@
  * per address on routes that need no credential, and per address on refused credentials, so
  * guessing keys or tokens is slow. The counting is src/rate-limit.ts.
  */
-import type { Middleware } from "koa";
+import type { Context, Middleware } from "koa";
 import { Authenticator } from "../auth/authenticate.js";
+import { addressKey, requestClientAddress } from "../auth/client-address.js";
 import { credentialKey } from "../auth/principal.js";
 import { TooManyRequests, Unauthorized } from "../errors.js";
 import type { LocalRateLimiter, RateLimiter } from "../rate-limit.js";
 import type { HubState } from "./context.js";
+
+/** The request's client address as every per-address limit keys it (TRUST_PROXY and its hops are the app's). */
+export function clientAddressOf(ctx: Pick<Context, "req" | "app">): string {
+  return requestClientAddress(ctx.req, { trustProxy: ctx.app.proxy, hops: ctx.app.maxIpsCount });
+}
 
 /** Runs after authentication, so the limit follows the credential, not the address. */
 export function rateLimit(limiter: RateLimiter | undefined): Middleware<HubState> {
@@ -25,7 +31,7 @@ export function rateLimit(limiter: RateLimiter | undefined): Middleware<HubState
 export function addressRateLimit(limiter: RateLimiter | undefined): Middleware<HubState> {
   return async (ctx, next) => {
     if (limiter) {
-      const wait = await limiter.hit(`ip:${ctx.ip}`);
+      const wait = await limiter.hit(addressKey(clientAddressOf(ctx)));
       if (wait > 0) throw new TooManyRequests(wait);
     }
     await next();
@@ -35,7 +41,7 @@ export function addressRateLimit(limiter: RateLimiter | undefined): Middleware<H
 /** Authenticates the request; an address past its refused-credential limit is answered 429 before any check. */
 export function authenticate(auth: Authenticator, failures: LocalRateLimiter): Middleware<HubState> {
   return async (ctx, next) => {
-    const address = `ip:${ctx.ip}`;
+    const address = addressKey(clientAddressOf(ctx));
     const wait = failures.over(address);
     if (wait > 0) throw new TooManyRequests(wait);
     try {

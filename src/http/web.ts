@@ -26,12 +26,21 @@ const TYPES: Record<string, string> = {
   ".woff2": "font/woff2",
 };
 
-/** The page may load only what the hub serves, and talk only to the hub. */
-const PAGE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/**
+ * The page may load only what the hub serves, and talk only to the hub: `connect-src` is 'self'
+ * (which CSP3 browsers take to cover the same origin's ws:/wss:) plus, for browsers that do not,
+ * the ws(s) form of PUBLIC_URL when it is set. Never bare `ws: wss:`, which is any host.
+ */
+export function pageCsp(publicUrl: string | undefined): string {
+  const socketOrigin = publicUrl ? new URL(publicUrl).origin.replace(/^http/, "ws") : undefined;
+  const connect = ["'self'", ...(socketOrigin ? [socketOrigin] : [])].join(" ");
+  return `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${connect}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
+}
 const ASSET = /^\/assets\/([A-Za-z0-9._-]+)$/;
 const SHARED_PAGE = /^\/shared\/[^/]+$/;
 
-export function webApp(dir: string): Middleware<HubState> {
+export function webApp(dir: string, publicUrl?: string): Middleware<HubState> {
+  const csp = pageCsp(publicUrl);
   return async (ctx, next) => {
     if (ctx.method !== "GET" && ctx.method !== "HEAD") return next();
     const asset = ASSET.exec(ctx.path);
@@ -55,7 +64,7 @@ export function webApp(dir: string): Middleware<HubState> {
     ctx.type = "text/html; charset=utf-8";
     // The shared page keeps the share headers securityHeaders set (no-store, no referrer, noindex).
     if (!SHARED_PAGE.test(ctx.path)) ctx.set("Cache-Control", "no-cache");
-    ctx.set("Content-Security-Policy", PAGE_CSP);
+    ctx.set("Content-Security-Policy", csp);
     ctx.set("X-Frame-Options", "DENY");
     ctx.body = fs.createReadStream(index);
   };

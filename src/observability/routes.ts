@@ -1,6 +1,11 @@
-/** `GET /readyz` (per-dependency readiness) and `GET /metrics` (Prometheus text, behind METRICS_TOKEN when set). */
+/**
+ * `GET /readyz` (per-dependency readiness) and `GET /metrics` (Prometheus text, behind
+ * METRICS_TOKEN). Without METRICS_TOKEN, /metrics is open only on the embedded default (one
+ * machine, its own people); a hub on Postgres answers 403 naming the setting, since its metrics
+ * (routes, rates, error counts, pool sizes) are a map of the hub for whoever can reach it.
+ */
 import type { Router } from "@koa/router";
-import { Unauthorized } from "../errors.js";
+import { Forbidden, Unauthorized } from "../errors.js";
 import type { HubState } from "../http/context.js";
 import type { Readiness } from "./health.js";
 import { metricsTokenMatches, type HubMetrics } from "./metrics.js";
@@ -10,6 +15,8 @@ export interface ObservabilityDeps {
   metrics: HubMetrics;
   /** When set, /metrics requires `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
+  /** Without a token, whether /metrics is open (the embedded default) or off. */
+  openWithoutToken: boolean;
 }
 
 export function observabilityRoutes(router: Router<HubState>, deps: ObservabilityDeps): void {
@@ -26,6 +33,9 @@ export function observabilityRoutes(router: Router<HubState>, deps: Observabilit
   });
 
   router.get("/metrics", async (ctx) => {
+    if (!deps.metricsToken && !deps.openWithoutToken) {
+      throw new Forbidden("GET /metrics is off on this hub: set METRICS_TOKEN and scrape with Authorization: Bearer <token>");
+    }
     if (deps.metricsToken && !metricsTokenMatches(ctx.get("authorization"), deps.metricsToken)) {
       ctx.set("WWW-Authenticate", 'Bearer realm="metrics"');
       throw new Unauthorized("GET /metrics requires the metrics token (METRICS_TOKEN) as a bearer token");

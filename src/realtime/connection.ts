@@ -7,6 +7,7 @@
  */
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticate.js";
+import { addressKey, requestClientAddress, type ProxyTrust } from "../auth/client-address.js";
 import { credentialKey, credentialNoun, describePrincipal, expiresAtOf, type Principal } from "../auth/principal.js";
 import { agentSessionsPushedTo } from "../domain/sessions/policy.js";
 import { AppError, Invalid, Unauthorized, isUnavailable } from "../errors.js";
@@ -36,6 +37,8 @@ export interface ConnectionDeps {
   /** Handshakes per address, and refused credentials per address (shared with REST). */
   handshakes: LocalRateLimiter;
   failedAuth: LocalRateLimiter;
+  /** Whose X-Forwarded-For to believe for the handshake's address (the same rule as REST's). */
+  proxy: ProxyTrust;
   /** Re-checks a socket's access right after it joined its rooms (a change made during the handshake). */
   recheck: Pick<AccessRecheck, "check">;
   metrics?: Pick<HubMetrics, "rateLimit">;
@@ -48,7 +51,7 @@ export function acceptConnections(io: HubServer, deps: ConnectionDeps): void {
   const credentialSockets = new Map<string, number>();
 
   io.use(async (socket, next) => {
-    const address = `ip:${socket.handshake.address}`;
+    const address = addressKey(requestClientAddress(socket.request, deps.proxy));
     if ((await deps.handshakes.hit(address)) > 0 || deps.failedAuth.over(address) > 0) {
       deps.metrics?.rateLimit("socket");
       return next(new Error("rate limited"));

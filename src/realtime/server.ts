@@ -87,6 +87,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     settings: config.socket,
     handshakes: memoryRateLimiter(config.socket.handshakesPer10sPerIp, deps.clock),
     failedAuth: deps.failedAuth,
+    proxy: { trustProxy: config.trustProxy, hops: config.trustedProxyHops },
     recheck,
     metrics,
   });

@@ -58,18 +58,35 @@ describe("the quick start in a browser", () => {
     const bad = await api(hub.url).post("/api/local/sign-in", { sub: "nobody" });
     expect(bad.status).toBe(422);
     // A page of another site that resolves to 127.0.0.1 (DNS rebinding) is not local.
-    const rebound = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${hub.url}/api/local/sign-in`, { headers: { host: "rebound.example" } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
+    const status = (headers: Record<string, string>, path = "/api/local/sign-in", method = "GET") =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(`${hub.url}${path}`, { headers, method }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
       });
-      req.on("error", reject);
-      req.end();
-    });
-    expect(rebound).toBe(403);
+    expect(await status({ host: "rebound.example" })).toBe(403);
+    // A request that came through a proxy (any forwarding header) finds no local sign-in, nor the
+    // demo agent: the proxy connects from loopback for everyone. The raw Host decides, never X-Forwarded-Host.
+    for (const forwarded of <Array<Record<string, string>>>[
+      { host: "hub.example", "x-forwarded-host": "localhost" },
+      { "x-forwarded-for": "203.0.113.9" },
+      { "x-forwarded-proto": "https" },
+      { "x-real-ip": "203.0.113.9" },
+      { forwarded: "for=203.0.113.9" },
+    ]) {
+      expect(await status(forwarded), JSON.stringify(forwarded)).toBe(404);
+      expect(await status(forwarded, "/api/local/demo-agent", "POST"), JSON.stringify(forwarded)).toBe(404);
+    }
+    expect(await status({ host: `localhost:${hub.port}` })).toBe(200);
+    expect(await status({ host: `[::1]:${hub.port}` })).toBe(200);
     const page = await fetch(`${hub.url}/`);
     expect(page.headers.get("cache-control")).toBe("no-cache");
+    // No PUBLIC_URL: the page talks to its own origin only.
     expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(page.headers.get("content-security-policy")).toContain("connect-src 'self';");
     const script = /src="(\/assets\/app-[^"]+\.js)"/.exec(await page.text())![1]!;
     const asset = await fetch(`${hub.url}${script}`);
     expect(asset.status).toBe(200);

@@ -29,7 +29,7 @@ describe("configuration", () => {
       handshakesPer10sPerIp: 1000,
       failedAuthPer10sPerIp: 100,
     });
-    expect(c).toMatchObject({ publicPer10sPerIp: 600, trustProxy: false });
+    expect(c).toMatchObject({ publicPer10sPerIp: 600, trustProxy: false, trustedProxyHops: 1 });
     expect(c.dataDir).toBe(path.resolve("data"));
     expect(Object.isFrozen(c) && Object.isFrozen(c.jwt) && Object.isFrozen(c.socket)).toBe(true);
   });
@@ -67,6 +67,13 @@ describe("configuration", () => {
     expect(problems({ NODE_ENV: "production", JWT_JWKS_URL: "http://idp.example/jwks" })).toContain("JWT_JWKS_URL must be https:");
     expect(loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://idp.example/jwks" }).production).toBe(true);
     expect(loadConfig({ JWT_JWKS_URL: "http://idp.example/jwks" }).production).toBe(false);
+  });
+
+  it("refuses a JWT_SECRET shorter than 32 characters, naming the setting", () => {
+    expect(problems({ JWT_SECRET: "x".repeat(31) })).toBe(
+      "JWT_SECRET must be at least 32 characters (random ones): a shorter HS256 secret is easier to forge tokens with",
+    );
+    expect(loadConfig({ JWT_SECRET: "x".repeat(32) }).jwt.secret).toBe("x".repeat(32));
   });
 
   it("reads the banner setting", () => {
@@ -122,6 +129,7 @@ describe("configuration", () => {
       readonly rateLimitPer10s: number;
       readonly publicPer10sPerIp: number;
       readonly trustProxy: boolean;
+      readonly trustedProxyHops: number;
       readonly agents: {
         readonly allowPrivate: boolean;
         readonly allowHttp: boolean;

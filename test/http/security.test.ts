@@ -83,6 +83,9 @@ describe("per-address limits", () => {
     for (let i = 0; i < 5; i++) expectProblem(await api(hub.url, `g_agent_${"x".repeat(50)}`).get("/api/me"), "unauthorized");
     expectProblem(await api(hub.url, ws.masterKey).get("/api/me"), "rate-limited");
     expect(await connectError(hub.url, ws.masterKey)).toBe("rate limited");
+    // Without TRUST_PROXY, X-Forwarded-For is the client's own word: it changes no address.
+    const spoofed = await api(hub.url, ws.masterKey).raw("/api/me", { method: "GET", headers: { "x-forwarded-for": "203.0.113.50" } });
+    expectProblem(spoofed, "rate-limited");
   });
 
   it("limits routes that need no credential by address", async () => {

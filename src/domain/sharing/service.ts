@@ -34,9 +34,17 @@ export interface SharedSessionView {
   /** The session's agent; null for a group's conversation, which shows its group instead. */
   agent: { id: string; name: string } | null;
   group?: { id: string; name: string };
-  messages: MessageView[];
+  /** Without who asked (`userId`, `userName` of a group's conversation); `agentId` stays. */
+  messages: AnonymousMessageView[];
   next_cursor: string | null;
   expires_at: string;
+}
+
+export type AnonymousMessageView = Omit<MessageView, "userId" | "userName">;
+
+/** A shared message as anyone with the link sees it: the person who said it is not named. */
+function anonymous({ userId: _userId, userName: _userName, ...message }: MessageView): AnonymousMessageView {
+  return message;
 }
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
@@ -103,7 +111,7 @@ export class ShareLinks {
       title: session.title,
       session: { id: session.id, title: session.title, created_at: toIso(session.created_at) },
       ...shows,
-      messages: items,
+      messages: items.map(anonymous),
       next_cursor: next,
       expires_at: toIso(link.expires_at),
     };

@@ -10,6 +10,7 @@ import { Router } from "@koa/router";
 import compose from "koa-compose";
 import type { Middleware } from "koa";
 import type { AppDeps } from "../../app.js";
+import { addressKey } from "../../auth/client-address.js";
 import { keyKindOf } from "../../auth/principal.js";
 import { NotFound, TooManyRequests, Unauthorized } from "../../errors.js";
 import {
@@ -27,7 +28,7 @@ import {
   parse,
 } from "../../schemas.js";
 import type { HubState } from "../context.js";
-import { authenticate, rateLimit } from "../rate-limit.js";
+import { authenticate, clientAddressOf, rateLimit } from "../rate-limit.js";
 import { streamTurn } from "../sse.js";
 
 type Deps = Pick<AppDeps, "auth" | "services" | "limits">;
@@ -139,7 +140,7 @@ function workspaceRoutes(v1: Router<HubState>, { services: s, auth }: Deps): voi
 function keyExchangeRoutes({ auth, limits }: Deps): Router<HubState> {
   const router = new Router<HubState>();
   router.post("/workspaces/:workspaceId/generate-access-key-token", async (ctx) => {
-    const address = `ip:${ctx.ip}`;
+    const address = addressKey(clientAddressOf(ctx));
     const wait = limits.failedAuth.over(address);
     if (wait > 0) throw new TooManyRequests(wait);
     const key = ctx.get("x-api-key").trim();
