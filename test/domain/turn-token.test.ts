@@ -33,8 +33,9 @@ describe("what a turn token says of its asker (turnAskerOf)", () => {
     expect(turnAskerOf({ ...user, emailVerified: false }, "admin")).toMatchObject({ emailVerified: false });
   });
 
-  it("gives a master key no role, and an agent key the role it acts with", () => {
-    expect(turnAskerOf({ kind: "master", workspaceId: "ws_1", keyId: "k1", role: "finance" }, "admin")).toEqual({ kind: "key", keyId: "k1", role: undefined });
+  it("gives a raw master key no role, and a key the role it acts with (exchanged for, or bound to): never wider than the asker", () => {
+    expect(turnAskerOf({ kind: "master", workspaceId: "ws_1", keyId: "k0" }, "admin")).toEqual({ kind: "key", keyId: "k0", role: undefined });
+    expect(turnAskerOf({ kind: "master", workspaceId: "ws_1", keyId: "k1", role: "finance" }, "admin")).toEqual({ kind: "key", keyId: "k1", role: "finance" });
     expect(turnAskerOf({ kind: "agent", workspaceId: "ws_1", agentId: "a", keyId: "k2", scopes: [], role: "support" }, "admin")).toEqual({ kind: "key", keyId: "k2", role: "support" });
   });
 });
