@@ -25,9 +25,9 @@ import { HubMetrics } from "./observability/metrics.js";
 import { createRealtime } from "./realtime/server.js";
 import { turnEndpoint } from "./turns/endpoint.js";
 import { closeRedisClients, createRedisClients, type RedisClients } from "./redis.js";
-import { memoryTurnLog } from "./domain/turns/log.js";
+import { memoryTurnLog } from "./turns/log.js";
 import { createServices, type Services } from "./services.js";
-import { redisTurnLog } from "./turn-log.js";
+import { redisTurnLog } from "./turns/redis-log.js";
 
 /** Longer than the usual load balancer's idle timeout (60 s), so the balancer closes idle connections first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;

@@ -19,7 +19,7 @@ import { SessionMessages } from "./domain/sessions/messages.js";
 import { Sessions } from "./domain/sessions/service.js";
 import { ShareLinks } from "./domain/sharing/service.js";
 import { systemClock, type Clock } from "./domain/time.js";
-import type { TurnLog } from "./domain/turns/log.js";
+import type { TurnLog } from "./turns/log.js";
 import { Turns } from "./domain/turns/service.js";
 import { users } from "./domain/users/repository.js";
 import { knowledgeServices } from "./domain/knowledge/tools.js";

@@ -20,7 +20,7 @@ import type { MessageView, SessionMessages } from "../sessions/messages.js";
 import { loadSessionFor, sessionAudience } from "../sessions/policy.js";
 import { messages, sessions, type Session } from "../sessions/repository.js";
 import { MAX_TURN_BYTES, MAX_TURN_EVENTS, emptySnapshot, readAgentEvent, reduce, type AgentEvent, type TurnSnapshot } from "./events.js";
-import type { TurnLog } from "./log.js";
+import type { TurnLog } from "../../turns/log.js";
 import { assertTakesTurns } from "./policy.js";
 import { ONE_ACTIVE_PER_SESSION, presentTurn, turns, type Turn, type TurnView } from "./repository.js";
 

@@ -4,7 +4,7 @@
  * their hash tag, so the script that checks the marker and appends runs on one slot.
  */
 import type { Redis } from "ioredis";
-import type { TurnLog } from "./domain/turns/log.js";
+import type { TurnLog } from "./log.js";
 
 /** Every turn's log lives at most this long, even if no process ends it. */
 const MAX_LIFE_MS = 6 * 3_600_000;

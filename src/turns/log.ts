@@ -1,7 +1,7 @@
 /**
  * The running state of turns, readable by every process: each turn's events in order, numbered
  * from 1. Deltas never cost a Postgres write; Postgres records the turn at start and end. In
- * server mode this is a Redis list per turn (src/turn-log.ts), in the embedded default a map in
+ * server mode this is a Redis list per turn (redis-log.ts), in the embedded default a map in
  * the process. Entries expire on their own after the turn (a bound for any a process forgot).
  */
 export interface TurnLogEntry {
