@@ -14,13 +14,20 @@
  * A refused answer's body is quoted in the turn's error only when the server is at a public
  * address: where private addresses are allowed, the URL may point at an internal service, and
  * quoting it would read that service back to whoever asked.
+ *
+ * This file sends the request (connect, retry, refused answers); the call's shared state and its
+ * errors are agent-call.ts, reading the streamed answer is agent-sse.ts.
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { MAX_EVENT_BYTES } from "../domain/turns/events.js";
+import { AgentCallError, Call } from "./agent-call.js";
+import { readEvents, type HttpAgentEvent } from "./agent-sse.js";
 import { checkAgentUrl, classifyAddress, guardedLookup, RefusedAddressError, type Resolver } from "./address-guard.js";
 import { signWebhook } from "./signature.js";
+
+export { AbortError, AgentCallError, isAbortError } from "./agent-call.js";
+export type { HttpAgentEvent } from "./agent-sse.js";
 
 export interface HttpAgentRequest {
   /** The agent's server_url (the SDK's routes are appended to its path). */
@@ -87,35 +94,6 @@ export const DEFAULT_HTTP_AGENT_OPTIONS: Readonly<HttpAgentOptions> = {
   backoffMs: 250,
 };
 
-/** One SSE event: its data object with `type` set from the SSE event name. */
-export type HttpAgentEvent = { type: string } & Record<string, unknown>;
-
-/** Why a call failed, said so that it can be shown to the user as the turn's error. */
-export class AgentCallError extends Error {
-  constructor(
-    readonly reason: string,
-    /** True when nothing of an event stream arrived: the agent produced no output. */
-    readonly beforeFirstByte: boolean,
-    /** Worth another attempt (connection trouble, timeouts before the answer, 5xx, 429). */
-    readonly retryable = false,
-    readonly status?: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(reason);
-    this.name = "AgentCallError";
-  }
-}
-
-/** Thrown when request.signal aborts; `cause` is the signal's reason. */
-export class AbortError extends Error {
-  constructor(cause?: unknown) {
-    super("the agent call was aborted", { cause });
-    this.name = "AbortError";
-  }
-}
-
-export const isAbortError = (err: unknown): boolean => err instanceof Error && err.name === "AbortError";
-
 const MAX_BACKOFF_MS = 5_000;
 const EXCERPT_BYTES = 4096;
 const EXCERPT_CHARS = 300;
@@ -142,7 +120,7 @@ export async function* streamHttpAgent(request: HttpAgentRequest, options: HttpA
   const call = new Call(request.signal, options.timeouts.totalMs);
   try {
     const res = await connect(call, target, request, body, options);
-    yield* readEvents(call, res, options);
+    yield* readEvents(call, res, { idleMs: options.timeouts.idleMs, maxEventBytes: options.maxEventBytes, maxStreamBytes: options.maxStreamBytes ?? DEFAULT_HTTP_AGENT_OPTIONS.maxStreamBytes! });
   } catch (err) {
     if (err instanceof AgentCallError) options.onError?.(err);
     throw err;
@@ -175,61 +153,6 @@ function requestHeaders(request: HttpAgentRequest, body: string, timestampSecond
   };
 }
 
-/** One call's shared state: the live request, the deadline, and the first reason it was cut short. */
-class Call {
-  failure?: Error;
-  sawBody = false;
-  private current?: ClientRequest;
-  private wake?: () => void;
-  private readonly deadline: number;
-  private readonly totalTimer: NodeJS.Timeout;
-  private readonly onAbort = () => this.cut(new AbortError(this.signal?.reason));
-
-  constructor(
-    private readonly signal: AbortSignal | undefined,
-    totalMs: number,
-  ) {
-    this.deadline = Date.now() + totalMs;
-    this.totalTimer = setTimeout(() => this.cut(new AgentCallError(`no complete answer within ${totalMs} ms`, !this.sawBody)), totalMs);
-    if (signal?.aborted) this.onAbort();
-    else signal?.addEventListener("abort", this.onAbort, { once: true });
-  }
-
-  remainingMs(): number {
-    return this.deadline - Date.now();
-  }
-
-  attach(req: ClientRequest): void {
-    this.current = req;
-    if (this.failure) req.destroy(this.failure);
-  }
-
-  /** Ends the call for `err` (the first reason wins): the request dies, a backoff wakes. */
-  cut(err: Error): void {
-    if (this.failure) return;
-    this.failure = err;
-    this.current?.destroy(err);
-    this.wake?.();
-  }
-
-  sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
-  }
-
-  close(): void {
-    clearTimeout(this.totalTimer);
-    this.signal?.removeEventListener("abort", this.onAbort);
-    this.current?.destroy();
-  }
-}
 
 /** Sends the request until a 2xx event stream answers, retrying what may pass on its own. */
 async function connect(call: Call, target: URL, request: HttpAgentRequest, body: string, options: HttpAgentOptions): Promise<IncomingMessage> {
@@ -357,94 +280,4 @@ function connectionFailure(err: unknown): AgentCallError {
     : code === "ECONNRESET" ? "the agent server closed the connection without answering"
     : `could not reach the agent server (${code ?? e?.message ?? String(err)})`;
   return new AgentCallError(reason, true, code !== undefined && TRANSIENT.has(code));
-}
-
-/** The answer's events, parsed by eventsource-parser, until `done`. */
-async function* readEvents(call: Call, res: IncomingMessage, options: HttpAgentOptions): AsyncGenerator<HttpAgentEvent, void, undefined> {
-  const { idleMs } = options.timeouts;
-  const maxEventBytes = options.maxEventBytes;
-  const maxStreamBytes = options.maxStreamBytes ?? DEFAULT_HTTP_AGENT_OPTIONS.maxStreamBytes!;
-  const tooLarge = () => new AgentCallError(`an event larger than ${maxEventBytes} bytes`, false);
-  let idle: NodeJS.Timeout | undefined;
-  const armIdle = () => {
-    clearTimeout(idle);
-    idle = setTimeout(() => call.cut(new AgentCallError(`no event for ${idleMs} ms`, !call.sawBody)), idleMs);
-  };
-
-  const messages: EventSourceMessage[] = [];
-  let lively = false; // an event or a comment (keep-alive) arrived in this chunk
-  let parseFailure: AgentCallError | undefined;
-  const parser = createParser({
-    onEvent: (m) => {
-      messages.push(m);
-      lively = true;
-    },
-    onComment: () => {
-      lively = true;
-    },
-    // Bounds what the parser buffers for one unfinished event (characters <= bytes in UTF-8);
-    // the exact byte bound is checked per event below.
-    maxBufferSize: maxEventBytes + 1024,
-    onError: (e) => {
-      if (e.type === "max-buffer-size-exceeded") parseFailure ??= tooLarge();
-      // unknown fields and bad retry values are ignored, as the SSE spec says
-    },
-  });
-  const decoder = new TextDecoder(); // stream mode: a UTF-8 character split across chunks survives
-  let bytes = 0;
-
-  armIdle();
-  try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      // A cut (abort, timeout) is final even if the response still holds buffered bytes.
-      if (call.failure) throw call.failure;
-      call.sawBody = true;
-      bytes += chunk.length;
-      if (bytes > maxStreamBytes) throw new AgentCallError(`a stream longer than ${maxStreamBytes} bytes`, false);
-      parser.feed(decoder.decode(chunk, { stream: true }));
-      if (parseFailure) throw parseFailure;
-      if (!lively) continue;
-      lively = false;
-      clearTimeout(idle); // the time the consumer takes is not the agent's silence
-      for (const m of messages.splice(0)) {
-        const event = toEvent(m, maxEventBytes, tooLarge);
-        yield event;
-        if (call.failure) throw call.failure; // cut while the consumer held the event
-        if (event.type === "done") return;
-      }
-      armIdle();
-    }
-  } catch (err) {
-    throw call.failure ?? streamFailure(err, call.sawBody);
-  } finally {
-    clearTimeout(idle);
-  }
-  if (call.failure) throw call.failure;
-  throw new AgentCallError("the agent server's stream ended before done", !call.sawBody);
-}
-
-function toEvent(m: EventSourceMessage, maxEventBytes: number, tooLarge: () => AgentCallError): HttpAgentEvent {
-  if (Buffer.byteLength(m.data) > maxEventBytes) throw tooLarge();
-  const name = (m.event ?? "untyped").slice(0, 50);
-  let data: unknown = {};
-  if (m.data.trim() !== "") {
-    try {
-      data = JSON.parse(m.data);
-    } catch {
-      throw new AgentCallError(`a malformed ${name} event (its data is not JSON)`, false);
-    }
-  }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) {
-    throw new AgentCallError(`a malformed ${name} event (its data is not a JSON object)`, false);
-  }
-  const fields = data as Record<string, unknown>;
-  // The SDK names the event only in `event:`; without one, a `type` in the data is kept.
-  const type = m.event ?? (typeof fields.type === "string" ? fields.type : "message");
-  return { ...fields, type };
-}
-
-function streamFailure(err: unknown, sawBody: boolean): AgentCallError {
-  if (err instanceof AgentCallError) return err;
-  const e = err as NodeJS.ErrnoException;
-  return new AgentCallError(`the agent server's stream broke (${e?.code ?? e?.message ?? String(err)})`, !sawBody);
 }
