@@ -22,12 +22,14 @@ import { localControlRoutes, localSignInRoutes, removeLocalHubFile, writeLocalHu
 import { DEFAULT_HTTP_AGENT_OPTIONS } from "./endpoints/http-agent.js";
 import { checkReadiness } from "./observability/health.js";
 import { HubMetrics } from "./observability/metrics.js";
-import { createRealtime } from "./realtime/server.js";
-import { turnEndpoint } from "./turns/endpoint.js";
+import { createRealtime, createSocketServer } from "./realtime/server.js";
+import { socketDispatch } from "./realtime/serving.js";
 import { closeRedisClients, createRedisClients, type RedisClients } from "./redis.js";
 import { memoryTurnLog } from "./turns/log.js";
 import { createServices, type Services } from "./services.js";
 import { redisTurnLog } from "./turns/redis-log.js";
+import { servingSocketEndpoint } from "./turns/serving-socket.js";
+import { sharelyHttpEndpoint } from "./turns/sharely-http.js";
 
 /** Longer than the usual load balancer's idle timeout (60 s), so the balancer closes idle connections first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -66,22 +68,14 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     let draining = false;
     let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
     const turnLog = redis ? redisTurnLog(redis.pub, config.redisPrefix) : memoryTurnLog();
-    const services = createServices({ db, bus, config, log, turnLog, clock: options.clock, publicUrl: () => publicUrl });
-    // A hub that only verifies an identity provider's tokens still signs turn tokens, with a secret kept in the database.
-    const turnKey = turnTokenKey(secret ?? (await turnTokenSecret(db)));
-    const auth = new Authenticator(services.credentials, new JwtVerifier({ ...config.jwt, secret }), { key: turnKey, adminRole: config.jwt.adminValue });
-
     const server = http.createServer();
     const embedded = isEmbedded(config);
-    let localHub: LocalHubFile | undefined;
-    const failedAuth = memoryRateLimiter(config.socket.failedAuthPer10sPerIp, options.clock);
-    const realtime = await createRealtime({ server, config, log, auth, services, bus, redis, failedAuth, clock: options.clock, metrics });
-    // An unknown KNOWLEDGE_TS_CONFIG stops the start here, naming the setting, not at the first search.
-    await services.knowledge.ready();
-    services.turns.useEndpoint(
-      turnEndpoint({
-        turns: services.turns,
-        dispatchToSocket: realtime.dispatchToSocket,
+    const io = createSocketServer(server, config, redis);
+    // The agent protocols, in the order they are tried: the first that serves an agent runs its
+    // turns (turns/endpoint.ts). The HTTP endpoint's token and secret come from the services and
+    // the authenticator, built below from these; it asks for them only once a turn runs.
+    const endpoints = [
+      sharelyHttpEndpoint({
         http: {
           ...DEFAULT_HTTP_AGENT_OPTIONS,
           allowPrivate: config.agents.allowPrivate || embedded,
@@ -104,7 +98,19 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         endpointSecret: ({ agent }) => services.agents.endpointSecret(agent.workspace_id, agent.id),
         log,
       }),
-    );
+      servingSocketEndpoint(socketDispatch(io, log)),
+    ];
+    const services = createServices({ db, bus, config, log, turnLog, endpoints, clock: options.clock, publicUrl: () => publicUrl });
+    // A hub that only verifies an identity provider's tokens still signs turn tokens, with a secret kept in the database.
+    const turnKey = turnTokenKey(secret ?? (await turnTokenSecret(db)));
+    const auth = new Authenticator(services.credentials, new JwtVerifier({ ...config.jwt, secret }), { key: turnKey, adminRole: config.jwt.adminValue });
+
+    let localHub: LocalHubFile | undefined;
+    const failedAuth = memoryRateLimiter(config.socket.failedAuthPer10sPerIp, options.clock);
+    const realtime = await createRealtime({ io, config, log, auth, services, bus, redis, failedAuth, clock: options.clock, metrics });
+    // An unknown KNOWLEDGE_TS_CONFIG stops the start here, naming the setting, not at the first search.
+    await services.knowledge.ready();
+    services.turnRuntime.start();
     // The web app's built-in demo agent (embedded default only), served over a socket to this hub.
     const demo = embedded ? localDemoRoutes({ db, auth, services, hubUrl: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`, log }) : undefined;
     const app = createApp({
@@ -147,7 +153,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         if (localHub) removeLocalHubFile(config.dataDir, localHub);
         const stopHttp = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        services.turns.close();
+        services.turnRuntime.close();
         await demo?.close();
         await realtime.close();
         const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);

@@ -1,4 +1,7 @@
-/** The domain services, wired once from their dependencies. Knows nothing of Koa or Socket.IO. */
+/**
+ * The domain services and the turn runtime, wired once from their dependencies. Knows nothing
+ * of Koa or Socket.IO (the socket endpoint reaches Socket.IO through a function it was given).
+ */
 import type { Knex } from "knex";
 import type { Logger } from "pino";
 import type { CredentialStore } from "./auth/authenticate.js";
@@ -19,11 +22,13 @@ import { SessionMessages } from "./domain/sessions/messages.js";
 import { Sessions } from "./domain/sessions/service.js";
 import { ShareLinks } from "./domain/sharing/service.js";
 import { systemClock, type Clock } from "./domain/time.js";
-import type { TurnLog } from "./turns/log.js";
 import { Turns } from "./domain/turns/service.js";
 import { users } from "./domain/users/repository.js";
 import { knowledgeServices } from "./domain/knowledge/tools.js";
 import { Workspaces } from "./domain/workspaces/service.js";
+import type { AgentEndpoint } from "./turns/endpoint.js";
+import type { TurnLog } from "./turns/log.js";
+import { TurnRuntime } from "./turns/runtime.js";
 
 export interface ServiceDeps {
   db: Knex;
@@ -32,6 +37,8 @@ export interface ServiceDeps {
   log: Logger;
   /** Where running turns' events live: Redis in server mode, the process in the embedded default. */
   turnLog: TurnLog;
+  /** How turns reach agents, one per agent protocol, in the order they are tried (turns/endpoint.ts). */
+  endpoints: readonly AgentEndpoint[];
   clock?: Clock | undefined;
   /** The hub's public base URL, known once it listens (share links are built from it). */
   publicUrl: () => string;
@@ -53,7 +60,9 @@ export function createServices(deps: ServiceDeps) {
   /** For re-checking live sockets: which of these keys still work. */
   const liveKeyIds = (keyIds: string[]) => apiKeys.liveIds(deps.db, keyIds);
   const sessionMessages = new SessionMessages(tx, clock, deps.config.messageMaxBytes);
-  const turns = new Turns(tx, deps.turnLog, sessionMessages, deps.log, { turnTimeoutMs: deps.config.agents.turnTimeoutMs, leaseMs: deps.config.agents.leaseMs });
+  const limits = { turnTimeoutMs: deps.config.agents.turnTimeoutMs, leaseMs: deps.config.agents.leaseMs };
+  const turnRuntime = new TurnRuntime({ tx, log: deps.turnLog, sessionMessages, logger: deps.log, limits, endpoints: deps.endpoints });
+  const turns = new Turns(tx, sessionMessages, turnRuntime, limits);
   const conversations = new Conversations(tx, clock, { turns, sessionMessages }, { tsConfig: deps.config.knowledgeTsConfig, maxAgentsPerAsk: deps.config.agents.maxPerAsk });
   // A group that drops agents stops their running turns in its conversations (once, on the node that committed it).
   deps.bus.subscribe((e) => {
@@ -74,6 +83,7 @@ export function createServices(deps: ServiceDeps) {
     sessions: new Sessions(tx, clock),
     sessionMessages,
     turns,
+    turnRuntime,
     conversations,
     shareLinks: new ShareLinks(tx, clock, deps.publicUrl),
     groups: new Groups(tx, clock),

@@ -29,7 +29,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ConnectionDeps {
   auth: Authenticator;
-  services: Pick<Services, "channels" | "groups" | "sessions" | "turns">;
+  services: Pick<Services, "channels" | "groups" | "sessions" | "turns" | "turnRuntime">;
   delivery: Delivery;
   limits: SocketLimits;
   log: Logger;
@@ -208,7 +208,7 @@ function handleClientEvents(socket: HubSocket, deps: ConnectionDeps, log: Logger
     delivery.unwatchSession(socket, parse(SessionUnwatch, payload, "payload").sessionId);
     return { ok: true };
   });
-  const serving = handleServing(socket, deps.services.turns, log);
+  const serving = handleServing(socket, deps.services.turnRuntime, log);
   on("agent:serve", async () => serving.serve());
   socket.on("agent:event", (...args: unknown[]) => {
     serving.event(payloadAndAck(args).payload).catch((err) => log.error({ err }, "could not take an agent:event"));

@@ -9,8 +9,8 @@ import type { DomainEvent, SessionAudience } from "../domain/events.js";
 import { belongsToGroup } from "../domain/groups/policy.js";
 import { subscriptionsReceivedBy } from "../domain/channels/policy.js";
 import { sessionPushedTo } from "../domain/sessions/policy.js";
-import type { Turns } from "../domain/turns/service.js";
 import type { TurnView } from "../domain/turns/repository.js";
+import type { TurnRuntime } from "../turns/runtime.js";
 import { turnStream, type Delivery } from "./delivery.js";
 import type { HubSocket, ServerToClientEvents } from "./protocol.js";
 import { Reorderer } from "./reorder.js";
@@ -20,8 +20,8 @@ import type { LocalSockets } from "./sockets.js";
 export interface RouterDeps {
   sockets: LocalSockets;
   delivery: Pick<Delivery, "offer" | "joinChannels" | "leave" | "leaveSubscribed" | "recheckSessions">;
-  /** This process's listeners of turns (an SSE answer, an HTTP call to abort on cancel). */
-  turns: Pick<Turns, "received" | "cancelRequested">;
+  /** This process's turn runtime: its feed's listeners (an SSE answer), and cancels (an HTTP call to abort). */
+  turns: Pick<TurnRuntime, "received" | "cancelRequested">;
   log: Logger;
 }
 

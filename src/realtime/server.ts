@@ -2,6 +2,8 @@
  * The realtime hub: Socket.IO on the HTTP server (the Redis adapter when Redis is given), the
  * connections it accepts, committed events carried to every node and routed to sockets, and a
  * close that tells sockets why. Redis clients are the caller's: it made them and closes them.
+ * The Socket.IO server is made first (createSocketServer), so that the turn runtime can be
+ * given the socket dispatch before the services it belongs to exist.
  */
 import type http from "node:http";
 import { createAdapter } from "@socket.io/redis-adapter";
@@ -22,7 +24,6 @@ import { SocketLimits } from "./limits.js";
 import type { HubServer } from "./protocol.js";
 import { AccessRecheck } from "./recheck.js";
 import { EventRouter } from "./router.js";
-import { socketDispatch } from "./serving.js";
 import { localSockets } from "./sockets.js";
 import { localTransport, redisTransport } from "./transport.js";
 
@@ -30,7 +31,8 @@ import { localTransport, redisTransport } from "./transport.js";
 const SLOW_CONSUMER_SWEEP_MS = 1000;
 
 export interface RealtimeDeps {
-  server: http.Server;
+  /** From createSocketServer. */
+  io: HubServer;
   config: Config;
   log: Logger;
   auth: Authenticator;
@@ -45,27 +47,30 @@ export interface RealtimeDeps {
 
 export interface Realtime {
   io: HubServer;
-  /** Hands a turn to a socket serving its agent, on any node; false when none serves it. */
-  dispatchToSocket: ReturnType<typeof socketDispatch>;
   close(): Promise<void>;
 }
 
-export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
-  const { config, log, redis } = deps;
-  const io: HubServer = new Server(deps.server, {
+/** Socket.IO on the HTTP server, across nodes through Redis when given; createRealtime handles its connections. */
+export function createSocketServer(server: http.Server, config: Config, redis: RedisClients | undefined): HubServer {
+  const io: HubServer = new Server(server, {
     path: "/socket.io",
     maxHttpBufferSize: config.socket.maxPayload,
     cors: { origin: true, credentials: false },
   });
   coalesceWrites(io.engine);
   if (redis) io.adapter(createAdapter(redis.pub, redis.sub, { key: config.redisPrefix }));
+  return io;
+}
+
+export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
+  const { config, log, redis, io } = deps;
 
   const { metrics } = deps;
   metrics?.watchSockets(io.of("/"));
   const limits = new SocketLimits(config.socket, log, deps.clock, metrics);
   const sockets = localSockets(io, metrics, (socket, bytes) => limits.queued(socket, bytes));
   const delivery = new Delivery(sockets, deps.services, log, metrics);
-  const router = new EventRouter({ sockets, delivery, turns: deps.services.turns, log });
+  const router = new EventRouter({ sockets, delivery, turns: deps.services.turnRuntime, log });
   const transport = redis ? await redisTransport(redis.pub, redis.events, `${config.redisPrefix}:events`, log) : localTransport();
   deps.bus.subscribe((event) => transport.publish(event));
   transport.onEvent((event, publishedAt) => {
@@ -99,7 +104,6 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   return {
     io,
-    dispatchToSocket: socketDispatch(io, deps.services.turns, log),
     async close() {
       router.close();
       recheck.stop();

@@ -9,12 +9,12 @@
  * in-memory check, so a flood of made-up turn ids costs the hub no database lookup.
  */
 import type { Logger } from "pino";
-import type { TurnContext } from "../domain/turns/service.js";
 import { mayServeSession } from "../domain/sessions/policy.js";
 import { servedAgent } from "../domain/turns/policy.js";
 import { Invalid } from "../errors.js";
 import { parse } from "../schemas.js";
-import type { Services } from "../services.js";
+import type { RunningTurn, TurnContext } from "../turns/endpoint.js";
+import type { TurnRuntime } from "../turns/runtime.js";
 import { z } from "zod";
 import type { HubServer, HubSocket } from "./protocol.js";
 import { rooms } from "./rooms.js";
@@ -33,10 +33,11 @@ const IGNORED_LOG_MS = 10_000;
 
 const AgentEventMessage = z.object({ turnId: z.string().min(1).max(100), event: z.unknown() });
 
-type TurnsDomain = Pick<Services["turns"], "record" | "finish" | "begin" | "eventsAfter">;
+/** What a serving socket reports to: the turn runtime of its node. */
+type Recording = Pick<TurnRuntime, "record" | "finish">;
 
 /** `agent:serve` and `agent:event` on a socket. */
-export function handleServing(socket: HubSocket, turns: TurnsDomain, log: Logger) {
+export function handleServing(socket: HubSocket, turns: Recording, log: Logger) {
   const answering = new Set<string>();
   /** Turns dispatched to this socket and not known to be over, oldest first. */
   const dispatched = new Set<string>();
@@ -95,20 +96,20 @@ export function handleServing(socket: HubSocket, turns: TurnsDomain, log: Logger
   };
 }
 
-/** Hands turns to serving sockets; false when no socket serves the agent. */
-export function socketDispatch(io: HubServer, turns: TurnsDomain, log: Logger) {
-  return async function dispatch(context: TurnContext, attempt = 1, tried: string[] = []): Promise<boolean> {
+/** Hands turns to serving sockets (the socket endpoint's dispatch, turns/serving-socket.ts); false when no socket serves the agent. */
+export function socketDispatch(io: HubServer, log: Logger) {
+  return async function dispatch(context: TurnContext, running: RunningTurn, attempt = 1, tried: string[] = []): Promise<boolean> {
     const { turn } = context;
     const room = rooms.serving(turn.workspace_id, turn.agent_id);
     const present = (await io.in(room).fetchSockets()).filter((s) => !tried.includes(s.id));
     const serving = present.filter((s) => mayServeSession(s.data.principal, context.session.readers));
     if (!serving.length && present.length && attempt === 1) {
-      await turns.finish(turn.id, { status: "failed", error: "no socket serving the agent may read this session (the serving keys are bound to another role)" });
+      await running.finish({ status: "failed", error: "no socket serving the agent may read this session (the serving keys are bound to another role)" });
       return true;
     }
     if (!serving.length) return false;
     const chosen = serving[Math.floor(Math.random() * serving.length)]!;
-    if (attempt === 1) await turns.begin(turn.id);
+    if (attempt === 1) await running.begin();
     io.to(chosen.id).emit("turn:request", {
       turnId: turn.id,
       sessionId: turn.session_id,
@@ -121,12 +122,12 @@ export function socketDispatch(io: HubServer, turns: TurnsDomain, log: Logger) {
     const check = setInterval(() => {
       void (async () => {
         try {
-          if ((await turns.eventsAfter(turn.id, 0, 1)).length) return clearInterval(check);
+          if (await running.hasEvents()) return clearInterval(check);
           const still = (await io.in(room).fetchSockets()).some((s) => s.id === chosen.id);
           if (still && Date.now() - started < FIRST_EVENT_TIMEOUT_MS) return;
           clearInterval(check);
-          if (!still && attempt < MAX_ATTEMPTS && (await dispatch(context, attempt + 1, [...tried, chosen.id]))) return;
-          await turns.finish(turn.id, { status: "failed", error: still ? `the agent's socket sent nothing for ${FIRST_EVENT_TIMEOUT_MS / 1000} s` : "the agent's socket went away before answering" });
+          if (!still && attempt < MAX_ATTEMPTS && (await dispatch(context, running, attempt + 1, [...tried, chosen.id]))) return;
+          await running.finish({ status: "failed", error: still ? `the agent's socket sent nothing for ${FIRST_EVENT_TIMEOUT_MS / 1000} s` : "the agent's socket went away before answering" });
         } catch (err) {
           log.warn({ err, turn: turn.id }, "could not follow a dispatched turn");
         }

@@ -1,73 +1,49 @@
 /**
- * How a turn reaches its agent: the agent's HTTP server when it has a `server_url` (a Sharely
- * Server SDK agent), otherwise a socket serving it on any node. The HTTP call runs in this
- * process: its events are recorded as they come, a cancel aborts it, and its failures end the
- * turn with the reason (what arrived is kept).
+ * How a turn reaches its agent: one `AgentEndpoint` per agent protocol, each in its own file,
+ * registered in the list the runtime is built with (server.ts). The first endpoint in the list
+ * that `serves` the agent runs its turns. An endpoint reports through the `RunningTurn` it is
+ * handed: `begin` once it works on the turn, `record` per agent event, `finish` for an end the
+ * agent did not report (a failure, an abort). Adding a protocol is one file implementing this
+ * interface, plus its line in the list.
  */
-import type { Logger } from "pino";
-import type { TurnContext, TurnEndpoint, Turns } from "../domain/turns/service.js";
-import { AgentCallError, isAbortError, streamHttpAgent, type HttpAgentOptions } from "../endpoints/http-agent.js";
+import type { Principal } from "../auth/principal.js";
+import type { Agent } from "../domain/agents/repository.js";
+import type { TurnOutcome } from "../domain/turns/runner.js";
+import type { MessageView } from "../domain/sessions/messages.js";
+import type { Session } from "../domain/sessions/repository.js";
+import type { Turn } from "../domain/turns/repository.js";
 
-export interface EndpointDeps {
-  turns: Pick<Turns, "begin" | "record" | "finish" | "whenCancelled">;
-  /** Hands the turn to a serving socket; false when none serves the agent. */
-  dispatchToSocket(context: TurnContext): Promise<boolean>;
-  http: HttpAgentOptions;
-  /** The turn token (auth/turn-token.ts) for the running turn: bound to it, acting for whoever asked no further than the turn needs. */
-  callerToken(context: TurnContext): Promise<string>;
-  /** The agent's endpoint secret (made and stored when it has none yet). */
-  endpointSecret(context: TurnContext): Promise<string>;
-  log: Logger;
+export interface TurnContext {
+  turn: Turn;
+  agent: Agent;
+  session: Session;
+  trigger: MessageView;
+  /** The messages before the trigger, oldest first. */
+  history: MessageView[];
+  /** Who asked, for the short-lived token an agent gets to act for them. */
+  asker: Principal;
 }
 
-export function turnEndpoint(deps: EndpointDeps): TurnEndpoint {
-  return {
-    run(context) {
-      void (context.agent.server_url ? runHttp(deps, context) : runOnSocket(deps, context)).catch((err) => {
-        deps.log.error({ err, turn: context.turn.id }, "a turn's endpoint failed");
-        void deps.turns.finish(context.turn.id, { status: "failed", error: "the hub could not run the turn" });
-      });
-    },
-  };
+/** One turn, as the endpoint running it reports on it. */
+export interface RunningTurn {
+  readonly id: string;
+  /** This process works on the turn from now (records its events, renews its lease); undefined when it is over. */
+  begin(): Promise<Turn | undefined>;
+  /** One event from the agent; false once the turn is over (stop sending). */
+  record(raw: unknown): Promise<boolean>;
+  /** Ends the turn (once, whichever process asks first). */
+  finish(outcome: TurnOutcome): Promise<void>;
+  /** Runs `handler` when a cancel of the turn reaches this process; answers how to stop. */
+  whenCancelled(handler: () => void): () => void;
+  /** Whether any event of the turn was logged yet, by any process. */
+  hasEvents(): Promise<boolean>;
 }
 
-async function runOnSocket(deps: EndpointDeps, context: TurnContext): Promise<void> {
-  if (await deps.dispatchToSocket(context)) return;
-  await deps.turns.finish(context.turn.id, { status: "failed", error: "the agent has no server_url and no socket serving it (agent:serve)" });
-}
-
-async function runHttp(deps: EndpointDeps, context: TurnContext): Promise<void> {
-  const { turn, agent, trigger } = context;
-  const running = await deps.turns.begin(turn.id);
-  if (!running) return;
-  const abort = new AbortController();
-  const stopListening = deps.turns.whenCancelled(turn.id, () => abort.abort());
-  try {
-    // The running turn: its start is where the token's lifetime is counted from.
-    const token = await deps.callerToken({ ...context, turn: running });
-    const events = streamHttpAgent(
-      {
-        url: agent.server_url!,
-        sessionId: turn.session_id,
-        messageId: turn.message_id,
-        message: typeof trigger.content === "string" ? trigger.content : JSON.stringify(trigger.content),
-        token,
-        secret: await deps.endpointSecret(context),
-        signal: abort.signal,
-      },
-      deps.http,
-    );
-    for await (const raw of events) {
-      const { threadId: _thread, messageId: _message, ...event } = raw;
-      if (!(await deps.turns.record(turn.id, event))) return;
-    }
-    await deps.turns.finish(turn.id, { status: "failed", error: "the agent server's stream ended without done" });
-  } catch (err) {
-    if (isAbortError(err)) return void (await deps.turns.finish(turn.id, { status: "cancelled" }));
-    const reason = err instanceof AgentCallError ? err.reason : "the agent server could not be reached";
-    if (!(err instanceof AgentCallError)) deps.log.warn({ err, turn: turn.id }, "agent server call failed");
-    await deps.turns.finish(turn.id, { status: "failed", error: reason });
-  } finally {
-    stopListening();
-  }
+export interface AgentEndpoint {
+  /** For logs. */
+  readonly name: string;
+  /** Whether this endpoint runs the agent's turns. */
+  serves(agent: Agent): boolean;
+  /** Runs the turn to its end; a throw fails the turn. */
+  run(context: TurnContext, turn: RunningTurn): Promise<void>;
 }
