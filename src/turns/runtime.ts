@@ -153,11 +153,6 @@ export class TurnRuntime implements TurnRunner {
     return this.feed.snapshot(turnId);
   }
 
-  /** Whether this process records the turn (it runs it or hosts its serving socket). */
-  isRecording(turnId: string): boolean {
-    return this.recorder.isRecording(turnId);
-  }
-
   /** The turn is worked on by this process from now: it records its events, renews its lease, and bounds its time. */
   private async begin(turnId: string): Promise<Turn | undefined> {
     const { limits } = this.deps;
