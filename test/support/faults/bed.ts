@@ -240,8 +240,11 @@ export async function runFault(bed: FaultBed, options: RunOptions): Promise<RunR
     // catch-up watch below repairs whatever did not.
     await waitFor(() => haveAll(clients, publisher.okSeqs()), 1500, 50);
     await Promise.allSettled(clients.map((c) => c.catchUp()));
-    // A late duplicate has no later event to be proven absent by: it is given a fixed moment.
-    await sleep(500);
+    // Nothing more may arrive: a message published now reaches each client after anything its
+    // hub still had to send it on the channel (one ordered stream per socket), so once every
+    // client has it, a late duplicate would have shown.
+    const marker = await publishMarker(bed);
+    if (marker === undefined || !(await waitFor(() => haveAll(clients, [marker]), 10_000, 50))) await sleep(500);
     await poller.stop();
 
     const ok = publisher.okSeqs().sort((x, y) => x - y);
@@ -341,4 +344,12 @@ export function haveAll(clients: Array<{ seqs(): number[] }>, seqs: number[]): b
     const got = new Set(c.seqs());
     return seqs.every((s) => got.has(s));
   });
+}
+
+/** Publishes one message outside the workload (on the first live hub); its seq, or undefined if refused. */
+async function publishMarker(bed: FaultBed): Promise<number | undefined> {
+  const url = bed.live()[0]?.url;
+  if (!url) return undefined;
+  const res = await api(url, bed.agentKey).post(`/team-channels/${bed.channelId}/messages`, { agentId: bed.agentId, message: "fault-suite marker" });
+  return res.status === 201 && typeof res.body?.seq === "number" ? res.body.seq : undefined;
 }
