@@ -85,6 +85,8 @@ describe("generate-access-key-token", () => {
     expect((await owner.delete(`/api/agents/${agentId}/keys/${created.body.id}`)).status).toBe(204);
     expectProblem(await f.anon.as(token).get(threadsOf(f.ws.id)), "unauthorized");
 
+    // 2 s, not the least (1): the key token's expiry counts whole seconds from the exchange, so a
+    // 1 s key could yield a token already lapsing before the first call below.
     const shortLived = await owner.post(`/api/agents/${agentId}/keys`, { scopes: ["sessions:read"], expires_in_seconds: 2 });
     const short = await keyToken(shortLived.body.key);
     expect((await f.anon.as(short).get(threadsOf(f.ws.id))).status).toBe(200);
