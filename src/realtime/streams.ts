@@ -15,38 +15,14 @@
  * it, so nothing is sent twice and nothing falls between the two; a replay leaves out what the
  * socket was already sent. Holds are bounded in count and bytes (past them, messages are
  * dropped and later read back from Postgres), and a catch-up the client stops paging through
- * lapses after a while: nothing more is held for it until it watches again.
+ * lapses after a while: nothing more is held for it until it watches again. The state itself
+ * and its bounded hold are in stream-state.ts.
  */
 import type { Logger } from "pino";
 import type { Socket } from "socket.io";
+import { contains, freshState, hold, markSent, union, unhold, type SeqRange, type StreamState } from "./stream-state.js";
 
-export interface SeqRange {
-  from: number;
-  to: number;
-}
-
-export interface StreamState {
-  /** The last seq delivered in order. */
-  cursor: number;
-  /** Seqs this socket has been sent (live or in a replay), one contiguous range. */
-  sent?: SeqRange | undefined;
-  /** During a catch-up: seqs sent before it began that its replay must leave out. */
-  skip?: SeqRange | undefined;
-  catchingUp: boolean;
-  /** A catch-up the client stopped paging through: live messages are dropped, not held. */
-  lapsed: boolean;
-  /** Messages above the cursor waiting for their turn, and their size. */
-  pending: Map<number, unknown>;
-  pendingBytes: number;
-  /** Messages past the hold's bound were dropped: read them back from Postgres once in order. */
-  overflowed?: boolean | undefined;
-  /** Joined by an explicit watch (kept when an agent is unsubscribed). */
-  explicit: boolean;
-  repairTimer: NodeJS.Timeout | undefined;
-  catchUpTimer?: NodeJS.Timeout | undefined;
-  /** Where the stream's access comes from, for re-checks (a session's agent). */
-  agentId?: string | undefined;
-}
+export { messageBytes, type SeqRange, type StreamState } from "./stream-state.js";
 
 export interface StreamSource {
   /** Committed messages with seq > afterSeq, oldest first, as clients receive them. */
@@ -70,30 +46,9 @@ const streamKey = (kind: StreamKind, id: string) => `${kind}:${id}`;
 
 /** How long a gap may stay open before it is filled from Postgres. */
 const GAP_WAIT_MS = 200;
-/** Held messages per socket and stream, in count and bytes, before holding stops and Postgres fills in later. */
-const MAX_PENDING = 2000;
-const MAX_PENDING_BYTES = 4 * 1024 * 1024;
 const REPAIR_BATCH = 500;
 /** A client that was told `more: true` and does not ask again within this lets its catch-up lapse. */
 export const CATCH_UP_TIMEOUT_MS = 30_000;
-
-/** A message's size as JSON, measured once however many sockets hold it. */
-const sizes = new WeakMap<object, number>();
-export function messageBytes(message: unknown): number {
-  if (typeof message !== "object" || message === null) return JSON.stringify(message ?? null).length;
-  let n = sizes.get(message);
-  if (n === undefined) sizes.set(message, (n = Buffer.byteLength(JSON.stringify(message))));
-  return n;
-}
-
-const contains = (r: SeqRange | undefined, seq: number) => !!r && seq >= r.from && seq <= r.to;
-
-/** The union of two ranges when they touch or overlap. */
-function union(a: SeqRange | undefined, b: SeqRange | undefined): SeqRange | undefined {
-  if (!a || !b) return a ?? b;
-  if (b.from > a.to + 1 || a.from > b.to + 1) return undefined;
-  return { from: Math.min(a.from, b.from), to: Math.max(a.to, b.to) };
-}
 
 export class Streams {
   private readonly inflight = new Map<string, Promise<Array<{ seq: number }>>>();
@@ -105,10 +60,6 @@ export class Streams {
 
   private states(socket: Socket): Map<string, StreamState> {
     return (socket.data.streams ??= new Map());
-  }
-
-  private fresh(cursor: number, options: { explicit: boolean; agentId?: string | undefined }): StreamState {
-    return { cursor, catchingUp: false, lapsed: false, pending: new Map(), pendingBytes: 0, repairTimer: undefined, ...options };
   }
 
   get(socket: Socket, kind: StreamKind, id: string): StreamState | undefined {
@@ -129,7 +80,7 @@ export class Streams {
   init(socket: Socket, kind: StreamKind, id: string, head: number, options: { explicit: boolean; agentId?: string }): void {
     const key = streamKey(kind, id);
     const states = this.states(socket);
-    if (!states.has(key)) states.set(key, this.fresh(head, options));
+    if (!states.has(key)) states.set(key, freshState(head, options));
   }
 
   /**
@@ -147,12 +98,12 @@ export class Streams {
     const from = sent && since >= sent.from - 1 ? Math.max(since, sent.to) : since;
     const skip = carriedSkip ?? (sent && from < sent.to ? sent : undefined);
     const st: StreamState = {
-      ...this.fresh(from, { explicit: options.explicit || !!old?.explicit, agentId: options.agentId ?? old?.agentId }),
+      ...freshState(from, { explicit: options.explicit || !!old?.explicit, agentId: options.agentId ?? old?.agentId }),
       sent,
       skip,
       catchingUp: true,
     };
-    if (old) for (const [seq, m] of old.pending) if (seq > from) this.hold(st, seq, m);
+    if (old) for (const [seq, m] of old.pending) if (seq > from) hold(st, seq, m);
     states.set(key, st);
     return { from, skip };
   }
@@ -216,7 +167,7 @@ export class Streams {
     for (const socket of sockets) {
       const st = this.states(socket).get(key);
       if (st && !st.catchingUp && st.pending.size === 0 && seq === st.cursor + 1) {
-        this.markSent(st, seq);
+        markSent(st, seq);
         ready.push(socket);
       } else this.offer(socket, kind, id, seq, message);
     }
@@ -232,12 +183,12 @@ export class Streams {
     if (!st) {
       // First message of a stream this socket gets without having watched it (an owner's
       // other tab, a group member): start from here.
-      st = this.fresh(seq - 1, { explicit: false });
+      st = freshState(seq - 1, { explicit: false });
       states.set(key, st);
     }
     if (seq <= st.cursor || contains(st.skip, seq)) return;
     if (st.catchingUp || seq !== st.cursor + 1) {
-      if (!st.lapsed) this.hold(st, seq, message);
+      if (!st.lapsed) hold(st, seq, message);
       if (!st.catchingUp) this.scheduleRepair(socket, kind, id, st);
       return;
     }
@@ -245,39 +196,16 @@ export class Streams {
     if (st.pending.size) this.drain(socket, kind, id, st);
   }
 
-  private hold(st: StreamState, seq: number, message: unknown): void {
-    if (st.pending.has(seq)) return;
-    const bytes = messageBytes(message);
-    if (st.pending.size >= MAX_PENDING || st.pendingBytes + bytes > MAX_PENDING_BYTES) {
-      st.overflowed = true;
-      return;
-    }
-    st.pending.set(seq, message);
-    st.pendingBytes += bytes;
-  }
-
-  private unhold(st: StreamState, seq: number): void {
-    const m = st.pending.get(seq);
-    if (m === undefined) return;
-    st.pending.delete(seq);
-    st.pendingBytes -= messageBytes(m);
-  }
-
-  private markSent(st: StreamState, seq: number): void {
-    st.cursor = seq;
-    st.sent = union(st.sent, { from: seq, to: seq }) ?? { from: seq, to: seq };
-  }
-
   private send(socket: Socket, kind: StreamKind, id: string, st: StreamState, seq: number, message: unknown): void {
-    this.markSent(st, seq);
+    markSent(st, seq);
     this.sources[kind].send(socket, id, message);
   }
 
   private drain(socket: Socket, kind: StreamKind, id: string, st: StreamState): void {
-    for (const seq of [...st.pending.keys()]) if (seq <= st.cursor) this.unhold(st, seq);
+    for (const seq of [...st.pending.keys()]) if (seq <= st.cursor) unhold(st, seq);
     let next: unknown;
     while ((next = st.pending.get(st.cursor + 1)) !== undefined && socket.connected) {
-      this.unhold(st, st.cursor + 1);
+      unhold(st, st.cursor + 1);
       this.send(socket, kind, id, st, st.cursor + 1, next);
     }
     if (st.pending.size || st.overflowed) this.scheduleRepair(socket, kind, id, st);

@@ -15,7 +15,7 @@ import { demoHandler } from "../../src/cli/demo-agent.js";
 import { readAgentEvent, type AgentEvent } from "../../src/domain/turns/events.js";
 import type { TurnRequest } from "../../src/realtime/protocol.js";
 import { scriptedAnswer, startSocketAgent } from "../support/socket-agent.js";
-import { waiters } from "../support/waiters.js";
+import { until, waiters } from "../support/waiters.js";
 
 const KEY = "g_agent_demo-test-key";
 const QUESTION = "How do I rotate the master key of my workspace?";
@@ -212,7 +212,9 @@ describe("demo agent", () => {
     await hub.until(() => hub.eventsOf(turnId).some((e) => (e as { type?: string }).type === "content_delta"), "the answer to start");
     hub.serving[0]!.emit("turn:cancel", { turnId });
     await hub.until(() => hub.eventsOf(turnId).some((e) => (e as { type?: string }).type === "done"), "done");
-    await new Promise((r) => setTimeout(r, 300)); // nothing may follow done
+    // Nothing may follow done: a whole later answer, paced like this one, comes after it on the same socket.
+    const later = hub.request(hub.serving[0]!, "And after that?");
+    await hub.until(() => hub.eventsOf(later.turnId).some((e) => (e as { type?: string }).type === "done"), "a later turn's done");
     const types = validated(hub.eventsOf(turnId)).map((e) => e.type);
     expect(types.slice(-2)).toEqual(["message_end", "done"]);
     expect(validated(hub.eventsOf(turnId)).at(-2)).toMatchObject({ finishReason: "cancelled" });
@@ -241,9 +243,7 @@ describe("demo agent", () => {
 
     const refused: AgentClientLogEntry[] = [];
     startDemo(refused, "g_agent_wrong");
-    for (let waited = 0; refused.filter((e) => e.event === "connect_error").length < 2 && waited < 5000; waited += 20) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(() => refused.filter((e) => e.event === "connect_error").length >= 2, "two refused connects", 5000);
     const errors = refused.filter((e) => e.event === "connect_error");
     expect(errors.length).toBeGreaterThanOrEqual(2);
     expect(errors[0]!.message).toContain("unauthorized");
@@ -287,9 +287,7 @@ describe("agenthub agent demo (the CLI)", () => {
     const { turnId } = hub.request(hub.serving[0]!, QUESTION);
     await hub.until(() => hub.eventsOf(turnId).some((e) => (e as { type?: string }).type === "done"), "done", 10_000);
     validated(hub.eventsOf(turnId));
-    for (let waited = 0; !cli.stderr().includes(`"turn":"${turnId}"`) && waited < 2000; waited += 20) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(() => cli.stderr().includes(`"turn":"${turnId}"`), "the CLI's line about the turn", 2000);
     const turnLine = cli.stderr().split("\n").find((l) => l.includes(`"turn":"${turnId}"`));
     expect(JSON.parse(turnLine!)).toMatchObject({ turn: turnId, session: "ses_demo", outcome: "stop" });
     cli.child.kill("SIGTERM");

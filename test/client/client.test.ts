@@ -12,8 +12,6 @@ import { until as waitUntil } from "../support/waiters.js";
 
 const cluster = useCluster();
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 const until = (predicate: () => boolean, what: string, timeoutMs = 15_000) => waitUntil(predicate, what, timeoutMs, 20);
 
 /** Cuts the client's connection as a network failure would (its TCP socket destroyed). */
@@ -90,7 +88,8 @@ describe("realtime resume", () => {
       const publishing = (async () => {
         for (let i = 5; i < total; i++) {
           await (i % 2 ? a : b).messages.append(agentId, session.id, { role: "user", content: `m ${i}` });
-          if (i % 10 === 0) await sleep(5);
+          // Paced by delivery, not by time: at most 20 ahead, so the cuts below land mid-stream.
+          if (i % 10 === 0) await until(() => seqs.length >= i - 20, "delivery to keep up");
         }
       })();
       await until(() => seqs.length >= 30, "the stream under way");
@@ -100,10 +99,12 @@ describe("realtime resume", () => {
       expect(seqs.length, "cut while messages were still being published").toBeLessThan(total);
       await publishing;
       await until(() => seqs.length >= total, `all ${total} messages (have ${seqs.length})`);
-      await sleep(300); // nothing may follow
-      expect(seqs).toEqual(range(1, total));
+      // Nothing may follow: a later message on the same stream arrives after anything repeated would.
+      await a.messages.append(agentId, session.id, { role: "user", content: "last" });
+      await until(() => seqs.includes(total + 1), "a later message");
+      expect(seqs).toEqual(range(1, total + 1));
       expect(nodes.slice(0, 3)).toEqual([cluster.a.url, cluster.b.url, cluster.a.url]);
-      expect(rt.position("session", session.id)).toBe(total);
+      expect(rt.position("session", session.id)).toBe(total + 1);
     } finally {
       await rt.close();
     }
@@ -131,8 +132,10 @@ describe("realtime resume", () => {
       cut(rt);
       await publishing;
       await until(() => seqs.length >= total, `all ${total} channel messages (have ${seqs.length})`);
-      await sleep(300);
-      expect(seqs).toEqual(range(1, total));
+      // Nothing may follow: a later message on the same channel arrives after anything repeated would.
+      await agent.channels.publish(channel.id, { agentId, message: "last" });
+      await until(() => seqs.includes(total + 1), "a later message");
+      expect(seqs).toEqual(range(1, total + 1));
       expect(nodes.slice(0, 2)).toEqual([cluster.b.url, cluster.a.url]);
     } finally {
       await rt.close();
@@ -246,7 +249,8 @@ describe("a hub stopped", () => {
       const publishing = (async () => {
         for (let i = 0; i < total; i++) {
           await b.messages.append(agentId, session.id, { role: "user", content: `k ${i}` });
-          if (i % 10 === 0) await sleep(10);
+          // Paced by delivery, not by time: at most 20 ahead, so the kill below lands mid-stream.
+          if (i % 10 === 0) await until(() => seqs.length >= i - 20, "delivery to keep up");
         }
       })();
       await until(() => seqs.length >= 20, "the stream under way");
@@ -254,8 +258,10 @@ describe("a hub stopped", () => {
       expect(seqs.length, "killed while messages were still being published").toBeLessThan(total);
       await publishing;
       await until(() => seqs.length >= total, `all ${total} messages (have ${seqs.length})`);
-      await sleep(300);
-      expect(seqs).toEqual(range(1, total));
+      // Nothing may follow: a later message on the same stream arrives after anything repeated would.
+      await b.messages.append(agentId, session.id, { role: "user", content: "last" });
+      await until(() => seqs.includes(total + 1), "a later message");
+      expect(seqs).toEqual(range(1, total + 1));
       expect(nodes).toEqual([cluster.a.url, cluster.b.url]);
     } finally {
       await rt.close();

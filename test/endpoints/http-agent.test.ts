@@ -7,6 +7,7 @@ import type { Resolver } from "../../src/endpoints/address-guard.js";
 import { AgentCallError, DEFAULT_HTTP_AGENT_OPTIONS, isAbortError, streamHttpAgent, type HttpAgentOptions, type HttpAgentRequest } from "../../src/endpoints/http-agent.js";
 import { WebhookReplayGuard, newEndpointSecret, verifyWebhook } from "../../src/endpoints/signature.js";
 import { answer, startAgentServer, type AgentServer } from "../support/agent-server.js";
+import { until } from "../support/waiters.js";
 
 const secret = newEndpointSecret();
 let agent: AgentServer;
@@ -208,13 +209,13 @@ describe("streamHttpAgent", () => {
     expect(reasonOf(error)).toBe("no event for 200 ms");
     expect(error).toMatchObject({ beforeFirstByte: false });
     expect(agent.requests).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(agent.requests[0]!.cutShort).toBe(true);
+    await until(() => agent.requests[0]!.cutShort, "the server to see the connection close");
   });
 
   it("counts SSE comments as life, and a slow consumer's time as no silence", async () => {
     const ping = { raw: ": ping\n\n", delayMs: 100 };
     agent.script({ steps: [ping, ping, ping, ping, { event: "content_delta", data: { delta: "a" } }, { event: "content_delta", data: { delta: "b" }, delayMs: 20 }, { event: "done", delayMs: 20 }] });
+    // The consumer's own time is what is under test: longer than idleMs, on purpose.
     const slow = () => new Promise((r) => setTimeout(r, 300));
     const { events, error } = await run(call(), options({ timeouts: { idleMs: 250 } }), slow);
     expect(error).toBeUndefined();
@@ -237,14 +238,14 @@ describe("streamHttpAgent", () => {
     expect(events).toHaveLength(1);
     expect(isAbortError(error)).toBe(true);
     expect(error!.cause).toBe("cancelled");
-    await new Promise((r) => setTimeout(r, 20));
-    expect(agent.requests[0]!.cutShort).toBe(true);
+    await until(() => agent.requests[0]!.cutShort, "the server to see the connection close");
   });
 
   it("aborts while waiting for the first byte, and sends nothing when already aborted", async () => {
     agent.script({ firstByteDelayMs: 300, ...answer([]) });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
+    // Abort once the server holds the request, i.e. while the call waits for its first byte.
+    void until(() => agent.requests.length === 1, "the request at the server").then(() => controller.abort());
     const started = Date.now();
     const first = await run(call({ signal: controller.signal }), options({ retries: 2 }));
     expect(isAbortError(first.error)).toBe(true);
@@ -252,8 +253,10 @@ describe("streamHttpAgent", () => {
     agent.requests.length = 0;
     const second = await run(call({ signal: AbortSignal.abort() }), options());
     expect(isAbortError(second.error)).toBe(true);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(agent.requests).toHaveLength(0);
+    // A later call's request reaches the server; the aborted one's, had it been sent, would have first.
+    agent.script(answer([]));
+    expect((await run(call({ messageId: "m_later" }), options())).error).toBeUndefined();
+    expect(agent.requests.map((r) => r.headers["x-sharely-message-id"])).toEqual(["m_later"]);
   });
 
   it("stops reading and hangs up when the consumer stops early", async () => {
@@ -262,8 +265,7 @@ describe("streamHttpAgent", () => {
       expect(e.type).toBe("content_delta");
       break;
     }
-    await new Promise((r) => setTimeout(r, 20));
-    expect(agent.requests[0]!.cutShort).toBe(true);
+    await until(() => agent.requests[0]!.cutShort, "the server to see the hang-up");
   });
 
   it("fails on an oversized event, complete or still buffering", async () => {

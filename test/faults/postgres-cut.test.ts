@@ -37,6 +37,7 @@ describe("Postgres cut for 10 s", () => {
       async fault() {
         const faultAt = Date.now();
         proxy.cut("hold");
+        // The cut's length is the fault under test: it must outlast FAIL_WITHIN_MS, or a hang would pass unseen.
         await sleep(OUTAGE_MS);
         proxy.restore();
         return { faultAt, restoredAt: Date.now() };

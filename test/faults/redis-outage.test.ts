@@ -28,6 +28,7 @@ describe("Redis stopped for 10 s", () => {
       async fault() {
         const faultAt = Date.now();
         await redis.stop();
+        // The outage's length is the fault under test: it must outlast ANSWER_WITHIN_MS, or a hang would pass unseen.
         await sleep(OUTAGE_MS);
         await redis.start();
         return { faultAt, restoredAt: Date.now() };

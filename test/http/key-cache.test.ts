@@ -13,6 +13,7 @@ import { useCluster } from "../support/cluster.js";
 import { makeAgent, uniq } from "../support/factories.js";
 import { useHub } from "../support/hub.js";
 import { expectProblem } from "../support/problem.js";
+import { untilPast } from "../support/waiters.js";
 
 const SCOPES = ["channels:read", "channels:publish", "sessions:read"];
 const publish = (agentId: string) => ({ agentId, message: "hello" });
@@ -68,8 +69,8 @@ describe("the key cache on two hub processes", () => {
   it("refuses an expired key on both nodes as soon as it expires, cached on both before", async () => {
     const { agentId, channel, key, expiresAt } = await setup(1);
     for (const url of [c.a.url, c.b.url]) expect((await api(url, key).get("/api/me")).status).toBe(200);
-    // The key lives about a second: wait until Postgres' expiry has passed, no longer.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(expiresAt!) - Date.now()) + 50));
+    // The key lives about a second (the least allowed): wait until Postgres' expiry has passed, no longer.
+    await untilPast(expiresAt!);
     for (const url of [c.a.url, c.b.url]) {
       expectProblem(await api(url, key).get("/api/me"), "unauthorized");
       expectProblem(await api(url, key).post(`/team-channels/${channel}/messages`, publish(agentId)), "unauthorized");

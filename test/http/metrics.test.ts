@@ -15,6 +15,7 @@ import { spawnHub, startTestHub, useHub } from "../support/hub.js";
 import { expectProblem, problemType } from "../support/problem.js";
 import { scriptedAnswer, startSocketAgent, type SocketAgent } from "../support/socket-agent.js";
 import { connect, type Client } from "../support/sockets.js";
+import { pollUntil } from "../support/waiters.js";
 
 const TOKEN = "metrics-token-0123456789";
 /** On Redis, with the metrics token set. */
@@ -59,14 +60,8 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
 }
 
 /** Scrapes until `predicate` holds over the text (for what settles after the client's view, like a disconnect). */
-async function scrapeUntil(predicate: (text: string) => boolean, what: string, url = hub.url, token: string | undefined = TOKEN): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const text = await scrape(url, token);
-    if (predicate(text)) return text;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function scrapeUntil(predicate: (text: string) => boolean, what: string, url = hub.url, token: string | undefined = TOKEN): Promise<string> {
+  return pollUntil(() => scrape(url, token), predicate, what);
 }
 
 const FAMILIES = [

@@ -9,7 +9,9 @@ import { makeAgent, makeSession, makeWorkspace, uniq, type TestWorkspace } from 
 import { spawnHub, type HubProcess } from "../support/hub.js";
 import { expectProblem, ackProblem } from "../support/problem.js";
 import { connect, connectError } from "../support/sockets.js";
+import { pollUntil, until } from "../support/waiters.js";
 
+const METRICS_TOKEN = "metrics-token-0123456789";
 let hub: HubProcess;
 let ws: TestWorkspace;
 const output: string[] = [];
@@ -22,6 +24,7 @@ beforeAll(async () => {
       PUBLIC_RATE_LIMIT_PER_10S: "8",
       SOCKETS_PER_CREDENTIAL: "2",
       SOCKET_MAX_STREAMS: "2",
+      METRICS_TOKEN,
     },
     onOutput: (text) => output.push(text),
   });
@@ -49,7 +52,8 @@ describe("headers", () => {
     const link = await alice.post(`/api/agents/${agentId}/sessions/${session.id}/share`, {});
     const token = link.body.token as string;
     expect((await api(hub.url).get(`/api/shared/${token}`)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 200));
+    // The request's log line, once written, is the one that could have carried the token.
+    await until(() => output.join("\n").includes("/api/shared/[redacted]"), "the shared read's log line");
     const logs = output.join("\n");
     expect(logs).toContain("/api/shared/[redacted]");
     expect(logs).not.toContain(token);
@@ -63,7 +67,8 @@ describe("caps", () => {
     const second = await connect(hub.url, key);
     expect(await connectError(hub.url, key)).toBe("too many connections");
     second.close();
-    await new Promise((r) => setTimeout(r, 200));
+    // The hub counts it gone once its socket leaves (read from /metrics: no log line says so).
+    await pollUntil(() => api(hub.url, METRICS_TOKEN).get("/metrics").then((r) => r.text), (text) => /^agenthub_sockets_connected\{kind="master"\} 1$/m.test(text), "the hub to see the second socket leave");
     const third = await connect(hub.url, key);
     const channels = [];
     for (let i = 0; i < 3; i++) channels.push((await api(hub.url, key).post("/team-channels", { name: uniq("c") })).body.id as string);

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { DomainEvent } from "../../src/domain/events.js";
 import { redisTransport } from "../../src/realtime/transport.js";
 import { REDIS_URL } from "../support/env.js";
+import { until } from "../support/waiters.js";
 
 const log = pino({ level: "silent" });
 const clients: Redis[] = [];
@@ -40,13 +41,16 @@ describe("the Redis event transport", () => {
     expect(a.received.map((r) => (r.event as { seq: number }).seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
 
     await a.transport.settled();
-    const deadline = Date.now() + 5000;
-    while (b.received.length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    // Time for any echo to come back to A as well.
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => b.received.length >= 20, "B to receive A's 20 events");
+    // A third process publishes after all of them: once A and B have it from Redis, any echo of
+    // A's events (to A) or second copy (to B) would have come before it on the same channel.
+    const marker = await node(channel);
+    marker.transport.publish(event(21));
+    await until(() => a.received.length >= 21 && b.received.length >= 21, "A and B to receive a later event from Redis");
 
-    expect(a.received).toHaveLength(20);
-    expect(b.received.map((r) => (r.event as { seq: number }).seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const seqs = Array.from({ length: 21 }, (_, i) => i + 1);
+    expect(a.received.map((r) => (r.event as { seq: number }).seq)).toEqual(seqs);
+    expect(b.received.map((r) => (r.event as { seq: number }).seq)).toEqual(seqs);
     for (const r of b.received) {
       expect(r.event).not.toHaveProperty("origin");
       expect(r.event).not.toHaveProperty("publishedAt");
@@ -84,8 +88,7 @@ describe("the Redis event transport", () => {
     const channel = `test:${randomUUID()}:events`;
     const a = await node(channel);
     await a.pub.publish(channel, JSON.stringify(event(7)));
-    const deadline = Date.now() + 5000;
-    while (!a.received.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await until(() => a.received.length > 0, "the event from another tool");
     expect(a.received).toEqual([{ event: event(7), publishedAt: undefined }]);
   });
 });

@@ -13,6 +13,7 @@ import { addToTeam, makeAgent, makeKey, makeSession, uniq } from "../support/fac
 import { ackProblem, expectProblem } from "../support/problem.js";
 import { scriptedAnswer, startSocketAgent, type SocketAgent, type TurnScript } from "../support/socket-agent.js";
 import type { Client } from "../support/sockets.js";
+import { pollUntil } from "../support/waiters.js";
 
 const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" });
 const agents: SocketAgent[] = [];
@@ -93,7 +94,8 @@ describe("turns over a serving socket", () => {
     const text = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");
     const { alice, sessionId, path } = await socketServed({ kind: "events", events: scriptedAnswer(text, { wordsPerChunk: 1, delayMs: 25 }) });
     const { turn } = (await alice.post(`${path}/turns`, { content: "count" })).body;
-    await new Promise((r) => setTimeout(r, 400));
+    // Mid-turn: the hub has recorded a few of its events (and the agent has more to send).
+    await pollUntil(() => alice.get(`${path}/turns/${turn.id}`).then((r) => r.body), (t) => (t.snapshot?.content ?? "").trim().split(" ").length >= 3, "a few words recorded");
     const late = await cluster.open(cluster.b.url, await cluster.ws.token("alice"));
     const ack = await late.emitAck("session:watch", { sessionId });
     expect(ack.turns).toHaveLength(1);
@@ -142,7 +144,7 @@ describe("turns over a serving socket", () => {
     const leaving = await socketServed({ kind: "disconnect", after: 3, events: scriptedAnswer("never finished because the socket goes away") });
     const t2 = (await leaving.alice.post(`${leaving.path}/turns`, { content: "hi" })).body.turn;
     const status = async () => (await leaving.alice.get(`${leaving.path}/turns/${t2.id}`)).body;
-    for (let i = 0; i < 50 && (await status()).status !== "failed"; i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(status, (t) => t.status === "failed", "the turn to be failed");
     expect(await status()).toMatchObject({ status: "failed", error: "the agent's socket disconnected mid-turn" });
   });
 
@@ -157,7 +159,7 @@ describe("turns over a serving socket", () => {
     await second.until(() => second.requests.length === 1, "the turn handed over", 10_000);
     expect(second.requests[0]!.turnId).toBe(turn.id);
     const status = async () => (await alice.get(`${path}/turns/${turn.id}`)).body;
-    for (let i = 0; i < 50 && (await status()).status !== "completed"; i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(status, (t) => t.status === "completed", "the turn to be completed");
     expect(await status()).toMatchObject({ status: "completed", snapshot: { content: "Taken over." } });
   });
 
@@ -168,7 +170,7 @@ describe("turns over a serving socket", () => {
     const path = `/api/agents/${agentId}/sessions/${session.id}`;
     const { turn } = (await alice.post(`${path}/turns`, { content: "anyone?" })).body;
     const status = async () => (await alice.get(`${path}/turns/${turn.id}`)).body;
-    for (let i = 0; i < 30 && (await status()).status !== "failed"; i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(status, (t) => t.status === "failed", "the turn to be failed");
     expect(await status()).toMatchObject({ status: "failed", error: expect.stringMatching(/no server_url and no socket serving it/) });
   });
 });
@@ -246,7 +248,7 @@ describe("turns over an HTTP agent server", () => {
     const path = `/api/agents/${agentId}/sessions/${session.id}`;
     const { turn } = (await alice.post(`${path}/turns`, { content: "hi" })).body;
     const status = async () => (await alice.get(`${path}/turns/${turn.id}`)).body;
-    for (let i = 0; i < 100 && (await status()).status !== "failed"; i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(status, (t) => t.status === "failed", "the turn to be failed");
     expect(await status()).toMatchObject({ status: "failed", error: expect.stringMatching(/500/) });
     // The server is at a private address (allowed here): its body is not read back to the asker.
     expect((await status()).error).toBe("the agent server answered 500 (not quoted: the server is at a private address)");

@@ -139,7 +139,8 @@ describe("fair broadcasts", () => {
     const got = record(r, ["m"]);
     expect(writes.send(r.sockets, "m", { n: 1 })).toBe(1);
     await until(() => got[1]!.length === 1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Its client sees the server's disconnect: anything queued before it would have arrived first.
+    await until(() => !r.clients[0]!.connected, "the cut client to see its disconnect");
     expect(got[0]).toEqual([]);
   });
 

@@ -53,3 +53,16 @@ export async function until(predicate: () => boolean, what = "a condition", time
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/**
+ * Waits until `moment` is `marginMs` past, by this machine's clock. Only for expiry itself under
+ * test, where a real clock decides (a key's `expires_at` is compared with Postgres's now() and
+ * this machine's, not with an injectable clock): callers make the moment the soonest the hub
+ * allows (`expires_in_seconds: 1`), so the wait is the key's own life and no longer.
+ */
+export async function untilPast(moment: string | number, marginMs = 50): Promise<void> {
+  const at = typeof moment === "number" ? moment : Date.parse(moment);
+  if (!Number.isFinite(at)) throw new Error(`untilPast: not a moment: ${moment}`);
+  const left = at + marginMs - Date.now();
+  if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+}

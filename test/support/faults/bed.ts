@@ -228,15 +228,23 @@ export async function runFault(bed: FaultBed, options: RunOptions): Promise<RunR
   try {
     poller.start();
     publisher.start();
+    // The steady state before the fault, and the publishing after recovery, last a set time: they
+    // are part of the scenario (load over time), not waits for something to happen.
     await sleep(options.warmupMs ?? 3000);
     for (const h of bed.live()) h.baselineRss = rssMb(h.pid);
     const times = await options.fault(bed, state);
     await waitFor(() => bed.live().every((h) => poller.firstReady(h.name, times.restoredAt) !== undefined), 20_000);
     await sleep(options.afterMs ?? 4000);
     await publisher.stop();
-    await sleep(1500);
+    // The last publishes arrive live, as they would have anyway (bounded as before); the
+    // catch-up watch below repairs whatever did not.
+    await waitFor(() => haveAll(clients, publisher.okSeqs()), 1500, 50);
     await Promise.allSettled(clients.map((c) => c.catchUp()));
-    await sleep(500);
+    // Nothing more may arrive: a message published now reaches each client after anything its
+    // hub still had to send it on the channel (one ordered stream per socket), so once every
+    // client has it, a late duplicate would have shown.
+    const marker = await publishMarker(bed);
+    if (marker === undefined || !(await waitFor(() => haveAll(clients, [marker]), 10_000, 50))) await sleep(500);
     await poller.stop();
 
     const ok = publisher.okSeqs().sort((x, y) => x - y);
@@ -328,4 +336,20 @@ export function expectHealthyHubs(bed: FaultBed, result?: RunResult): void {
 /** Publishes whose request overlapped [from, to). */
 export function publishesDuring(results: PublishResult[], from: number, to: number): PublishResult[] {
   return results.filter((r) => r.start < to && r.end >= from);
+}
+
+/** Every client has received every one of `seqs`. */
+export function haveAll(clients: Array<{ seqs(): number[] }>, seqs: number[]): boolean {
+  return clients.every((c) => {
+    const got = new Set(c.seqs());
+    return seqs.every((s) => got.has(s));
+  });
+}
+
+/** Publishes one message outside the workload (on the first live hub); its seq, or undefined if refused. */
+async function publishMarker(bed: FaultBed): Promise<number | undefined> {
+  const url = bed.live()[0]?.url;
+  if (!url) return undefined;
+  const res = await api(url, bed.agentKey).post(`/team-channels/${bed.channelId}/messages`, { agentId: bed.agentId, message: "fault-suite marker" });
+  return res.status === 201 && typeof res.body?.seq === "number" ? res.body.seq : undefined;
 }
