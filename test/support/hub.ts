@@ -90,8 +90,9 @@ export async function spawnHub(options: HubOptions = {}): Promise<HubProcess> {
     lines.push(String(d));
     options.onOutput?.(String(d));
   });
+  // Generous: a hub on PGlite (the embedded default) migrates at start, slow on a busy 2-core machine.
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${lines.join("")}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${lines.join("")}`)), 60_000);
     child.once("exit", (code) => reject(new Error(`hub exited with ${code}:\n${lines.join("")}`)));
     createInterface({ input: child.stdout! }).on("line", (line) => {
       options.onOutput?.(line);
