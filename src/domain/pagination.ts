@@ -63,7 +63,9 @@ export function decodeActivityCursor(cursor: string): ActivityKey {
   const value = decode(cursor);
   if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string") {
     const activityAt = new Date(value[0]);
-    if (!Number.isNaN(activityAt.getTime())) return { activityAt, id: value[1] };
+    // Dates JavaScript takes but Postgres does not (year -271821) were never given out.
+    const year = activityAt.getUTCFullYear();
+    if (!Number.isNaN(activityAt.getTime()) && year >= 1 && year <= 9999) return { activityAt, id: value[1] };
   }
   throw badCursor();
 }

@@ -1,6 +1,6 @@
 /** Pages bounded in count and bytes (src/domain/pagination.ts). */
 import { describe, expect, it } from "vitest";
-import { decodeSeqCursor, encodeSeqCursor, takePage } from "../../src/domain/pagination.js";
+import { decodeActivityCursor, decodeSeqCursor, encodeActivityCursor, encodeSeqCursor, takePage } from "../../src/domain/pagination.js";
 
 const rows = (n: number, bytes = 10) => Array.from({ length: n }, (_, i) => ({ seq: i + 1, body: "x".repeat(bytes) }));
 const after = (last: { seq: number }) => encodeSeqCursor(last.seq);
@@ -23,5 +23,12 @@ describe("takePage", () => {
   it("refuses cursors it did not give out, and seqs past Postgres integers", () => {
     expect(() => decodeSeqCursor("nonsense")).toThrow(/cursor/);
     expect(() => decodeSeqCursor(encodeSeqCursor(2 ** 31))).toThrow(/cursor/);
+  });
+
+  it("refuses activity cursors with times Postgres cannot hold (found by the fuzz suite: a 500 before)", () => {
+    const far = Buffer.from(JSON.stringify(["-271821-04-20T00:00:00.000Z", "ses_x"])).toString("base64url");
+    expect(() => decodeActivityCursor(far)).toThrow(/cursor/);
+    const key = { activityAt: new Date("2026-12-07T12:00:00.000Z"), id: "ses_x" };
+    expect(decodeActivityCursor(encodeActivityCursor(key))).toEqual(key);
   });
 });
