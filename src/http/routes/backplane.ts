@@ -10,9 +10,8 @@ import { Router } from "@koa/router";
 import compose from "koa-compose";
 import type { Middleware } from "koa";
 import type { AppDeps } from "../../app.js";
-import { addressKey } from "../../auth/client-address.js";
 import { keyKindOf } from "../../auth/principal.js";
-import { NotFound, TooManyRequests, Unauthorized } from "../../errors.js";
+import { NotFound, Unauthorized } from "../../errors.js";
 import {
   CreateServer,
   CreateThread,
@@ -28,7 +27,8 @@ import {
   parse,
 } from "../../schemas.js";
 import type { HubState } from "../context.js";
-import { authenticate, clientAddressOf, rateLimit } from "../rate-limit.js";
+import { authenticate } from "../authenticate.js";
+import { rateLimit } from "../rate-limit.js";
 import { streamTurn } from "../sse.js";
 
 type Deps = Pick<AppDeps, "auth" | "services" | "limits">;
@@ -134,28 +134,26 @@ function workspaceRoutes(v1: Router<HubState>, { services: s, auth }: Deps): voi
 
 /**
  * `POST /workspaces/{workspaceId}/generate-access-key-token`: an API key (master or agent, in
- * `x-api-key`) for a short-lived token acting as it (key-token.ts). Refused keys count against
- * the address like any refused credential.
+ * `x-api-key`) for a short-lived token acting as it (key-token.ts), through the same
+ * authentication middleware as every route: refused keys count against the address.
  */
 function keyExchangeRoutes({ auth, limits }: Deps): Router<HubState> {
   const router = new Router<HubState>();
-  router.post("/workspaces/:workspaceId/generate-access-key-token", async (ctx) => {
-    const address = addressKey(clientAddressOf(ctx));
-    const wait = limits.failedAuth.over(address);
-    if (wait > 0) throw new TooManyRequests(wait);
+  const apiKey = (ctx: { get(header: string): string }) => {
     const key = ctx.get("x-api-key").trim();
-    try {
-      if (!keyKindOf(key)) throw new Unauthorized("Send an API key (g_master_… or g_agent_…) in the x-api-key header");
-      ctx.state.principal = await auth.authenticate(key);
-    } catch (err) {
-      if (err instanceof Unauthorized) await limits.failedAuth.hit(address);
-      throw err;
-    }
-    await rateLimit(limits.perCredential)(ctx, async () => {});
-    if (ctx.state.principal.workspaceId !== ctx.params.workspaceId) throw new NotFound("Workspace");
-    const { roleId } = parse(KeyExchange, ctx.request.body ?? {});
-    ctx.body = { token: await auth.issueKeyToken(ctx.state.principal, roleId) };
-    ctx.status = 201;
-  });
+    if (!keyKindOf(key)) throw new Unauthorized("Send an API key (g_master_… or g_agent_…) in the x-api-key header");
+    return key;
+  };
+  router.post(
+    "/workspaces/:workspaceId/generate-access-key-token",
+    authenticate(auth, limits.failedAuth, apiKey),
+    rateLimit(limits.perCredential),
+    async (ctx) => {
+      if (ctx.state.principal.workspaceId !== ctx.params.workspaceId) throw new NotFound("Workspace");
+      const { roleId } = parse(KeyExchange, ctx.request.body ?? {});
+      ctx.body = { token: await auth.issueKeyToken(ctx.state.principal, roleId) };
+      ctx.status = 201;
+    },
+  );
   return router;
 }
