@@ -1,0 +1,434 @@
+/**
+ * The hand-written part of the OpenAPI document, for the route families not yet moved to a route
+ * table (routes/<family>/table.ts): their operations, response JSON Schemas and examples. It
+ * shrinks family by family; openapi.ts builds the one document from the tables and from this.
+ */
+import { z } from "zod";
+import { HISTORY_MAX } from "../domain/channels/service.js";
+import * as S from "../schemas.js";
+import { SSE_EXAMPLE, T, ex } from "./examples.js";
+import type { Credential, ErrorStatus, HttpMethod } from "./table.js";
+
+export interface Operation {
+  method: HttpMethod;
+  /** OpenAPI form: `/api/agents/{agentId}`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** Who may call it; [] for routes that need no credential. */
+  security: Credential[];
+  /** The JSON body, validated by this schema (src/schemas.ts). */
+  body?: z.ZodType;
+  bodyExample?: unknown;
+  /** The query string, validated by this object schema (src/schemas.ts). */
+  query?: z.ZodType;
+  success: {
+    status: number;
+    description: string;
+    /** A component schema name under #/components/schemas. */
+    schema?: string;
+    example?: unknown;
+    /** `text/event-stream` answers (a turn's events as SSE). */
+    stream?: boolean;
+    contentType?: string;
+  };
+  /** Extra error statuses beyond those implied (401/403/429/503 with a credential, 404 with path params, 422/413 with input). */
+  errors?: ErrorStatus[];
+}
+
+// ---- schemas: request (from src/schemas.ts) and response (the main resources) -----------------
+
+/** JSON Schema (2020-12) of a zod schema as a request takes it: its input side, `$schema` left out. */
+export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: "input", target: "draft-2020-12", unrepresentable: "any" }) as Record<string, unknown>;
+  return rest;
+}
+
+/** Request schemas not exported by src/schemas.ts under a name (made by functions there). */
+const Publish = S.publishSchema(256 * 1024);
+const ChannelHistory = S.channelHistoryQuery(HISTORY_MAX);
+
+/** The component name of every request schema: its export name in src/schemas.ts. */
+const schemaNames = new Map<z.ZodType, string>([
+  [Publish, "PublishChannelMessage"],
+  [ChannelHistory, "ChannelHistoryQuery"],
+]);
+for (const [name, value] of Object.entries(S)) {
+  if (value instanceof z.ZodType && !schemaNames.has(value)) schemaNames.set(value, name);
+}
+
+export function schemaName(schema: z.ZodType): string {
+  const name = schemaNames.get(schema);
+  if (!name) throw new Error("openapi: a request schema that src/schemas.ts does not export (name it in schemaNames)");
+  return name;
+}
+
+const iso = { type: "string", format: "date-time" } as const;
+const nullable = (s: object) => ({ anyOf: [s, { type: "null" }] });
+const str = { type: "string" } as const;
+const int = { type: "integer" } as const;
+const obj = (properties: Record<string, object>, required: string[] = Object.keys(properties)) => ({ type: "object", properties, required });
+
+/** Response schemas of the main resources (what the hub answers; requests are the zod schemas). */
+export const LEGACY_RESPONSE_SCHEMAS: Record<string, object> = {
+  Problem: {
+    type: "object",
+    description: "An RFC 9457 problem: every error answer, and the `error` of a refused socket ack.",
+    properties: {
+      type: { type: "string", description: "A URN naming the kind of problem", examples: ["urn:agenthub:problem:validation"] },
+      title: str,
+      status: int,
+      detail: str,
+      errors: {
+        type: "array",
+        description: "422 only: each bad field",
+        items: obj({ field: str, message: str }),
+      },
+    },
+    required: ["type", "title", "status", "detail"],
+  },
+  Session: obj({
+    id: str,
+    agent_id: nullable(str),
+    owner_id: nullable(int),
+    title: str,
+    archived: { type: "boolean" },
+    created_at: iso,
+    updated_at: iso,
+    last_message_at: nullable(iso),
+    message_count: int,
+  }),
+  SessionPage: obj({ sessions: { type: "array", items: { $ref: "#/components/schemas/Session" } }, next_cursor: nullable(str) }),
+  Message: {
+    type: "object",
+    description: "A whole turn: content and, for an agent's answer, its thinking, tool calls, sources, model and usage.",
+    properties: {
+      id: { type: "string", format: "uuid" },
+      role: { enum: ["user", "assistant", "system", "tool"] },
+      content: { anyOf: [str, { type: "array", items: { type: "object", properties: { type: str }, required: ["type"] } }] },
+      thinking: {},
+      toolCalls: { type: "array", items: { type: "object" } },
+      sources: { type: "array", items: { type: "object", properties: { id: str, type: str, title: str, snippet: str }, required: ["id", "type"] } },
+      model: str,
+      finishReason: str,
+      tokenUsage: obj({ inputTokens: int, outputTokens: int, totalTokens: int }),
+      metadata: { type: "object" },
+      seq: { type: "integer", description: "From 1, one more per message of the session" },
+      createdAt: iso,
+    },
+    required: ["id", "role", "content", "seq", "createdAt"],
+  },
+  MessagePage: obj({ messages: { type: "array", items: { $ref: "#/components/schemas/Message" } }, next_cursor: nullable(str) }),
+  Turn: {
+    type: "object",
+    properties: {
+      id: str,
+      session_id: str,
+      agent_id: str,
+      status: { enum: ["queued", "running", "completed", "failed", "cancelled"] },
+      trigger_message_id: str,
+      message_id: str,
+      error: str,
+      created_at: iso,
+      started_at: nullable(iso),
+      ended_at: nullable(iso),
+    },
+    required: ["id", "session_id", "agent_id", "status", "trigger_message_id", "message_id", "created_at", "started_at", "ended_at"],
+  },
+  Channel: obj({ id: str, workspaceId: str, name: str, description: nullable(str), subscribers: { type: "array", items: str }, messageCount: int, createdAt: iso }),
+  ChannelMessage: obj({ id: str, channelId: str, agentId: str, message: str, metadata: nullable({ type: "object" }), seq: int, createdAt: iso }),
+  Group: obj({
+    id: str,
+    workspace_id: str,
+    name: str,
+    agentIds: { type: "array", items: str },
+    allowed_users: { type: "array", items: str },
+    allowed_groups: { type: "array", items: str },
+    created_by: nullable(int),
+    created_at: iso,
+    updated_at: iso,
+  }),
+  ShareLink: obj({ token: str, url: str, expires_at: iso }),
+};
+
+// ---- examples ---------------------------------------------------------------------------------
+
+// ---- the operations ---------------------------------------------------------------------------
+
+const ANY: Credential[] = ["userToken", "masterKey", "agentKey"];
+const V1: Credential[] = ["userToken", "keyToken", "masterKey", "agentKey"];
+
+type Spec = Omit<Operation, "method" | "path" | "operationId" | "summary" | "tags" | "security" | "success"> & {
+  security?: Credential[];
+  /** Shorthand for success: [status, description, schema?, example?]. */
+  ok: [status: number, description: string, schema?: string, example?: unknown] | Operation["success"];
+};
+
+function op(method: HttpMethod, path: string, operationId: string, tags: string | string[], summary: string, spec: Spec): Operation {
+  const { ok, security, ...rest } = spec;
+  const success = Array.isArray(ok)
+    ? { status: ok[0], description: ok[1], ...(ok[2] ? { schema: ok[2] } : {}), ...(ok[3] !== undefined ? { example: ok[3] } : {}) }
+    : ok;
+  return { method, path, operationId, summary, tags: Array.isArray(tags) ? tags : [tags], security: security ?? ANY, success, ...rest };
+}
+
+const list = (key: string, schema: string, example: unknown, cursor = "next_cursor") => ({
+  type: "object",
+  properties: { [key]: { type: "array", items: { $ref: `#/components/schemas/${schema}` } }, [cursor]: nullable(str) },
+  required: [key],
+  example: { [key]: [example], [cursor]: null },
+});
+
+/** Operations on a channel, under both of its bases (`/team-channels` and `/api/team-channels`). */
+function channelOperations(base: string, suffix: string): Operation[] {
+  const id = (name: string) => `${name}${suffix}`;
+  const tag = "Team channels";
+  return [
+    op("post", base, id("createChannel"), tag, "Create a team channel", { body: S.CreateChannel, bodyExample: { name: "incidents", description: "Where agents post incidents" }, ok: [201, "The channel", "Channel", ex.channel], errors: [409] }),
+    op("get", base, id("listChannels"), tag, "List the workspace's channels", { query: S.PageQuery, ok: { status: 200, description: "`{channels, nextCursor}`, by name", example: { channels: [ex.channel], nextCursor: null } } }),
+    op("get", `${base}/{channelId}`, id("getChannel"), tag, "Get a channel", { ok: [200, "The channel", "Channel", ex.channel] }),
+    op("delete", `${base}/{channelId}`, id("deleteChannel"), tag, "Delete a channel", { ok: [204, "Deleted"] }),
+    op("post", `${base}/{channelId}/subscribe`, id("subscribeChannel"), tag, "Subscribe an agent to the channel (idempotent)", { body: S.Subscription, bodyExample: { agentId: "logs-agent" }, ok: [200, "The channel", "Channel", ex.channel] }),
+    op("post", `${base}/{channelId}/unsubscribe`, id("unsubscribeChannel"), tag, "Unsubscribe an agent (idempotent)", { body: S.Subscription, bodyExample: { agentId: "logs-agent" }, ok: [200, "The channel", "Channel", ex.channel] }),
+    op("post", `${base}/{channelId}/messages`, id("publishChannelMessage"), tag, "Broadcast a message to the channel's subscribers", {
+      description: "`message` and `metadata` together are at most MESSAGE_MAX_BYTES. The same `id` again with the same body answers 200 with the stored message; another body, 409.",
+      body: Publish,
+      bodyExample: { agentId: "logs-agent", message: "Disk 91% on db-2", metadata: { host: "db-2" } },
+      ok: [201, "The stored message (200 when the same `id` was sent before with the same body)", "ChannelMessage", ex.channelMessage],
+      errors: [409],
+    }),
+    op("get", `${base}/{channelId}/messages`, id("channelHistory"), tag, "Channel history", {
+      description: "Without `since` or `cursor`, the most recent `limit` messages, oldest first; with `since`, messages after that time and a `nextCursor` when more follow.",
+      query: ChannelHistory,
+      ok: { status: 200, description: "`{messages, nextCursor}`", example: { messages: [ex.channelMessage], nextCursor: null } },
+    }),
+  ];
+}
+
+export const LEGACY_OPERATIONS: Operation[] = [
+  // operations
+  op("get", "/healthz", "healthz", "Operations", "Liveness: the process is up", { security: [], ok: [200, "`{status: \"ok\"}`", undefined, { status: "ok" }] }),
+  op("get", "/readyz", "readyz", "Operations", "Readiness: the database (and Redis) answer", { security: [], ok: [200, "Ready", undefined, { status: "ready" }], errors: [503] }),
+  op("get", "/metrics", "metrics", "Operations", "Prometheus metrics", {
+    description: "Protected by `METRICS_TOKEN` (as a Bearer token) when it is set.",
+    security: [],
+    ok: { status: 200, description: "Prometheus text exposition format", contentType: "text/plain", example: "# HELP agenthub_sockets_connected …\n" },
+    errors: [401],
+  }),
+  op("get", "/openapi.json", "openapi", "Operations", "This document", { security: [], ok: [200, "The OpenAPI 3.1 document"] }),
+
+  // sessions and messages
+  op("post", "/api/agents/{agentId}/sessions", "createSession", "Sessions", "Start a session with the agent", { body: S.CreateSession, bodyExample: { title: "First questions" }, ok: [201, "The session", "Session", { ...ex.session, message_count: 0, last_message_at: null }] }),
+  op("get", "/api/agents/{agentId}/sessions", "listSessions", "Sessions", "The caller's sessions with the agent (not archived)", { query: S.SessionListQuery, ok: [200, "`{sessions, next_cursor}`", "SessionPage", { sessions: [ex.session], next_cursor: null }] }),
+  op("get", "/api/agents/{agentId}/sessions/archived", "listArchivedSessions", "Sessions", "Archived sessions", { query: S.SessionListQuery, ok: [200, "`{sessions, next_cursor}`", "SessionPage", { sessions: [{ ...ex.session, archived: true }], next_cursor: null }] }),
+  op("delete", "/api/agents/{agentId}/sessions/archived", "deleteArchivedSessions", "Sessions", "Delete every archived session of the caller with this agent", { ok: [204, "Deleted"] }),
+  op("get", "/api/agents/{agentId}/sessions/{sessionId}", "getSession", "Sessions", "Get a session", { ok: [200, "The session", "Session", ex.session] }),
+  op("patch", "/api/agents/{agentId}/sessions/{sessionId}", "renameSession", "Sessions", "Rename a session", { body: S.RenameSession, bodyExample: { title: "Disk alerts" }, ok: [204, "Renamed"] }),
+  op("delete", "/api/agents/{agentId}/sessions/{sessionId}", "deleteSession", "Sessions", "Delete a session (its share links die)", { ok: [204, "Deleted"] }),
+  op("post", "/api/agents/{agentId}/sessions/{sessionId}/archive", "archiveSession", "Sessions", "Archive a session", { ok: [204, "Archived"] }),
+  op("post", "/api/agents/{agentId}/sessions/{sessionId}/restore", "restoreSession", "Sessions", "Restore an archived session", { ok: [204, "Restored"] }),
+  op("get", "/api/agents/{agentId}/sessions/{sessionId}/messages", "listMessages", "Sessions", "The session's messages, oldest first", {
+    description: "`after_seq` resumes after a seq (instead of `cursor`); `since` only messages created after that time.",
+    query: S.MessagesQuery,
+    ok: [200, "`{messages, next_cursor}`", "MessagePage", { messages: [ex.userMessage, ex.answer], next_cursor: null }],
+  }),
+  op("post", "/api/agents/{agentId}/sessions/{sessionId}/messages", "appendMessage", "Sessions", "Append a message (idempotent by `id`)", {
+    body: S.AppendMessage,
+    bodyExample: { id: "6f1c0a52-8e5b-4c7e-9a43-2b7f0d9c1e11", role: "user", content: "What can you do?" },
+    ok: [201, "The stored message (200: the same `id` and body again, no duplicate)", "Message", ex.userMessage],
+    errors: [409],
+  }),
+
+  // turns
+  op("post", "/api/agents/{agentId}/sessions/{sessionId}/turns", "startTurn", "Turns", "Start a turn: store the user's message and run the agent", {
+    description:
+      "Answers 202 `{turn, message}`. With `Accept: text/event-stream` the answer is 200 and the turn's events as SSE (`event: <type>`, `data: {threadId, messageId, …}`) until `done`. A turn already running on the session: 409.",
+    body: S.StartTurn,
+    bodyExample: { content: "What can you do?" },
+    ok: { status: 202, description: "`{turn, message}` (or, with `Accept: text/event-stream`, 200 and the event stream)", example: { turn: { ...ex.turn, status: "queued", started_at: null }, message: ex.userMessage }, stream: true },
+    errors: [409],
+  }),
+  op("get", "/api/agents/{agentId}/sessions/{sessionId}/turns/{turnId}", "getTurn", "Turns", "A turn, with `seq` and `snapshot` (the answer so far)", {
+    ok: [200, "The turn with `seq` and `snapshot`", undefined, { ...ex.turn, seq: 12, snapshot: { content: "I read ", thinking: [], toolCalls: [], sources: [], metadata: {} } }],
+  }),
+  op("post", "/api/agents/{agentId}/sessions/{sessionId}/turns/{turnId}/cancel", "cancelTurn", "Turns", "Cancel a turn: it ends at once, keeping what arrived before the cancel", { ok: [202, "The turn, already `cancelled` (or as it ended, had it ended first)", "Turn", { ...ex.turn, status: "cancelled", ended_at: T }] }),
+
+  // share links
+  op("post", "/api/agents/{agentId}/sessions/{sessionId}/share", "createShareLink", "Sharing", "Create a share link", { body: S.CreateShare, bodyExample: { expires_in_hours: 24 }, ok: [201, "`{token, url, expires_at}`", "ShareLink", { token: "q3…", url: "https://hub.example.com/shared/q3…", expires_at: T }] }),
+  op("delete", "/api/agents/{agentId}/sessions/{sessionId}/share", "revokeShareLinks", "Sharing", "Revoke the session's share links (they die at once)", { ok: [204, "Revoked"] }),
+  ...["/api/shared/{token}", "/shared/{token}"].map((path, i) =>
+    op("get", path, i === 0 ? "sharedView" : "sharedViewAtLink", "Sharing", "The read-only view of a shared session (no credential)", {
+      description: "An expired, revoked or unknown token answers 404. Answers with `Cache-Control: no-store`, `Referrer-Policy: no-referrer`, `X-Robots-Tag: noindex`.",
+      security: [],
+      query: S.PageQuery,
+      ok: [200, "`{title, session, agent, messages, next_cursor, expires_at}`", undefined, { title: "First questions", session: { id: "ses_4d1b2c", title: "First questions", created_at: T }, agent: { id: "logs-agent", name: "Logs agent" }, messages: [ex.userMessage], next_cursor: null, expires_at: T }],
+      errors: [404, 429],
+    }),
+  ),
+  op("post", "/api/shared/{token}/clone", "cloneShared", "Sharing", "Clone a shared session into a new one of the caller (a user)", { security: ["userToken"], ok: [201, "The new session", "Session", ex.session] }),
+
+  // groups
+  op("get", "/api/groups", "listGroups", "Groups", "Groups the caller belongs to", { query: S.PageQuery, ok: [200, "`{groups, next_cursor}`", undefined, { groups: [ex.group], next_cursor: null }] }),
+  op("post", "/api/groups", "createGroup", "Groups", "Create a group of agents", {
+    body: S.GroupBody,
+    bodyExample: { name: "On-call", agentIds: ["logs-agent", "metrics-agent"], allowed_users: ["bob@example.com"] },
+    ok: [201, "The group", "Group", ex.group],
+  }),
+  op("get", "/api/groups/{groupId}", "getGroup", "Groups", "Get a group", { ok: [200, "The group", "Group", ex.group] }),
+  op("put", "/api/groups/{groupId}", "replaceGroup", "Groups", "Replace a group (creator or master key)", { body: S.GroupBody, bodyExample: { name: "On-call", agentIds: ["logs-agent", "metrics-agent"] }, ok: [200, "The group", "Group", ex.group] }),
+  op("delete", "/api/groups/{groupId}", "deleteGroup", "Groups", "Delete a group (creator or master key)", { ok: [204, "Deleted"] }),
+  op("get", "/api/groups/{groupId}/sessions", "listGroupSessions", "Groups", "Sessions shared in the group", { query: S.PageQuery, ok: [200, "`{sessions, next_cursor}`", undefined, { sessions: [{ group_id: "grp_1a2b3c", session_id: "ses_4d1b2c", added_by: 1, added_at: T }], next_cursor: null }] }),
+  op("post", "/api/groups/{groupId}/sessions/{sessionId}", "shareSessionInGroup", "Groups", "Share a session in the group", { ok: [201, "The group session", undefined, { group_id: "grp_1a2b3c", session_id: "ses_4d1b2c", added_by: 1, added_at: T }] }),
+  op("delete", "/api/groups/{groupId}/sessions/{sessionId}", "unshareSessionInGroup", "Groups", "Stop sharing a session in the group", { ok: [204, "Removed"] }),
+
+  // group conversations: ask the group
+  op("post", "/api/groups/{groupId}/conversations", "createConversation", "Group conversations", "Start a conversation of the group (any member)", {
+    body: S.CreateConversation,
+    bodyExample: { title: "Why is db-2 slow?" },
+    ok: [201, "The conversation: a session with `agent_id: null` and `group_id`", "Session", { ...ex.session, agent_id: null, group_id: "grp_1a2b3c", message_count: 0, last_message_at: null }],
+  }),
+  op("get", "/api/groups/{groupId}/conversations", "listConversations", "Group conversations", "The group's conversations", { query: S.PageQuery, ok: [200, "`{sessions, next_cursor}`", "SessionPage", { sessions: [{ ...ex.session, agent_id: null, group_id: "grp_1a2b3c" }], next_cursor: null }] }),
+  op("get", "/api/groups/{groupId}/conversations/{sessionId}", "getConversation", "Group conversations", "Get a conversation", { ok: [200, "The conversation", "Session", { ...ex.session, agent_id: null, group_id: "grp_1a2b3c" }] }),
+  op("patch", "/api/groups/{groupId}/conversations/{sessionId}", "renameConversation", "Group conversations", "Rename a conversation", { body: S.RenameSession, bodyExample: { title: "db-2 latency" }, ok: [204, "Renamed"] }),
+  op("delete", "/api/groups/{groupId}/conversations/{sessionId}", "deleteConversation", "Group conversations", "Delete a conversation", { ok: [204, "Deleted"] }),
+  op("get", "/api/groups/{groupId}/conversations/{sessionId}/messages", "listConversationMessages", "Group conversations", "The conversation's messages, oldest first (answers carry `agentId`)", {
+    query: S.MessagesQuery,
+    ok: [200, "`{messages, next_cursor}`", "MessagePage", { messages: [ex.userMessage, { ...ex.answer, agentId: "logs-agent" }], next_cursor: null }],
+  }),
+  op("post", "/api/groups/{groupId}/conversations/{sessionId}/ask", "ask", "Group conversations", "Ask the group: the chosen agents answer, each in a turn", {
+    description: "`strategy`: `mentions` (agents named `@agent-id`; the default when any is named), `all` (the default otherwise), `match`, `first`, `round_robin`; `agentIds` narrows the roster. One ask at a time per conversation (409).",
+    body: S.AskBody,
+    bodyExample: { content: "@logs-agent why is db-2 slow?", strategy: "mentions" },
+    ok: [202, "`{ask, message}`", undefined, { ask: { id: "ask_1a2b3c", session_id: "ses_4d1b2c", strategy: "mentions", status: "running", agents: [{ agentId: "logs-agent", turnId: "turn_9a8b7c", status: "queued" }], created_at: T }, message: ex.userMessage }],
+    errors: [409],
+  }),
+  op("get", "/api/groups/{groupId}/conversations/{sessionId}/asks/{askId}", "getAsk", "Group conversations", "Get an ask", { ok: [200, "The ask", undefined, { id: "ask_1a2b3c", session_id: "ses_4d1b2c", strategy: "all", status: "completed", agents: [{ agentId: "logs-agent", turnId: "turn_9a8b7c", status: "completed" }], created_at: T }] }),
+  op("post", "/api/groups/{groupId}/conversations/{sessionId}/asks/{askId}/cancel", "cancelAsk", "Group conversations", "Cancel an ask (its running turns)", { ok: [202, "The ask"] }),
+  op("get", "/api/groups/{groupId}/conversations/{sessionId}/turns/{turnId}", "getConversationTurn", "Group conversations", "A turn of the conversation, with `seq` and `snapshot`", { ok: [200, "The turn with `seq` and `snapshot`"] }),
+  op("post", "/api/groups/{groupId}/conversations/{sessionId}/share", "shareConversation", "Group conversations", "Create a share link for the conversation", { body: S.CreateShare, bodyExample: { expires_in_hours: 24 }, ok: [201, "`{token, url, expires_at}`", "ShareLink"] }),
+  op("delete", "/api/groups/{groupId}/conversations/{sessionId}/share", "revokeConversationShare", "Group conversations", "Revoke the conversation's share links", { ok: [204, "Revoked"] }),
+
+  // team channels, and the same under /api
+  ...channelOperations("/team-channels", ""),
+  ...channelOperations("/api/team-channels", "ViaApi"),
+
+  // knowledge
+  op("post", "/api/knowledge", "createKnowledge", "Knowledge", "Add a knowledge item (master key, admins, keys with knowledge:write)", {
+    body: S.CreateKnowledge,
+    bodyExample: { title: "Refund Policy", content: "Refunds are processed within 5 business days." },
+    ok: [201, "The item", undefined, ex.knowledge],
+  }),
+  op("get", "/api/knowledge", "listKnowledge", "Knowledge", "Knowledge the caller's role may see", { query: S.PageQuery, ok: [200, "`{items, next_cursor}`", undefined, { items: [ex.knowledge], next_cursor: null }] }),
+  op("get", "/api/knowledge/{knowledgeId}", "getKnowledge", "Knowledge", "Get a knowledge item", { ok: [200, "The item", undefined, ex.knowledge] }),
+  op("delete", "/api/knowledge/{knowledgeId}", "deleteKnowledge", "Knowledge", "Delete a knowledge item", { ok: [204, "Deleted"] }),
+
+  // the Agent Backplane (Sharely-compatible)
+  op("post", "/workspaces/{workspaceId}/generate-access-key-token", "generateAccessKeyToken", "Backplane", "Exchange an API key (header `x-api-key`) for a short-lived token acting as it", {
+    security: ["apiKeyHeader"],
+    body: S.KeyExchange,
+    bodyExample: { customerRoleId: "support" },
+    ok: [201, "`{token}`: a JWT living 1 hour (less when the key expires sooner), acting with the role asked for (`roleId` or `customerRoleId`); a role-bound key only with its own (another: 403)", undefined, { token: "eyJhbGciOiJIUzI1NiIsInR5cCI6ImFnZW50aHViLWtleStqd3QifQ…" }],
+    errors: [401, 403, 404, 422, 429, 501],
+  }),
+  op("post", "/v1/workspaces/{workspaceId}/agent/threads", "createThread", "Backplane", "Create a thread (a session) on an agent", {
+    security: V1,
+    body: S.CreateThread,
+    bodyExample: { title: "Support conversation", agentServerId: "logs-agent" },
+    ok: [201, "The thread", undefined, ex.thread],
+  }),
+  op("get", "/v1/workspaces/{workspaceId}/agent/threads", "listThreads", "Backplane", "Threads, newest activity first", { security: V1, query: S.ThreadListQuery, ok: [200, "`{items, nextCursor, hasMore}`", undefined, { items: [ex.thread], nextCursor: null, hasMore: false }] }),
+  op("get", "/v1/workspaces/{workspaceId}/agent/threads/{threadId}", "getThread", "Backplane", "A thread with its messages (oldest first)", { security: V1, ok: [200, "The thread with `messages`", undefined, { ...ex.thread, messages: [] }] }),
+  op("post", "/v1/workspaces/{workspaceId}/agent/threads/{threadId}/messages", "storeThreadMessage", "Backplane", "Store a message in a thread (idempotent by `id`)", {
+    security: V1,
+    body: S.StoreThreadMessage,
+    bodyExample: { id: "6f1c0a52-8e5b-4c7e-9a43-2b7f0d9c1e11", role: "user", content: "How do refunds work?" },
+    ok: [201, "The stored message (200 for the same `id` again, or a draft filled in)", undefined, { id: "6f1c0a52-8e5b-4c7e-9a43-2b7f0d9c1e11", threadId: "ses_4d1b2c", role: "user", content: "How do refunds work?", createdAt: T }],
+    errors: [409],
+  }),
+  op("post", "/v1/workspaces/{workspaceId}/agent/threads/{threadId}/chat", "chatThread", "Backplane", "Chat: a turn on the thread's agent, streamed as SSE until `done`", {
+    security: V1,
+    body: S.ThreadChat,
+    bodyExample: { message: "What can you do?" },
+    ok: { status: 200, description: "The turn's events as SSE", contentType: "text/event-stream", example: SSE_EXAMPLE },
+    errors: [409],
+  }),
+  op("post", "/v1/workspaces/{workspaceId}/agent/rag", "rag", "Backplane", "Role-scoped retrieval over the workspace's knowledge", {
+    security: V1,
+    body: S.RagQuery,
+    bodyExample: { text: "refund policy", topK: 5 },
+    ok: [200, "Matches, best first: `[{id, score, metadata, values: []}]`", undefined, [{ id: "kn_1#0", score: 0.6, metadata: { text: "Refunds are processed…", source: null, knowledgeId: "kn_1", title: "Refund Policy", workspaceId: "ws_8f2k3j", language: null }, values: [] }]],
+  }),
+  op("get", "/v1/workspaces/{workspaceId}/agent/tools", "listTools", "Backplane", "The tools agents may execute", {
+    security: V1,
+    ok: [200, "`{items: [{name, description, inputSchema}]}`", undefined, { items: [{ name: "semantic_search", description: "Search the workspace's knowledge", inputSchema: { type: "object" } }] }],
+  }),
+  op("post", "/v1/workspaces/{workspaceId}/agent/tools/{name}/execute", "executeTool", "Backplane", "Execute a tool", {
+    security: V1,
+    body: S.ToolExecute,
+    bodyExample: { input: { query: "refunds", topK: 3 } },
+    ok: [200, "`{output, sources?}`; a tool that fails: `{output: null, error}`", undefined, { output: [], sources: [] }],
+  }),
+  op("post", "/v1/workspaces/{workspaceId}/agent/servers", "createServer", "Backplane", "Register an agent server (makes an agent)", {
+    security: V1,
+    body: S.CreateServer,
+    bodyExample: { name: "Support bot", url: "http://localhost:8080" },
+    ok: [201, "The server, with `endpointSecret` once", undefined, { id: "support-bot-1a2b3c", name: "Support bot", url: "http://localhost:8080", status: "ACTIVE", metadata: null, endpointSecret: "whsec_…", createdAt: T, updatedAt: T }],
+  }),
+  op("get", "/v1/workspaces/{workspaceId}/agent/servers", "listServers", "Backplane", "Agent servers the caller may use", { security: V1, ok: [200, "`{items}`", undefined, { items: [] }] }),
+  op("get", "/v1/workspaces/{workspaceId}/agent/servers/{serverId}", "getServer", "Backplane", "Get an agent server", { security: V1, ok: [200, "The server"] }),
+  op("patch", "/v1/workspaces/{workspaceId}/agent/servers/{serverId}", "updateServer", "Backplane", "Change an agent server", { security: V1, body: S.UpdateServer, bodyExample: { status: "INACTIVE" }, ok: [200, "The server"] }),
+  op("delete", "/v1/workspaces/{workspaceId}/agent/servers/{serverId}", "deleteServer", "Backplane", "Delete an agent server (its agent and threads)", { security: V1, ok: [204, "Deleted"] }),
+  op("post", "/v1/workspaces/{workspaceId}/api-authenticated", "apiAuthenticated", "Backplane", "Validate a turn token (while its turn runs) or a user token of this workspace", {
+    security: V1,
+    body: S.TokenToValidate,
+    bodyExample: { token: "eyJhbGciOiJIUzI1NiJ9…" },
+    ok: [200, "`{id, user_metadata: {roleId?, customerRoleId?}}`", undefined, { id: "1", user_metadata: { roleId: "support", customerRoleId: "support" } }],
+  }),
+  op("get", "/v1/workspaces/{workspaceId}/rbac-status", "rbacStatus", "Backplane", "Whether RBAC is on", { security: V1, ok: [200, "`{rbacStatus}`", undefined, { rbacStatus: "INACTIVE" }] }),
+  op("put", "/v1/workspaces/{workspaceId}/rbac-status", "switchRbac", "Backplane", "Switch RBAC (master key or admin)", { security: V1, body: S.RbacSwitch, bodyExample: { rbacEnabled: true }, ok: [200, "`{rbacStatus}`", undefined, { rbacStatus: "ACTIVE" }] }),
+];
+
+/** The query parameters of a hand-written operation (path parameters are added by openapi.ts). */
+function queryParameters(o: Operation): object[] {
+  if (!o.query) return [];
+  const schema = jsonSchemaOf(o.query) as { properties?: Record<string, object>; required?: string[] };
+  return Object.entries(schema.properties ?? {}).map(([name, s]) => ({ name, in: "query", required: schema.required?.includes(name) ?? false, schema: s }));
+}
+
+/** The OpenAPI operation object of a hand-written operation (its body the zod schema, rendered by zod-openapi). */
+export function legacyOperationObject(o: Operation, errors: Record<string, object>): Record<string, unknown> {
+  const success: Record<string, unknown> = { description: o.success.description };
+  if (o.success.status !== 204) {
+    const type = o.success.contentType ?? "application/json";
+    const media: Record<string, unknown> = {};
+    if (o.success.schema) media.schema = { $ref: `#/components/schemas/${o.success.schema}` };
+    else if (type === "application/json") media.schema = {};
+    else media.schema = { type: "string" };
+    if (o.success.example !== undefined) media.example = o.success.example;
+    success.content = { [type]: media };
+  }
+  const responses: Record<string, unknown> = { [String(o.success.status)]: success };
+  if (o.success.stream) {
+    responses["200"] = { description: "With `Accept: text/event-stream`: the turn's events as SSE until `done`", content: { "text/event-stream": { schema: { type: "string" }, example: SSE_EXAMPLE } } };
+  }
+  Object.assign(responses, errors);
+  const requestBody = o.body
+    ? {
+        required: ((jsonSchemaOf(o.body) as { required?: string[] }).required?.length ?? 0) > 0,
+        content: { "application/json": { schema: o.body, ...(o.bodyExample !== undefined ? { example: o.bodyExample } : {}) } },
+      }
+    : undefined;
+  const params = queryParameters(o);
+  return {
+    operationId: o.operationId,
+    summary: o.summary,
+    ...(o.description ? { description: o.description } : {}),
+    tags: o.tags,
+    security: o.security.map((name) => ({ [name]: [] })),
+    ...(params.length ? { parameters: params } : {}),
+    ...(requestBody ? { requestBody } : {}),
+    responses,
+  };
+}
