@@ -23,13 +23,11 @@ export function conversationRoutes(router: Router<HubState>, s: Services): void 
   });
   router.patch(one, async (ctx) => {
     const { title } = parse(RenameSession, ctx.request.body);
-    await s.conversations.check(ctx.state.principal, ctx.params.groupId!, ctx.params.sessionId!, "write");
-    await s.sessions.rename(ctx.state.principal, undefined, ctx.params.sessionId!, title);
+    await s.conversations.rename(ctx.state.principal, ctx.params.groupId!, ctx.params.sessionId!, title);
     ctx.status = 204;
   });
   router.delete(one, async (ctx) => {
-    await s.conversations.check(ctx.state.principal, ctx.params.groupId!, ctx.params.sessionId!, "write");
-    await s.sessions.remove(ctx.state.principal, undefined, ctx.params.sessionId!);
+    await s.conversations.remove(ctx.state.principal, ctx.params.groupId!, ctx.params.sessionId!);
     ctx.status = 204;
   });
   router.get(`${one}/messages`, async (ctx) => {
@@ -49,19 +47,16 @@ export function conversationRoutes(router: Router<HubState>, s: Services): void 
     ctx.status = 202;
   });
   router.get(`${one}/turns/:turnId`, async (ctx) => {
-    await s.conversations.check(ctx.state.principal, ctx.params.groupId!, ctx.params.sessionId!, "read");
-    ctx.body = await s.turns.get(ctx.state.principal, undefined, ctx.params.sessionId!, ctx.params.turnId!);
+    ctx.body = await s.conversations.getTurn(ctx.state.principal, ctx.params.groupId!, ctx.params.sessionId!, ctx.params.turnId!);
   });
 
   router.post(`${one}/share`, async (ctx) => {
     const { expires_in_hours } = parse(CreateShare, ctx.request.body);
-    await s.conversations.check(ctx.state.principal, ctx.params.groupId!, ctx.params.sessionId!, "share");
-    ctx.body = await s.shareLinks.create(ctx.state.principal, undefined, ctx.params.sessionId!, expires_in_hours);
+    ctx.body = await s.conversations.share(ctx.state.principal, ctx.params.groupId!, ctx.params.sessionId!, expires_in_hours);
     ctx.status = 201;
   });
   router.delete(`${one}/share`, async (ctx) => {
-    await s.conversations.check(ctx.state.principal, ctx.params.groupId!, ctx.params.sessionId!, "read");
-    await s.shareLinks.revoke(ctx.state.principal, undefined, ctx.params.sessionId!);
+    await s.conversations.revokeShare(ctx.state.principal, ctx.params.groupId!, ctx.params.sessionId!);
     ctx.status = 204;
   });
 }
