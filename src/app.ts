@@ -14,12 +14,9 @@ import { addressRateLimit, rateLimit } from "./http/rate-limit.js";
 import type { LocalRateLimiter, RateLimiter } from "./rate-limit.js";
 import { backplaneRoutes } from "./http/routes/backplane.js";
 import { channelRoutes } from "./http/routes/channels.js";
-import { sessionRoutes } from "./http/routes/sessions.js";
-import { turnRoutes } from "./http/routes/turns.js";
 import { groupRoutes } from "./http/routes/groups.js";
 import { conversationRoutes } from "./http/routes/conversations.js";
 import { knowledgeRoutes } from "./http/routes/knowledge.js";
-import { shareRoutes, sharedViewRoutes } from "./http/routes/shares.js";
 import { openApiRoutes } from "./http/routes/openapi.js";
 import { openApiJson, routeTables } from "./http/routes/index.js";
 import { mount } from "./http/mount.js";
@@ -70,7 +67,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
     openWithoutToken: isEmbedded(deps.config),
   });
   open.use(["/api/shared/:token", "/shared/:token"], addressRateLimit(deps.limits.perAddress));
-  sharedViewRoutes(open, deps.services);
+  mount(open, tables.open);
   openApiRoutes(open, () => openApiJson(tables));
   app.use(open.routes());
 
@@ -93,9 +90,6 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   api.use(rateLimit(deps.limits.perCredential));
   mount(api, tables.api);
   channelRoutes(api, deps.services, deps.config.messageMaxBytes);
-  sessionRoutes(api, deps.services);
-  turnRoutes(api, deps.services);
-  shareRoutes(api, deps.services);
   groupRoutes(api, deps.services);
   conversationRoutes(api, deps.services);
   knowledgeRoutes(api, deps.services);

@@ -4,8 +4,6 @@
  * bad field. A rule written here once holds on every path that takes the same input.
  */
 import { z } from "zod";
-import { AGENT_KEY_SCOPES } from "./auth/principal.js";
-import { ACCESS_LEVELS } from "./domain/agents/policy.js";
 import { SHARE_MAX_HOURS } from "./domain/sharing/policy.js";
 import { MESSAGE_ROLES } from "./domain/sessions/messages.js";
 import { MAX_SEQ } from "./domain/pagination.js";
@@ -79,6 +77,13 @@ export const Uuid = z
 /** A name or title people read: trimmed, not empty, at most 200 characters. */
 export const Title = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
 
+/** An agent server's URL: http(s) only (the SSRF guard decides the rest, in the service). */
+export const ServerUrl = z
+  .string()
+  .max(2000)
+  .refine((v) => /^https?:\/\//i.test(v) && URL.canParse(v), "must be an http(s) URL")
+  .nullable();
+
 /** A server-made id (`ses_…`, `ch_…`) named in a socket payload. */
 const StreamId = z.string().min(1).max(100);
 
@@ -134,40 +139,12 @@ export const MessagesQuery = PageQuery.extend({ since: SinceQuery, after_seq: Se
   { message: "send cursor or after_seq, not both", path: ["after_seq"] },
 );
 /** A history page's query, as the message services take it. */
-export function parseMessagePage(query: unknown): { limit: number; cursor: string | undefined; afterSeq: number | undefined; since: Date | undefined } {
-  const q = parse(MessagesQuery, query);
+export function messagePageOf(q: z.output<typeof MessagesQuery>): { limit: number; cursor: string | undefined; afterSeq: number | undefined; since: Date | undefined } {
   return { limit: q.limit, cursor: q.cursor, afterSeq: q.after_seq, since: q.since };
 }
-
-// ---- agents, teams, keys --------------------------------------------------------------------
-
-const Description = z.string().max(2000).nullable();
-const ServerUrl = z
-  .string()
-  .max(2000)
-  .refine((v) => /^https?:\/\//i.test(v) && URL.canParse(v), "must be an http(s) URL")
-  .nullable();
-
-export const CreateAgent = z.strictObject({
-  id: AgentId,
-  name: Title,
-  description: Description.optional(),
-  server_url: ServerUrl.optional(),
-});
-export const UpdateAgent = z
-  .strictObject({ name: Title.optional(), description: Description.optional(), server_url: ServerUrl.optional() })
-  .refine((v) => Object.keys(v).length > 0, "send at least one of name, description, server_url");
-export const AddMember = z.object({
-  user_id: z.number().int().positive(),
-  access_level: z.enum(ACCESS_LEVELS, { message: "must be viewer or editor" }),
-});
-export const CreateKey = z.object({
-  name: Title.optional(),
-  scopes: z.array(z.enum(AGENT_KEY_SCOPES)),
-  /** The role the key carries under RBAC (null: none); absent: the creator's (keys/policy.ts). */
-  role: z.string().trim().min(1, "must not be empty").max(200).nullish(),
-  expires_in_seconds: keyLifetime(),
-});
+export function parseMessagePage(query: unknown): ReturnType<typeof messagePageOf> {
+  return messagePageOf(parse(MessagesQuery, query));
+}
 
 // ---- sessions and messages ------------------------------------------------------------------
 
@@ -308,20 +285,8 @@ export const SessionUnwatch = z.object({ sessionId: StreamId });
 
 // ---- master keys ------------------------------------------------------------------------------
 
-export const CreateMasterKey = z.strictObject({ name: Title.optional() });
 /** What `agenthub workspace rotate-key` sends to a running embedded hub. */
 export const LocalRotateKey = z.object({ workspace_id: z.string().min(1) });
-
-/**
- * An agent key's `expires_in_seconds` (CreateKey above): a whole number from 1 to 31536000
- * (365 days); absent, the key lives until revoked. A function, so CreateKey may use it before
- * this line.
- */
-function keyLifetime() {
-  const max = 365 * 24 * 3600;
-  const range = `must be a whole number of seconds from 1 to ${max}`;
-  return z.number({ message: range }).int(range).min(1, range).max(max, range).optional();
-}
 
 /** `auth.since` in the handshake: the client's position in the streams it resumes, by stream id. */
 export const HandshakeSince = z

@@ -6,6 +6,7 @@
  */
 import type { z } from "zod";
 import type * as S from "../schemas.js";
+import type * as A from "../http/routes/agents/schema.js";
 import type { AgentView, AgentWithSecret } from "../domain/agents/service.js";
 import type { AskView } from "../domain/asks/repository.js";
 import type { TeamMember } from "../domain/agents/repository.js";
@@ -23,11 +24,11 @@ import type { WorkspaceMember } from "../domain/workspaces/service.js";
 
 // ---- request bodies: what the hub's schemas accept ----------------------------------------------
 
-export type CreateAgentBody = z.input<typeof S.CreateAgent>;
-export type UpdateAgentBody = z.input<typeof S.UpdateAgent>;
-export type AddMemberBody = z.input<typeof S.AddMember>;
-export type CreateKeyBody = z.input<typeof S.CreateKey>;
-export type CreateMasterKeyBody = z.input<typeof S.CreateMasterKey>;
+export type CreateAgentBody = z.input<typeof A.CreateAgent>;
+export type UpdateAgentBody = z.input<typeof A.UpdateAgent>;
+export type AddMemberBody = z.input<typeof A.AddMember>;
+export type CreateKeyBody = z.input<typeof A.CreateKey>;
+export type CreateMasterKeyBody = z.input<typeof A.CreateMasterKey>;
 export type CreateSessionBody = z.input<typeof S.CreateSession>;
 export type AppendMessageBody = z.input<typeof S.AppendMessage>;
 export type StartTurnBody = z.input<typeof S.StartTurn>;

@@ -2,7 +2,7 @@
 export const T = "2026-11-24T10:00:00.000Z";
 export const ex = {
   agent: { id: "logs-agent", workspace_id: "ws_8f2k3j", name: "Logs agent", description: "Reads the logs", server_url: null, created_by: 1, created_at: T, updated_at: T, access_level: "editor" },
-  session: { id: "ses_4d1b2c", agent_id: "logs-agent", owner_id: 1, title: "First questions", archived: false, created_at: T, updated_at: T, last_message_at: T, message_count: 2 },
+  session: { id: "ses_4d1b2c", agent_id: "logs-agent", group_id: null as string | null, owner_id: 1, title: "First questions", archived: false, created_at: T, updated_at: T, last_message_at: T, message_count: 2 },
   userMessage: { id: "6f1c0a52-8e5b-4c7e-9a43-2b7f0d9c1e11", role: "user", content: "What can you do?", seq: 1, createdAt: T },
   answer: {
     id: "0b7e4c1d-2f3a-4b5c-8d9e-0f1a2b3c4d5e",

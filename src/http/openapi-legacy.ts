@@ -89,54 +89,6 @@ export const LEGACY_RESPONSE_SCHEMAS: Record<string, object> = {
     },
     required: ["type", "title", "status", "detail"],
   },
-  Session: obj({
-    id: str,
-    agent_id: nullable(str),
-    owner_id: nullable(int),
-    title: str,
-    archived: { type: "boolean" },
-    created_at: iso,
-    updated_at: iso,
-    last_message_at: nullable(iso),
-    message_count: int,
-  }),
-  SessionPage: obj({ sessions: { type: "array", items: { $ref: "#/components/schemas/Session" } }, next_cursor: nullable(str) }),
-  Message: {
-    type: "object",
-    description: "A whole turn: content and, for an agent's answer, its thinking, tool calls, sources, model and usage.",
-    properties: {
-      id: { type: "string", format: "uuid" },
-      role: { enum: ["user", "assistant", "system", "tool"] },
-      content: { anyOf: [str, { type: "array", items: { type: "object", properties: { type: str }, required: ["type"] } }] },
-      thinking: {},
-      toolCalls: { type: "array", items: { type: "object" } },
-      sources: { type: "array", items: { type: "object", properties: { id: str, type: str, title: str, snippet: str }, required: ["id", "type"] } },
-      model: str,
-      finishReason: str,
-      tokenUsage: obj({ inputTokens: int, outputTokens: int, totalTokens: int }),
-      metadata: { type: "object" },
-      seq: { type: "integer", description: "From 1, one more per message of the session" },
-      createdAt: iso,
-    },
-    required: ["id", "role", "content", "seq", "createdAt"],
-  },
-  MessagePage: obj({ messages: { type: "array", items: { $ref: "#/components/schemas/Message" } }, next_cursor: nullable(str) }),
-  Turn: {
-    type: "object",
-    properties: {
-      id: str,
-      session_id: str,
-      agent_id: str,
-      status: { enum: ["queued", "running", "completed", "failed", "cancelled"] },
-      trigger_message_id: str,
-      message_id: str,
-      error: str,
-      created_at: iso,
-      started_at: nullable(iso),
-      ended_at: nullable(iso),
-    },
-    required: ["id", "session_id", "agent_id", "status", "trigger_message_id", "message_id", "created_at", "started_at", "ended_at"],
-  },
   Channel: obj({ id: str, workspaceId: str, name: str, description: nullable(str), subscribers: { type: "array", items: str }, messageCount: int, createdAt: iso }),
   ChannelMessage: obj({ id: str, channelId: str, agentId: str, message: str, metadata: nullable({ type: "object" }), seq: int, createdAt: iso }),
   Group: obj({
@@ -150,7 +102,6 @@ export const LEGACY_RESPONSE_SCHEMAS: Record<string, object> = {
     created_at: iso,
     updated_at: iso,
   }),
-  ShareLink: obj({ token: str, url: str, expires_at: iso }),
 };
 
 // ---- examples ---------------------------------------------------------------------------------
@@ -218,56 +169,6 @@ export const LEGACY_OPERATIONS: Operation[] = [
     errors: [401],
   }),
   op("get", "/openapi.json", "openapi", "Operations", "This document", { security: [], ok: [200, "The OpenAPI 3.1 document"] }),
-
-  // sessions and messages
-  op("post", "/api/agents/{agentId}/sessions", "createSession", "Sessions", "Start a session with the agent", { body: S.CreateSession, bodyExample: { title: "First questions" }, ok: [201, "The session", "Session", { ...ex.session, message_count: 0, last_message_at: null }] }),
-  op("get", "/api/agents/{agentId}/sessions", "listSessions", "Sessions", "The caller's sessions with the agent (not archived)", { query: S.SessionListQuery, ok: [200, "`{sessions, next_cursor}`", "SessionPage", { sessions: [ex.session], next_cursor: null }] }),
-  op("get", "/api/agents/{agentId}/sessions/archived", "listArchivedSessions", "Sessions", "Archived sessions", { query: S.SessionListQuery, ok: [200, "`{sessions, next_cursor}`", "SessionPage", { sessions: [{ ...ex.session, archived: true }], next_cursor: null }] }),
-  op("delete", "/api/agents/{agentId}/sessions/archived", "deleteArchivedSessions", "Sessions", "Delete every archived session of the caller with this agent", { ok: [204, "Deleted"] }),
-  op("get", "/api/agents/{agentId}/sessions/{sessionId}", "getSession", "Sessions", "Get a session", { ok: [200, "The session", "Session", ex.session] }),
-  op("patch", "/api/agents/{agentId}/sessions/{sessionId}", "renameSession", "Sessions", "Rename a session", { body: S.RenameSession, bodyExample: { title: "Disk alerts" }, ok: [204, "Renamed"] }),
-  op("delete", "/api/agents/{agentId}/sessions/{sessionId}", "deleteSession", "Sessions", "Delete a session (its share links die)", { ok: [204, "Deleted"] }),
-  op("post", "/api/agents/{agentId}/sessions/{sessionId}/archive", "archiveSession", "Sessions", "Archive a session", { ok: [204, "Archived"] }),
-  op("post", "/api/agents/{agentId}/sessions/{sessionId}/restore", "restoreSession", "Sessions", "Restore an archived session", { ok: [204, "Restored"] }),
-  op("get", "/api/agents/{agentId}/sessions/{sessionId}/messages", "listMessages", "Sessions", "The session's messages, oldest first", {
-    description: "`after_seq` resumes after a seq (instead of `cursor`); `since` only messages created after that time.",
-    query: S.MessagesQuery,
-    ok: [200, "`{messages, next_cursor}`", "MessagePage", { messages: [ex.userMessage, ex.answer], next_cursor: null }],
-  }),
-  op("post", "/api/agents/{agentId}/sessions/{sessionId}/messages", "appendMessage", "Sessions", "Append a message (idempotent by `id`)", {
-    body: S.AppendMessage,
-    bodyExample: { id: "6f1c0a52-8e5b-4c7e-9a43-2b7f0d9c1e11", role: "user", content: "What can you do?" },
-    ok: [201, "The stored message (200: the same `id` and body again, no duplicate)", "Message", ex.userMessage],
-    errors: [409],
-  }),
-
-  // turns
-  op("post", "/api/agents/{agentId}/sessions/{sessionId}/turns", "startTurn", "Turns", "Start a turn: store the user's message and run the agent", {
-    description:
-      "Answers 202 `{turn, message}`. With `Accept: text/event-stream` the answer is 200 and the turn's events as SSE (`event: <type>`, `data: {threadId, messageId, …}`) until `done`. A turn already running on the session: 409.",
-    body: S.StartTurn,
-    bodyExample: { content: "What can you do?" },
-    ok: { status: 202, description: "`{turn, message}` (or, with `Accept: text/event-stream`, 200 and the event stream)", example: { turn: { ...ex.turn, status: "queued", started_at: null }, message: ex.userMessage }, stream: true },
-    errors: [409],
-  }),
-  op("get", "/api/agents/{agentId}/sessions/{sessionId}/turns/{turnId}", "getTurn", "Turns", "A turn, with `seq` and `snapshot` (the answer so far)", {
-    ok: [200, "The turn with `seq` and `snapshot`", undefined, { ...ex.turn, seq: 12, snapshot: { content: "I read ", thinking: [], toolCalls: [], sources: [], metadata: {} } }],
-  }),
-  op("post", "/api/agents/{agentId}/sessions/{sessionId}/turns/{turnId}/cancel", "cancelTurn", "Turns", "Cancel a turn: it ends at once, keeping what arrived before the cancel", { ok: [202, "The turn, already `cancelled` (or as it ended, had it ended first)", "Turn", { ...ex.turn, status: "cancelled", ended_at: T }] }),
-
-  // share links
-  op("post", "/api/agents/{agentId}/sessions/{sessionId}/share", "createShareLink", "Sharing", "Create a share link", { body: S.CreateShare, bodyExample: { expires_in_hours: 24 }, ok: [201, "`{token, url, expires_at}`", "ShareLink", { token: "q3…", url: "https://hub.example.com/shared/q3…", expires_at: T }] }),
-  op("delete", "/api/agents/{agentId}/sessions/{sessionId}/share", "revokeShareLinks", "Sharing", "Revoke the session's share links (they die at once)", { ok: [204, "Revoked"] }),
-  ...["/api/shared/{token}", "/shared/{token}"].map((path, i) =>
-    op("get", path, i === 0 ? "sharedView" : "sharedViewAtLink", "Sharing", "The read-only view of a shared session (no credential)", {
-      description: "An expired, revoked or unknown token answers 404. Answers with `Cache-Control: no-store`, `Referrer-Policy: no-referrer`, `X-Robots-Tag: noindex`.",
-      security: [],
-      query: S.PageQuery,
-      ok: [200, "`{title, session, agent, messages, next_cursor, expires_at}`", undefined, { title: "First questions", session: { id: "ses_4d1b2c", title: "First questions", created_at: T }, agent: { id: "logs-agent", name: "Logs agent" }, messages: [ex.userMessage], next_cursor: null, expires_at: T }],
-      errors: [404, 429],
-    }),
-  ),
-  op("post", "/api/shared/{token}/clone", "cloneShared", "Sharing", "Clone a shared session into a new one of the caller (a user)", { security: ["userToken"], ok: [201, "The new session", "Session", ex.session] }),
 
   // groups
   op("get", "/api/groups", "listGroups", "Groups", "Groups the caller belongs to", { query: S.PageQuery, ok: [200, "`{groups, next_cursor}`", undefined, { groups: [ex.group], next_cursor: null }] }),

@@ -109,6 +109,7 @@ function tableOperation(r: Route, names: Map<z.ZodType, string>): ZodOpenApiOper
     ...(body ? { requestBody: { required: isRequired(r.body!), content: { "application/json": { schema: body, ...(r.bodyExample !== undefined ? { example: r.bodyExample } : {}) } } } } : {}),
     responses: {
       [String(answer.status)]: success,
+      ...Object.fromEntries((answer.also ?? []).map((a) => [String(a.status), { ...success, description: a.description }])),
       ...(answer.stream ? { "200": { description: "With `Accept: text/event-stream`: the turn's events as SSE until `done`", content: { "text/event-stream": { schema: { type: "string" as const } } } } } : {}),
       ...errorRefs(r),
     },

@@ -30,6 +30,8 @@ export interface Answer {
   example?: unknown;
   /** Default application/json. */
   contentType?: string;
+  /** Other statuses answered with the same body (a handler's Reply), e.g. 200 for a retry of a create. */
+  also?: Array<{ status: number; description: string }>;
   /** Also answers 200 `text/event-stream` (a turn's events) when the client accepts it. */
   stream?: boolean;
 }

@@ -9,20 +9,16 @@
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import {
-  AddMember,
   AppendMessage,
-  CreateAgent,
   CreateChannel,
-  CreateKey,
-  CreateMasterKey,
   CreateSession,
   CreateShare,
   GroupBody,
   RenameSession,
   Subscription,
-  UpdateAgent,
   publishSchema,
 } from "../../src/schemas.js";
+import { AddMember, CreateAgent, CreateKey, CreateMasterKey, UpdateAgent } from "../../src/http/routes/agents/schema.js";
 import {
   INT32_MAX,
   NUL,

@@ -8,18 +8,22 @@ import { buildOpenApi, schemaComponents } from "../openapi.js";
 import type { Route } from "../table.js";
 import * as agentSchemas from "./agents/schema.js";
 import { agentsTable } from "./agents/table.js";
+import * as sessionSchemas from "./sessions/schema.js";
+import { sessionsTable, sharedViewTable } from "./sessions/table.js";
 
 export interface RouteTables {
+  /** No credential (the per-address limit applies where app.ts says). */
+  open: Route[];
   /** Behind the API's authentication and per-credential limit. */
   api: Route[];
 }
 
 export function routeTables(s: Services): RouteTables {
-  return { api: [...agentsTable(s)] };
+  return { open: sharedViewTable(s), api: [...agentsTable(s), ...sessionsTable(s)] };
 }
 
 /** Every family's named schemas, as the document's components. */
-export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas);
+export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas);
 
 /** The OpenAPI document of the tables, as JSON. */
 export function openApiJson(tables: RouteTables): string {

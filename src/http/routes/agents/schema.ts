@@ -7,18 +7,11 @@
 import { z } from "zod";
 import { AGENT_KEY_SCOPES } from "../../../auth/principal.js";
 import { ACCESS_LEVELS } from "../../../domain/agents/policy.js";
-import { AgentId, Title } from "../../../schemas.js";
+import { AgentId, ServerUrl, Title } from "../../../schemas.js";
 
 // ---- requests -----------------------------------------------------------------------------------
 
 const Description = z.string().max(2000).nullable();
-/** An agent server's URL: http(s) only (the SSRF guard decides the rest, in the service). */
-export const ServerUrl = z
-  .string()
-  .max(2000)
-  .refine((v) => /^https?:\/\//i.test(v) && URL.canParse(v), "must be an http(s) URL")
-  .nullable();
-
 export const CreateAgent = z.strictObject({
   id: AgentId,
   name: Title,
