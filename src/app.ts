@@ -13,7 +13,6 @@ import { authenticate } from "./http/authenticate.js";
 import { addressRateLimit, rateLimit } from "./http/rate-limit.js";
 import type { LocalRateLimiter, RateLimiter } from "./rate-limit.js";
 import { backplaneRoutes } from "./http/routes/backplane.js";
-import { channelRoutes } from "./http/routes/channels.js";
 import { groupRoutes } from "./http/routes/groups.js";
 import { conversationRoutes } from "./http/routes/conversations.js";
 import { knowledgeRoutes } from "./http/routes/knowledge.js";
@@ -55,7 +54,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   app.use(sanePaths());
   app.use(webApp(defaultWebDir(), deps.config.publicUrl));
 
-  const tables = routeTables(deps.services);
+  const tables = routeTables(deps.services, { messageMaxBytes: deps.config.messageMaxBytes });
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {
     ctx.body = { status: "ok" };
@@ -89,7 +88,6 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   api.use(authenticate(deps.auth, deps.limits.failedAuth));
   api.use(rateLimit(deps.limits.perCredential));
   mount(api, tables.api);
-  channelRoutes(api, deps.services, deps.config.messageMaxBytes);
   groupRoutes(api, deps.services);
   conversationRoutes(api, deps.services);
   knowledgeRoutes(api, deps.services);

@@ -4,7 +4,6 @@
  * shrinks family by family; openapi.ts builds the one document from the tables and from this.
  */
 import { z } from "zod";
-import { HISTORY_MAX } from "../domain/channels/service.js";
 import * as S from "../schemas.js";
 import { SSE_EXAMPLE, T, ex } from "./examples.js";
 import type { Credential, ErrorStatus, HttpMethod } from "./table.js";
@@ -46,15 +45,9 @@ export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   return rest;
 }
 
-/** Request schemas not exported by src/schemas.ts under a name (made by functions there). */
-const Publish = S.publishSchema(256 * 1024);
-const ChannelHistory = S.channelHistoryQuery(HISTORY_MAX);
 
 /** The component name of every request schema: its export name in src/schemas.ts. */
-const schemaNames = new Map<z.ZodType, string>([
-  [Publish, "PublishChannelMessage"],
-  [ChannelHistory, "ChannelHistoryQuery"],
-]);
+const schemaNames = new Map<z.ZodType, string>();
 for (const [name, value] of Object.entries(S)) {
   if (value instanceof z.ZodType && !schemaNames.has(value)) schemaNames.set(value, name);
 }
@@ -89,8 +82,6 @@ export const LEGACY_RESPONSE_SCHEMAS: Record<string, object> = {
     },
     required: ["type", "title", "status", "detail"],
   },
-  Channel: obj({ id: str, workspaceId: str, name: str, description: nullable(str), subscribers: { type: "array", items: str }, messageCount: int, createdAt: iso }),
-  ChannelMessage: obj({ id: str, channelId: str, agentId: str, message: str, metadata: nullable({ type: "object" }), seq: int, createdAt: iso }),
   Group: obj({
     id: str,
     workspace_id: str,
@@ -131,32 +122,6 @@ const list = (key: string, schema: string, example: unknown, cursor = "next_curs
   required: [key],
   example: { [key]: [example], [cursor]: null },
 });
-
-/** Operations on a channel, under both of its bases (`/team-channels` and `/api/team-channels`). */
-function channelOperations(base: string, suffix: string): Operation[] {
-  const id = (name: string) => `${name}${suffix}`;
-  const tag = "Team channels";
-  return [
-    op("post", base, id("createChannel"), tag, "Create a team channel", { body: S.CreateChannel, bodyExample: { name: "incidents", description: "Where agents post incidents" }, ok: [201, "The channel", "Channel", ex.channel], errors: [409] }),
-    op("get", base, id("listChannels"), tag, "List the workspace's channels", { query: S.PageQuery, ok: { status: 200, description: "`{channels, nextCursor}`, by name", example: { channels: [ex.channel], nextCursor: null } } }),
-    op("get", `${base}/{channelId}`, id("getChannel"), tag, "Get a channel", { ok: [200, "The channel", "Channel", ex.channel] }),
-    op("delete", `${base}/{channelId}`, id("deleteChannel"), tag, "Delete a channel", { ok: [204, "Deleted"] }),
-    op("post", `${base}/{channelId}/subscribe`, id("subscribeChannel"), tag, "Subscribe an agent to the channel (idempotent)", { body: S.Subscription, bodyExample: { agentId: "logs-agent" }, ok: [200, "The channel", "Channel", ex.channel] }),
-    op("post", `${base}/{channelId}/unsubscribe`, id("unsubscribeChannel"), tag, "Unsubscribe an agent (idempotent)", { body: S.Subscription, bodyExample: { agentId: "logs-agent" }, ok: [200, "The channel", "Channel", ex.channel] }),
-    op("post", `${base}/{channelId}/messages`, id("publishChannelMessage"), tag, "Broadcast a message to the channel's subscribers", {
-      description: "`message` and `metadata` together are at most MESSAGE_MAX_BYTES. The same `id` again with the same body answers 200 with the stored message; another body, 409.",
-      body: Publish,
-      bodyExample: { agentId: "logs-agent", message: "Disk 91% on db-2", metadata: { host: "db-2" } },
-      ok: [201, "The stored message (200 when the same `id` was sent before with the same body)", "ChannelMessage", ex.channelMessage],
-      errors: [409],
-    }),
-    op("get", `${base}/{channelId}/messages`, id("channelHistory"), tag, "Channel history", {
-      description: "Without `since` or `cursor`, the most recent `limit` messages, oldest first; with `since`, messages after that time and a `nextCursor` when more follow.",
-      query: ChannelHistory,
-      ok: { status: 200, description: "`{messages, nextCursor}`", example: { messages: [ex.channelMessage], nextCursor: null } },
-    }),
-  ];
-}
 
 export const LEGACY_OPERATIONS: Operation[] = [
   // operations
@@ -211,9 +176,6 @@ export const LEGACY_OPERATIONS: Operation[] = [
   op("post", "/api/groups/{groupId}/conversations/{sessionId}/share", "shareConversation", "Group conversations", "Create a share link for the conversation", { body: S.CreateShare, bodyExample: { expires_in_hours: 24 }, ok: [201, "`{token, url, expires_at}`", "ShareLink"] }),
   op("delete", "/api/groups/{groupId}/conversations/{sessionId}/share", "revokeConversationShare", "Group conversations", "Revoke the conversation's share links", { ok: [204, "Revoked"] }),
 
-  // team channels, and the same under /api
-  ...channelOperations("/team-channels", ""),
-  ...channelOperations("/api/team-channels", "ViaApi"),
 
   // knowledge
   op("post", "/api/knowledge", "createKnowledge", "Knowledge", "Add a knowledge item (master key, admins, keys with knowledge:write)", {

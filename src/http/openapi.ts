@@ -130,15 +130,15 @@ export function schemaComponents(...modules: Array<Record<string, unknown>>): Ma
 }
 
 /**
- * A named schema as zod-openapi makes a component of it: a copy carrying its id, made once (zod's
- * registry keeps one schema per id). `io` says how to render it where no operation uses it.
+ * A named schema as zod-openapi makes a component of it: a copy carrying its id, made once per
+ * schema. `io` says how to render it where no operation uses it.
  */
-const named = new Map<string, z.ZodType>();
+const named = new WeakMap<z.ZodType, z.ZodType>();
 function asComponent<S extends z.ZodType>(schema: S, names: Map<z.ZodType, string>, io: "input" | "output"): S {
   const name = names.get(schema);
   if (!name) return schema;
-  let copy = named.get(name);
-  if (!copy) named.set(name, (copy = schema.meta({ id: name, unusedIO: io })));
+  let copy = named.get(schema);
+  if (!copy) named.set(schema, (copy = schema.meta({ id: name, unusedIO: io })));
   return copy as S;
 }
 

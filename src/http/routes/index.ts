@@ -3,11 +3,14 @@
  * and a test compares the client's operations (client/operations.ts) with them. A new family is
  * one table here; a new protocol route is one entry in its family's table.
  */
+import type { z } from "zod";
 import type { Services } from "../../services.js";
 import { buildOpenApi, schemaComponents } from "../openapi.js";
 import type { Route } from "../table.js";
 import * as agentSchemas from "./agents/schema.js";
 import { agentsTable } from "./agents/table.js";
+import * as channelSchemas from "./channels/schema.js";
+import { channelsTable } from "./channels/table.js";
 import * as sessionSchemas from "./sessions/schema.js";
 import { sessionsTable, sharedViewTable } from "./sessions/table.js";
 
@@ -16,16 +19,28 @@ export interface RouteTables {
   open: Route[];
   /** Behind the API's authentication and per-credential limit. */
   api: Route[];
+  /** The component name of every named schema (request or answer) the tables use. */
+  names: Map<z.ZodType, string>;
 }
 
-export function routeTables(s: Services): RouteTables {
-  return { open: sharedViewTable(s), api: [...agentsTable(s), ...sessionsTable(s)] };
+/** The settings the tables' schemas are made from. */
+export interface TableSettings {
+  messageMaxBytes: number;
 }
 
-/** Every family's named schemas, as the document's components. */
-export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas);
+/** Every family's named schemas, by export name, as the document's components. */
+export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas);
+
+export function routeTables(s: Services, settings: TableSettings): RouteTables {
+  const publish = channelSchemas.publishSchema(settings.messageMaxBytes);
+  return {
+    open: sharedViewTable(s),
+    api: [...agentsTable(s), ...sessionsTable(s), ...channelsTable(s, publish)],
+    names: new Map([...SCHEMA_COMPONENTS, [publish, "PublishChannelMessage"]]),
+  };
+}
 
 /** The OpenAPI document of the tables, as JSON. */
 export function openApiJson(tables: RouteTables): string {
-  return JSON.stringify(buildOpenApi(Object.values(tables).flat(), SCHEMA_COMPONENTS));
+  return JSON.stringify(buildOpenApi([...tables.open, ...tables.api], tables.names));
 }
