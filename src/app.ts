@@ -13,8 +13,6 @@ import { authenticate } from "./http/authenticate.js";
 import { addressRateLimit, rateLimit } from "./http/rate-limit.js";
 import type { LocalRateLimiter, RateLimiter } from "./rate-limit.js";
 import { backplaneRoutes } from "./http/routes/backplane.js";
-import { groupRoutes } from "./http/routes/groups.js";
-import { conversationRoutes } from "./http/routes/conversations.js";
 import { knowledgeRoutes } from "./http/routes/knowledge.js";
 import { openApiRoutes } from "./http/routes/openapi.js";
 import { openApiJson, routeTables } from "./http/routes/index.js";
@@ -88,8 +86,6 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   api.use(authenticate(deps.auth, deps.limits.failedAuth));
   api.use(rateLimit(deps.limits.perCredential));
   mount(api, tables.api);
-  groupRoutes(api, deps.services);
-  conversationRoutes(api, deps.services);
   knowledgeRoutes(api, deps.services);
   app.use(api.routes());
   app.use(api.allowedMethods());

@@ -82,17 +82,6 @@ export const LEGACY_RESPONSE_SCHEMAS: Record<string, object> = {
     },
     required: ["type", "title", "status", "detail"],
   },
-  Group: obj({
-    id: str,
-    workspace_id: str,
-    name: str,
-    agentIds: { type: "array", items: str },
-    allowed_users: { type: "array", items: str },
-    allowed_groups: { type: "array", items: str },
-    created_by: nullable(int),
-    created_at: iso,
-    updated_at: iso,
-  }),
 };
 
 // ---- examples ---------------------------------------------------------------------------------
@@ -134,48 +123,6 @@ export const LEGACY_OPERATIONS: Operation[] = [
     errors: [401],
   }),
   op("get", "/openapi.json", "openapi", "Operations", "This document", { security: [], ok: [200, "The OpenAPI 3.1 document"] }),
-
-  // groups
-  op("get", "/api/groups", "listGroups", "Groups", "Groups the caller belongs to", { query: S.PageQuery, ok: [200, "`{groups, next_cursor}`", undefined, { groups: [ex.group], next_cursor: null }] }),
-  op("post", "/api/groups", "createGroup", "Groups", "Create a group of agents", {
-    body: S.GroupBody,
-    bodyExample: { name: "On-call", agentIds: ["logs-agent", "metrics-agent"], allowed_users: ["bob@example.com"] },
-    ok: [201, "The group", "Group", ex.group],
-  }),
-  op("get", "/api/groups/{groupId}", "getGroup", "Groups", "Get a group", { ok: [200, "The group", "Group", ex.group] }),
-  op("put", "/api/groups/{groupId}", "replaceGroup", "Groups", "Replace a group (creator or master key)", { body: S.GroupBody, bodyExample: { name: "On-call", agentIds: ["logs-agent", "metrics-agent"] }, ok: [200, "The group", "Group", ex.group] }),
-  op("delete", "/api/groups/{groupId}", "deleteGroup", "Groups", "Delete a group (creator or master key)", { ok: [204, "Deleted"] }),
-  op("get", "/api/groups/{groupId}/sessions", "listGroupSessions", "Groups", "Sessions shared in the group", { query: S.PageQuery, ok: [200, "`{sessions, next_cursor}`", undefined, { sessions: [{ group_id: "grp_1a2b3c", session_id: "ses_4d1b2c", added_by: 1, added_at: T }], next_cursor: null }] }),
-  op("post", "/api/groups/{groupId}/sessions/{sessionId}", "shareSessionInGroup", "Groups", "Share a session in the group", { ok: [201, "The group session", undefined, { group_id: "grp_1a2b3c", session_id: "ses_4d1b2c", added_by: 1, added_at: T }] }),
-  op("delete", "/api/groups/{groupId}/sessions/{sessionId}", "unshareSessionInGroup", "Groups", "Stop sharing a session in the group", { ok: [204, "Removed"] }),
-
-  // group conversations: ask the group
-  op("post", "/api/groups/{groupId}/conversations", "createConversation", "Group conversations", "Start a conversation of the group (any member)", {
-    body: S.CreateConversation,
-    bodyExample: { title: "Why is db-2 slow?" },
-    ok: [201, "The conversation: a session with `agent_id: null` and `group_id`", "Session", { ...ex.session, agent_id: null, group_id: "grp_1a2b3c", message_count: 0, last_message_at: null }],
-  }),
-  op("get", "/api/groups/{groupId}/conversations", "listConversations", "Group conversations", "The group's conversations", { query: S.PageQuery, ok: [200, "`{sessions, next_cursor}`", "SessionPage", { sessions: [{ ...ex.session, agent_id: null, group_id: "grp_1a2b3c" }], next_cursor: null }] }),
-  op("get", "/api/groups/{groupId}/conversations/{sessionId}", "getConversation", "Group conversations", "Get a conversation", { ok: [200, "The conversation", "Session", { ...ex.session, agent_id: null, group_id: "grp_1a2b3c" }] }),
-  op("patch", "/api/groups/{groupId}/conversations/{sessionId}", "renameConversation", "Group conversations", "Rename a conversation", { body: S.RenameSession, bodyExample: { title: "db-2 latency" }, ok: [204, "Renamed"] }),
-  op("delete", "/api/groups/{groupId}/conversations/{sessionId}", "deleteConversation", "Group conversations", "Delete a conversation", { ok: [204, "Deleted"] }),
-  op("get", "/api/groups/{groupId}/conversations/{sessionId}/messages", "listConversationMessages", "Group conversations", "The conversation's messages, oldest first (answers carry `agentId`)", {
-    query: S.MessagesQuery,
-    ok: [200, "`{messages, next_cursor}`", "MessagePage", { messages: [ex.userMessage, { ...ex.answer, agentId: "logs-agent" }], next_cursor: null }],
-  }),
-  op("post", "/api/groups/{groupId}/conversations/{sessionId}/ask", "ask", "Group conversations", "Ask the group: the chosen agents answer, each in a turn", {
-    description: "`strategy`: `mentions` (agents named `@agent-id`; the default when any is named), `all` (the default otherwise), `match`, `first`, `round_robin`; `agentIds` narrows the roster. One ask at a time per conversation (409).",
-    body: S.AskBody,
-    bodyExample: { content: "@logs-agent why is db-2 slow?", strategy: "mentions" },
-    ok: [202, "`{ask, message}`", undefined, { ask: { id: "ask_1a2b3c", session_id: "ses_4d1b2c", strategy: "mentions", status: "running", agents: [{ agentId: "logs-agent", turnId: "turn_9a8b7c", status: "queued" }], created_at: T }, message: ex.userMessage }],
-    errors: [409],
-  }),
-  op("get", "/api/groups/{groupId}/conversations/{sessionId}/asks/{askId}", "getAsk", "Group conversations", "Get an ask", { ok: [200, "The ask", undefined, { id: "ask_1a2b3c", session_id: "ses_4d1b2c", strategy: "all", status: "completed", agents: [{ agentId: "logs-agent", turnId: "turn_9a8b7c", status: "completed" }], created_at: T }] }),
-  op("post", "/api/groups/{groupId}/conversations/{sessionId}/asks/{askId}/cancel", "cancelAsk", "Group conversations", "Cancel an ask (its running turns)", { ok: [202, "The ask"] }),
-  op("get", "/api/groups/{groupId}/conversations/{sessionId}/turns/{turnId}", "getConversationTurn", "Group conversations", "A turn of the conversation, with `seq` and `snapshot`", { ok: [200, "The turn with `seq` and `snapshot`"] }),
-  op("post", "/api/groups/{groupId}/conversations/{sessionId}/share", "shareConversation", "Group conversations", "Create a share link for the conversation", { body: S.CreateShare, bodyExample: { expires_in_hours: 24 }, ok: [201, "`{token, url, expires_at}`", "ShareLink"] }),
-  op("delete", "/api/groups/{groupId}/conversations/{sessionId}/share", "revokeConversationShare", "Group conversations", "Revoke the conversation's share links", { ok: [204, "Revoked"] }),
-
 
   // knowledge
   op("post", "/api/knowledge", "createKnowledge", "Knowledge", "Add a knowledge item (master key, admins, keys with knowledge:write)", {
