@@ -13,7 +13,6 @@ import { authenticate } from "./http/authenticate.js";
 import { addressRateLimit, rateLimit } from "./http/rate-limit.js";
 import type { LocalRateLimiter, RateLimiter } from "./rate-limit.js";
 import { backplaneRoutes } from "./http/routes/backplane.js";
-import { knowledgeRoutes } from "./http/routes/knowledge.js";
 import { openApiRoutes } from "./http/routes/openapi.js";
 import { openApiJson, routeTables } from "./http/routes/index.js";
 import { mount } from "./http/mount.js";
@@ -86,7 +85,6 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   api.use(authenticate(deps.auth, deps.limits.failedAuth));
   api.use(rateLimit(deps.limits.perCredential));
   mount(api, tables.api);
-  knowledgeRoutes(api, deps.services);
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;

@@ -34,7 +34,7 @@ export const ex = {
   member: { user_id: 2, name: "Bob", email: "bob@example.com", avatar: null, access_level: "viewer", assigned_at: T },
   key: { id: "key_7b8c9d", name: "prod", prefix: "g_agent_Xy12", scopes: ["sessions:read", "channels:read"], agent_id: "logs-agent", role: "support", role_bound: true, created_at: T, expires_at: null, revoked_at: null },
   thread: { id: "ses_4d1b2c", title: "Support conversation", status: "ACTIVE", agentServerId: "logs-agent", userId: "1", roleId: null, spaceId: null, temporalUserId: null, createdAt: T, updatedAt: T, deletedAt: null },
-  knowledge: { id: "kn_1", title: "Refund Policy", content: "Refunds are processed within 5 business days.", roles: [], taxonomies: [], language: null, source: null, created_at: T },
+  knowledge: { id: "kn_1", workspace_id: "ws_8f2k3j", title: "Refund Policy", content: "Refunds are processed within 5 business days.", roles: [], taxonomies: [], language: null, source: null, chunk_count: 1, created_by: null, created_at: T, updated_at: T },
 };
 export const SSE_EXAMPLE = [
   "event: message_start",

@@ -124,16 +124,6 @@ export const LEGACY_OPERATIONS: Operation[] = [
   }),
   op("get", "/openapi.json", "openapi", "Operations", "This document", { security: [], ok: [200, "The OpenAPI 3.1 document"] }),
 
-  // knowledge
-  op("post", "/api/knowledge", "createKnowledge", "Knowledge", "Add a knowledge item (master key, admins, keys with knowledge:write)", {
-    body: S.CreateKnowledge,
-    bodyExample: { title: "Refund Policy", content: "Refunds are processed within 5 business days." },
-    ok: [201, "The item", undefined, ex.knowledge],
-  }),
-  op("get", "/api/knowledge", "listKnowledge", "Knowledge", "Knowledge the caller's role may see", { query: S.PageQuery, ok: [200, "`{items, next_cursor}`", undefined, { items: [ex.knowledge], next_cursor: null }] }),
-  op("get", "/api/knowledge/{knowledgeId}", "getKnowledge", "Knowledge", "Get a knowledge item", { ok: [200, "The item", undefined, ex.knowledge] }),
-  op("delete", "/api/knowledge/{knowledgeId}", "deleteKnowledge", "Knowledge", "Delete a knowledge item", { ok: [204, "Deleted"] }),
-
   // the Agent Backplane (Sharely-compatible)
   op("post", "/workspaces/{workspaceId}/generate-access-key-token", "generateAccessKeyToken", "Backplane", "Exchange an API key (header `x-api-key`) for a short-lived token acting as it", {
     security: ["apiKeyHeader"],

@@ -13,6 +13,8 @@ import * as channelSchemas from "./channels/schema.js";
 import { channelsTable } from "./channels/table.js";
 import * as groupSchemas from "./groups/schema.js";
 import { groupsTable } from "./groups/table.js";
+import * as knowledgeSchemas from "./knowledge/schema.js";
+import { knowledgeTable } from "./knowledge/table.js";
 import * as sessionSchemas from "./sessions/schema.js";
 import { sessionsTable, sharedViewTable } from "./sessions/table.js";
 
@@ -31,13 +33,13 @@ export interface TableSettings {
 }
 
 /** Every family's named schemas, by export name, as the document's components. */
-export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas, groupSchemas);
+export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas, groupSchemas, knowledgeSchemas);
 
 export function routeTables(s: Services, settings: TableSettings): RouteTables {
   const publish = channelSchemas.publishSchema(settings.messageMaxBytes);
   return {
     open: sharedViewTable(s),
-    api: [...agentsTable(s), ...sessionsTable(s), ...channelsTable(s, publish), ...groupsTable(s)],
+    api: [...agentsTable(s), ...sessionsTable(s), ...channelsTable(s, publish), ...groupsTable(s), ...knowledgeTable(s)],
     names: new Map([...SCHEMA_COMPONENTS, [publish, "PublishChannelMessage"]]),
   };
 }
