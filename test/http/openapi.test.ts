@@ -3,12 +3,14 @@
  * operation is a registered route (a new route without an entry fails here); the document is
  * valid OpenAPI 3.1; request and answer schemas are the zod schemas of the route tables.
  */
+import { readFileSync } from "node:fs";
 import { Router } from "@koa/router";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { LEGACY_OPERATIONS, jsonSchemaOf, schemaName } from "../../src/http/openapi-legacy.js";
 import { routeTables } from "../../src/http/routes/index.js";
+import { clientOperationsSource } from "../../src/http/routes/client-operations.js";
 import type { Route } from "../../src/http/table.js";
 import { GroupBody, PageQuery } from "../../src/schemas.js";
 import { REST_OPERATIONS } from "../../src/client/rest.js";
@@ -123,6 +125,10 @@ describe("GET /openapi.json", () => {
     expect(createAgent.security).toEqual([{ userToken: [] }, { masterKey: [] }, { agentKey: [] }]);
     expect(spec.components.responses.ValidationFailed.content["application/problem+json"].schema).toEqual({ $ref: "#/components/schemas/Problem" });
     expect(spec.paths["/healthz"].get.security).toEqual([]);
+  });
+
+  it("gives the typed client its operations from the route tables (src/client/operations.ts is current)", () => {
+    expect(readFileSync(new URL("../../src/client/operations.ts", import.meta.url), "utf8"), "run npm run client:operations").toBe(clientOperationsSource());
   });
 
   it("covers every route the typed client (agenthub/client) calls", () => {

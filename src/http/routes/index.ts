@@ -48,3 +48,9 @@ export function routeTables(s: Services, settings: TableSettings): RouteTables {
 export function openApiJson(tables: RouteTables): string {
   return JSON.stringify(buildOpenApi([...tables.open, ...tables.api], tables.names));
 }
+
+/** The typed client's operations: every table entry's operation id, method and path (client/operations.ts is made from this). */
+export function clientOperations(tables: RouteTables): Record<string, [string, string]> {
+  const entries = [...tables.api, ...tables.open].map((r) => [r.operationId, [r.method.toUpperCase(), r.path]] as [string, [string, string]]);
+  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
+}
