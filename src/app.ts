@@ -51,7 +51,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   app.use(sanePaths());
   app.use(webApp(defaultWebDir(), deps.config.publicUrl));
 
-  const tables = routeTables(deps.services, { messageMaxBytes: deps.config.messageMaxBytes });
+  const tables = routeTables(deps.services, deps.auth, { messageMaxBytes: deps.config.messageMaxBytes });
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {
     ctx.body = { status: "ok" };
@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   );
 
   for (const router of deps.extraRouters ?? []) app.use(router.routes());
-  app.use(backplaneRoutes(deps));
+  app.use(backplaneRoutes(deps, tables));
 
   const api = new Router<HubState>();
   api.use(authenticate(deps.auth, deps.limits.failedAuth));

@@ -9,7 +9,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { LEGACY_OPERATIONS, jsonSchemaOf, schemaName } from "../../src/http/openapi-legacy.js";
-import { routeTables } from "../../src/http/routes/index.js";
+import { allRoutes, routeTables } from "../../src/http/routes/index.js";
 import { clientOperationsSource } from "../../src/http/routes/client-operations.js";
 import type { Route } from "../../src/http/table.js";
 import { GroupBody, PageQuery } from "../../src/schemas.js";
@@ -45,8 +45,8 @@ function registeredRoutes(): string[] {
 }
 
 /** Every table entry (handlers are not called here, so no services are needed). */
-const TABLES = routeTables({} as never, { messageMaxBytes: 256 * 1024 });
-const ROUTES: Route[] = [...TABLES.open, ...TABLES.api];
+const TABLES = routeTables({} as never, {} as never, { messageMaxBytes: 256 * 1024 });
+const ROUTES: Route[] = allRoutes(TABLES);
 const OPERATIONS = [...ROUTES.map((r) => ({ ...r, tags: [r.tag] })), ...LEGACY_OPERATIONS];
 const specRoutes = () => OPERATIONS.map((o) => `${o.method.toUpperCase()} ${o.path}`).sort();
 

@@ -23,7 +23,7 @@ const compiled = new Map<string, ValidateFunction>();
 
 function load() {
   if (spec) return spec;
-  const doc = JSON.parse(openApiJson(routeTables({} as never, { messageMaxBytes: 256 * 1024 }))) as Doc;
+  const doc = JSON.parse(openApiJson(routeTables({} as never, {} as never, { messageMaxBytes: 256 * 1024 }))) as Doc;
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
   ajv.addSchema(doc as object, "spec");

@@ -7,7 +7,7 @@ import { clientOperations, routeTables } from "./index.js";
 
 export function clientOperationsSource(): string {
   // Handlers are not called and settings do not change paths: no services are needed.
-  const ops = clientOperations(routeTables({} as never, { messageMaxBytes: 1 }));
+  const ops = clientOperations(routeTables({} as never, {} as never, { messageMaxBytes: 1 }));
   const lines = Object.entries(ops).map(([id, [method, path]]) => `  ${id}: [${JSON.stringify(method)}, ${JSON.stringify(path)}],`);
   return [
     "/**",
