@@ -1,18 +1,14 @@
 /**
  * The OpenAPI 3.1 document of every REST route (`GET /openapi.json`), made by zod-openapi from the
  * route tables (routes/<family>/table.ts): requests and answers are the zod schemas that parse the
- * requests and describe the views, so what is documented is what is taken and sent. Families not
- * yet in a table come from openapi-legacy.ts. Every error is `application/problem+json` (RFC 9457)
- * with the shared `Problem` schema.
+ * requests and describe the views, so what is documented is what is taken and sent (the tests
+ * check every answer they receive against it). Every error is `application/problem+json`
+ * (RFC 9457) with the shared `Problem` schema.
  */
 import { z } from "zod";
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from "zod-openapi";
 import { AgentId } from "../schemas.js";
-import { LEGACY_OPERATIONS, LEGACY_RESPONSE_SCHEMAS, legacyOperationObject, schemaName, type Operation } from "./openapi-legacy.js";
-import type { ErrorStatus, Route } from "./table.js";
-
-/** What the document needs of an operation, table entry or hand-written alike. */
-type Shape = { path: string; security: unknown[]; query?: z.ZodType | undefined; body?: z.ZodType | undefined; errors?: ErrorStatus[] | undefined };
+import type { Documented, ErrorStatus } from "./table.js";
 
 /** An RFC 9457 problem: every error answer, and the `error` of a refused socket ack. */
 export const Problem = z
@@ -76,7 +72,7 @@ const SECURITY_SCHEMES = {
 };
 
 /** The errors an operation answers: what its shape implies, plus its own. */
-export function errorStatuses(o: Shape): ErrorStatus[] {
+export function errorStatuses(o: Documented): ErrorStatus[] {
   const set = new Set<ErrorStatus>(o.errors ?? []);
   if (o.security.length) [401, 403, 429, 503].forEach((s) => set.add(s as ErrorStatus));
   if (o.path.includes("{")) set.add(404);
@@ -85,11 +81,11 @@ export function errorStatuses(o: Shape): ErrorStatus[] {
   return [...set].sort((a, b) => a - b);
 }
 
-const errorRefs = (o: Shape) => Object.fromEntries(errorStatuses(o).map((s) => [String(s), { $ref: `#/components/responses/${ERRORS[s].name}` }]));
+const errorRefs = (o: Documented) => Object.fromEntries(errorStatuses(o).map((s) => [String(s), { $ref: `#/components/responses/${ERRORS[s].name}` }]));
 
 const isRequired = (body: z.ZodType) => ((z.toJSONSchema(body, { io: "input", unrepresentable: "any" }) as { required?: string[] }).required?.length ?? 0) > 0;
 
-function tableOperation(r: Route, names: Map<z.ZodType, string>): ZodOpenApiOperationObject {
+function tableOperation(r: Documented, names: Map<z.ZodType, string>): ZodOpenApiOperationObject {
   const { answer } = r;
   const body = r.body && asComponent(r.body, names, "input");
   const schema = answer.schema && asComponent(answer.schema, names, "output");
@@ -116,12 +112,6 @@ function tableOperation(r: Route, names: Map<z.ZodType, string>): ZodOpenApiOper
   };
 }
 
-function legacyOperation(o: Operation, names: Map<z.ZodType, string>): ZodOpenApiOperationObject {
-  const path = pathParams(o.path);
-  const body = o.body && asComponent(o.body, names, "input");
-  return { ...(legacyOperationObject({ ...o, body }, errorRefs(o)) as unknown as ZodOpenApiOperationObject), ...(path ? { requestParams: { path } } : {}) };
-}
-
 /** Component names of the zod schemas a family exports (its schema.ts module): their export names. */
 export function schemaComponents(...modules: Array<Record<string, unknown>>): Map<z.ZodType, string> {
   const out = new Map<z.ZodType, string>();
@@ -142,14 +132,11 @@ function asComponent<S extends z.ZodType>(schema: S, names: Map<z.ZodType, strin
   return copy as S;
 }
 
-/** The OpenAPI 3.1 document of the route tables (and the hand-written operations not yet in one). */
-export function buildOpenApi(routes: readonly Route[], names: Map<z.ZodType, string>, legacy: Operation[] = LEGACY_OPERATIONS): Record<string, unknown> {
-  const all = new Map(names);
-  for (const o of legacy) if (o.body) all.set(o.body, schemaName(o.body));
+/** The OpenAPI 3.1 document of the route tables. */
+export function buildOpenApi(routes: readonly Documented[], names: Map<z.ZodType, string>): Record<string, unknown> {
   const paths: ZodOpenApiPathsObject = {};
-  for (const r of routes) (paths[r.path] ??= {})[r.method] = tableOperation(r, all);
-  for (const o of legacy) (paths[o.path] ??= {})[o.method] = legacyOperation(o, all);
-  const schemas: Record<string, z.ZodType | object> = { Problem, ...LEGACY_RESPONSE_SCHEMAS };
+  for (const r of routes) (paths[r.path] ??= {})[r.method] = tableOperation(r, names);
+  const schemas = { Problem };
   const responses: Record<string, object> = {};
   for (const e of Object.values(ERRORS)) {
     responses[e.name] = {
@@ -158,7 +145,7 @@ export function buildOpenApi(routes: readonly Route[], names: Map<z.ZodType, str
       content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" }, example: e.example } },
     };
   }
-  const tags = [...new Set([...routes.map((r) => r.tag), ...legacy.flatMap((o) => o.tags)])];
+  const tags = [...new Set(routes.map((r) => r.tag))];
   return createDocument(
     {
       openapi: "3.1.0",

@@ -76,6 +76,9 @@ export interface Route<Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.
   handle(call: Call<Record<string, string>, z.output<Q>, z.output<B>>): unknown;
 }
 
+/** An entry as the OpenAPI document needs it: routes mounted elsewhere are documented with these. */
+export type Documented = Omit<Route, "handle">;
+
 /** Types one entry (inference of its query and body); the table is an array of these. */
 export function route<Q extends z.ZodType = z.ZodType<undefined>, B extends z.ZodType = z.ZodType<undefined>>(entry: Route<Q, B>): Route {
   return entry as unknown as Route;

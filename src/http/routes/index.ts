@@ -18,6 +18,7 @@ import * as groupSchemas from "./groups/schema.js";
 import { groupsTable } from "./groups/table.js";
 import * as knowledgeSchemas from "./knowledge/schema.js";
 import { knowledgeTable } from "./knowledge/table.js";
+import { OPERATIONS_ROUTES } from "./operations.js";
 import * as sessionSchemas from "./sessions/schema.js";
 import { sessionsTable, sharedViewTable } from "./sessions/table.js";
 
@@ -56,7 +57,7 @@ export const allRoutes = (t: RouteTables): Route[] => [...t.open, ...t.api, ...t
 
 /** The OpenAPI document of the tables, as JSON. */
 export function openApiJson(tables: RouteTables): string {
-  return JSON.stringify(buildOpenApi(allRoutes(tables), tables.names));
+  return JSON.stringify(buildOpenApi([...OPERATIONS_ROUTES, ...allRoutes(tables)], tables.names));
 }
 
 /** The typed client's operations: every table entry's operation id, method and path (client/operations.ts is made from this). */
