@@ -12,7 +12,8 @@ import { OPERATIONS_ROUTES } from "../../src/http/routes/operations.js";
 import { allRoutes, routeTables } from "../../src/http/routes/index.js";
 import { clientOperationsSource } from "../../src/http/routes/client-operations.js";
 import type { Route } from "../../src/http/table.js";
-import { GroupBody, PageQuery } from "../../src/schemas.js";
+import { GroupBody } from "../../src/http/routes/groups/schema.js";
+import { PageQuery } from "../../src/schemas.js";
 import { REST_OPERATIONS } from "../../src/client/rest.js";
 import { useHub } from "../support/hub.js";
 

@@ -4,12 +4,41 @@
  */
 import { z } from "zod";
 import { HISTORY_MAX } from "../../../domain/channels/service.js";
-import { channelHistoryQuery } from "../../../schemas.js";
+import { AgentId, CursorQuery, SinceQuery, Title, Uuid, limitQuery } from "../../../schemas.js";
 import { Time } from "../agents/schema.js";
 
-export { CreateChannel, PageQuery, Subscription, publishSchema } from "../../../schemas.js";
+export { PageQuery } from "../../../schemas.js";
+
+// ---- requests -----------------------------------------------------------------------------------
+
+export const CreateChannel = z.object({
+  name: Title.max(100, "must be at most 100 characters").regex(/^[^\p{Cc}/]+$/u, "must not contain control characters or '/'"),
+  description: z.string().max(2000).nullable().optional(),
+});
+export const Subscription = z.object({ agentId: AgentId });
+
+/** A broadcast: its message and metadata together (as JSON) at most `maxBytes`. */
+export function publishSchema(maxBytes: number) {
+  return z
+    .object({
+      id: Uuid.optional(),
+      agentId: AgentId,
+      message: z.string().min(1, "must not be empty"),
+      metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+    })
+    .superRefine((b, ctx) => {
+      const size = Buffer.byteLength(b.message) + (b.metadata == null ? 0 : Buffer.byteLength(JSON.stringify(b.metadata)));
+      if (size > maxBytes) ctx.addIssue({ code: "custom", path: ["message"], message: `message and metadata together are ${size} bytes; at most ${maxBytes} are allowed` });
+    });
+}
+
+export function channelHistoryQuery(max: number) {
+  return z.object({ since: SinceQuery, cursor: CursorQuery, limit: limitQuery(50, max) });
+}
 
 export const ChannelHistoryQuery = channelHistoryQuery(HISTORY_MAX);
+
+// ---- answers ------------------------------------------------------------------------------------
 
 export const Channel = z.object({
   id: z.string(),

@@ -4,9 +4,50 @@
  */
 import { z } from "zod";
 import { MESSAGE_ROLES } from "../../../domain/sessions/messages.js";
+import { SHARE_MAX_HOURS } from "../../../domain/sharing/policy.js";
+import { Title, Uuid } from "../../../schemas.js";
 import { Time } from "../agents/schema.js";
+import { ContentBlock, Count, Source } from "./parts.js";
 
-export { AppendMessage, CreateSession, CreateShare, MessagesQuery, RenameSession, SessionListQuery, StartTurn } from "../../../schemas.js";
+export { MessagesQuery, SessionListQuery } from "../../../schemas.js";
+
+// ---- requests -----------------------------------------------------------------------------------
+
+export const CreateSession = z.strictObject({
+  title: Title.optional(),
+  owner_id: z.number().int().positive().nullable().optional(),
+});
+export const RenameSession = z.strictObject({ title: Title });
+
+export const AppendMessage = z.strictObject({
+  id: Uuid.optional(),
+  role: z.enum(MESSAGE_ROLES, { message: `must be one of ${MESSAGE_ROLES.join(", ")}` }),
+  content: z.union([z.string(), z.array(ContentBlock)], { message: "must be a string or an array of content blocks" }),
+  thinking: z.union([z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())]).nullish(),
+  toolCalls: z.array(z.record(z.string(), z.unknown())).nullish(),
+  sources: z.array(Source).nullish(),
+  model: z.string().max(200).nullish(),
+  finishReason: z.string().max(100).nullish(),
+  tokenUsage: z.strictObject({ inputTokens: Count, outputTokens: Count, totalTokens: Count }).nullish(),
+});
+
+/** A turn: the user's message (its id makes a retry idempotent). */
+export const StartTurn = z.strictObject({
+  id: Uuid.optional(),
+  content: z.string().refine((c) => c.trim().length > 0, "must not be empty"),
+});
+
+export const CreateShare = z.strictObject({
+  expires_in_hours: z
+    .number({ message: "must be a whole number of hours" })
+    .int("must be a whole number of hours")
+    .min(1, `must be from 1 to ${SHARE_MAX_HOURS}`)
+    .max(SHARE_MAX_HOURS, `must be from 1 to ${SHARE_MAX_HOURS}`)
+    .optional()
+    .transform((h) => h ?? SHARE_MAX_HOURS),
+});
+
+// ---- answers ------------------------------------------------------------------------------------
 
 export const Session = z.object({
   id: z.string(),
@@ -23,7 +64,6 @@ export const Session = z.object({
 });
 export const SessionPage = z.object({ sessions: z.array(Session), next_cursor: z.string().nullable() });
 
-const Source = z.looseObject({ id: z.string(), type: z.string(), title: z.string().optional(), snippet: z.string().optional() });
 const TokenUsage = z.object({ inputTokens: z.number().int(), outputTokens: z.number().int(), totalTokens: z.number().int() });
 
 /** A whole turn of the conversation: content and, for an agent's answer, its thinking, tool calls, sources, model and usage. */
