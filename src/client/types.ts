@@ -1,7 +1,8 @@
 /**
  * The types of agenthub's public surface, for the client: request bodies are the zod schemas'
- * input types (src/schemas.ts, the ones the hub validates with), responses the types the hub
- * presents (src/domain), and the Socket.IO events in both directions. Type-only imports: none
+ * input types (http/routes/<family>/schema.ts and src/schemas.ts, the ones the hub validates
+ * with), responses the types the hub presents (src/domain), and the Socket.IO events in both
+ * directions. Type-only imports: none
  * of the server's code is loaded by the client.
  */
 import type { z } from "zod";
