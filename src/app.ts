@@ -9,20 +9,13 @@ import { isEmbedded } from "./db.js";
 import type { HubState } from "./http/context.js";
 import { requestContext, sanePaths, securityHeaders } from "./http/middleware.js";
 import { defaultWebDir, webApp } from "./http/web.js";
-import { addressRateLimit, authenticate, rateLimit } from "./http/rate-limit.js";
+import { authenticate } from "./http/authenticate.js";
+import { addressRateLimit, rateLimit } from "./http/rate-limit.js";
 import type { LocalRateLimiter, RateLimiter } from "./rate-limit.js";
-import { agentRoutes } from "./http/routes/agents.js";
 import { backplaneRoutes } from "./http/routes/backplane.js";
-import { channelRoutes } from "./http/routes/channels.js";
-import { meRoutes } from "./http/routes/me.js";
-import { sessionRoutes } from "./http/routes/sessions.js";
-import { turnRoutes } from "./http/routes/turns.js";
-import { groupRoutes } from "./http/routes/groups.js";
-import { conversationRoutes } from "./http/routes/conversations.js";
-import { masterKeyRoutes } from "./http/routes/keys.js";
-import { knowledgeRoutes } from "./http/routes/knowledge.js";
-import { shareRoutes, sharedViewRoutes } from "./http/routes/shares.js";
 import { openApiRoutes } from "./http/routes/openapi.js";
+import { openApiJson, routeTables } from "./http/routes/index.js";
+import { mount } from "./http/mount.js";
 import type { Services } from "./services.js";
 import type { Readiness } from "./observability/health.js";
 import type { HubMetrics } from "./observability/metrics.js";
@@ -58,6 +51,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   app.use(sanePaths());
   app.use(webApp(defaultWebDir(), deps.config.publicUrl));
 
+  const tables = routeTables(deps.services, deps.auth, { messageMaxBytes: deps.config.messageMaxBytes });
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {
     ctx.body = { status: "ok" };
@@ -69,8 +63,8 @@ export function createApp(deps: AppDeps): Koa<HubState> {
     openWithoutToken: isEmbedded(deps.config),
   });
   open.use(["/api/shared/:token", "/shared/:token"], addressRateLimit(deps.limits.perAddress));
-  sharedViewRoutes(open, deps.services);
-  openApiRoutes(open);
+  mount(open, tables.open);
+  openApiRoutes(open, () => openApiJson(tables));
   app.use(open.routes());
 
   app.use(
@@ -85,21 +79,12 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   );
 
   for (const router of deps.extraRouters ?? []) app.use(router.routes());
-  app.use(backplaneRoutes(deps));
+  app.use(backplaneRoutes(deps, tables));
 
   const api = new Router<HubState>();
   api.use(authenticate(deps.auth, deps.limits.failedAuth));
   api.use(rateLimit(deps.limits.perCredential));
-  meRoutes(api);
-  agentRoutes(api, deps.services);
-  channelRoutes(api, deps.services, deps.config.messageMaxBytes);
-  sessionRoutes(api, deps.services);
-  turnRoutes(api, deps.services);
-  shareRoutes(api, deps.services);
-  groupRoutes(api, deps.services);
-  conversationRoutes(api, deps.services);
-  masterKeyRoutes(api, deps.services);
-  knowledgeRoutes(api, deps.services);
+  mount(api, tables.api);
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;

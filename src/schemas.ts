@@ -1,15 +1,11 @@
 /**
- * Every input schema, in one module shared by REST routes and socket handlers: ids, names,
- * pages, request bodies and socket payloads. `parse` turns a failure into a 422 naming each
- * bad field. A rule written here once holds on every path that takes the same input.
+ * The input schemas shared by REST routes, socket handlers and tools: ids, names, pages, socket
+ * payloads, local control and knowledge (the domain's tools parse with it too), and `parse`, which
+ * turns a failure into a 422 naming each bad field. Each family's request bodies are beside its
+ * routes (http/routes/<family>/schema.ts). A rule written here once holds on every path.
  */
 import { z } from "zod";
-import { AGENT_KEY_SCOPES } from "./auth/principal.js";
-import { ACCESS_LEVELS } from "./domain/agents/policy.js";
-import { SHARE_MAX_HOURS } from "./domain/sharing/policy.js";
-import { MESSAGE_ROLES } from "./domain/sessions/messages.js";
 import { MAX_SEQ } from "./domain/pagination.js";
-import { STRATEGIES } from "./domain/asks/routing.js";
 import { parseSince } from "./domain/time.js";
 import { Invalid } from "./errors.js";
 
@@ -22,7 +18,7 @@ export const MAX_JSON_DEPTH = 64;
  * iteratively, so hostile depth cannot overflow the stack. Answers the first problem, with the
  * path (keys from `data`) of the value it is in.
  */
-function plainJsonProblem(data: unknown): { path: string[]; message: string } | undefined {
+export function plainJsonProblem(data: unknown): { path: string[]; message: string } | undefined {
   const stack: Array<[value: unknown, path: string[]]> = [[data, []]];
   while (stack.length) {
     const [value, path] = stack.pop()!;
@@ -79,6 +75,13 @@ export const Uuid = z
 /** A name or title people read: trimmed, not empty, at most 200 characters. */
 export const Title = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
 
+/** An agent server's URL: http(s) only (the SSRF guard decides the rest, in the service). */
+export const ServerUrl = z
+  .string()
+  .max(2000)
+  .refine((v) => /^https?:\/\//i.test(v) && URL.canParse(v), "must be an http(s) URL")
+  .nullable();
+
 /** A server-made id (`ses_…`, `ch_…`) named in a socket payload. */
 const StreamId = z.string().min(1).max(100);
 
@@ -134,138 +137,11 @@ export const MessagesQuery = PageQuery.extend({ since: SinceQuery, after_seq: Se
   { message: "send cursor or after_seq, not both", path: ["after_seq"] },
 );
 /** A history page's query, as the message services take it. */
-export function parseMessagePage(query: unknown): { limit: number; cursor: string | undefined; afterSeq: number | undefined; since: Date | undefined } {
-  const q = parse(MessagesQuery, query);
+export function messagePageOf(q: z.output<typeof MessagesQuery>): { limit: number; cursor: string | undefined; afterSeq: number | undefined; since: Date | undefined } {
   return { limit: q.limit, cursor: q.cursor, afterSeq: q.after_seq, since: q.since };
 }
-
-// ---- agents, teams, keys --------------------------------------------------------------------
-
-const Description = z.string().max(2000).nullable();
-const ServerUrl = z
-  .string()
-  .max(2000)
-  .refine((v) => /^https?:\/\//i.test(v) && URL.canParse(v), "must be an http(s) URL")
-  .nullable();
-
-export const CreateAgent = z.strictObject({
-  id: AgentId,
-  name: Title,
-  description: Description.optional(),
-  server_url: ServerUrl.optional(),
-});
-export const UpdateAgent = z
-  .strictObject({ name: Title.optional(), description: Description.optional(), server_url: ServerUrl.optional() })
-  .refine((v) => Object.keys(v).length > 0, "send at least one of name, description, server_url");
-export const AddMember = z.object({
-  user_id: z.number().int().positive(),
-  access_level: z.enum(ACCESS_LEVELS, { message: "must be viewer or editor" }),
-});
-export const CreateKey = z.object({
-  name: Title.optional(),
-  scopes: z.array(z.enum(AGENT_KEY_SCOPES)),
-  /** The role the key carries under RBAC (null: none); absent: the creator's (keys/policy.ts). */
-  role: z.string().trim().min(1, "must not be empty").max(200).nullish(),
-  expires_in_seconds: keyLifetime(),
-});
-
-// ---- sessions and messages ------------------------------------------------------------------
-
-export const CreateSession = z.strictObject({
-  title: Title.optional(),
-  owner_id: z.number().int().positive().nullable().optional(),
-});
-export const RenameSession = z.strictObject({ title: Title });
-
-const ContentBlock = z.looseObject({ type: z.string().min(1, "must not be empty") });
-const Source = z.looseObject({
-  id: z.string(),
-  type: z.string(),
-  title: z.string().optional(),
-  snippet: z.string().optional(),
-});
-const Count = z.number().int().nonnegative();
-export const AppendMessage = z.strictObject({
-  id: Uuid.optional(),
-  role: z.enum(MESSAGE_ROLES, { message: `must be one of ${MESSAGE_ROLES.join(", ")}` }),
-  content: z.union([z.string(), z.array(ContentBlock)], { message: "must be a string or an array of content blocks" }),
-  thinking: z.union([z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())]).nullish(),
-  toolCalls: z.array(z.record(z.string(), z.unknown())).nullish(),
-  sources: z.array(Source).nullish(),
-  model: z.string().max(200).nullish(),
-  finishReason: z.string().max(100).nullish(),
-  tokenUsage: z.strictObject({ inputTokens: Count, outputTokens: Count, totalTokens: Count }).nullish(),
-});
-
-/** A turn: the user's message (its id makes a retry idempotent). */
-export const StartTurn = z.strictObject({
-  id: Uuid.optional(),
-  content: z.string().refine((c) => c.trim().length > 0, "must not be empty"),
-});
-
-export const CreateShare = z.strictObject({
-  expires_in_hours: z
-    .number({ message: "must be a whole number of hours" })
-    .int("must be a whole number of hours")
-    .min(1, `must be from 1 to ${SHARE_MAX_HOURS}`)
-    .max(SHARE_MAX_HOURS, `must be from 1 to ${SHARE_MAX_HOURS}`)
-    .optional()
-    .transform((h) => h ?? SHARE_MAX_HOURS),
-});
-
-// ---- groups ---------------------------------------------------------------------------------
-
-export const GroupBody = z.strictObject({
-  name: Title,
-  agentIds: z
-    .array(AgentId)
-    .max(100)
-    .refine((ids) => new Set(ids).size >= 2, "a group needs at least two distinct agents"),
-  // Any address an IdP may issue (user@localhost included): something@something, no spaces.
-  allowed_users: z
-    .array(z.string().trim().max(320).regex(/^[^\s@]+@[^\s@]+$/, "must be an email address"))
-    .max(1000)
-    .optional(),
-  allowed_groups: z.array(z.string().trim().min(1).max(500)).max(1000).optional(),
-});
-
-// ---- group conversations (ask the group) ----------------------------------------------------
-
-export const CreateConversation = z.strictObject({ title: Title.optional() });
-
-/** A question for the group's agents: who answers is routed by `strategy`, narrowed by `agentIds`. */
-export const AskBody = z.strictObject({
-  id: Uuid.optional(),
-  content: z.string().refine((c) => c.trim().length > 0, "must not be empty"),
-  agentIds: z.array(AgentId).min(1, "name at least one agent, or leave agentIds out").max(100).optional(),
-  strategy: z.enum(STRATEGIES, { message: `must be one of ${STRATEGIES.join(", ")}` }).optional(),
-});
-
-// ---- team channels --------------------------------------------------------------------------
-
-export const CreateChannel = z.object({
-  name: Title.max(100, "must be at most 100 characters").regex(/^[^\p{Cc}/]+$/u, "must not contain control characters or '/'"),
-  description: z.string().max(2000).nullable().optional(),
-});
-export const Subscription = z.object({ agentId: AgentId });
-
-/** A broadcast: its message and metadata together (as JSON) at most `maxBytes`. */
-export function publishSchema(maxBytes: number) {
-  return z
-    .object({
-      id: Uuid.optional(),
-      agentId: AgentId,
-      message: z.string().min(1, "must not be empty"),
-      metadata: z.record(z.string(), z.unknown()).nullable().optional(),
-    })
-    .superRefine((b, ctx) => {
-      const size = Buffer.byteLength(b.message) + (b.metadata == null ? 0 : Buffer.byteLength(JSON.stringify(b.metadata)));
-      if (size > maxBytes) ctx.addIssue({ code: "custom", path: ["message"], message: `message and metadata together are ${size} bytes; at most ${maxBytes} are allowed` });
-    });
-}
-
-export function channelHistoryQuery(max: number) {
-  return z.object({ since: SinceQuery, cursor: CursorQuery, limit: limitQuery(50, max) });
+export function parseMessagePage(query: unknown): ReturnType<typeof messagePageOf> {
+  return messagePageOf(parse(MessagesQuery, query));
 }
 
 // ---- local control (embedded CLI) -------------------------------------------------------------
@@ -308,20 +184,8 @@ export const SessionUnwatch = z.object({ sessionId: StreamId });
 
 // ---- master keys ------------------------------------------------------------------------------
 
-export const CreateMasterKey = z.strictObject({ name: Title.optional() });
 /** What `agenthub workspace rotate-key` sends to a running embedded hub. */
 export const LocalRotateKey = z.object({ workspace_id: z.string().min(1) });
-
-/**
- * An agent key's `expires_in_seconds` (CreateKey above): a whole number from 1 to 31536000
- * (365 days); absent, the key lives until revoked. A function, so CreateKey may use it before
- * this line.
- */
-function keyLifetime() {
-  const max = 365 * 24 * 3600;
-  const range = `must be a whole number of seconds from 1 to ${max}`;
-  return z.number({ message: range }).int(range).min(1, range).max(max, range).optional();
-}
 
 /** `auth.since` in the handshake: the client's position in the streams it resumes, by stream id. */
 export const HandshakeSince = z
@@ -376,78 +240,3 @@ export const ToolContext = z
     topK: z.number().nullish(),
   })
   .nullish();
-
-// ---- backplane (/v1, the Sharely Agent API: camelCase; unknown fields are ignored, as Sharely does) ----
-
-/** A nested part the SDKs may send as JSON or as a JSON-encoded string. */
-function jsonOrEncoded<S extends z.ZodType>(schema: S) {
-  return z.preprocess((v, ctx) => {
-    if (typeof v !== "string") return v;
-    let decoded: unknown;
-    try {
-      decoded = JSON.parse(v);
-    } catch {
-      return v;
-    }
-    // What parse() checked on the body, checked again on what the string decoded to: a `\u0000`
-    // escape is no NUL until it is decoded, and jsonb refuses it (that answered 500).
-    const problem = plainJsonProblem(decoded);
-    if (problem) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message, input: v });
-    return decoded;
-  }, schema);
-}
-
-/** An id the caller chose for its own world (a user, a space): 1–200 characters. */
-const ExternalId = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
-
-export const CreateThread = z.object({
-  title: Title.nullish(),
-  agentServerId: AgentId.nullish(),
-  userId: z.union([ExternalId, z.number().int().transform(String)]).nullish(),
-  spaceId: ExternalId.nullish(),
-  temporalUserId: ExternalId.nullish(),
-});
-
-/** `?limit=` 1–50 (default 20; larger is served as 50), `cursor`, and the SDK's filters. */
-export const ThreadListQuery = z.object({
-  limit: limitQuery(20, 50),
-  cursor: CursorQuery,
-  userId: ExternalId.optional(),
-  spaceId: ExternalId.optional(),
-  temporalUserId: ExternalId.optional(),
-});
-
-export const StoreThreadMessage = z.object({
-  id: Uuid.nullish(),
-  role: z.enum(["user", "assistant", "system"], { message: "must be one of user, assistant, system" }),
-  content: z.union([z.string(), z.array(ContentBlock)], { message: "must be a string, an array of content blocks, or null (a draft)" }).nullable(),
-  thinkingSteps: jsonOrEncoded(z.array(z.record(z.string(), z.unknown())).nullish()),
-  toolCalls: jsonOrEncoded(z.array(z.record(z.string(), z.unknown())).nullish()),
-  sources: jsonOrEncoded(z.array(Source).nullish()),
-  tokenUsage: jsonOrEncoded(z.object({ inputTokens: Count, outputTokens: Count, totalTokens: Count }).nullish()),
-  model: z.string().max(200).nullish(),
-  finishReason: z.string().max(100).nullish(),
-  metadata: jsonOrEncoded(z.record(z.string(), z.unknown()).nullish()),
-});
-
-/** `POST /threads/{id}/chat`: the user's message starts a turn. */
-export const ThreadChat = z.object({ message: z.string().refine((m) => m.trim().length > 0, "must not be empty") });
-
-const ServerStatus = z.enum(["ACTIVE", "INACTIVE"], { message: "must be ACTIVE or INACTIVE" });
-const ServerMetadata = jsonOrEncoded(z.record(z.string(), z.unknown()).nullable());
-export const CreateServer = z.object({ name: Title, url: ServerUrl.unwrap(), status: ServerStatus.optional(), metadata: ServerMetadata.optional() });
-export const UpdateServer = z.object({ name: Title.optional(), url: ServerUrl.optional(), status: ServerStatus.optional(), metadata: ServerMetadata.optional() });
-
-export const RbacSwitch = z.object({ rbacEnabled: z.boolean({ message: "must be true or false" }) });
-export const TokenToValidate = z.object({ token: z.string().min(1, "must not be empty").max(16_000) });
-/**
- * `generate-access-key-token`: the role the exchanged token acts with (RBAC), as `roleId` or, as
- * the newer Sharely SDK sends it, `customerRoleId`; both may be sent only naming the same role.
- */
-const ExchangeRole = z.string().trim().min(1, "must not be empty").max(200).nullish();
-export const KeyExchange = z
-  .object({ roleId: ExchangeRole, customerRoleId: ExchangeRole })
-  .refine((b) => !b.roleId || !b.customerRoleId || b.roleId === b.customerRoleId, { message: "must name the same role as roleId", path: ["customerRoleId"] })
-  .transform((b) => ({ roleId: b.roleId || b.customerRoleId || undefined }));
-/** `POST /tools/{name}/execute`: the tool's input and the caller's context, each checked by the tool (knowledge/tools.ts). */
-export const ToolExecute = z.object({ input: z.unknown().optional(), context: z.unknown().optional() });

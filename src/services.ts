@@ -63,7 +63,9 @@ export function createServices(deps: ServiceDeps) {
   const limits = { turnTimeoutMs: deps.config.agents.turnTimeoutMs, leaseMs: deps.config.agents.leaseMs };
   const turnRuntime = new TurnRuntime({ tx, log: deps.turnLog, sessionMessages, logger: deps.log, limits, endpoints: deps.endpoints });
   const turns = new Turns(tx, sessionMessages, turnRuntime, limits);
-  const conversations = new Conversations(tx, clock, { turns, sessionMessages }, { tsConfig: deps.config.knowledgeTsConfig, maxAgentsPerAsk: deps.config.agents.maxPerAsk });
+  const sessions = new Sessions(tx, clock);
+  const shareLinks = new ShareLinks(tx, clock, deps.publicUrl);
+  const conversations = new Conversations(tx, clock, { turns, sessionMessages, sessions, shareLinks }, { tsConfig: deps.config.knowledgeTsConfig, maxAgentsPerAsk: deps.config.agents.maxPerAsk });
   // A group that drops agents stops their running turns in its conversations (once, on the node that committed it).
   deps.bus.subscribe((e) => {
     if (e.type === "group.updated") conversations.agentsDropped(e.groupId).catch((err) => deps.log.warn({ err, group: e.groupId }, "could not stop the turns of agents a group dropped"));
@@ -80,12 +82,12 @@ export function createServices(deps: ServiceDeps) {
     agentKeys: new AgentKeys(tx, keyCache),
     masterKeys: new MasterKeys(tx, keyCache),
     channels: new Channels(tx, keyCache),
-    sessions: new Sessions(tx, clock),
+    sessions,
     sessionMessages,
     turns,
     turnRuntime,
     conversations,
-    shareLinks: new ShareLinks(tx, clock, deps.publicUrl),
+    shareLinks,
     groups: new Groups(tx, clock),
     workspaces: new Workspaces(deps.db),
     ...knowledgeServices(tx, clock, deps.config.knowledgeTsConfig, deps.log),

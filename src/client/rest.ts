@@ -1,88 +1,18 @@
 /**
  * The REST part of the typed client: one method per route, request bodies typed by the hub's own
  * schemas, answers by the types it presents, refusals thrown as AgentHubError (problem+json).
- * Every route is named once in REST_OPERATIONS, in the OpenAPI path form; test/http/openapi.test.ts
- * checks each is an operation of the hub's spec.
+ * Routes are named by operation id: REST_OPERATIONS (operations.ts) is made from the hub's route
+ * tables, so the client calls what the hub serves and documents.
  *
  *   const hub = new AgentHubClient({ url: "http://localhost:3000", token: process.env.TOKEN! });
  *   const session = await hub.sessions.create("logs-agent", { title: "First questions" });
  *   await hub.turns.start("logs-agent", session.id, { content: "What can you do?" });
  */
 import { AgentHubError } from "./errors.js";
+import { REST_OPERATIONS } from "./operations.js";
 import type * as T from "./types.js";
 
-type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-
-/** Every route the client calls: [method, OpenAPI path]. */
-export const REST_OPERATIONS = {
-  me: ["GET", "/api/me"],
-  createAgent: ["POST", "/api/agents"],
-  listAgents: ["GET", "/api/agents"],
-  getAgent: ["GET", "/api/agents/{agentId}"],
-  updateAgent: ["PATCH", "/api/agents/{agentId}"],
-  deleteAgent: ["DELETE", "/api/agents/{agentId}"],
-  rotateEndpointSecret: ["POST", "/api/agents/{agentId}/endpoint-secret"],
-  getTeam: ["GET", "/api/agents/{agentId}/team"],
-  addTeamMember: ["POST", "/api/agents/{agentId}/team"],
-  removeTeamMember: ["DELETE", "/api/agents/{agentId}/team/{userId}"],
-  workspaceTeam: ["GET", "/api/workspaces/{workspaceId}/team"],
-  createAgentKey: ["POST", "/api/agents/{agentId}/keys"],
-  listAgentKeys: ["GET", "/api/agents/{agentId}/keys"],
-  revokeAgentKey: ["DELETE", "/api/agents/{agentId}/keys/{keyId}"],
-  createMasterKey: ["POST", "/api/workspace/master-keys"],
-  listMasterKeys: ["GET", "/api/workspace/master-keys"],
-  revokeMasterKey: ["DELETE", "/api/workspace/master-keys/{keyId}"],
-  createSession: ["POST", "/api/agents/{agentId}/sessions"],
-  listSessions: ["GET", "/api/agents/{agentId}/sessions"],
-  listArchivedSessions: ["GET", "/api/agents/{agentId}/sessions/archived"],
-  deleteArchivedSessions: ["DELETE", "/api/agents/{agentId}/sessions/archived"],
-  getSession: ["GET", "/api/agents/{agentId}/sessions/{sessionId}"],
-  renameSession: ["PATCH", "/api/agents/{agentId}/sessions/{sessionId}"],
-  deleteSession: ["DELETE", "/api/agents/{agentId}/sessions/{sessionId}"],
-  archiveSession: ["POST", "/api/agents/{agentId}/sessions/{sessionId}/archive"],
-  restoreSession: ["POST", "/api/agents/{agentId}/sessions/{sessionId}/restore"],
-  listMessages: ["GET", "/api/agents/{agentId}/sessions/{sessionId}/messages"],
-  appendMessage: ["POST", "/api/agents/{agentId}/sessions/{sessionId}/messages"],
-  startTurn: ["POST", "/api/agents/{agentId}/sessions/{sessionId}/turns"],
-  getTurn: ["GET", "/api/agents/{agentId}/sessions/{sessionId}/turns/{turnId}"],
-  cancelTurn: ["POST", "/api/agents/{agentId}/sessions/{sessionId}/turns/{turnId}/cancel"],
-  createShareLink: ["POST", "/api/agents/{agentId}/sessions/{sessionId}/share"],
-  revokeShareLinks: ["DELETE", "/api/agents/{agentId}/sessions/{sessionId}/share"],
-  sharedView: ["GET", "/api/shared/{token}"],
-  cloneShared: ["POST", "/api/shared/{token}/clone"],
-  listGroups: ["GET", "/api/groups"],
-  createGroup: ["POST", "/api/groups"],
-  getGroup: ["GET", "/api/groups/{groupId}"],
-  replaceGroup: ["PUT", "/api/groups/{groupId}"],
-  deleteGroup: ["DELETE", "/api/groups/{groupId}"],
-  listGroupSessions: ["GET", "/api/groups/{groupId}/sessions"],
-  shareSessionInGroup: ["POST", "/api/groups/{groupId}/sessions/{sessionId}"],
-  unshareSessionInGroup: ["DELETE", "/api/groups/{groupId}/sessions/{sessionId}"],
-  createConversation: ["POST", "/api/groups/{groupId}/conversations"],
-  listConversations: ["GET", "/api/groups/{groupId}/conversations"],
-  getConversation: ["GET", "/api/groups/{groupId}/conversations/{sessionId}"],
-  renameConversation: ["PATCH", "/api/groups/{groupId}/conversations/{sessionId}"],
-  deleteConversation: ["DELETE", "/api/groups/{groupId}/conversations/{sessionId}"],
-  listConversationMessages: ["GET", "/api/groups/{groupId}/conversations/{sessionId}/messages"],
-  ask: ["POST", "/api/groups/{groupId}/conversations/{sessionId}/ask"],
-  getAsk: ["GET", "/api/groups/{groupId}/conversations/{sessionId}/asks/{askId}"],
-  cancelAsk: ["POST", "/api/groups/{groupId}/conversations/{sessionId}/asks/{askId}/cancel"],
-  getConversationTurn: ["GET", "/api/groups/{groupId}/conversations/{sessionId}/turns/{turnId}"],
-  shareConversation: ["POST", "/api/groups/{groupId}/conversations/{sessionId}/share"],
-  revokeConversationShare: ["DELETE", "/api/groups/{groupId}/conversations/{sessionId}/share"],
-  createChannel: ["POST", "/api/team-channels"],
-  listChannels: ["GET", "/api/team-channels"],
-  getChannel: ["GET", "/api/team-channels/{channelId}"],
-  deleteChannel: ["DELETE", "/api/team-channels/{channelId}"],
-  subscribeChannel: ["POST", "/api/team-channels/{channelId}/subscribe"],
-  unsubscribeChannel: ["POST", "/api/team-channels/{channelId}/unsubscribe"],
-  publishChannelMessage: ["POST", "/api/team-channels/{channelId}/messages"],
-  channelHistory: ["GET", "/api/team-channels/{channelId}/messages"],
-  createKnowledge: ["POST", "/api/knowledge"],
-  listKnowledge: ["GET", "/api/knowledge"],
-  getKnowledge: ["GET", "/api/knowledge/{knowledgeId}"],
-  deleteKnowledge: ["DELETE", "/api/knowledge/{knowledgeId}"],
-} as const satisfies Record<string, readonly [Method, string]>;
+export { REST_OPERATIONS };
 
 export type RestOperation = keyof typeof REST_OPERATIONS;
 
@@ -237,15 +167,15 @@ export class AgentHubClient {
   };
 
   readonly channels = {
-    create: (body: T.CreateChannelBody) => this.call<T.Channel>("createChannel", {}, { body }),
-    list: (query: T.PageQuery = {}) => this.call<{ channels: T.Channel[]; nextCursor: string | null }>("listChannels", {}, { query: { ...query } }),
-    get: (channelId: string) => this.call<T.Channel>("getChannel", { channelId }),
-    remove: (channelId: string) => this.call<void>("deleteChannel", { channelId }),
-    subscribe: (channelId: string, agentId: string) => this.call<T.Channel>("subscribeChannel", { channelId }, { body: { agentId } }),
-    unsubscribe: (channelId: string, agentId: string) => this.call<T.Channel>("unsubscribeChannel", { channelId }, { body: { agentId } }),
-    publish: (channelId: string, body: T.PublishBody) => this.call<T.ChannelMessage>("publishChannelMessage", { channelId }, { body }),
+    create: (body: T.CreateChannelBody) => this.call<T.Channel>("createChannelViaApi", {}, { body }),
+    list: (query: T.PageQuery = {}) => this.call<{ channels: T.Channel[]; nextCursor: string | null }>("listChannelsViaApi", {}, { query: { ...query } }),
+    get: (channelId: string) => this.call<T.Channel>("getChannelViaApi", { channelId }),
+    remove: (channelId: string) => this.call<void>("deleteChannelViaApi", { channelId }),
+    subscribe: (channelId: string, agentId: string) => this.call<T.Channel>("subscribeChannelViaApi", { channelId }, { body: { agentId } }),
+    unsubscribe: (channelId: string, agentId: string) => this.call<T.Channel>("unsubscribeChannelViaApi", { channelId }, { body: { agentId } }),
+    publish: (channelId: string, body: T.PublishBody) => this.call<T.ChannelMessage>("publishChannelMessageViaApi", { channelId }, { body }),
     history: (channelId: string, query: T.ChannelHistoryQuery = {}) =>
-      this.call<{ messages: T.ChannelMessage[]; nextCursor: string | null }>("channelHistory", { channelId }, { query: { ...query } }),
+      this.call<{ messages: T.ChannelMessage[]; nextCursor: string | null }>("channelHistoryViaApi", { channelId }, { query: { ...query } }),
   };
 
   readonly knowledge = {

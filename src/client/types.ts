@@ -1,11 +1,16 @@
 /**
  * The types of agenthub's public surface, for the client: request bodies are the zod schemas'
- * input types (src/schemas.ts, the ones the hub validates with), responses the types the hub
- * presents (src/domain), and the Socket.IO events in both directions. Type-only imports: none
+ * input types (http/routes/<family>/schema.ts and src/schemas.ts, the ones the hub validates
+ * with), responses the types the hub presents (src/domain), and the Socket.IO events in both
+ * directions. Type-only imports: none
  * of the server's code is loaded by the client.
  */
 import type { z } from "zod";
 import type * as S from "../schemas.js";
+import type * as A from "../http/routes/agents/schema.js";
+import type * as C from "../http/routes/channels/schema.js";
+import type * as G from "../http/routes/groups/schema.js";
+import type * as Se from "../http/routes/sessions/schema.js";
 import type { AgentView, AgentWithSecret } from "../domain/agents/service.js";
 import type { AskView } from "../domain/asks/repository.js";
 import type { TeamMember } from "../domain/agents/repository.js";
@@ -23,21 +28,21 @@ import type { WorkspaceMember } from "../domain/workspaces/service.js";
 
 // ---- request bodies: what the hub's schemas accept ----------------------------------------------
 
-export type CreateAgentBody = z.input<typeof S.CreateAgent>;
-export type UpdateAgentBody = z.input<typeof S.UpdateAgent>;
-export type AddMemberBody = z.input<typeof S.AddMember>;
-export type CreateKeyBody = z.input<typeof S.CreateKey>;
-export type CreateMasterKeyBody = z.input<typeof S.CreateMasterKey>;
-export type CreateSessionBody = z.input<typeof S.CreateSession>;
-export type AppendMessageBody = z.input<typeof S.AppendMessage>;
-export type StartTurnBody = z.input<typeof S.StartTurn>;
-export type CreateShareBody = z.input<typeof S.CreateShare>;
-export type GroupBody = z.input<typeof S.GroupBody>;
-export type CreateChannelBody = z.input<typeof S.CreateChannel>;
-export type PublishBody = z.input<ReturnType<typeof S.publishSchema>>;
+export type CreateAgentBody = z.input<typeof A.CreateAgent>;
+export type UpdateAgentBody = z.input<typeof A.UpdateAgent>;
+export type AddMemberBody = z.input<typeof A.AddMember>;
+export type CreateKeyBody = z.input<typeof A.CreateKey>;
+export type CreateMasterKeyBody = z.input<typeof A.CreateMasterKey>;
+export type CreateSessionBody = z.input<typeof Se.CreateSession>;
+export type AppendMessageBody = z.input<typeof Se.AppendMessage>;
+export type StartTurnBody = z.input<typeof Se.StartTurn>;
+export type CreateShareBody = z.input<typeof Se.CreateShare>;
+export type GroupBody = z.input<typeof G.GroupBody>;
+export type CreateChannelBody = z.input<typeof C.CreateChannel>;
+export type PublishBody = z.input<ReturnType<typeof C.publishSchema>>;
 export type CreateKnowledgeBody = z.input<typeof S.CreateKnowledge>;
-export type CreateConversationBody = z.input<typeof S.CreateConversation>;
-export type AskBody = z.input<typeof S.AskBody>;
+export type CreateConversationBody = z.input<typeof G.CreateConversation>;
+export type AskBody = z.input<typeof G.AskBody>;
 
 /** `?limit=&cursor=`, as numbers and strings (the hub reads them from the query string). */
 export interface PageQuery {

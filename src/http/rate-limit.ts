@@ -1,14 +1,14 @@
 /**
  * Request limits (429 with Retry-After; the request does nothing): per credential on the API,
  * per address on routes that need no credential, and per address on refused credentials, so
- * guessing keys or tokens is slow. The counting is src/rate-limit.ts.
+ * guessing keys or tokens is slow (that one is kept by authenticate.ts). The counting is
+ * src/rate-limit.ts.
  */
 import type { Context, Middleware } from "koa";
-import { Authenticator } from "../auth/authenticate.js";
 import { addressKey, requestClientAddress } from "../auth/client-address.js";
 import { credentialKey } from "../auth/principal.js";
-import { TooManyRequests, Unauthorized } from "../errors.js";
-import type { LocalRateLimiter, RateLimiter } from "../rate-limit.js";
+import { TooManyRequests } from "../errors.js";
+import type { RateLimiter } from "../rate-limit.js";
 import type { HubState } from "./context.js";
 
 /** The request's client address as every per-address limit keys it (TRUST_PROXY and its hops are the app's). */
@@ -33,22 +33,6 @@ export function addressRateLimit(limiter: RateLimiter | undefined): Middleware<H
     if (limiter) {
       const wait = await limiter.hit(addressKey(clientAddressOf(ctx)));
       if (wait > 0) throw new TooManyRequests(wait);
-    }
-    await next();
-  };
-}
-
-/** Authenticates the request; an address past its refused-credential limit is answered 429 before any check. */
-export function authenticate(auth: Authenticator, failures: LocalRateLimiter): Middleware<HubState> {
-  return async (ctx, next) => {
-    const address = addressKey(clientAddressOf(ctx));
-    const wait = failures.over(address);
-    if (wait > 0) throw new TooManyRequests(wait);
-    try {
-      ctx.state.principal = await auth.authenticate(Authenticator.bearer(ctx.get("authorization")));
-    } catch (err) {
-      if (err instanceof Unauthorized) await failures.hit(address);
-      throw err;
     }
     await next();
   };

@@ -6,7 +6,6 @@
  */
 import type { Router } from "@koa/router";
 import { Forbidden, Unauthorized } from "../errors.js";
-import type { HubState } from "../http/context.js";
 import type { Readiness } from "./health.js";
 import { metricsTokenMatches, type HubMetrics } from "./metrics.js";
 
@@ -19,7 +18,8 @@ export interface ObservabilityDeps {
   openWithoutToken: boolean;
 }
 
-export function observabilityRoutes(router: Router<HubState>, deps: ObservabilityDeps): void {
+/** Generic over the router's state: these routes read none of it (no credential, no principal). */
+export function observabilityRoutes<State>(router: Router<State>, deps: ObservabilityDeps): void {
   router.get("/readyz", async (ctx) => {
     const { status, checks } = await deps.readiness();
     if (status === "ready") {

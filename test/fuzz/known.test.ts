@@ -8,21 +8,10 @@
  */
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import {
-  AddMember,
-  AppendMessage,
-  CreateAgent,
-  CreateChannel,
-  CreateKey,
-  CreateMasterKey,
-  CreateSession,
-  CreateShare,
-  GroupBody,
-  RenameSession,
-  Subscription,
-  UpdateAgent,
-  publishSchema,
-} from "../../src/schemas.js";
+import { CreateChannel, Subscription, publishSchema } from "../../src/http/routes/channels/schema.js";
+import { GroupBody } from "../../src/http/routes/groups/schema.js";
+import { AppendMessage, CreateSession, CreateShare, RenameSession } from "../../src/http/routes/sessions/schema.js";
+import { AddMember, CreateAgent, CreateKey, CreateMasterKey, UpdateAgent } from "../../src/http/routes/agents/schema.js";
 import {
   INT32_MAX,
   NUL,

@@ -1,14 +1,19 @@
 /**
  * GET /openapi.json: every route the app registers has an operation in the spec and every
  * operation is a registered route (a new route without an entry fails here); the document is
- * valid OpenAPI 3.1; request schemas are the zod schemas that validate the requests.
+ * valid OpenAPI 3.1; request and answer schemas are the zod schemas of the route tables.
  */
+import { readFileSync } from "node:fs";
 import { Router } from "@koa/router";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { OPERATIONS, jsonSchemaOf, schemaName } from "../../src/http/openapi.js";
-import { GroupBody, PageQuery } from "../../src/schemas.js";
+import { OPERATIONS_ROUTES } from "../../src/http/routes/operations.js";
+import { allRoutes, routeTables } from "../../src/http/routes/index.js";
+import { clientOperationsSource } from "../../src/http/routes/client-operations.js";
+import type { Route } from "../../src/http/table.js";
+import { GroupBody } from "../../src/http/routes/groups/schema.js";
+import { PageQuery } from "../../src/schemas.js";
 import { REST_OPERATIONS } from "../../src/client/rest.js";
 import { useHub } from "../support/hub.js";
 
@@ -40,6 +45,16 @@ function registeredRoutes(): string[] {
   return [...routes].sort();
 }
 
+/** Every table entry (handlers are not called here, so no services are needed). */
+const TABLES = routeTables({} as never, {} as never, { messageMaxBytes: 256 * 1024 });
+const ROUTES: Route[] = allRoutes(TABLES);
+const OPERATIONS = [...OPERATIONS_ROUTES, ...ROUTES];
+
+/** JSON Schema (2020-12) of a zod schema as a request takes it: its input side, `$schema` left out. */
+function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: "input", target: "draft-2020-12", unrepresentable: "any" }) as Record<string, unknown>;
+  return rest;
+}
 const specRoutes = () => OPERATIONS.map((o) => `${o.method.toUpperCase()} ${o.path}`).sort();
 
 describe("GET /openapi.json", () => {
@@ -80,12 +95,28 @@ describe("GET /openapi.json", () => {
       (jsonSchemaOf(PageQuery) as { properties: Record<string, unknown> }).properties,
     );
     // Every request body, the same way.
-    for (const o of OPERATIONS.filter((op) => op.body)) {
-      expect(spec.components.schemas[schemaName(o.body!)], o.operationId).toEqual(jsonSchemaOf(o.body!));
+    for (const r of ROUTES.filter((e) => e.body)) {
+      const name = TABLES.names.get(r.body!);
+      expect(name, `${r.operationId}: its body schema is exported by its family's schema.ts`).toBeDefined();
+      expect(spec.paths[r.path][r.method].requestBody.content["application/json"].schema, r.operationId).toEqual({ $ref: `#/components/schemas/${name}` });
+      expect(spec.components.schemas[name!], r.operationId).toEqual(jsonSchemaOf(r.body!));
+    }
+    // Answers too: a table entry's answer is its zod schema, as a component.
+    for (const r of ROUTES.filter((e) => e.answer.schema)) {
+      const name = TABLES.names.get(r.answer.schema!);
+      expect(name, `${r.operationId}: its answer schema is exported by its family's schema.ts`).toBeDefined();
+      const media = spec.paths[r.path][r.method].responses[String(r.answer.status)].content["application/json"];
+      expect(media.schema.$ref, r.operationId).toMatch(new RegExp(`^#/components/schemas/${name}(Output)?$`));
     }
   });
 
-  it("has request examples that the request schemas accept, and problem+json errors", async () => {
+  it("has request examples that the request schemas accept, answer examples that the answer schemas accept, and problem+json errors", async () => {
+    for (const r of ROUTES) {
+      if (r.answer.schema && r.answer.example !== undefined) {
+        const parsed = r.answer.schema.safeParse(r.answer.example);
+        expect(parsed.success, `${r.operationId} answer example: ${parsed.error?.message}`).toBe(true);
+      }
+    }
     for (const o of OPERATIONS) {
       if (o.body && o.bodyExample !== undefined) {
         const parsed = o.body.safeParse(o.bodyExample);
@@ -98,6 +129,10 @@ describe("GET /openapi.json", () => {
     expect(createAgent.security).toEqual([{ userToken: [] }, { masterKey: [] }, { agentKey: [] }]);
     expect(spec.components.responses.ValidationFailed.content["application/problem+json"].schema).toEqual({ $ref: "#/components/schemas/Problem" });
     expect(spec.paths["/healthz"].get.security).toEqual([]);
+  });
+
+  it("gives the typed client its operations from the route tables (src/client/operations.ts is current)", () => {
+    expect(readFileSync(new URL("../../src/client/operations.ts", import.meta.url), "utf8"), "run npm run client:operations").toBe(clientOperationsSource());
   });
 
   it("covers every route the typed client (agenthub/client) calls", () => {

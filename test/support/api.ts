@@ -1,4 +1,10 @@
-/** A tiny HTTP client for tests: `api(url).as(credential).post(path, body)`. */
+/**
+ * A tiny HTTP client for tests: `api(url).as(credential).post(path, body)`. Every answer is
+ * checked against the hub's OpenAPI document (openapi-check.ts): one that does not match it
+ * throws, failing the test that received it.
+ */
+import { answerProblem } from "./openapi-check.js";
+
 export interface Res<T = any> {
   status: number;
   body: T;
@@ -28,6 +34,8 @@ export function api(baseUrl: string, credential?: string): Api {
     } catch {
       body = text;
     }
+    const mismatch = answerProblem(init.method ?? "GET", res.url || baseUrl + path, res.status, res.headers.get("content-type"), body);
+    if (mismatch) throw new Error(`The answer does not match the OpenAPI document: ${mismatch}`);
     return { status: res.status, body, headers: res.headers, text };
   };
   const send = (method: string) => (path: string, body?: unknown) =>

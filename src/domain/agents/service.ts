@@ -11,6 +11,8 @@ import { toIso } from "../time.js";
 import { users } from "../users/repository.js";
 import { accessLevels, accessibleAgentIds, assertCanCreateAgent, loadAgentFor, loadAgentForEdit, type AccessLevel } from "./policy.js";
 import { agents, teams, type Agent, type AgentFields, type TeamMember } from "./repository.js";
+import type { z } from "zod";
+import type { CreateAgent, UpdateAgent } from "../../http/routes/agents/schema.js";
 
 export type { TeamMember };
 
@@ -30,14 +32,9 @@ export interface AgentView {
 /** An agent as its creator or editor sees it right after setting `server_url`: with the endpoint secret, once. */
 export type AgentWithSecret = AgentView & { endpoint_secret?: string };
 
-export interface CreateAgentInput {
-  id: string;
-  name: string;
-  description?: string | null | undefined;
-  server_url?: string | null | undefined;
-}
-
-export type UpdateAgentInput = Partial<Omit<CreateAgentInput, "id">>;
+/** What POST /api/agents takes, as its schema parses it (the schema is beside the route). */
+export type CreateAgentInput = z.output<typeof CreateAgent>;
+export type UpdateAgentInput = z.output<typeof UpdateAgent>;
 
 function present(a: Agent, access: AccessLevel): AgentView {
   return {

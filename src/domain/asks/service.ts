@@ -21,7 +21,10 @@ import { roleForNewSession, roleScope } from "../rbac/policy.js";
 import type { MessagePageInput, MessageView, SessionMessages } from "../sessions/messages.js";
 import { sessionAudience } from "../sessions/policy.js";
 import { sessions, type Session } from "../sessions/repository.js";
-import { pageSessions, presentSession, type PageInput, type SessionPage, type SessionView } from "../sessions/service.js";
+import { pageSessions, presentSession, type PageInput, type SessionPage, type SessionView, type Sessions } from "../sessions/service.js";
+import type { ShareLinkView, ShareLinks } from "../sharing/service.js";
+import type { TurnSnapshot } from "../turns/reduce.js";
+import type { TurnView } from "../turns/repository.js";
 import type { Clock } from "../time.js";
 import { ONE_ACTIVE_PER_SESSION, turns, type Turn } from "../turns/repository.js";
 import type { Turns } from "../turns/service.js";
@@ -35,7 +38,7 @@ export class Conversations {
   constructor(
     private readonly deps: TxDeps,
     private readonly clock: Clock,
-    private readonly use: { turns: Turns; sessionMessages: SessionMessages },
+    private readonly use: { turns: Turns; sessionMessages: SessionMessages; sessions: Sessions; shareLinks: ShareLinks },
     private readonly options: { tsConfig: string; maxAgentsPerAsk: number },
   ) {
     use.turns.onEnd((trx, emit, ended) => this.turnEnded(trx, emit, ended));
@@ -74,9 +77,33 @@ export class Conversations {
     return this.use.sessionMessages.pageOf(session, page);
   }
 
-  /** Checks that the session is the group's conversation and that the caller may `action` it (the route then acts on it by id). */
-  async check(actor: Principal, groupId: string, sessionId: string, action: "read" | "append" | "write" | "share"): Promise<void> {
-    await loadConversationFor(this.deps.db, actor, groupId, sessionId, action);
+  /**
+   * The group's rule, then the session's: the conversation is loaded and checked here, once per
+   * use case, and only then handed to the session, share and turn logic by id (which find it by
+   * id alone, agentId undefined: a conversation has no agent).
+   */
+  private async check(actor: Principal, groupId: string, sessionId: string, action: "read" | "append" | "write" | "share"): Promise<string> {
+    return (await loadConversationFor(this.deps.db, actor, groupId, sessionId, action)).session.id;
+  }
+
+  async rename(actor: Principal, groupId: string, sessionId: string, title: string): Promise<void> {
+    await this.use.sessions.rename(actor, undefined, await this.check(actor, groupId, sessionId, "write"), title);
+  }
+
+  async remove(actor: Principal, groupId: string, sessionId: string): Promise<void> {
+    await this.use.sessions.remove(actor, undefined, await this.check(actor, groupId, sessionId, "write"));
+  }
+
+  async getTurn(actor: Principal, groupId: string, sessionId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
+    return this.use.turns.get(actor, undefined, await this.check(actor, groupId, sessionId, "read"), turnId);
+  }
+
+  async share(actor: Principal, groupId: string, sessionId: string, expiresInHours: number): Promise<ShareLinkView> {
+    return this.use.shareLinks.create(actor, undefined, await this.check(actor, groupId, sessionId, "share"), expiresInHours);
+  }
+
+  async revokeShare(actor: Principal, groupId: string, sessionId: string): Promise<void> {
+    await this.use.shareLinks.revoke(actor, undefined, await this.check(actor, groupId, sessionId, "read"));
   }
 
   /**

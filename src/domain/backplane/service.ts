@@ -44,27 +44,17 @@ import {
   type ThreadView,
 } from "./present.js";
 import { agentServers, threadMessages, type ServerStatus } from "./repository.js";
+import type { z } from "zod";
+import type { CreateThread, ThreadListQuery } from "../../http/routes/backplane/schema.js";
 
 /** `GET /threads/{id}` carries the thread's latest messages, at most this many (oldest first). */
 export const THREAD_MESSAGES = 500;
 /** Agents listed per query while answering `GET /servers` (the list itself is whole). */
 const SERVERS_PER_QUERY = 200;
 
-export interface CreateThreadInput {
-  title?: string | null | undefined;
-  agentServerId?: string | null | undefined;
-  userId?: string | null | undefined;
-  spaceId?: string | null | undefined;
-  temporalUserId?: string | null | undefined;
-}
-
-export interface ThreadListInput {
-  limit: number;
-  cursor?: string | undefined;
-  userId?: string | undefined;
-  spaceId?: string | undefined;
-  temporalUserId?: string | undefined;
-}
+/** /v1 inputs as their schemas parse them (routes/backplane/schema.ts). */
+export type CreateThreadInput = z.output<typeof CreateThread>;
+export type ThreadListInput = z.output<typeof ThreadListQuery>;
 
 export interface ServerInput {
   name?: string | undefined;

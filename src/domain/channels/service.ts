@@ -21,6 +21,8 @@ import {
   subscriptionsReceivedBy,
 } from "./policy.js";
 import { channelMessages, channels, subscriptions, type Channel, type ChannelHead, type ChannelMessageView } from "./repository.js";
+import type { z } from "zod";
+import type { publishSchema } from "../../http/routes/channels/schema.js";
 
 export type { ChannelMessageView };
 
@@ -34,12 +36,8 @@ export interface ChannelView {
   createdAt: string;
 }
 
-export interface PublishInput {
-  id?: string | undefined;
-  agentId: string;
-  message: string;
-  metadata?: Record<string, unknown> | null | undefined;
-}
+/** A broadcast as its schema parses it (routes/channels/schema.ts). */
+export type PublishInput = z.output<ReturnType<typeof publishSchema>>;
 
 export interface HistoryQuery {
   /** Only messages created after this time. */

@@ -15,14 +15,11 @@ import type { Clock } from "../time.js";
 import { toIso } from "../time.js";
 import { assertCanUnshare, assertGroupActor, groupsAdmittingAny, loadGroupFor, memberGroupIds, visibleGroups } from "./policy.js";
 import { groupSessions, groups, type Group, type GroupFields, type GroupRules, type GroupSessionView } from "./repository.js";
+import type { z } from "zod";
+import type { GroupBody } from "../../http/routes/groups/schema.js";
 
-export interface GroupInput {
-  name: string;
-  /** Distinct, at least two (checked at the edge). */
-  agentIds: string[];
-  allowed_users?: string[] | undefined;
-  allowed_groups?: string[] | undefined;
-}
+/** A group's body as its schema parses it: `agentIds` distinct, at least two (checked at the edge). */
+export type GroupInput = z.output<typeof GroupBody>;
 
 /** The body's `agentIds` is echoed in camelCase, as the contract's request spells it. */
 export interface GroupView {

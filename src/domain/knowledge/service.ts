@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import { userIdOf, type Principal } from "../../auth/principal.js";
 import { NotFound } from "../../errors.js";
 import { newId } from "../../ids.js";
+import type { z } from "zod";
 import { CreateKnowledge, RagQuery, parse } from "../../schemas.js";
 import { transact, type TxDeps } from "../events.js";
 import { PAGE_MAX_BYTES, takePage } from "../pagination.js";
@@ -19,14 +20,8 @@ import { assertTsConfig, chunkText, insertChunks, reindexOtherConfigs, searchChu
 /** A knowledge item as /api answers it: the stored item, times as ISO strings. */
 export type KnowledgeView = Omit<KnowledgeItem, "created_at" | "updated_at"> & { created_at: string; updated_at: string };
 
-export interface CreateKnowledgeInput {
-  title: string;
-  content: string;
-  roles?: string[] | undefined;
-  taxonomies?: string[] | undefined;
-  language?: string | null | undefined;
-  source?: string | null | undefined;
-}
+/** A knowledge item as its schema parses it (src/schemas.ts, shared with the tools). */
+export type CreateKnowledgeInput = z.output<typeof CreateKnowledge>;
 
 export interface RagInput {
   text: string;
