@@ -15,7 +15,7 @@ import { ToolContext, parse } from "../../schemas.js";
 import { rbac } from "../rbac/repository.js";
 import { assertCanExecuteTools, knowledgeScope } from "./policy.js";
 import { knowledge, type KnowledgeItem, type KnowledgeScope } from "./repository.js";
-import { Knowledge, presentMatch } from "./service.js";
+import { Knowledge, presentKnowledge, presentMatch } from "./service.js";
 import type { TxDeps } from "../events.js";
 import type { Clock } from "../time.js";
 
@@ -119,17 +119,11 @@ function describe(tool: Tool<z.ZodType>): ToolDefinition {
 const tool = <S extends z.ZodType>(t: Tool<S>) => t;
 
 function definitions(db: Knex, kb: Knowledge) {
-  const itemView = (item: KnowledgeItem) => ({
-    id: item.id,
-    title: item.title,
-    content: item.content,
-    roles: item.roles,
-    taxonomies: item.taxonomies,
-    language: item.language,
-    source: item.source,
-    createdAt: item.created_at.toISOString(),
-    updatedAt: item.updated_at.toISOString(),
-  });
+  // The tools speak camelCase (Sharely's shapes): the /api view, renamed.
+  const itemView = (item: KnowledgeItem) => {
+    const { id, title, content, roles, taxonomies, language, source, created_at: createdAt, updated_at: updatedAt } = presentKnowledge(item);
+    return { id, title, content, roles, taxonomies, language, source, createdAt, updatedAt };
+  };
   const rbacStatus = async (workspaceId: string) => ((await rbac.isActive(db, workspaceId)) ? "ACTIVE" : "INACTIVE");
 
   return [
