@@ -109,7 +109,8 @@ describeInBrowser("the web app", () => {
     expect(await answer.getByText("Tool call: semantic_search").count()).toBe(1);
     expect(await b.locator(".message").count()).toBe(2); // the question and the answer, once each
     await shot(a, "session");
-  });
+    // The first test also pays the browser's and the page's cold start: on a busy 2-core machine that alone took over 10 s.
+  }, 60_000);
 
   it("shares the session: a fresh browser reads the link, a signed-in one clones it", async () => {
     const a = await open(cluster.a.url);
