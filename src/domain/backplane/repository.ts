@@ -8,7 +8,7 @@ import type { Knex } from "knex";
 import type { StoredKey } from "../../auth/authenticate.js";
 import { STORED_KEY_COLUMNS, toStoredKey, whereKeyLive } from "../keys/repository.js";
 import { json } from "../rows.js";
-import type { Turn } from "../sessions/messages.js";
+import type { MessageParts } from "../sessions/messages.js";
 
 export const SERVER_STATUSES = ["ACTIVE", "INACTIVE"] as const;
 export type ServerStatus = (typeof SERVER_STATUSES)[number];
@@ -52,7 +52,7 @@ export const threadMessages = {
   },
 
   /** Replaces a stored draft's body (its id, seq and time stay). */
-  async fill(db: Knex, sessionId: string, id: string, turn: Turn, hash: string): Promise<void> {
+  async fill(db: Knex, sessionId: string, id: string, turn: MessageParts, hash: string): Promise<void> {
     await db("session_messages").where({ session_id: sessionId, id }).update({ turn: JSON.stringify(turn), body_hash: hash });
   },
 };

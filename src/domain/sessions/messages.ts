@@ -35,8 +35,8 @@ export interface TokenUsage {
   totalTokens: number;
 }
 
-/** The optional parts of a turn; absent (or null) parts are not stored and not presented. */
-export interface Turn {
+/** A message's parts (the whole turn it holds); absent (or null) parts are not stored and not presented. */
+export interface MessageParts {
   content: string | ContentBlock[];
   thinking?: unknown;
   toolCalls?: unknown[];
@@ -70,7 +70,7 @@ export interface MessageInput {
 }
 
 /** A message as the API presents it: absent optional parts are omitted, not null. */
-export interface MessageView extends Turn {
+export interface MessageView extends MessageParts {
   id: string;
   role: MessageRole;
   seq: number;
@@ -80,19 +80,19 @@ export interface MessageView extends Turn {
 const TURN_KEYS = ["content", "thinking", "toolCalls", "sources", "model", "finishReason", "tokenUsage", "metadata", "agentId", "userId", "userName"] as const;
 const ID_UNIQUE = "session_messages_session_id_id_unique";
 
-function turnOf(input: MessageInput): Turn {
+function turnOf(input: MessageInput): MessageParts {
   const turn: Record<string, unknown> = {};
   for (const key of TURN_KEYS) {
     const v = input[key];
     if (v !== undefined && v !== null) turn[key] = v;
   }
-  return turn as unknown as Turn;
+  return turn as unknown as MessageParts;
 }
 
 export interface PreparedMessage {
   id: string;
   role: MessageRole;
-  turn: Turn;
+  turn: MessageParts;
   hash: string;
 }
 

@@ -9,7 +9,7 @@ import type { RoleScope } from "../rbac/policy.js";
 import { afterMillisecond, decodeActivityCursor, encodeActivityCursor, takePage, type Page } from "../pagination.js";
 import { int, intOrNull, json } from "../rows.js";
 import { toIso } from "../time.js";
-import type { MessageRole, MessageView, Turn } from "./messages.js";
+import type { MessageRole, MessageView, MessageParts } from "./messages.js";
 
 /** The facts that decide who may read a session (policy.ts states the rule). */
 export interface SessionReaders {
@@ -242,7 +242,7 @@ export const sessions = {
 };
 
 function toMessage(row: Record<string, any>): StoredMessage {
-  const turn = json<Turn>(row.turn, { content: "" });
+  const turn = json<MessageParts>(row.turn, { content: "" });
   return {
     id: row.id,
     body_hash: row.body_hash,
@@ -256,7 +256,7 @@ export const messages = {
     return row ? toMessage(row) : undefined;
   },
 
-  async insert(db: Knex, m: { sessionId: string; seq: number; id: string; role: MessageRole; turn: Turn; hash: string; at: Date }): Promise<MessageView> {
+  async insert(db: Knex, m: { sessionId: string; seq: number; id: string; role: MessageRole; turn: MessageParts; hash: string; at: Date }): Promise<MessageView> {
     const [row] = await db("session_messages")
       .insert({ session_id: m.sessionId, seq: m.seq, id: m.id, role: m.role, turn: JSON.stringify(m.turn), body_hash: m.hash, created_at: m.at })
       .returning("*");
