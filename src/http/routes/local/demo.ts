@@ -15,8 +15,6 @@ import type { Services } from "../../../services.js";
 import type { HubState } from "../../context.js";
 import { browserOnThisMachine } from "./guards.js";
 
-export { DEMO_AGENT_ID };
-
 /** How long the route waits for the demo to serve before answering regardless. */
 const SERVING_WAIT_MS = 5000;
 

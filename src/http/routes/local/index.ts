@@ -5,6 +5,7 @@
  * describes the API every hub serves.
  */
 import type { Router } from "@koa/router";
+import type { Knex } from "knex";
 import type { Logger } from "pino";
 import type { Authenticator } from "../../../auth/authenticate.js";
 import { LocalHub, type LocalJwt } from "../../../domain/local/service.js";
@@ -18,7 +19,7 @@ import type { LocalHubFile } from "./hub-file.js";
 import { localSignInRoutes } from "./sign-in.js";
 
 export interface LocalRoutesDeps {
-  db: ConstructorParameters<typeof LocalHub>[0];
+  db: Knex;
   jwt: LocalJwt;
   services: Services;
   auth: Authenticator;
