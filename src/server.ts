@@ -17,8 +17,8 @@ import { createDb, isEmbedded, migrateLatest, warmPool, type Db } from "./db.js"
 import { EventBus } from "./domain/events.js";
 import type { Clock } from "./domain/time.js";
 import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from "./rate-limit.js";
-import { localDemoRoutes } from "./local-demo.js";
-import { localControlRoutes, localSignInRoutes, removeLocalHubFile, writeLocalHubFile, type LocalHubFile } from "./local-control.js";
+import { localRoutes } from "./http/routes/local/index.js";
+import { removeLocalHubFile, writeLocalHubFile, type LocalHubFile } from "./http/routes/local/hub-file.js";
 import { DEFAULT_HTTP_AGENT_OPTIONS } from "./endpoints/http-agent.js";
 import { checkReadiness } from "./observability/health.js";
 import { HubMetrics } from "./observability/metrics.js";
@@ -111,8 +111,10 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     // An unknown KNOWLEDGE_TS_CONFIG stops the start here, naming the setting, not at the first search.
     await services.knowledge.ready();
     services.turnRuntime.start();
-    // The web app's built-in demo agent (embedded default only), served over a socket to this hub.
-    const demo = embedded ? localDemoRoutes({ db, auth, services, hubUrl: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`, log }) : undefined;
+    // Embedded default only: the CLI's local control, the web app's local sign-in and its built-in demo agent (served over a socket to this hub).
+    const local = embedded
+      ? localRoutes({ db, jwt: { ...config.jwt, secret }, services, auth, failedAuth, hubFile: () => localHub, hubUrl: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`, log })
+      : undefined;
     const app = createApp({
       config,
       log,
@@ -125,7 +127,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         perAddress: sharedLimiter(config.publicPer10sPerIp, "rl-ip", config, redis, log, options.clock),
         failedAuth,
       },
-      extraRouters: embedded ? [localControlRoutes(() => localHub, db, { ...config.jwt, secret }, services.masterKeys), localSignInRoutes(db, { ...config.jwt, secret }), ...(demo ? [demo.router] : [])] : [],
+      extraRouters: local?.routers ?? [],
     });
     server.on("request", app.callback());
     server.on("clientError", answerUnparsable);
@@ -154,7 +156,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         const stopHttp = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         services.turnRuntime.close();
-        await demo?.close();
+        await local?.close();
         await realtime.close();
         const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
         await stopHttp;

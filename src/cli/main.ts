@@ -12,7 +12,7 @@ import { createDb, migrateLatest } from "../db.js";
 import { EventBus, type DomainEvent } from "../domain/events.js";
 import { MasterKeys } from "../domain/keys/service.js";
 import { createWorkspace } from "../domain/workspaces/service.js";
-import { findLocalHub } from "../local-control.js";
+import { findLocalHub } from "../http/routes/local/hub-file.js";
 import { DEMO_USAGE, parseDemoArgs, runDemoAgent } from "./demo-agent.js";
 
 const USAGE = `Usage:

@@ -13,7 +13,8 @@ import { spawnHub, type HubProcess } from "../support/hub.js";
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(path.join(tmpdir(), "agenthub-embedded-"));
-const env = { DATABASE_URL: "", REDIS_URL: "", JWT_SECRET: "", PUBLIC_URL: "", DATA_DIR: dataDir };
+// A low refused-credential limit, for the built-in demo's test (the last before SIGTERM: it locks this address out).
+const env = { DATABASE_URL: "", REDIS_URL: "", JWT_SECRET: "", PUBLIC_URL: "", DATA_DIR: dataDir, FAILED_AUTH_PER_10S_PER_IP: "3" };
 let hub: HubProcess;
 
 const cli = async (...args: string[]) => {
@@ -83,6 +84,14 @@ describe("embedded default", () => {
     expect(await groupsOf(samToken)).toEqual([group.body.id]);
     expect(await groupsOf(carolToken)).toEqual([]);
   }, 60_000);
+
+  it("takes the built-in demo's credential through the one authentication middleware: refused ones count against the same limit", async () => {
+    const bad = api(hub.url, "not-a-token");
+    for (let i = 0; i < 3; i++) expect((await bad.post("/api/local/demo-agent", {})).status).toBe(401);
+    expect((await bad.post("/api/local/demo-agent", {})).status).toBe(429);
+    // The API's limit, not one of its own: the address is refused there too, before any credential is read.
+    expect((await api(hub.url, "another-bad-token").get("/api/me")).status).toBe(429);
+  });
 
   it("stops cleanly on SIGTERM", async () => {
     expect(await hub.stop("SIGTERM")).toBe(0);

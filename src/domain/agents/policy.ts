@@ -8,7 +8,7 @@
  *   invisible to them (404)
  */
 import type { Knex } from "knex";
-import { isWorkspaceAdmin, type Principal } from "../../auth/principal.js";
+import { isWorkspaceAdmin, type Principal, type UserPrincipal } from "../../auth/principal.js";
 import { Forbidden, NotFound } from "../../errors.js";
 import { agents, teams, type AccessLevel, type Agent } from "./repository.js";
 
@@ -71,3 +71,13 @@ export function assertCanCreateAgent(actor: Principal): void {
   if (actor.kind === "agent") throw new Forbidden("Agent keys may not create agents");
 }
 
+/** The embedded hub's built-in demo agent (the web app's "Try the demo agent"). */
+export const DEMO_AGENT_ID = "demo-agent";
+
+/**
+ * Any signed-in user of the workspace may try the built-in demo agent, joining its team as an
+ * editor if they are not on it; keys may not (the demo serves a person at the web app).
+ */
+export function assertCanJoinDemoAgent(actor: Principal): asserts actor is UserPrincipal {
+  if (actor.kind !== "user") throw new Forbidden("Sign in as a user to try the demo agent");
+}

@@ -9,7 +9,7 @@ import { sessions } from "../sessions/repository.js";
 import { deleteSessions } from "../sessions/service.js";
 import { toIso } from "../time.js";
 import { users } from "../users/repository.js";
-import { accessLevels, accessibleAgentIds, assertCanCreateAgent, loadAgentFor, loadAgentForEdit, type AccessLevel } from "./policy.js";
+import { DEMO_AGENT_ID, accessLevel, accessLevels, accessibleAgentIds, assertCanCreateAgent, assertCanJoinDemoAgent, loadAgentFor, loadAgentForEdit, type AccessLevel } from "./policy.js";
 import { agents, teams, type Agent, type AgentFields, type TeamMember } from "./repository.js";
 import type { z } from "zod";
 import type { CreateAgent, UpdateAgent } from "../../http/routes/agents/schema.js";
@@ -186,6 +186,24 @@ export class Agents {
       if (!(await teams.remove(trx, actor.workspaceId, agentId, userId))) throw new NotFound("Team member");
       emit({ type: "agent.member_removed", workspaceId: actor.workspaceId, agentId, userId });
       return teams.members(trx, actor.workspaceId, agentId);
+    });
+  }
+
+  /**
+   * The built-in demo agent for a signed-in user (embedded hub): made the first time (its
+   * creator is on its team as an editor), and a user not on its team yet joins it as an editor.
+   */
+  async joinDemoAgent(actor: Principal): Promise<void> {
+    assertCanJoinDemoAgent(actor);
+    if (await agents.find(this.deps.db, actor.workspaceId, DEMO_AGENT_ID)) {
+      // Whoever may use it already (on its team, or an admin) keeps the access they have.
+      if (!(await accessLevel(this.deps.db, actor, DEMO_AGENT_ID))) await teams.upsert(this.deps.db, actor.workspaceId, DEMO_AGENT_ID, actor.userId, "editor");
+      return;
+    }
+    await this.create(actor, {
+      id: DEMO_AGENT_ID,
+      name: "Demo agent",
+      description: "Answers every turn with streamed thinking, a semantic_search tool call, sources and an answer; no model needed",
     });
   }
 }

@@ -62,4 +62,15 @@ export const users = {
     if (afterId !== undefined) q.andWhere("id", ">", afterId);
     return (await q).map(toUser);
   },
+
+  /** The user with this `sub` in the workspace, if there is one. */
+  async bySub(db: Knex, workspaceId: string, sub: string): Promise<User | undefined> {
+    const row = await db("users").where({ workspace_id: workspaceId, sub }).first();
+    return row ? toUser(row) : undefined;
+  },
+
+  /** Up to `limit` users of these workspaces by id (the embedded hub's local sign-in lists them). */
+  async ofWorkspaces(db: Knex, workspaceIds: string[], limit: number): Promise<User[]> {
+    return (await db("users").whereIn("workspace_id", workspaceIds).orderBy("id").limit(limit)).map(toUser);
+  },
 };
