@@ -9,7 +9,8 @@ import { makeAgent, makeSession, makeWorkspace, uniq, type TestWorkspace } from 
 import { spawnHub, type HubProcess } from "../support/hub.js";
 import { expectProblem, ackProblem } from "../support/problem.js";
 import { connect, connectError } from "../support/sockets.js";
-import { pollUntil, until } from "../support/waiters.js";
+import { freshWindow, pollUntil, until } from "../support/waiters.js";
+import { WINDOW_MS } from "../../src/rate-limit.js";
 
 const METRICS_TOKEN = "metrics-token-0123456789";
 let hub: HubProcess;
@@ -85,6 +86,7 @@ describe("caps", () => {
 // Last: it leaves this address over its refused-credential limit for the rest of the window.
 describe("per-address limits", () => {
   it("answers 429 to an address that keeps sending refused credentials, good ones included, and refuses its handshakes", async () => {
+    await freshWindow(WINDOW_MS);
     for (let i = 0; i < 5; i++) expectProblem(await api(hub.url, `g_agent_${"x".repeat(50)}`).get("/api/me"), "unauthorized");
     expectProblem(await api(hub.url, ws.masterKey).get("/api/me"), "rate-limited");
     expect(await connectError(hub.url, ws.masterKey)).toBe("rate limited");
@@ -94,6 +96,7 @@ describe("per-address limits", () => {
   });
 
   it("limits routes that need no credential by address", async () => {
+    await freshWindow(WINDOW_MS); // the 10 requests must fall in one window
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) statuses.push((await api(hub.url).get(`/shared/${"a".repeat(43)}`)).status);
     expect(statuses.slice(0, 7).every((s) => s === 404)).toBe(true);

@@ -14,6 +14,7 @@ import path from "node:path";
 import { io as connectClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WINDOW_MS } from "../../src/rate-limit.js";
+import { freshWindow as freshWindowOf } from "../support/waiters.js";
 import { api } from "../support/api.js";
 import { useCluster } from "../support/cluster.js";
 import { makeAgent, uniq } from "../support/factories.js";
@@ -39,15 +40,7 @@ const spoof = () => `203.0.113.${Math.floor(Math.random() * 250) + 1}`;
 
 const BAD_KEY = `g_agent_${"x".repeat(50)}`;
 
-/**
- * The limits count in fixed 10 s windows (src/rate-limit.ts): a test whose requests straddle a
- * window's end would see its count restart. With less than 5 s of this window left, waits for
- * the next one to begin.
- */
-async function freshWindow(): Promise<void> {
-  const left = WINDOW_MS - (Date.now() % WINDOW_MS);
-  if (left < 5000) await new Promise((resolve) => setTimeout(resolve, left + 10));
-}
+const freshWindow = () => freshWindowOf(WINDOW_MS);
 
 function get(url: string, path: string, headers: Record<string, string>, credential?: string) {
   return api(url, credential).raw(path, { method: "GET", headers });

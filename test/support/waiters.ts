@@ -66,3 +66,13 @@ export async function untilPast(moment: string | number, marginMs = 50): Promise
   const left = at + marginMs - Date.now();
   if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
 }
+
+/**
+ * Per-address and per-credential limits count in fixed windows aligned to the clock
+ * (src/rate-limit.ts): a test whose requests straddle a window's end would see its count
+ * restart. With less than `needMs` of this window left, waits for the next one to begin.
+ */
+export async function freshWindow(windowMs: number, needMs = 5000): Promise<void> {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < needMs) await new Promise((resolve) => setTimeout(resolve, left + 10));
+}
