@@ -10,6 +10,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../support/api.js";
 import { spawnHub, type HubProcess } from "../support/hub.js";
+import { freshWindow } from "../support/waiters.js";
+import { WINDOW_MS } from "../../src/rate-limit.js";
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(path.join(tmpdir(), "agenthub-embedded-"));
@@ -86,6 +88,7 @@ describe("embedded default", () => {
   }, 60_000);
 
   it("takes the built-in demo's credential through the one authentication middleware: refused ones count against the same limit", async () => {
+    await freshWindow(WINDOW_MS); // the five requests must fall in one window
     const bad = api(hub.url, "not-a-token");
     for (let i = 0; i < 3; i++) expect((await bad.post("/api/local/demo-agent", {})).status).toBe(401);
     expect((await bad.post("/api/local/demo-agent", {})).status).toBe(429);
