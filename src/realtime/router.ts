@@ -67,9 +67,9 @@ export class EventRouter {
    */
   private emitAdmitted<E extends keyof ServerToClientEvents>(roomNames: string[], audience: SessionAudience, event: E, payload: Parameters<ServerToClientEvents[E]>[0]): void {
     const { sockets } = this.deps;
-    const admits = sessionPushedTo(audience);
+    const admits = this.admitted(audience);
     if (!admits) sockets.emit(roomNames, event, payload);
-    else sockets.emitTo(sockets.in(...roomNames).filter((s) => admits(s.data.principal)), event, payload);
+    else sockets.emitTo(sockets.in(...roomNames).filter(admits), event, payload);
   }
 
   /** The socket filter for a session's stream messages, when not every socket of its rooms is pushed them. */

@@ -41,13 +41,13 @@ export function handleServing(socket: HubSocket, turns: Recording, log: Logger) 
   const answering = new Set<string>();
   /** Turns dispatched to this socket and not known to be over, oldest first. */
   const dispatched = new Set<string>();
-  socket.onAnyOutgoing((event: string, payload: unknown) => {
+  const noteDispatched = (event: string, payload: unknown) => {
     if (event !== "turn:request") return;
     const turnId = (payload as { turnId?: unknown } | undefined)?.turnId;
     if (typeof turnId !== "string") return;
     dispatched.add(turnId);
     if (dispatched.size > MAX_DISPATCHED) dispatched.delete(dispatched.values().next().value!);
-  });
+  };
   let ignored = 0;
   let lastLogged = 0;
   const logIgnored = () => {
@@ -64,6 +64,9 @@ export function handleServing(socket: HubSocket, turns: Recording, log: Logger) 
   return {
     serve(): { ok: true } {
       const agentId = servedAgent(socket.data.principal);
+      // Only serving sockets are sent turn:request, so only they watch what they are sent: every
+      // other socket's broadcasts (its channels, sessions) pay nothing for this.
+      if (!socket.listenersAnyOutgoing().includes(noteDispatched)) socket.onAnyOutgoing(noteDispatched);
       socket.join(rooms.serving(socket.data.principal.workspaceId, agentId));
       return { ok: true };
     },
