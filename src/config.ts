@@ -178,6 +178,13 @@ const SETTINGS = {
   shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000, "how long SIGTERM waits for requests to finish"),
   shutdownDelayMs: int("SHUTDOWN_DELAY_MS", 0, 600_000, 0,
     "how long SIGTERM keeps serving with `/readyz` answering 503 (draining) before it stops taking connections, so load balancers stop sending traffic first"),
+  secrets: {
+    key: optional("SECRETS_KEY", "unset: a key kept in the database (a warning outside the embedded default)",
+      "key (at least 32 random characters) that write-only secrets (model API keys, MCP server headers) are encrypted with at rest; to rotate, see README",
+      [{ test: (v) => v.length >= 32 }, "at least 32 characters (random ones)"]),
+    previous: optional("SECRETS_KEY_PREVIOUS", "unset", "earlier SECRETS_KEYs, comma-separated: secrets sealed with them are still read (until `agenthub secrets rotate` re-seals them)")
+      .map((v) => (v ? v.split(",").map((k) => k.trim()).filter(Boolean) : [])),
+  },
   metricsToken: optional("METRICS_TOKEN", "unset: `/metrics` is off (403), except on the embedded default, where it is open",
     "bearer token `GET /metrics` requires (`Authorization: Bearer …`)"),
   banner: flag("AGENTHUB_BANNER", true, "print the start banner (URL and next steps) even when stdout is not a terminal; `0` hides it there"),

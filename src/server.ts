@@ -11,7 +11,8 @@ import { answerUnparsable } from "./http/middleware.js";
 import { Authenticator } from "./auth/authenticate.js";
 import { JwtVerifier } from "./auth/jwt.js";
 import { turnTokenKey } from "./auth/turn-token.js";
-import { developmentJwtSecret, turnTokenSecret } from "./domain/settings.js";
+import { developmentJwtSecret, storedSecretsKey, turnTokenSecret } from "./domain/settings.js";
+import { SecretBox } from "./auth/secrets.js";
 import type { Config } from "./config.js";
 import { createDb, isEmbedded, migrateLatest, warmPool, type Db } from "./db.js";
 import { EventBus } from "./domain/events.js";
@@ -19,7 +20,9 @@ import type { Clock } from "./domain/time.js";
 import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from "./rate-limit.js";
 import { localRoutes } from "./http/routes/local/index.js";
 import { removeLocalHubFile, writeLocalHubFile, type LocalHubFile } from "./http/routes/local/hub-file.js";
-import { DEFAULT_HTTP_AGENT_OPTIONS } from "./endpoints/http-agent.js";
+import { DEFAULT_HTTP_AGENT_OPTIONS, type AgentCallError } from "./endpoints/http-agent.js";
+import { guardedFetch } from "./endpoints/guarded-fetch.js";
+import type { OutboundDeps } from "./turns/endpoint.js";
 import { checkReadiness } from "./observability/health.js";
 import { HubMetrics } from "./observability/metrics.js";
 import { createRealtime, createSocketServer } from "./realtime/server.js";
@@ -71,36 +74,38 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     const server = http.createServer();
     const embedded = isEmbedded(config);
     const io = createSocketServer(server, config, redis);
+    const agentHttp = {
+      ...DEFAULT_HTTP_AGENT_OPTIONS,
+      allowPrivate: config.agents.allowPrivate || embedded,
+      allowHttp: config.agents.allowHttp || embedded,
+      quotePrivateAnswers: embedded,
+      onError: (err: AgentCallError) => metrics.agentError(err.beforeFirstByte),
+      timeouts: {
+        connectMs: config.agents.connectTimeoutMs,
+        firstByteMs: config.agents.firstByteTimeoutMs,
+        idleMs: config.agents.idleTimeoutMs,
+        totalMs: config.agents.turnTimeoutMs,
+      },
+    };
+    const secrets = await secretBox(config, db, log, embedded);
+    const outbound: OutboundDeps = {
+      fetch: guardedFetch({ ...agentHttp, ...agentHttp.timeouts, maxBytes: agentHttp.maxStreamBytes! }),
+      callerToken: ({ turn, asker }) =>
+        auth.issueTurnToken(
+          { workspaceId: turn.workspace_id, agentId: turn.agent_id, sessionId: turn.session_id, turnId: turn.id, startedAt: turn.started_at },
+          asker,
+          config.agents.turnTimeoutMs,
+        ),
+      endpointSecret: ({ agent }) => services.agents.endpointSecret(agent.workspace_id, agent.id),
+      secrets,
+      turnTimeoutMs: config.agents.turnTimeoutMs,
+      log,
+    };
     // The agent protocols, in the order they are tried: the first that serves an agent runs its
-    // turns (turns/endpoint.ts). The HTTP endpoint's token and secret come from the services and
-    // the authenticator, built below from these; it asks for them only once a turn runs.
-    const endpoints = [
-      sharelyHttpEndpoint({
-        http: {
-          ...DEFAULT_HTTP_AGENT_OPTIONS,
-          allowPrivate: config.agents.allowPrivate || embedded,
-          allowHttp: config.agents.allowHttp || embedded,
-          quotePrivateAnswers: embedded,
-          onError: (err) => metrics.agentError(err.beforeFirstByte),
-          timeouts: {
-            connectMs: config.agents.connectTimeoutMs,
-            firstByteMs: config.agents.firstByteTimeoutMs,
-            idleMs: config.agents.idleTimeoutMs,
-            totalMs: config.agents.turnTimeoutMs,
-          },
-        },
-        callerToken: ({ turn, asker }) =>
-          auth.issueTurnToken(
-            { workspaceId: turn.workspace_id, agentId: turn.agent_id, sessionId: turn.session_id, turnId: turn.id, startedAt: turn.started_at },
-            asker,
-            config.agents.turnTimeoutMs,
-          ),
-        endpointSecret: ({ agent }) => services.agents.endpointSecret(agent.workspace_id, agent.id),
-        log,
-      }),
-      servingSocketEndpoint(socketDispatch(io, log)),
-    ];
-    const services = createServices({ db, bus, config, log, turnLog, endpoints, clock: options.clock, publicUrl: () => publicUrl });
+    // turns (turns/endpoint.ts). Their tokens and secrets come from the services and the
+    // authenticator, built below from these; they ask for them only once a turn runs.
+    const endpoints = [sharelyHttpEndpoint({ ...outbound, http: agentHttp }), servingSocketEndpoint(socketDispatch(io, log))];
+    const services = createServices({ db, bus, config, log, turnLog, endpoints, secrets, clock: options.clock, publicUrl: () => publicUrl });
     // A hub that only verifies an identity provider's tokens still signs turn tokens, with a secret kept in the database.
     const turnKey = turnTokenKey(secret ?? (await turnTokenSecret(db)));
     const auth = new Authenticator(services.credentials, new JwtVerifier({ ...config.jwt, secret }), { key: turnKey, adminRole: config.jwt.adminValue });
@@ -184,6 +189,13 @@ async function jwtSecret(config: Config, db: Db, log: Logger): Promise<string | 
   if (config.jwt.secret || usesIdp) return config.jwt.secret;
   log.warn("JWT_SECRET is not set: using a generated development secret kept in the database");
   return developmentJwtSecret(db);
+}
+
+/** The key write-only secrets are sealed with: SECRETS_KEY, or one kept in the database (with a warning outside the embedded default). */
+async function secretBox(config: Config, db: Db, log: Logger, embedded: boolean): Promise<SecretBox> {
+  if (config.secrets.key) return new SecretBox(config.secrets.key, config.secrets.previous);
+  if (!embedded) log.warn("SECRETS_KEY is not set: model API keys and MCP server headers are encrypted with a key kept in the database");
+  return new SecretBox(await storedSecretsKey(db), config.secrets.previous);
 }
 
 /** A limit shared by every process through Redis when there is one (per process otherwise); off when 0. */

@@ -28,6 +28,7 @@ import { knowledgeServices } from "./domain/knowledge/tools.js";
 import { Workspaces } from "./domain/workspaces/service.js";
 import type { AgentEndpoint } from "./turns/endpoint.js";
 import type { TurnLog } from "./turns/log.js";
+import type { SecretBox } from "./auth/secrets.js";
 import { TurnRuntime } from "./turns/runtime.js";
 
 export interface ServiceDeps {
@@ -42,6 +43,8 @@ export interface ServiceDeps {
   clock?: Clock | undefined;
   /** The hub's public base URL, known once it listens (share links are built from it). */
   publicUrl: () => string;
+  /** Seals and opens write-only secrets (model API keys, MCP server headers). */
+  secrets: SecretBox;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -78,6 +81,7 @@ export function createServices(deps: ServiceDeps) {
       // The embedded default runs on one machine, where agents usually listen on localhost.
       refusal: (url) => checkAgentUrl(url, { allowPrivate: deps.config.agents.allowPrivate || !deps.config.databaseUrl, allowHttp: deps.config.agents.allowHttp || !deps.config.databaseUrl }),
       newSecret: newEndpointSecret,
+      seal: (plain) => deps.secrets.seal(plain),
     }, keyCache),
     agentKeys: new AgentKeys(tx, keyCache),
     masterKeys: new MasterKeys(tx, keyCache),

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 
 const SETTING = "jwt_dev_secret";
 const TURN_TOKEN_SETTING = "turn_token_secret";
+const SECRETS_SETTING = "secrets_key";
 
 export function developmentJwtSecret(db: Knex): Promise<string> {
   return storedSecret(db, SETTING);
@@ -18,6 +19,11 @@ export function developmentJwtSecret(db: Knex): Promise<string> {
 /** The secret turn tokens are derived from when the hub has no JWT_SECRET (identity provider only). */
 export function turnTokenSecret(db: Knex): Promise<string> {
   return storedSecret(db, TURN_TOKEN_SETTING);
+}
+
+/** The key write-only secrets are sealed with when SECRETS_KEY is not set (auth/secrets.ts). */
+export function storedSecretsKey(db: Knex): Promise<string> {
+  return storedSecret(db, SECRETS_SETTING);
 }
 
 async function storedSecret(db: Knex, key: string): Promise<string> {

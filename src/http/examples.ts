@@ -1,7 +1,7 @@
 /** Examples for the OpenAPI document: one of each main resource, and a turn's event stream. */
 export const T = "2026-11-24T10:00:00.000Z";
 export const ex = {
-  agent: { id: "logs-agent", workspace_id: "ws_8f2k3j", name: "Logs agent", description: "Reads the logs", server_url: null, created_by: 1, created_at: T, updated_at: T, access_level: "editor" },
+  agent: { id: "logs-agent", workspace_id: "ws_8f2k3j", name: "Logs agent", description: "Reads the logs", server_url: null, endpoint: { protocol: "socket" }, created_by: 1, created_at: T, updated_at: T, access_level: "editor" },
   session: { id: "ses_4d1b2c", agent_id: "logs-agent", group_id: null as string | null, owner_id: 1, title: "First questions", archived: false, created_at: T, updated_at: T, last_message_at: T, message_count: 2 },
   userMessage: { id: "6f1c0a52-8e5b-4c7e-9a43-2b7f0d9c1e11", role: "user", content: "What can you do?", seq: 1, createdAt: T },
   answer: {

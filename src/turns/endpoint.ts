@@ -6,7 +6,10 @@
  * agent did not report (a failure, an abort). Adding a protocol is one file implementing this
  * interface, plus its line in the list.
  */
+import type { Logger } from "pino";
 import type { Principal } from "../auth/principal.js";
+import type { SecretBox } from "../auth/secrets.js";
+import type { Fetch } from "../endpoints/guarded-fetch.js";
 import type { Agent } from "../domain/agents/repository.js";
 import type { TurnOutcome } from "../domain/turns/runner.js";
 import type { MessageView } from "../domain/sessions/messages.js";
@@ -46,4 +49,19 @@ export interface AgentEndpoint {
   serves(agent: Agent): boolean;
   /** Runs the turn to its end; a throw fails the turn. */
   run(context: TurnContext, turn: RunningTurn): Promise<void>;
+}
+
+/** What every endpoint that calls out is given (server.ts builds it once). */
+export interface OutboundDeps {
+  /** The guarded fetch (endpoints/guarded-fetch.ts): SSRF guard, timeouts, byte bound. Give it to every protocol library. */
+  fetch: Fetch;
+  /** The turn token for the running turn (auth/turn-token.ts): the only credential an agent gets. */
+  callerToken(context: TurnContext & { turn: Turn }): Promise<string>;
+  /** The agent's endpoint secret, for signing requests (endpoints/signature.ts); made when it has none yet. */
+  endpointSecret(context: TurnContext): Promise<string>;
+  /** Opens write-only secrets (a model's API key, an MCP server's headers). */
+  secrets: SecretBox;
+  /** The longest a whole turn may take (AGENT_TURN_TIMEOUT_MS). */
+  turnTimeoutMs: number;
+  log: Logger;
 }

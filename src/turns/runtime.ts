@@ -15,6 +15,7 @@ import { messages, type Session } from "../domain/sessions/repository.js";
 import type { TurnSnapshot } from "../domain/turns/events.js";
 import { turns, type Turn } from "../domain/turns/repository.js";
 import type { TurnEndHook, TurnFeedItem, TurnOutcome, TurnRunner } from "../domain/turns/runner.js";
+import { protocolOf } from "../domain/agents/endpoint.js";
 import type { AgentEndpoint, RunningTurn } from "./endpoint.js";
 import { TurnFeed } from "./feed.js";
 import type { TurnLog, TurnLogEntry } from "./log.js";
@@ -187,7 +188,7 @@ export class TurnRuntime implements TurnRunner {
     try {
       const agent = await agents.find(db, turn.workspace_id, turn.agent_id);
       const endpoint = agent && this.deps.endpoints.find((e) => e.serves(agent));
-      if (!agent || !endpoint) return void (await this.finish(turn.id, { status: "failed", error: "the agent has no endpoint" }));
+      if (!agent || !endpoint) return void (await this.finish(turn.id, { status: "failed", error: agent ? `this hub does not run agents of protocol ${protocolOf(agent)}` : "the agent is gone" }));
       const before = Math.max(0, trigger.seq - 1 - HISTORY_MESSAGES);
       const history = await messages.after(db, session.id, before, Math.min(HISTORY_MESSAGES, trigger.seq - 1));
       void endpoint.run({ turn, agent, session, trigger, history, asker }, this.running(turn.id)).catch((err) => {

@@ -4,24 +4,18 @@
  * come, a cancel aborts the call, and a failed call ends the turn with the reason (what arrived
  * is kept).
  */
-import type { Logger } from "pino";
-import type { Turn } from "../domain/turns/repository.js";
 import { AgentCallError, isAbortError, streamHttpAgent, type HttpAgentOptions } from "../endpoints/http-agent.js";
-import type { AgentEndpoint, RunningTurn, TurnContext } from "./endpoint.js";
+import { protocolOf } from "../domain/agents/endpoint.js";
+import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
 
-export interface SharelyHttpDeps {
+export interface SharelyHttpDeps extends Pick<OutboundDeps, "callerToken" | "endpointSecret" | "log"> {
   http: HttpAgentOptions;
-  /** The turn token (auth/turn-token.ts) for the running turn: bound to it, acting for whoever asked no further than the turn needs. */
-  callerToken(context: TurnContext & { turn: Turn }): Promise<string>;
-  /** The agent's endpoint secret (made and stored when it has none yet). */
-  endpointSecret(context: TurnContext): Promise<string>;
-  log: Logger;
 }
 
 export function sharelyHttpEndpoint(deps: SharelyHttpDeps): AgentEndpoint {
   return {
     name: "sharely-http",
-    serves: (agent) => !!agent.server_url,
+    serves: (agent) => protocolOf(agent) === "sharely",
     run: (context, turn) => runHttp(deps, context, turn),
   };
 }

@@ -143,6 +143,7 @@ describe("configuration", () => {
       readonly knowledgeTsConfig: string;
       readonly shutdownTimeoutMs: number;
       readonly shutdownDelayMs: number;
+      readonly secrets: { readonly key: string | undefined; readonly previous: string[] };
       readonly metricsToken: string | undefined;
     }>();
     expectTypeOf<Config["banner"]>().toEqualTypeOf<boolean>();

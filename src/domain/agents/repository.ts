@@ -1,17 +1,18 @@
 /** SQL for agents and their teams (`agents`, `agent_members`); rows leave normalised. */
 import type { Knex } from "knex";
-import { int, intOrNull } from "../rows.js";
+import { int, intOrNull, json } from "../rows.js";
 import { toIso } from "../time.js";
+import type { EndpointColumns, StoredEndpoint } from "./endpoint.js";
 
 export type AccessLevel = "viewer" | "editor";
 
-export interface Agent {
+export interface Agent extends EndpointColumns {
   workspace_id: string;
   id: string;
   name: string;
   description: string | null;
   server_url: string | null;
-  /** Signs the requests the hub sends to server_url; never presented after it was shown once. */
+  /** Signs the requests the hub sends to its endpoint's URL; never presented after it was shown once. */
   endpoint_secret: string | null;
   created_by: number | null;
   created_at: Date;
@@ -27,7 +28,10 @@ export interface TeamMember {
   assigned_at: string;
 }
 
-export type AgentFields = Pick<Agent, "name" | "description" | "server_url"> & { endpoint_secret?: string };
+export type AgentFields = Pick<Agent, "name" | "description" | "server_url"> & Partial<Pick<Agent, "endpoint" | "endpoint_api_key">> & { endpoint_secret?: string };
+
+/** `endpoint` is jsonb: written as JSON text (knex would send an object's fields as a record). */
+const toRow = (f: Partial<AgentFields>) => (f.endpoint === undefined ? f : { ...f, endpoint: f.endpoint === null ? null : JSON.stringify(f.endpoint) });
 
 const toAgent = (row: Record<string, any>): Agent => ({
   workspace_id: row.workspace_id,
@@ -35,6 +39,8 @@ const toAgent = (row: Record<string, any>): Agent => ({
   name: row.name,
   description: row.description ?? null,
   server_url: row.server_url ?? null,
+  endpoint: json<StoredEndpoint | null>(row.endpoint, null),
+  endpoint_api_key: row.endpoint_api_key ?? null,
   endpoint_secret: row.endpoint_secret ?? null,
   created_by: intOrNull(row.created_by),
   created_at: row.created_at,
@@ -62,7 +68,7 @@ export const agents = {
 
   async insert(db: Knex, workspaceId: string, id: string, fields: AgentFields, createdBy: number | null): Promise<Agent> {
     const [row] = await db("agents")
-      .insert({ workspace_id: workspaceId, id, ...fields, created_by: createdBy })
+      .insert({ workspace_id: workspaceId, id, ...toRow(fields), created_by: createdBy })
       .returning("*");
     return toAgent(row);
   },
@@ -70,7 +76,7 @@ export const agents = {
   async update(db: Knex, workspaceId: string, id: string, patch: Partial<AgentFields>): Promise<Agent> {
     const [row] = await db("agents")
       .where({ workspace_id: workspaceId, id })
-      .update({ ...patch, updated_at: db.fn.now() })
+      .update({ ...toRow(patch), updated_at: db.fn.now() })
       .returning("*");
     return toAgent(row);
   },

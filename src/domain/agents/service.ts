@@ -10,6 +10,7 @@ import { deleteSessions } from "../sessions/service.js";
 import { toIso } from "../time.js";
 import { users } from "../users/repository.js";
 import { DEMO_AGENT_ID, accessLevel, accessLevels, accessibleAgentIds, assertCanCreateAgent, assertCanJoinDemoAgent, loadAgentFor, loadAgentForEdit, type AccessLevel } from "./policy.js";
+import { endpointColumns, endpointUrl, endpointView, type EndpointColumns, type EndpointInput, type EndpointView } from "./endpoint.js";
 import { agents, teams, type Agent, type AgentFields, type TeamMember } from "./repository.js";
 import type { z } from "zod";
 import type { CreateAgent, UpdateAgent } from "../../http/routes/agents/schema.js";
@@ -22,6 +23,8 @@ export interface AgentView {
   name: string;
   description: string | null;
   server_url: string | null;
+  /** How the hub reaches the agent, without secrets (endpoint.ts). */
+  endpoint: EndpointView;
   created_by: number | null;
   created_at: string;
   updated_at: string;
@@ -43,6 +46,7 @@ function present(a: Agent, access: AccessLevel): AgentView {
     name: a.name,
     description: a.description,
     server_url: a.server_url,
+    endpoint: endpointView(a),
     created_by: a.created_by,
     created_at: toIso(a.created_at),
     updated_at: toIso(a.updated_at),
@@ -55,6 +59,8 @@ export interface AgentServerRules {
   refusal(url: string): string | undefined;
   /** A new endpoint secret. */
   newSecret(): string;
+  /** Seals a write-only secret for storage (auth/secrets.ts). */
+  seal(plain: string): string;
 }
 
 export class Agents {
@@ -67,8 +73,8 @@ export class Agents {
 
   async create(actor: Principal, input: CreateAgentInput): Promise<AgentWithSecret> {
     assertCanCreateAgent(actor);
-    this.checkServerUrl(input.server_url);
-    const secret = input.server_url ? this.servers.newSecret() : undefined;
+    const columns = this.endpointOf(input, undefined) ?? { server_url: null, endpoint: null, endpoint_api_key: null };
+    const secret = endpointUrl(columns) ? this.servers.newSecret() : undefined;
     return transact(this.deps, async (trx) => {
       const creator = userIdOf(actor);
       let agent: Agent;
@@ -77,7 +83,7 @@ export class Agents {
           trx,
           actor.workspaceId,
           input.id,
-          { name: input.name, description: input.description ?? null, server_url: input.server_url ?? null, ...(secret ? { endpoint_secret: secret } : {}) },
+          { name: input.name, description: input.description ?? null, ...columns, ...(secret ? { endpoint_secret: secret } : {}) },
           creator,
         );
       } catch (err) {
@@ -111,15 +117,14 @@ export class Agents {
    * shown in this answer only (POST …/endpoint-secret makes a new one).
    */
   async update(actor: Principal, agentId: string, input: UpdateAgentInput): Promise<AgentWithSecret> {
-    this.checkServerUrl(input.server_url);
     return transact(this.deps, async (trx, emit) => {
       const current = await loadAgentForEdit(trx, actor, agentId);
-      const patch: Partial<AgentFields> = {};
-      const secret = input.server_url && !current.endpoint_secret ? this.servers.newSecret() : undefined;
+      const columns = this.endpointOf(input, current);
+      const patch: Partial<AgentFields> = { ...columns };
+      const secret = columns && endpointUrl(columns) && !current.endpoint_secret ? this.servers.newSecret() : undefined;
       if (secret) patch.endpoint_secret = secret;
       if (input.name !== undefined) patch.name = input.name;
       if (input.description !== undefined) patch.description = input.description;
-      if (input.server_url !== undefined) patch.server_url = input.server_url;
       const agent = await agents.update(trx, actor.workspaceId, agentId, patch);
       emit({ type: "agent.updated", workspaceId: actor.workspaceId, agentId });
       return { ...present(agent, "editor"), ...(secret ? { endpoint_secret: secret } : {}) };
@@ -142,9 +147,19 @@ export class Agents {
     return agents.setSecretIfNone(this.deps.db, workspaceId, agentId, secret);
   }
 
-  private checkServerUrl(url: string | null | undefined): void {
+  /**
+   * The endpoint columns an input sets (`endpoint`, or its `server_url` shorthand), checked by the
+   * SSRF guard; undefined when it sets neither.
+   */
+  private endpointOf(input: { server_url?: string | null | undefined; endpoint?: EndpointInput | null | undefined }, current: EndpointColumns | undefined): EndpointColumns | undefined {
+    if (input.endpoint !== undefined && input.server_url !== undefined) throw Invalid.field("endpoint", "send endpoint or server_url, not both");
+    const endpoint: EndpointInput | undefined =
+      input.endpoint !== undefined ? (input.endpoint ?? { protocol: "socket" }) : input.server_url !== undefined ? (input.server_url ? { protocol: "sharely", url: input.server_url } : { protocol: "socket" }) : undefined;
+    if (!endpoint) return undefined;
+    const url = "url" in endpoint ? endpoint.url : undefined;
     const refusal = url ? this.servers.refusal(url) : undefined;
-    if (refusal) throw Invalid.field("server_url", refusal);
+    if (refusal) throw Invalid.field(input.endpoint !== undefined ? "endpoint.url" : "server_url", refusal);
+    return endpointColumns(endpoint, current, this.servers.seal);
   }
 
   /**

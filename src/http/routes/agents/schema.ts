@@ -8,6 +8,7 @@ import { z } from "zod";
 import { AGENT_KEY_SCOPES } from "../../../auth/principal.js";
 import { ACCESS_LEVELS } from "../../../domain/agents/policy.js";
 import { AgentId, ServerUrl, Title } from "../../../schemas.js";
+import { EndpointInput, EndpointView } from "../../../domain/agents/endpoint.js";
 
 // ---- requests -----------------------------------------------------------------------------------
 
@@ -17,10 +18,12 @@ export const CreateAgent = z.strictObject({
   name: Title,
   description: Description.optional(),
   server_url: ServerUrl.optional(),
+  /** How the hub reaches the agent; `server_url` is shorthand for `{protocol: "sharely", url}`. */
+  endpoint: EndpointInput.nullable().optional(),
 });
 export const UpdateAgent = z
-  .strictObject({ name: Title.optional(), description: Description.optional(), server_url: ServerUrl.optional() })
-  .refine((v) => Object.keys(v).length > 0, "send at least one of name, description, server_url");
+  .strictObject({ name: Title.optional(), description: Description.optional(), server_url: ServerUrl.optional(), endpoint: EndpointInput.nullable().optional() })
+  .refine((v) => Object.keys(v).length > 0, "send at least one of name, description, server_url, endpoint");
 export const AddMember = z.object({
   user_id: z.number().int().positive(),
   access_level: z.enum(ACCESS_LEVELS, { message: "must be viewer or editor" }),
@@ -50,6 +53,7 @@ export const Agent = z.object({
   name: z.string(),
   description: z.string().nullable(),
   server_url: z.string().nullable(),
+  endpoint: EndpointView,
   created_by: UserId.nullable(),
   created_at: Time,
   updated_at: Time,
