@@ -15,6 +15,7 @@
  *                    [--backends postgres,pglite] [--quick]
  *
  *   npm run bench -- --scenario scale [--sockets 10000] [--replay 10000] [--appends 4000]
+ *   npm run bench -- --scenario protocols [--protocol-turns 3] [--deltas 200] [--delta-rate 100] [--protocols socket,a2a,agui,adk,model]
  *                    [--append-in-flight 16] [--client-procs 4] [--quick]
  *
  * Every option can also be given as BENCH_<NAME> in the environment (BENCH_SUBSCRIBERS=200).
@@ -214,6 +215,7 @@ try {
   if (cfg.scenario === "turns") await (await import("./turns.js")).runTurns();
   else if (cfg.scenario === "rag") await (await import("./rag.js")).runRag();
   else if (cfg.scenario === "scale") await (await import("./scale.js")).runScale();
+  else if (cfg.scenario === "protocols") await (await import("./protocols.js")).runProtocols();
   else await main();
   await atExit.run();
   process.exit(0);

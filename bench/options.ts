@@ -56,6 +56,8 @@ function parseArgv() {
         replay: { type: "string" },
         appends: { type: "string" },
         "append-in-flight": { type: "string" },
+        "protocol-turns": { type: "string" },
+        protocols: { type: "string" },
         quick: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -92,9 +94,9 @@ function num(name: Name, fallback: number, min: number, max: number): number {
 
 const int = (name: Name, fallback: number, min: number, max: number) => Math.round(num(name, fallback, min, max));
 
-const SCENARIOS = ["fanout", "turns", "rag", "scale"] as const;
+const SCENARIOS = ["fanout", "turns", "rag", "scale", "protocols"] as const;
 const scenario = (opt("scenario") ?? "fanout") as (typeof SCENARIOS)[number];
-if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout, turns, rag or scale");
+if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout, turns, rag, scale or protocols");
 /** --quick (or BENCH_QUICK=1): the turns and rag scenarios' small defaults, for a first look. */
 const quick = argv.quick ?? ["1", "true", "yes"].includes(process.env.BENCH_QUICK ?? "");
 
@@ -117,6 +119,10 @@ const BACKENDS = ["postgres", "pglite"] as const;
 export type BackendName = (typeof BACKENDS)[number];
 const backends = (opt("backends") ?? "postgres,pglite").split(",").map((s) => s.trim()) as BackendName[];
 if (!backends.length || backends.some((b) => !BACKENDS.includes(b))) usageError(`--backends is a comma-separated list of ${BACKENDS.join(", ")}`);
+
+const PROTOCOLS = ["socket", "a2a", "agui", "adk", "model"] as const;
+const protocols = (opt("protocols") ?? PROTOCOLS.join(",")).split(",").map((s) => s.trim()) as Array<(typeof PROTOCOLS)[number]>;
+if (!protocols.length || protocols.some((p) => !PROTOCOLS.includes(p))) usageError(`--protocols is a comma-separated list of ${PROTOCOLS.join(", ")}`);
 
 export const cfg = {
   subscribers: int("subscribers", 1000, 1, 20_000),
@@ -149,7 +155,7 @@ export const cfg = {
   quick,
   /** The turns scenario (bench/turns.ts): concurrent turns, one per session, each streaming `deltas` at `deltaRate`. */
   turns: int("turns", quick ? 10 : 50, 1, 1000),
-  deltas: int("deltas", quick ? 100 : 500, 1, 10_000),
+  deltas: int("deltas", quick ? 100 : scenario === "protocols" ? 200 : 500, 1, 10_000),
   deltaRate: num("delta-rate", 100, 0.1, 1000),
   /** User sockets receiving every turn (and watching every channel), split over the two hubs. */
   watchers: int("watchers", 20, 1, 2000),
@@ -170,6 +176,9 @@ export const cfg = {
   replay: int("replay", quick ? 2000 : 10_000, 1, 1_000_000),
   appends: int("appends", quick ? 1000 : 4000, 1, 1_000_000),
   appendInFlight: int("append-in-flight", 16, 1, 256),
+  /** The protocols scenario (bench/protocols.ts): turns per protocol per round, and which protocols (socket first: the others are compared with it). */
+  protocolTurns: int("protocol-turns", quick ? 1 : 3, 1, 100),
+  protocols,
 };
 
 export const PG_URL = opt("pg-url") ?? "postgres://root@127.0.0.1:5432/postgres";

@@ -102,6 +102,9 @@ export function agenthubEnv(): Record<string, string> {
     RATE_LIMIT_PER_10S: "0",
     AGENTHUB_BANNER: "0",
     PUBLIC_URL: "http://127.0.0.1",
+    // The protocols scenario's agents are peers in the bench process, on loopback.
+    AGENT_SERVER_ALLOW_PRIVATE: "true",
+    AGENT_SERVER_ALLOW_HTTP: "true",
   };
 }
 

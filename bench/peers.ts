@@ -1,0 +1,136 @@
+/**
+ * The protocols scenario's agents (bench/protocols.ts): one peer per protocol, in the bench
+ * process, each built with its protocol's library where one can serve (socket: src/agent-client;
+ * AG-UI: @ag-ui/encoder; A2A: @a2a-js/sdk's server; the model: OpenAI's chat-completions stream,
+ * which no library serves, written to its wire format; ADK: its API server's `run_sse` wire
+ * format). Each answers a turn with `plan.deltas` text deltas at `plan.ratePerS`, open loop, each
+ * delta `{"t":<now>}` stamped as it is written.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { EventType } from "@ag-ui/core";
+import { EventEncoder } from "@ag-ui/encoder";
+import { serveTurns } from "../src/agent-client/index.js";
+import type { Api } from "../test/support/api.js";
+import type { Cleanups } from "./cleanup.js";
+import { now, sleep } from "./lib.js";
+import { postOk } from "./stacks.js";
+
+export type PeerName = "socket" | "a2a" | "agui" | "adk" | "model";
+
+export interface PeerPlan {
+  deltas: number;
+  ratePerS: number;
+}
+
+export interface PeerContext {
+  hubUrl: string;
+  user: Api;
+  plan: PeerPlan;
+  cleanups: Cleanups;
+}
+
+export interface Peer {
+  /** The agent's endpoint (none: socket). */
+  endpoint?: Record<string, unknown>;
+  /** Called once the agent exists. */
+  ready?(agentId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Sends `plan.deltas` stamped deltas on schedule (open loop); stops early when `stopped()`. */
+export async function paced(plan: PeerPlan, send: (delta: string) => void, stopped: () => boolean = () => false): Promise<void> {
+  const interval = 1000 / plan.ratePerS;
+  const start = now();
+  for (let i = 0; i < plan.deltas && !stopped(); i++) {
+    const wait = start + i * interval - now();
+    if (wait > 1) await sleep(wait);
+    send(JSON.stringify({ t: now() }));
+  }
+}
+
+/** An HTTP server on 127.0.0.1 for one peer; its URL. */
+async function listen(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(handler);
+  server.listen(0, "127.0.0.1");
+  await new Promise((resolve) => server.once("listening", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+async function jsonBody(req: http.IncomingMessage): Promise<any> {
+  let text = "";
+  for await (const chunk of req) text += chunk;
+  return text ? JSON.parse(text) : {};
+}
+
+async function socketPeer({ hubUrl, user, plan }: PeerContext): Promise<Peer> {
+  let served: { close(): Promise<void> } | undefined;
+  return {
+    async ready(agentId) {
+      const { key } = await postOk<{ key: string }>(user, `/api/agents/${agentId}/keys`, { name: "serve", scopes: ["turns:serve"] });
+      let serving!: () => void;
+      const up = new Promise<void>((resolve) => (serving = resolve));
+      served = serveTurns({
+        url: hubUrl,
+        key,
+        handler: async (_turn, emit, signal) => {
+          emit({ type: "message_start", role: "assistant", model: "bench" });
+          await paced(plan, (delta) => emit({ type: "content_delta", delta }), () => signal.aborted);
+          emit({ type: "message_end", finishReason: "stop" });
+        },
+        log: (e) => e.event === "serving" && serving(),
+      });
+      await up;
+    },
+    close: async () => void (await served?.close()),
+  };
+}
+
+async function aguiPeer({ plan }: PeerContext): Promise<Peer> {
+  const encoder = new EventEncoder();
+  const server = await listen(async (req, res) => {
+    const input = await jsonBody(req);
+    res.writeHead(200, { "content-type": encoder.getContentType() });
+    const send = (event: Record<string, unknown>) => res.write(encoder.encode(event as never));
+    const messageId = `m-${input.runId}`;
+    send({ type: EventType.RUN_STARTED, threadId: input.threadId, runId: input.runId });
+    send({ type: EventType.TEXT_MESSAGE_START, messageId, role: "assistant" });
+    await paced(plan, (delta) => send({ type: EventType.TEXT_MESSAGE_CONTENT, messageId, delta }), () => res.destroyed);
+    send({ type: EventType.TEXT_MESSAGE_END, messageId });
+    send({ type: EventType.RUN_FINISHED, threadId: input.threadId, runId: input.runId });
+    res.end();
+  });
+  return { endpoint: { protocol: "agui", url: `${server.url}/agent` }, close: server.close };
+}
+
+async function modelPeer({ plan }: PeerContext): Promise<Peer> {
+  const server = await listen(async (req, res) => {
+    const body = await jsonBody(req);
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) =>
+      res.write(`data: ${JSON.stringify({ id: "bench", object: "chat.completion.chunk", created: 0, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`);
+    chunk({ role: "assistant", content: "" }, null);
+    await paced(plan, (delta) => chunk({ content: delta }, null), () => res.destroyed);
+    chunk({}, "stop", { usage: { prompt_tokens: 10, completion_tokens: plan.deltas, total_tokens: 10 + plan.deltas } });
+    res.end("data: [DONE]\n\n");
+  });
+  return { endpoint: { protocol: "model", url: `${server.url}/v1`, model: "bench-model" }, close: server.close };
+}
+
+const notYet = (name: PeerName) => async (): Promise<Peer> => {
+  throw new Error(`no ${name} peer in bench/peers.ts yet`);
+};
+
+export const PEERS: Record<PeerName, (ctx: PeerContext) => Promise<Peer>> = {
+  socket: socketPeer,
+  agui: aguiPeer,
+  model: modelPeer,
+  a2a: notYet("a2a"),
+  adk: notYet("adk"),
+};
