@@ -8,7 +8,7 @@ import { AgentId, CursorQuery, ServerUrl, Title, Uuid, limitQuery, plainJsonProb
 import { Time } from "../agents/schema.js";
 import { ContentBlock, Count, Source } from "../sessions/parts.js";
 
-export { RagQuery } from "../../../schemas.js";
+export { RagQuery } from "../../../domain/knowledge/schema.js";
 
 // ---- requests (camelCase; unknown fields are ignored, as Sharely does) ---------------------------
 
