@@ -2,11 +2,9 @@
  * The input primitives every family shares: `parse` (a failure becomes a 422 naming each bad field)
  * and `plainJsonProblem`, ids, names, and page and history queries. Each family's schemas are beside
  * it (http/routes/<family>/schema.ts, realtime/schema.ts, domain/knowledge/schema.ts). A rule
- * written here once holds on every path.
+ * written here once holds on every path. It imports nothing from the domain (the domain imports it).
  */
 import { z } from "zod";
-import { MAX_SEQ } from "./domain/pagination.js";
-import { parseSince } from "./domain/time.js";
 import { Invalid } from "./errors.js";
 
 /** Deeper JSON than this is refused: nothing the API takes nests so deep, and walking it costs stack. */
@@ -83,6 +81,18 @@ export const ServerUrl = z
   .nullable();
 
 // ---- queries --------------------------------------------------------------------------------
+
+/** The largest seq there can be (seqs are Postgres `integer`s): larger ones are refused at the edge. */
+export const MAX_SEQ = 2 ** 31 - 1;
+
+/** Parses a `since` value: ISO 8601 or Unix milliseconds. Returns undefined when it is neither. */
+function parseSince(value: string): Date | undefined {
+  const trimmed = value.trim();
+  if (/^\d{1,15}$/.test(trimmed)) return new Date(Number(trimmed));
+  if (!/^\d{4}-\d{2}-\d{2}/.test(trimmed)) return undefined;
+  const d = new Date(trimmed);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
 
 /** `?limit=`: a positive whole number, served at most `max` (larger asks are capped, not refused). */
 export function limitQuery(fallback: number, max: number) {

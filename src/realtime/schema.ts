@@ -3,7 +3,7 @@
  * parsed with the same `parse()` as REST bodies (a bad one is answered with the fields it names).
  */
 import { z } from "zod";
-import { MAX_SEQ } from "../domain/pagination.js";
+import { MAX_SEQ } from "../schemas.js";
 
 /** A server-made id (`ses_…`, `ch_…`) named in a socket payload. */
 const StreamId = z.string().min(1).max(100);
