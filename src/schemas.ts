@@ -143,10 +143,3 @@ export const MessagesQuery = PageQuery.extend({ since: SinceQuery, after_seq: Se
   (q) => q.cursor === undefined || q.after_seq === undefined,
   { message: "send cursor or after_seq, not both", path: ["after_seq"] },
 );
-/** A history page's query, as the message services take it. */
-export function messagePageOf(q: z.output<typeof MessagesQuery>): { limit: number; cursor: string | undefined; afterSeq: number | undefined; since: Date | undefined } {
-  return { limit: q.limit, cursor: q.cursor, afterSeq: q.after_seq, since: q.since };
-}
-export function parseMessagePage(query: unknown): ReturnType<typeof messagePageOf> {
-  return messagePageOf(parse(MessagesQuery, query));
-}

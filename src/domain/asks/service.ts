@@ -30,7 +30,9 @@ import { ONE_ACTIVE_PER_SESSION, turns, type Turn } from "../turns/repository.js
 import type { Turns } from "../turns/service.js";
 import { loadConversationFor } from "./policy.js";
 import { ONE_RUNNING_PER_CONVERSATION, asks, presentAsk, type Ask, type AskView } from "./repository.js";
-import { routeAsk, type AgentCard, type AskInput } from "./routing.js";
+import { routeAsk, type AgentCard } from "./routing.js";
+import type { z } from "zod";
+import type { AskBody } from "../../http/routes/groups/schema.js";
 
 export const DEFAULT_CONVERSATION_TITLE = "New conversation";
 
@@ -110,7 +112,7 @@ export class Conversations {
    * Stores the question and starts a turn for each agent it is routed to, at once. The same
    * question id again answers the ask it started; another ask while one runs is 409.
    */
-  async ask(actor: Principal, groupId: string, sessionId: string, input: AskInput & { id?: string | undefined }): Promise<{ ask: AskView; message: MessageView }> {
+  async ask(actor: Principal, groupId: string, sessionId: string, input: z.output<typeof AskBody>): Promise<{ ask: AskView; message: MessageView }> {
     const prepared = this.use.sessionMessages.prepare({ id: input.id ?? randomUUID(), role: "user", content: input.content, ...authorOf(actor) });
     let done: { ask: Ask; turns: Turn[]; message: MessageView; session: Session; created: boolean };
     try {

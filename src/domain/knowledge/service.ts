@@ -24,12 +24,8 @@ export type KnowledgeView = Omit<KnowledgeItem, "created_at" | "updated_at"> & {
 /** A knowledge item as its schema parses it (./schema.ts, shared with the routes). */
 export type CreateKnowledgeInput = z.output<typeof CreateKnowledge>;
 
-export interface RagInput {
-  text: string;
-  /** 1–10; 5 when absent. */
-  topK?: number | undefined;
-  languageId?: string | null | undefined;
-}
+/** RAG's query as its schema parses it: `text`, `topK?` (1–10; 5 when absent), `languageId?`. */
+export type RagInput = z.output<typeof RagQuery>;
 
 /** One RAG match (a chunk), as the Sharely Agent API answers it. */
 export interface RagMatch {

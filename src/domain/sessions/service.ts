@@ -9,6 +9,9 @@ import { toIso, toIsoOrNull, type Clock } from "../time.js";
 import { roleForNewSession, roleScope } from "../rbac/policy.js";
 import { canReadSession, listedOwner, loadAgentForSessions, loadSessionFor, ownerOfNewSession, sessionAudience } from "./policy.js";
 import { sessions, type Session, type SessionFilter } from "./repository.js";
+import type { z } from "zod";
+import type { CreateSession } from "../../http/routes/sessions/schema.js";
+import type { PageQuery, SessionListQuery } from "../../schemas.js";
 
 export const DEFAULT_SESSION_TITLE = "New session";
 
@@ -31,22 +34,18 @@ export interface SessionPage {
   next_cursor: string | null;
 }
 
-export interface CreateSessionInput {
-  title?: string | undefined;
-  /** Only keys and admins may create a session for someone else. */
-  owner_id?: number | null | undefined;
-  /** Backplane thread fields, kept as given. */
+/**
+ * What POST …/sessions takes, as its schema parses it (`owner_id`: only keys and admins may create
+ * a session for someone else), and the Backplane thread fields its service adds, kept as given.
+ */
+export type CreateSessionInput = z.output<typeof CreateSession> & {
   space_id?: string | null | undefined;
   temporal_user_id?: string | null | undefined;
   external_user_id?: string | null | undefined;
-}
+};
 
-export interface PageInput {
-  limit: number;
-  cursor?: string | undefined;
-  /** Only sessions updated after this millisecond. */
-  since?: Date | undefined;
-}
+/** A page of sessions (`?limit=&cursor=`), and with `?since=` only sessions updated after that millisecond. */
+export type PageInput = z.output<typeof PageQuery> & Partial<Pick<z.output<typeof SessionListQuery>, "since">>;
 
 export function presentSession(s: Omit<Session, "readers">): SessionView {
   return {

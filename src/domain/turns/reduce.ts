@@ -14,7 +14,8 @@ export interface ThinkingStep {
   durationMs?: number;
 }
 
-export interface ToolCallRecord {
+/** A tool call as the turn recorded it; a type, not an interface, so it is a Record<string, unknown> as a stored message's toolCalls are. */
+export type ToolCallRecord = {
   id: string;
   name: string;
   input: Record<string, unknown>;
@@ -22,7 +23,7 @@ export interface ToolCallRecord {
   error?: string;
   status: "in_progress" | "completed" | "error";
   durationMs?: number;
-}
+};
 
 /** The answer so far: what watchers render mid-turn, and what is stored when the turn ends. */
 export interface TurnSnapshot {
