@@ -4,7 +4,8 @@
  * thread message (`thinking` ⇄ `thinkingSteps`). What /v1 stores, /api shows, and the other way.
  */
 import type { AgentView } from "../agents/service.js";
-import type { ContentBlock, MessageInput, MessageRole, MessageView, Source, TokenUsage } from "../sessions/messages.js";
+import type { ContentBlock, MessageInput, MessageRole, MessageView, TokenUsage } from "../sessions/messages.js";
+import type { Source } from "../sessions/source.js";
 import type { Session } from "../sessions/repository.js";
 import { toIso } from "../time.js";
 import type { ServerFields, ServerStatus } from "./repository.js";

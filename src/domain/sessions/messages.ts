@@ -12,6 +12,7 @@ import { PAGE_MAX_BYTES, decodeSeqCursor, encodeSeqCursor, takePage } from "../p
 import type { Clock } from "../time.js";
 import { loadSessionFor, sessionAudience } from "./policy.js";
 import { messages, sessions, type Session, type StoredMessage } from "./repository.js";
+import type { Source } from "./source.js";
 import type { z } from "zod";
 import type { AppendMessage } from "../../http/routes/sessions/schema.js";
 import type { MessagesQuery } from "../../schemas.js";
@@ -21,14 +22,6 @@ export type MessageRole = (typeof MESSAGE_ROLES)[number];
 
 export interface ContentBlock {
   type: string;
-  [key: string]: unknown;
-}
-
-export interface Source {
-  id: string;
-  type: string;
-  title?: string | undefined;
-  snippet?: string | undefined;
   [key: string]: unknown;
 }
 

@@ -4,7 +4,8 @@
  * so the typed client bundles it for browsers.
  */
 import type { z } from "zod";
-import type { AgentEvent, Source, TokenUsage } from "./events.js";
+import type { Source } from "../sessions/source.js";
+import type { AgentEvent, TokenUsage } from "./events.js";
 
 export interface ThinkingStep {
   id: string;
@@ -30,7 +31,7 @@ export interface TurnSnapshot {
   content: string;
   thinking: ThinkingStep[];
   toolCalls: ToolCallRecord[];
-  sources: z.output<typeof Source>[];
+  sources: Source[];
   metadata: Record<string, unknown>;
   model?: string;
   finishReason?: string;

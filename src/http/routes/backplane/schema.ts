@@ -5,8 +5,9 @@
 import { z } from "zod";
 import { MESSAGE_ROLES } from "../../../domain/sessions/messages.js";
 import { AgentId, CursorQuery, ServerUrl, Title, Uuid, limitQuery, plainJsonProblem } from "../../../schemas.js";
+import { Source } from "../../../domain/sessions/source.js";
 import { Time } from "../agents/schema.js";
-import { ContentBlock, Count, Source } from "../sessions/parts.js";
+import { ContentBlock, Count } from "../sessions/parts.js";
 
 export { RagQuery } from "../../../domain/knowledge/schema.js";
 
