@@ -47,6 +47,9 @@ export type CreateSessionInput = z.output<typeof CreateSession> & {
 /** A page of sessions (`?limit=&cursor=`), and with `?since=` only sessions updated after that millisecond. */
 export type PageInput = z.output<typeof PageQuery> & Partial<Pick<z.output<typeof SessionListQuery>, "since">>;
 
+/** Finds a session and checks the caller's right to the use case (404/403 otherwise), in the transaction it is given. */
+export type LoadSession = (db: Knex) => Promise<Session>;
+
 export function presentSession(s: Omit<Session, "readers">): SessionView {
   return {
     id: s.id,
@@ -128,23 +131,32 @@ export class Sessions {
     return new Set(found.filter((s) => canReadSession(actor, s.readers)).map((s) => s.id));
   }
 
-  async rename(actor: Principal, agentId: string | undefined, sessionId: string, title: string): Promise<void> {
-    await this.change(actor, agentId, sessionId, "renamed", (s) => (s.title === title ? undefined : { title }));
+  async rename(actor: Principal, agentId: string, sessionId: string, title: string): Promise<void> {
+    await this.renameLoaded((db) => loadSessionFor(db, actor, sessionId, "write", agentId), title);
+  }
+
+  /** Renames the session `load` finds with the right to write it, loaded once, in the change's transaction (a group conversation: under its group). */
+  async renameLoaded(load: LoadSession, title: string): Promise<void> {
+    await this.change(load, "renamed", (s) => (s.title === title ? undefined : { title }));
   }
 
   /** Archiving an archived session (or restoring a live one) is a no-op: 204, no event. */
   async archive(actor: Principal, agentId: string, sessionId: string): Promise<void> {
-    await this.change(actor, agentId, sessionId, "archived", (s) => (s.archived ? undefined : { archived: true }));
+    await this.change((db) => loadSessionFor(db, actor, sessionId, "write", agentId), "archived", (s) => (s.archived ? undefined : { archived: true }));
   }
 
   async restore(actor: Principal, agentId: string, sessionId: string): Promise<void> {
-    await this.change(actor, agentId, sessionId, "restored", (s) => (s.archived ? { archived: false } : undefined));
+    await this.change((db) => loadSessionFor(db, actor, sessionId, "write", agentId), "restored", (s) => (s.archived ? { archived: false } : undefined));
   }
 
-  async remove(actor: Principal, agentId: string | undefined, sessionId: string): Promise<void> {
+  async remove(actor: Principal, agentId: string, sessionId: string): Promise<void> {
+    await this.removeLoaded((db) => loadSessionFor(db, actor, sessionId, "write", agentId));
+  }
+
+  /** Deletes the session `load` finds with the right to write it, loaded once, in the deletion's transaction. */
+  async removeLoaded(load: LoadSession): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
-      const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
-      await deleteSessions(trx, emit, [session]);
+      await deleteSessions(trx, emit, [await load(trx)]);
     });
   }
 
@@ -157,15 +169,9 @@ export class Sessions {
     });
   }
 
-  private async change(
-    actor: Principal,
-    agentId: string | undefined,
-    sessionId: string,
-    change: SessionChange,
-    patchFor: (s: Session) => Partial<Pick<Session, "title" | "archived">> | undefined,
-  ): Promise<void> {
+  private async change(load: LoadSession, change: SessionChange, patchFor: (s: Session) => Partial<Pick<Session, "title" | "archived">> | undefined): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
-      const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
+      const session = await load(trx);
       const patch = patchFor(session);
       if (!patch) return;
       emitUpdated(emit, await sessions.update(trx, session, patch, this.clock.now()), change);
