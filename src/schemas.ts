@@ -1,12 +1,10 @@
 /**
- * The input schemas shared by REST routes, socket handlers and tools: ids, names, pages, socket
- * payloads, local control and knowledge (the domain's tools parse with it too), and `parse`, which
- * turns a failure into a 422 naming each bad field. Each family's request bodies are beside its
- * routes (http/routes/<family>/schema.ts). A rule written here once holds on every path.
+ * The input primitives every family shares: `parse` (a failure becomes a 422 naming each bad field)
+ * and `plainJsonProblem`, ids, names, and page and history queries. Each family's schemas are beside
+ * it (http/routes/<family>/schema.ts, realtime/schema.ts, domain/knowledge/schema.ts). A rule
+ * written here once holds on every path. It imports nothing from the domain (the domain imports it).
  */
 import { z } from "zod";
-import { MAX_SEQ } from "./domain/pagination.js";
-import { parseSince } from "./domain/time.js";
 import { Invalid } from "./errors.js";
 
 /** Deeper JSON than this is refused: nothing the API takes nests so deep, and walking it costs stack. */
@@ -82,10 +80,19 @@ export const ServerUrl = z
   .refine((v) => /^https?:\/\//i.test(v) && URL.canParse(v), "must be an http(s) URL")
   .nullable();
 
-/** A server-made id (`ses_…`, `ch_…`) named in a socket payload. */
-const StreamId = z.string().min(1).max(100);
-
 // ---- queries --------------------------------------------------------------------------------
+
+/** The largest seq there can be (seqs are Postgres `integer`s): larger ones are refused at the edge. */
+export const MAX_SEQ = 2 ** 31 - 1;
+
+/** Parses a `since` value: ISO 8601 or Unix milliseconds. Returns undefined when it is neither. */
+function parseSince(value: string): Date | undefined {
+  const trimmed = value.trim();
+  if (/^\d{1,15}$/.test(trimmed)) return new Date(Number(trimmed));
+  if (!/^\d{4}-\d{2}-\d{2}/.test(trimmed)) return undefined;
+  const d = new Date(trimmed);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
 
 /** `?limit=`: a positive whole number, served at most `max` (larger asks are capped, not refused). */
 export function limitQuery(fallback: number, max: number) {
@@ -136,107 +143,3 @@ export const MessagesQuery = PageQuery.extend({ since: SinceQuery, after_seq: Se
   (q) => q.cursor === undefined || q.after_seq === undefined,
   { message: "send cursor or after_seq, not both", path: ["after_seq"] },
 );
-/** A history page's query, as the message services take it. */
-export function messagePageOf(q: z.output<typeof MessagesQuery>): { limit: number; cursor: string | undefined; afterSeq: number | undefined; since: Date | undefined } {
-  return { limit: q.limit, cursor: q.cursor, afterSeq: q.after_seq, since: q.since };
-}
-export function parseMessagePage(query: unknown): ReturnType<typeof messagePageOf> {
-  return messagePageOf(parse(MessagesQuery, query));
-}
-
-// ---- local control (embedded CLI) -------------------------------------------------------------
-
-export const LocalWorkspace = z.object({ name: z.string().trim().min(1) });
-/** The web app's local sign-in (embedded default, loopback only): an existing user by `sub`, or a new one by name and email. */
-export const LocalSignIn = z.union(
-  [
-    z.strictObject({ workspace_id: z.string().min(1).max(100).optional(), sub: z.string().min(1).max(200) }),
-    z.strictObject({
-      workspace_id: z.string().min(1).max(100).optional(),
-      name: Title,
-      email: z.string().trim().max(320).regex(/^[^\s@]+@[^\s@]+$/, "must be an email address"),
-    }),
-  ],
-  { message: "send {sub} to sign in as a user of the workspace, or {name, email} to create one" },
-);
-/** What `agenthub token` sends: the same claims its flags take. */
-export const LocalToken = z.object({
-  workspace: z.string().min(1),
-  sub: z.string().min(1),
-  email: z.string().min(1),
-  name: z.string().optional(),
-  groups: z.array(z.string()).optional(),
-  role: z.string().optional(),
-  ttlSeconds: z.number().int().positive(),
-});
-
-// ---- socket payloads ------------------------------------------------------------------------
-
-/** A seq to resume after: a whole number, sent as a JSON number or a numeric string. */
-const Seq = z.union([z.number(), z.string().regex(/^\d{1,10}$/).transform(Number)]).pipe(z.number().int().min(0).max(MAX_SEQ));
-const SinceSeq = Seq.optional();
-/** Streams one handshake may resume at most. */
-export const MAX_RESUMED_STREAMS = 1000;
-export const ChannelWatch = z.object({ channelId: StreamId, since: SinceSeq });
-export const SessionWatch = z.object({ sessionId: StreamId, since: SinceSeq });
-export const ChannelUnwatch = z.object({ channelId: StreamId });
-export const SessionUnwatch = z.object({ sessionId: StreamId });
-
-// ---- master keys ------------------------------------------------------------------------------
-
-/** What `agenthub workspace rotate-key` sends to a running embedded hub. */
-export const LocalRotateKey = z.object({ workspace_id: z.string().min(1) });
-
-/** `auth.since` in the handshake: the client's position in the streams it resumes, by stream id. */
-export const HandshakeSince = z
-  .strictObject({ channels: z.record(StreamId, Seq).optional(), sessions: z.record(StreamId, Seq).optional() })
-  .refine(
-    (s) => Object.keys(s.channels ?? {}).length + Object.keys(s.sessions ?? {}).length <= MAX_RESUMED_STREAMS,
-    `names more than ${MAX_RESUMED_STREAMS} streams`,
-  )
-  .optional();
-
-// ---- knowledge --------------------------------------------------------------------------------
-
-/** The longest knowledge item, in characters (about a thousand chunks). */
-export const KNOWLEDGE_CONTENT_MAX = 1_000_000;
-/** A role or taxonomy name: trimmed, 1–100 characters. */
-const KnowledgeLabel = z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters");
-const KnowledgeLabels = z
-  .array(KnowledgeLabel)
-  .max(100, "must have at most 100 entries")
-  .transform((names) => [...new Set(names)]);
-const LanguageId = z.string().trim().min(1, "must not be empty").max(35, "must be at most 35 characters");
-
-export const CreateKnowledge = z.strictObject({
-  title: Title,
-  content: z
-    .string()
-    .max(KNOWLEDGE_CONTENT_MAX, `must be at most ${KNOWLEDGE_CONTENT_MAX} characters`)
-    .refine((c) => c.trim().length > 0, "must not be empty"),
-  roles: KnowledgeLabels.optional(),
-  taxonomies: KnowledgeLabels.optional(),
-  language: LanguageId.nullish(),
-  source: z.string().trim().max(2000, "must be at most 2000 characters").nullish(),
-});
-
-/** RAG (`POST /v1/…/rag`): `{text, topK?: 1–10 (5), languageId?}`; other fields are ignored. */
-export const RagQuery = z.object({
-  text: z
-    .string()
-    .max(4000, "must be at most 4000 characters")
-    .refine((t) => t.trim().length > 0, "must not be empty"),
-  topK: z.number({ message: "must be a whole number from 1 to 10" }).int("must be a whole number from 1 to 10").min(1, "must be a whole number from 1 to 10").max(10, "must be a whole number from 1 to 10").optional(),
-  languageId: LanguageId.nullish(),
-});
-
-/** A tool call's `context` (the SDK's ToolExecuteContext); other fields are ignored. */
-export const ToolContext = z
-  .object({
-    spaceId: z.string().max(200).nullish(),
-    userId: z.string().max(200).nullish(),
-    roleId: z.string().max(200).nullish(),
-    languageId: LanguageId.nullish(),
-    topK: z.number().nullish(),
-  })
-  .nullish();

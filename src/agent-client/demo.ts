@@ -136,7 +136,8 @@ export function demoHandler(options: DemoHandlerOptions, onTurn?: (report: DemoT
   };
 }
 
-type Source = { id: string; type: string; title: string; snippet?: string; url?: string };
+/** A source as an agent sends it: the one Source (domain/sessions/source.ts), bounded and with a title, as the `sources` event takes it. */
+type Source = Extract<OutgoingAgentEvent, { type: "sources" }>["sources"][number];
 
 const README_SOURCE: Source = {
   id: "agenthub-readme",

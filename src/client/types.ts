@@ -1,15 +1,15 @@
 /**
  * The types of agenthub's public surface, for the client: request bodies are the zod schemas'
- * input types (http/routes/<family>/schema.ts and src/schemas.ts, the ones the hub validates
+ * input types (http/routes/<family>/schema.ts, the ones the hub validates
  * with), responses the types the hub presents (src/domain), and the Socket.IO events in both
  * directions. Type-only imports: none
  * of the server's code is loaded by the client.
  */
 import type { z } from "zod";
-import type * as S from "../schemas.js";
 import type * as A from "../http/routes/agents/schema.js";
 import type * as C from "../http/routes/channels/schema.js";
 import type * as G from "../http/routes/groups/schema.js";
+import type * as K from "../http/routes/knowledge/schema.js";
 import type * as Se from "../http/routes/sessions/schema.js";
 import type { AgentView, AgentWithSecret } from "../domain/agents/service.js";
 import type { AskView } from "../domain/asks/repository.js";
@@ -40,7 +40,7 @@ export type CreateShareBody = z.input<typeof Se.CreateShare>;
 export type GroupBody = z.input<typeof G.GroupBody>;
 export type CreateChannelBody = z.input<typeof C.CreateChannel>;
 export type PublishBody = z.input<ReturnType<typeof C.publishSchema>>;
-export type CreateKnowledgeBody = z.input<typeof S.CreateKnowledge>;
+export type CreateKnowledgeBody = z.input<typeof K.CreateKnowledge>;
 export type CreateConversationBody = z.input<typeof G.CreateConversation>;
 export type AskBody = z.input<typeof G.AskBody>;
 

@@ -5,9 +5,7 @@
  */
 import type { Knex } from "knex";
 import { Invalid } from "../errors.js";
-
-/** The largest seq there can be (seqs are Postgres `integer`s): larger ones are refused at the edge. */
-export const MAX_SEQ = 2 ** 31 - 1;
+import { MAX_SEQ } from "../schemas.js";
 
 export interface Page<T> {
   items: T[];

@@ -14,7 +14,9 @@
  *   roster's next agent after the one the conversation's previous round_robin ask went to).
  * - No agent to route to, or more than the cap (ASK_MAX_AGENTS): 422 naming why; nothing is stored.
  */
+import type { z } from "zod";
 import { Invalid } from "../../errors.js";
+import type { AskBody } from "../../http/routes/groups/schema.js";
 
 export const STRATEGIES = ["mentions", "all", "match", "first", "round_robin"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -28,11 +30,8 @@ export interface AgentCard {
   takesTurns: boolean;
 }
 
-export interface AskInput {
-  content: string;
-  strategy?: Strategy | undefined;
-  agentIds?: string[] | undefined;
-}
+/** What routing reads of an ask, as its schema parses it (`content`, `strategy?`, `agentIds?`). */
+export type AskInput = Omit<z.output<typeof AskBody>, "id">;
 
 export interface RouteContext {
   /** The group's agents, in the group's order. */

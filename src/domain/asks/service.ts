@@ -21,7 +21,7 @@ import { roleForNewSession, roleScope } from "../rbac/policy.js";
 import type { MessagePageInput, MessageView, SessionMessages } from "../sessions/messages.js";
 import { sessionAudience } from "../sessions/policy.js";
 import { sessions, type Session } from "../sessions/repository.js";
-import { pageSessions, presentSession, type PageInput, type SessionPage, type SessionView, type Sessions } from "../sessions/service.js";
+import { pageSessions, presentSession, type LoadSession, type PageInput, type SessionPage, type SessionView, type Sessions } from "../sessions/service.js";
 import type { ShareLinkView, ShareLinks } from "../sharing/service.js";
 import type { TurnSnapshot } from "../turns/reduce.js";
 import type { TurnView } from "../turns/repository.js";
@@ -30,7 +30,9 @@ import { ONE_ACTIVE_PER_SESSION, turns, type Turn } from "../turns/repository.js
 import type { Turns } from "../turns/service.js";
 import { loadConversationFor } from "./policy.js";
 import { ONE_RUNNING_PER_CONVERSATION, asks, presentAsk, type Ask, type AskView } from "./repository.js";
-import { routeAsk, type AgentCard, type AskInput } from "./routing.js";
+import { routeAsk, type AgentCard } from "./routing.js";
+import type { z } from "zod";
+import type { AskBody } from "../../http/routes/groups/schema.js";
 
 export const DEFAULT_CONVERSATION_TITLE = "New conversation";
 
@@ -78,39 +80,43 @@ export class Conversations {
   }
 
   /**
-   * The group's rule, then the session's: the conversation is loaded and checked here, once per
-   * use case, and only then handed to the session, share and turn logic by id (which find it by
-   * id alone, agentId undefined: a conversation has no agent).
+   * The group's rule, then the session's: the conversation is loaded and checked once per use
+   * case (in the transaction that changes it, when one does), and the loaded session is handed
+   * to the session, share and turn logic, which do not look it up again.
    */
-  private async check(actor: Principal, groupId: string, sessionId: string, action: "read" | "append" | "write" | "share"): Promise<string> {
-    return (await loadConversationFor(this.deps.db, actor, groupId, sessionId, action)).session.id;
+  private load(actor: Principal, groupId: string, sessionId: string, action: "read" | "write" | "share"): LoadSession {
+    return async (db) => (await loadConversationFor(db, actor, groupId, sessionId, action)).session;
+  }
+
+  private loaded(actor: Principal, groupId: string, sessionId: string, action: "read" | "share"): Promise<Session> {
+    return this.load(actor, groupId, sessionId, action)(this.deps.db);
   }
 
   async rename(actor: Principal, groupId: string, sessionId: string, title: string): Promise<void> {
-    await this.use.sessions.rename(actor, undefined, await this.check(actor, groupId, sessionId, "write"), title);
+    await this.use.sessions.renameLoaded(this.load(actor, groupId, sessionId, "write"), title);
   }
 
   async remove(actor: Principal, groupId: string, sessionId: string): Promise<void> {
-    await this.use.sessions.remove(actor, undefined, await this.check(actor, groupId, sessionId, "write"));
+    await this.use.sessions.removeLoaded(this.load(actor, groupId, sessionId, "write"));
   }
 
   async getTurn(actor: Principal, groupId: string, sessionId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
-    return this.use.turns.get(actor, undefined, await this.check(actor, groupId, sessionId, "read"), turnId);
+    return this.use.turns.turnOf(await this.loaded(actor, groupId, sessionId, "read"), turnId);
   }
 
   async share(actor: Principal, groupId: string, sessionId: string, expiresInHours: number): Promise<ShareLinkView> {
-    return this.use.shareLinks.create(actor, undefined, await this.check(actor, groupId, sessionId, "share"), expiresInHours);
+    return this.use.shareLinks.createFor(actor, await this.loaded(actor, groupId, sessionId, "share"), expiresInHours);
   }
 
   async revokeShare(actor: Principal, groupId: string, sessionId: string): Promise<void> {
-    await this.use.shareLinks.revoke(actor, undefined, await this.check(actor, groupId, sessionId, "read"));
+    await this.use.shareLinks.revokeFor(actor, await this.loaded(actor, groupId, sessionId, "read"));
   }
 
   /**
    * Stores the question and starts a turn for each agent it is routed to, at once. The same
    * question id again answers the ask it started; another ask while one runs is 409.
    */
-  async ask(actor: Principal, groupId: string, sessionId: string, input: AskInput & { id?: string | undefined }): Promise<{ ask: AskView; message: MessageView }> {
+  async ask(actor: Principal, groupId: string, sessionId: string, input: z.output<typeof AskBody>): Promise<{ ask: AskView; message: MessageView }> {
     const prepared = this.use.sessionMessages.prepare({ id: input.id ?? randomUUID(), role: "user", content: input.content, ...authorOf(actor) });
     let done: { ask: Ask; turns: Turn[]; message: MessageView; session: Session; created: boolean };
     try {

@@ -4,10 +4,13 @@
  * thread message (`thinking` ⇄ `thinkingSteps`). What /v1 stores, /api shows, and the other way.
  */
 import type { AgentView } from "../agents/service.js";
-import type { ContentBlock, MessageInput, MessageRole, MessageView, Source, TokenUsage } from "../sessions/messages.js";
+import type { ContentBlock, MessageInput, MessageRole, MessageView, TokenUsage } from "../sessions/messages.js";
+import type { Source } from "../sessions/source.js";
 import type { Session } from "../sessions/repository.js";
 import { toIso } from "../time.js";
 import type { ServerFields, ServerStatus } from "./repository.js";
+import type { z } from "zod";
+import type { StoreThreadMessage } from "../../http/routes/backplane/schema.js";
 
 export interface ThreadView {
   id: string;
@@ -54,19 +57,8 @@ export interface ServerView {
   updatedAt: string;
 }
 
-/** A message as /v1 takes it (schemas.ts `StoreThreadMessage`, nested parts already decoded). */
-export interface ThreadMessageInput {
-  id?: string | null | undefined;
-  role: "user" | "assistant" | "system";
-  content: string | ContentBlock[] | null;
-  thinkingSteps?: Array<Record<string, unknown>> | null | undefined;
-  toolCalls?: Array<Record<string, unknown>> | null | undefined;
-  sources?: Source[] | null | undefined;
-  tokenUsage?: TokenUsage | null | undefined;
-  model?: string | null | undefined;
-  finishReason?: string | null | undefined;
-  metadata?: Record<string, unknown> | null | undefined;
-}
+/** A message as /v1 takes it (routes/backplane/schema.ts `StoreThreadMessage`, nested parts already decoded). */
+export type ThreadMessageInput = z.output<typeof StoreThreadMessage>;
 
 export function presentThread(s: Omit<Session, "readers">): ThreadView {
   return {

@@ -43,9 +43,9 @@ import {
   type ThreadMessageView,
   type ThreadView,
 } from "./present.js";
-import { agentServers, threadMessages, type ServerStatus } from "./repository.js";
+import { agentServers, threadMessages } from "./repository.js";
 import type { z } from "zod";
-import type { CreateThread, ThreadListQuery } from "../../http/routes/backplane/schema.js";
+import type { CreateServer, CreateThread, ThreadListQuery, UpdateServer } from "../../http/routes/backplane/schema.js";
 
 /** `GET /threads/{id}` carries the thread's latest messages, at most this many (oldest first). */
 export const THREAD_MESSAGES = 500;
@@ -56,12 +56,8 @@ const SERVERS_PER_QUERY = 200;
 export type CreateThreadInput = z.output<typeof CreateThread>;
 export type ThreadListInput = z.output<typeof ThreadListQuery>;
 
-export interface ServerInput {
-  name?: string | undefined;
-  url?: string | null | undefined;
-  status?: ServerStatus | undefined;
-  metadata?: Record<string, unknown> | null | undefined;
-}
+export type CreateServerInput = z.output<typeof CreateServer>;
+export type ServerInput = z.output<typeof UpdateServer>;
 
 export interface BackplaneDeps {
   sessions: Sessions;
@@ -184,7 +180,7 @@ export class Backplane {
   // ---- agent servers ------------------------------------------------------------------------
 
   /** Registers an agent server: a new agent (the registering user its editor), id made from its name. */
-  async createServer(actor: Principal, input: ServerInput & { name: string; url: string }): Promise<ServerView & { endpointSecret?: string }> {
+  async createServer(actor: Principal, input: CreateServerInput): Promise<ServerView & { endpointSecret?: string }> {
     const agent = await serverUrlField(() => this.use.agents.create(actor, { id: serverIdFor(input.name), name: input.name, server_url: input.url }));
     const fields = { status: input.status ?? "ACTIVE", metadata: input.metadata ?? null };
     await agentServers.set(this.deps.db, actor.workspaceId, agent.id, fields);

@@ -9,26 +9,23 @@ import { userIdOf, type Principal } from "../../auth/principal.js";
 import { NotFound } from "../../errors.js";
 import { newId } from "../../ids.js";
 import type { z } from "zod";
-import { CreateKnowledge, RagQuery, parse } from "../../schemas.js";
+import { parse } from "../../schemas.js";
 import { transact, type TxDeps } from "../events.js";
 import { PAGE_MAX_BYTES, takePage } from "../pagination.js";
 import type { Clock } from "../time.js";
 import { assertCanReadKnowledge, assertCanWriteKnowledge, knowledgeScope } from "./policy.js";
 import { knowledge, type KnowledgeItem, type KnowledgeScope } from "./repository.js";
+import { CreateKnowledge, RagQuery } from "./schema.js";
 import { assertTsConfig, chunkText, insertChunks, reindexOtherConfigs, searchChunks, type ChunkHit } from "./search.js";
 
 /** A knowledge item as /api answers it: the stored item, times as ISO strings. */
 export type KnowledgeView = Omit<KnowledgeItem, "created_at" | "updated_at"> & { created_at: string; updated_at: string };
 
-/** A knowledge item as its schema parses it (src/schemas.ts, shared with the tools). */
+/** A knowledge item as its schema parses it (./schema.ts, shared with the routes). */
 export type CreateKnowledgeInput = z.output<typeof CreateKnowledge>;
 
-export interface RagInput {
-  text: string;
-  /** 1–10; 5 when absent. */
-  topK?: number | undefined;
-  languageId?: string | null | undefined;
-}
+/** RAG's query as its schema parses it: `text`, `topK?` (1–10; 5 when absent), `languageId?`. */
+export type RagInput = z.output<typeof RagQuery>;
 
 /** One RAG match (a chunk), as the Sharely Agent API answers it. */
 export interface RagMatch {

@@ -11,22 +11,18 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import type { Principal } from "../../auth/principal.js";
 import { NotFound } from "../../errors.js";
-import { ToolContext, parse } from "../../schemas.js";
+import { parse } from "../../schemas.js";
 import { rbac } from "../rbac/repository.js";
 import { assertCanExecuteTools, knowledgeScope } from "./policy.js";
 import { knowledge, type KnowledgeItem, type KnowledgeScope } from "./repository.js";
+import { ToolContext } from "./schema.js";
 import { Knowledge, presentKnowledge, presentMatch } from "./service.js";
 import type { TxDeps } from "../events.js";
+import type { Source } from "../sessions/source.js";
 import type { Clock } from "../time.js";
 
-/** A citation, as the SDK's `Source` (@sharelyai/protocol). */
-export interface Source {
-  id: string;
-  type: "knowledge" | "semantic" | "role" | "stats" | "taxonomy";
-  title: string;
-  url?: string;
-  snippet?: string;
-}
+/** The `type` of the sources the tools cite, as the SDK's `Source` (@sharelyai/protocol) names them. */
+type SourceType = "knowledge" | "semantic" | "role" | "stats" | "taxonomy";
 
 export type ToolResult = { output: unknown; sources?: Source[] } | { output: null; error: string };
 
@@ -60,7 +56,7 @@ const clamp = (n: number | null | undefined, fallback: number, min: number, max:
   Math.min(max, Math.max(min, Math.trunc(n ?? fallback)));
 /** An item's `source`, as a citation's url when it is one. */
 const urlOf = (source: string | null) => (source && /^https?:\/\//i.test(source) && URL.canParse(source) ? { url: source } : {});
-const knowledgeSource = (item: { id: string; title: string; source: string | null }, type: Source["type"], text: string): Source => ({
+const knowledgeSource = (item: { id: string; title: string; source: string | null }, type: SourceType, text: string): Source => ({
   id: item.id,
   type,
   title: item.title,

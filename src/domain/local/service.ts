@@ -8,7 +8,7 @@ import type { Knex } from "knex";
 import { z } from "zod";
 import { mintUserToken } from "../../auth/jwt.js";
 import { Forbidden, Invalid } from "../../errors.js";
-import type { LocalSignIn, LocalToken } from "../../schemas.js";
+import type { LocalSignIn, LocalToken } from "../../http/routes/local/schema.js";
 import type { MasterKeys } from "../keys/service.js";
 import { users } from "../users/repository.js";
 import { workspaces } from "../workspaces/repository.js";

@@ -12,20 +12,16 @@ import { PAGE_MAX_BYTES, decodeSeqCursor, encodeSeqCursor, takePage } from "../p
 import type { Clock } from "../time.js";
 import { loadSessionFor, sessionAudience } from "./policy.js";
 import { messages, sessions, type Session, type StoredMessage } from "./repository.js";
+import type { Source } from "./source.js";
+import type { z } from "zod";
+import type { AppendMessage } from "../../http/routes/sessions/schema.js";
+import type { MessagesQuery } from "../../schemas.js";
 
 export const MESSAGE_ROLES = ["user", "assistant", "system", "tool"] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
 
 export interface ContentBlock {
   type: string;
-  [key: string]: unknown;
-}
-
-export interface Source {
-  id: string;
-  type: string;
-  title?: string | undefined;
-  snippet?: string | undefined;
   [key: string]: unknown;
 }
 
@@ -52,22 +48,16 @@ export interface MessageParts {
   userName?: string;
 }
 
-export interface MessageInput {
-  id?: string | undefined;
-  role: MessageRole;
-  content: string | ContentBlock[];
-  thinking?: unknown;
-  toolCalls?: unknown[] | null | undefined;
-  sources?: Source[] | null | undefined;
-  model?: string | null | undefined;
-  finishReason?: string | null | undefined;
-  tokenUsage?: TokenUsage | null | undefined;
+/**
+ * A message as POST …/messages takes it (its schema's output), and what only the hub sets (never
+ * taken from clients): `metadata` (the Backplane's, a turn's), and who said it in a group's conversation.
+ */
+export type MessageInput = z.output<typeof AppendMessage> & {
   metadata?: Record<string, unknown> | null | undefined;
-  /** Set by the hub (never taken from clients): who said it, in a group's conversation. */
   agentId?: string | undefined;
   userId?: number | undefined;
   userName?: string | undefined;
-}
+};
 
 /** A message as the API presents it: absent optional parts are omitted, not null. */
 export interface MessageView extends MessageParts {
@@ -102,13 +92,8 @@ export interface AppendResult {
   created: boolean;
 }
 
-export interface MessagePageInput {
-  limit: number;
-  cursor?: string | undefined;
-  afterSeq?: number | undefined;
-  /** Only messages created after this millisecond. */
-  since?: Date | undefined;
-}
+/** A history page (`?limit=&cursor=` or `after_seq`, and `since`: only messages created after that millisecond). */
+export type MessagePageInput = z.output<typeof MessagesQuery>;
 
 export class SessionMessages {
   constructor(
@@ -179,7 +164,7 @@ export class SessionMessages {
 
   /** A page of a session the caller already loaded with the right to read it. */
   async pageOf(session: Session, page: MessagePageInput): Promise<{ messages: MessageView[]; next_cursor: string | null }> {
-    const after = page.cursor !== undefined ? decodeSeqCursor(page.cursor) : (page.afterSeq ?? 0);
+    const after = page.cursor !== undefined ? decodeSeqCursor(page.cursor) : (page.after_seq ?? 0);
     const rows = await messages.after(this.deps.db, session.id, after, page.limit + 1, page.since);
     const { items, next } = takePage(rows, page.limit, (last) => encodeSeqCursor(last.seq), PAGE_MAX_BYTES);
     return { messages: items, next_cursor: next };

@@ -9,6 +9,9 @@ import { toIso, toIsoOrNull, type Clock } from "../time.js";
 import { roleForNewSession, roleScope } from "../rbac/policy.js";
 import { canReadSession, listedOwner, loadAgentForSessions, loadSessionFor, ownerOfNewSession, sessionAudience } from "./policy.js";
 import { sessions, type Session, type SessionFilter } from "./repository.js";
+import type { z } from "zod";
+import type { CreateSession } from "../../http/routes/sessions/schema.js";
+import type { PageQuery, SessionListQuery } from "../../schemas.js";
 
 export const DEFAULT_SESSION_TITLE = "New session";
 
@@ -31,22 +34,21 @@ export interface SessionPage {
   next_cursor: string | null;
 }
 
-export interface CreateSessionInput {
-  title?: string | undefined;
-  /** Only keys and admins may create a session for someone else. */
-  owner_id?: number | null | undefined;
-  /** Backplane thread fields, kept as given. */
+/**
+ * What POST …/sessions takes, as its schema parses it (`owner_id`: only keys and admins may create
+ * a session for someone else), and the Backplane thread fields its service adds, kept as given.
+ */
+export type CreateSessionInput = z.output<typeof CreateSession> & {
   space_id?: string | null | undefined;
   temporal_user_id?: string | null | undefined;
   external_user_id?: string | null | undefined;
-}
+};
 
-export interface PageInput {
-  limit: number;
-  cursor?: string | undefined;
-  /** Only sessions updated after this millisecond. */
-  since?: Date | undefined;
-}
+/** A page of sessions (`?limit=&cursor=`), and with `?since=` only sessions updated after that millisecond. */
+export type PageInput = z.output<typeof PageQuery> & Partial<Pick<z.output<typeof SessionListQuery>, "since">>;
+
+/** Finds a session and checks the caller's right to the use case (404/403 otherwise), in the transaction it is given. */
+export type LoadSession = (db: Knex) => Promise<Session>;
 
 export function presentSession(s: Omit<Session, "readers">): SessionView {
   return {
@@ -129,23 +131,32 @@ export class Sessions {
     return new Set(found.filter((s) => canReadSession(actor, s.readers)).map((s) => s.id));
   }
 
-  async rename(actor: Principal, agentId: string | undefined, sessionId: string, title: string): Promise<void> {
-    await this.change(actor, agentId, sessionId, "renamed", (s) => (s.title === title ? undefined : { title }));
+  async rename(actor: Principal, agentId: string, sessionId: string, title: string): Promise<void> {
+    await this.renameLoaded((db) => loadSessionFor(db, actor, sessionId, "write", agentId), title);
+  }
+
+  /** Renames the session `load` finds with the right to write it, loaded once, in the change's transaction (a group conversation: under its group). */
+  async renameLoaded(load: LoadSession, title: string): Promise<void> {
+    await this.change(load, "renamed", (s) => (s.title === title ? undefined : { title }));
   }
 
   /** Archiving an archived session (or restoring a live one) is a no-op: 204, no event. */
   async archive(actor: Principal, agentId: string, sessionId: string): Promise<void> {
-    await this.change(actor, agentId, sessionId, "archived", (s) => (s.archived ? undefined : { archived: true }));
+    await this.change((db) => loadSessionFor(db, actor, sessionId, "write", agentId), "archived", (s) => (s.archived ? undefined : { archived: true }));
   }
 
   async restore(actor: Principal, agentId: string, sessionId: string): Promise<void> {
-    await this.change(actor, agentId, sessionId, "restored", (s) => (s.archived ? { archived: false } : undefined));
+    await this.change((db) => loadSessionFor(db, actor, sessionId, "write", agentId), "restored", (s) => (s.archived ? { archived: false } : undefined));
   }
 
-  async remove(actor: Principal, agentId: string | undefined, sessionId: string): Promise<void> {
+  async remove(actor: Principal, agentId: string, sessionId: string): Promise<void> {
+    await this.removeLoaded((db) => loadSessionFor(db, actor, sessionId, "write", agentId));
+  }
+
+  /** Deletes the session `load` finds with the right to write it, loaded once, in the deletion's transaction. */
+  async removeLoaded(load: LoadSession): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
-      const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
-      await deleteSessions(trx, emit, [session]);
+      await deleteSessions(trx, emit, [await load(trx)]);
     });
   }
 
@@ -158,15 +169,9 @@ export class Sessions {
     });
   }
 
-  private async change(
-    actor: Principal,
-    agentId: string | undefined,
-    sessionId: string,
-    change: SessionChange,
-    patchFor: (s: Session) => Partial<Pick<Session, "title" | "archived">> | undefined,
-  ): Promise<void> {
+  private async change(load: LoadSession, change: SessionChange, patchFor: (s: Session) => Partial<Pick<Session, "title" | "archived">> | undefined): Promise<void> {
     await transact(this.deps, async (trx, emit) => {
-      const session = await loadSessionFor(trx, actor, sessionId, "write", agentId);
+      const session = await load(trx);
       const patch = patchFor(session);
       if (!patch) return;
       emitUpdated(emit, await sessions.update(trx, session, patch, this.clock.now()), change);

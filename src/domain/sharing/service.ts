@@ -61,9 +61,13 @@ export class ShareLinks {
 
   /** Makes a new link (a session may have several live ones) showing the messages so far. */
   /** `agentId` undefined: a session by id alone (group conversations; their route checked the group). */
-  async create(actor: Principal, agentId: string | undefined, sessionId: string, expiresInHours: number): Promise<ShareLinkView> {
+  async create(actor: Principal, agentId: string, sessionId: string, expiresInHours: number): Promise<ShareLinkView> {
+    return this.createFor(actor, await loadSessionFor(this.deps.db, actor, sessionId, "share", agentId), expiresInHours);
+  }
+
+  /** A link to a session the caller already loaded with the right to share it (a group conversation: under its group). */
+  async createFor(actor: Principal, session: Session, expiresInHours: number): Promise<ShareLinkView> {
     const { db } = this.deps;
-    const session = await loadSessionFor(db, actor, sessionId, "share", agentId);
     const token = randomBytes(32).toString("base64url");
     const now = this.clock.now();
     const expiresAt = new Date(now.getTime() + expiresInHours * 3_600_000);
@@ -85,12 +89,16 @@ export class ShareLinks {
    * Revokes every live link of the session at once (204 even when there was none). Its owner
    * may, even without access to the agent any more (see policy.ts).
    */
-  async revoke(actor: Principal, agentId: string | undefined, sessionId: string): Promise<void> {
-    const { db } = this.deps;
-    const session = await sessions.find(db, actor.workspaceId, sessionId, agentId);
+  async revoke(actor: Principal, agentId: string, sessionId: string): Promise<void> {
+    const session = await sessions.find(this.deps.db, actor.workspaceId, sessionId, agentId);
     if (!session) throw new NotFound("Session");
+    await this.revokeFor(actor, session);
+  }
+
+  /** Revokes the links of a session the caller already found (a group conversation: under its group). */
+  async revokeFor(actor: Principal, session: Session): Promise<void> {
     assertCanRevokeLinks(actor, session);
-    await shareLinks.revokeAll(db, session.id, this.clock.now());
+    await shareLinks.revokeAll(this.deps.db, session.id, this.clock.now());
   }
 
   /** The public, read-only view. No credential: the token is the credential. */

@@ -5,6 +5,7 @@
  * turn with an error; it never reaches watchers unvalidated.
  */
 import { z } from "zod";
+import { Source } from "../sessions/source.js";
 
 /** One event's JSON at most; the whole turn's events at most MAX_TURN_BYTES. */
 export const MAX_EVENT_BYTES = 64 * 1024;
@@ -16,7 +17,8 @@ const Text = z.string().max(MAX_EVENT_BYTES);
 const Count = z.number().int().nonnegative();
 
 export const TokenUsage = z.object({ inputTokens: Count, outputTokens: Count, totalTokens: Count });
-export const Source = z.looseObject({
+/** The one Source (sessions/source.ts), as an agent must send it: bounded, with a title, and the fields agents add. */
+const EventSource = Source.extend({
   id: Id,
   type: z.string().min(1).max(50),
   title: z.string().max(1000),
@@ -36,7 +38,7 @@ export const AgentEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("tool_call_end"), toolCallId: Id, output: z.unknown().optional(), error: z.string().max(MAX_EVENT_BYTES).optional(), durationMs: Count.default(0) }),
   z.object({ type: z.literal("content_delta"), delta: Text }),
   z.object({ type: z.literal("content_end") }),
-  z.object({ type: z.literal("sources"), sources: z.array(Source).max(100) }),
+  z.object({ type: z.literal("sources"), sources: z.array(EventSource).max(100) }),
   z.object({ type: z.literal("metadata_update"), metadata: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal("message_end"), finishReason: z.string().min(1).max(100), tokenUsage: TokenUsage.optional() }),
   z.object({ type: z.literal("error"), error: z.string().max(4000) }),

@@ -4,7 +4,8 @@
  * so the typed client bundles it for browsers.
  */
 import type { z } from "zod";
-import type { AgentEvent, Source, TokenUsage } from "./events.js";
+import type { Source } from "../sessions/source.js";
+import type { AgentEvent, TokenUsage } from "./events.js";
 
 export interface ThinkingStep {
   id: string;
@@ -14,7 +15,8 @@ export interface ThinkingStep {
   durationMs?: number;
 }
 
-export interface ToolCallRecord {
+/** A tool call as the turn recorded it; a type, not an interface, so it is a Record<string, unknown> as a stored message's toolCalls are. */
+export type ToolCallRecord = {
   id: string;
   name: string;
   input: Record<string, unknown>;
@@ -22,14 +24,14 @@ export interface ToolCallRecord {
   error?: string;
   status: "in_progress" | "completed" | "error";
   durationMs?: number;
-}
+};
 
 /** The answer so far: what watchers render mid-turn, and what is stored when the turn ends. */
 export interface TurnSnapshot {
   content: string;
   thinking: ThinkingStep[];
   toolCalls: ToolCallRecord[];
-  sources: z.output<typeof Source>[];
+  sources: Source[];
   metadata: Record<string, unknown>;
   model?: string;
   finishReason?: string;

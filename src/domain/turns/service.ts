@@ -93,9 +93,12 @@ export class Turns {
   /** A turn of the session, with the answer so far. */
   /** `agentId` undefined: a session by id alone (group conversations; their route checked the group). */
   async get(actor: Principal, agentId: string | undefined, sessionId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
-    const { db } = this.deps;
-    const session = await loadSessionFor(db, actor, sessionId, "read", agentId);
-    const turn = await turns.find(db, session.workspace_id, turnId);
+    return this.turnOf(await loadSessionFor(this.deps.db, actor, sessionId, "read", agentId), turnId);
+  }
+
+  /** A turn of a session the caller already loaded with the right to read it, with its `seq` and snapshot. */
+  async turnOf(session: Session, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
+    const turn = await turns.find(this.deps.db, session.workspace_id, turnId);
     if (!turn || turn.session_id !== session.id) throw new NotFound("Turn");
     return { ...presentTurn(turn), ...(await this.runner.snapshot(turn.id)) };
   }

@@ -5,10 +5,11 @@
 import { z } from "zod";
 import { MESSAGE_ROLES } from "../../../domain/sessions/messages.js";
 import { AgentId, CursorQuery, ServerUrl, Title, Uuid, limitQuery, plainJsonProblem } from "../../../schemas.js";
+import { Source } from "../../../domain/sessions/source.js";
 import { Time } from "../agents/schema.js";
-import { ContentBlock, Count, Source } from "../sessions/parts.js";
+import { ContentBlock, Count } from "../sessions/parts.js";
 
-export { RagQuery } from "../../../schemas.js";
+export { RagQuery } from "../../../domain/knowledge/schema.js";
 
 // ---- requests (camelCase; unknown fields are ignored, as Sharely does) ---------------------------
 

@@ -4,7 +4,7 @@
  * domain/asks/policy.ts (over the session rule). Each handler makes one service call: the
  * conversation use cases load and check the conversation themselves (domain/asks/service.ts).
  */
-import { PageQuery, messagePageOf } from "../../../schemas.js";
+import { PageQuery } from "../../../schemas.js";
 import type { Services } from "../../../services.js";
 import { T, ex } from "../../examples.js";
 import { ANY_CREDENTIAL as ANY, route, type Route } from "../../table.js";
@@ -107,7 +107,7 @@ function conversationsTable(s: Services): Route[] {
       method: "get", path: `${one}/messages`, operationId: "listConversationMessages", tag, summary: "The conversation's messages, oldest first (answers carry `agentId`)",
       security: ANY, policy: READ, query: Sessions.MessagesQuery,
       answer: { status: 200, description: "`{messages, next_cursor}`", schema: Sessions.MessagePage, example: { messages: [ex.userMessage, { ...ex.answer, agentId: "logs-agent" }], next_cursor: null } },
-      handle: ({ principal, params, query }) => s.conversations.messages(principal, params.groupId!, params.sessionId!, messagePageOf(query)),
+      handle: ({ principal, params, query }) => s.conversations.messages(principal, params.groupId!, params.sessionId!, query),
     }),
     route({
       method: "post", path: `${one}/ask`, operationId: "ask", tag, summary: "Ask the group: the chosen agents answer, each in a turn",

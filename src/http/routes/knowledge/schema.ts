@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { Time } from "../agents/schema.js";
 
-export { CreateKnowledge } from "../../../schemas.js";
+export { CreateKnowledge } from "../../../domain/knowledge/schema.js";
 
 export const Knowledge = z.object({
   id: z.string(),

@@ -4,8 +4,9 @@
  */
 import { Router } from "@koa/router";
 import type { LocalHub } from "../../../domain/local/service.js";
-import { LocalRotateKey, LocalToken, LocalWorkspace, parse } from "../../../schemas.js";
+import { parse } from "../../../schemas.js";
 import type { HubState } from "../../context.js";
+import { LocalRotateKey, LocalToken, LocalWorkspace } from "./schema.js";
 import { cliOnThisMachine } from "./guards.js";
 import type { LocalHubFile } from "./hub-file.js";
 

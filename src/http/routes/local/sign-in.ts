@@ -6,8 +6,9 @@
  */
 import { Router } from "@koa/router";
 import type { LocalHub } from "../../../domain/local/service.js";
-import { LocalSignIn, parse } from "../../../schemas.js";
+import { parse } from "../../../schemas.js";
 import type { HubState } from "../../context.js";
+import { LocalSignIn } from "./schema.js";
 import { browserOnThisMachine } from "./guards.js";
 
 export function localSignInRoutes(local: LocalHub): Router<HubState> {

@@ -6,8 +6,9 @@ import { z } from "zod";
 import { MESSAGE_ROLES } from "../../../domain/sessions/messages.js";
 import { SHARE_MAX_HOURS } from "../../../domain/sharing/policy.js";
 import { Title, Uuid } from "../../../schemas.js";
+import { Source } from "../../../domain/sessions/source.js";
 import { Time } from "../agents/schema.js";
-import { ContentBlock, Count, Source } from "./parts.js";
+import { ContentBlock, Count } from "./parts.js";
 
 export { MessagesQuery, SessionListQuery } from "../../../schemas.js";
 

@@ -5,7 +5,7 @@
  * Starting a turn answers 202, or, when the client accepts `text/event-stream`, 200 with the
  * turn's events as SSE until `done`.
  */
-import { PageQuery, messagePageOf } from "../../../schemas.js";
+import { PageQuery } from "../../../schemas.js";
 import type { Services } from "../../../services.js";
 import { ex } from "../../examples.js";
 import { streamTurn } from "../../sse.js";
@@ -75,7 +75,7 @@ export function sessionsTable(s: Services): Route[] {
       description: "`after_seq` resumes after a seq (instead of `cursor`); `since` only messages created after that time.",
       security: ANY, policy: READ, query: S.MessagesQuery,
       answer: { status: 200, description: "`{messages, next_cursor}`", schema: S.MessagePage, example: { messages: [ex.userMessage, ex.answer], next_cursor: null } },
-      handle: ({ principal, params, query }) => s.sessionMessages.list(principal, params.agentId!, params.sessionId!, messagePageOf(query)),
+      handle: ({ principal, params, query }) => s.sessionMessages.list(principal, params.agentId!, params.sessionId!, query),
     }),
     route({
       method: "post", path: `${one}/messages`, operationId: "appendMessage", tag: "Sessions", summary: "Append a message (idempotent by `id`)",
