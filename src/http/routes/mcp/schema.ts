@@ -18,12 +18,13 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Headers the transport itself sets, or that would change how a request is framed or routed. */
 const RESERVED = new Set(["host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "expect", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"]);
 
-const HeaderName = z
-  .string()
-  .min(1)
-  .max(100)
-  .regex(TOKEN, "must be an HTTP header name (a token)")
-  .refine((n) => !RESERVED.has(n.toLowerCase()) && !n.toLowerCase().startsWith("proxy-"), "is set by the hub's MCP transport and may not be configured");
+/** Why a header name may not be configured, or undefined. */
+function headerNameProblem(name: string): string | undefined {
+  if (!TOKEN.test(name) || name.length > 100) return "must be an HTTP header name (a token of at most 100 characters)";
+  const lower = name.toLowerCase();
+  if (RESERVED.has(lower) || lower.startsWith("proxy-")) return "is set by the hub's MCP transport and may not be configured";
+  return undefined;
+}
 
 const HeaderValue = z
   .string()
@@ -34,9 +35,16 @@ const HeaderValue = z
 
 /** Header name → value, sent to the server with every request; write-only. `null` or `{}`: none. */
 export const McpHeaders = z
-  .record(HeaderName, HeaderValue)
-  .refine((h) => Object.keys(h).length <= MAX_MCP_HEADERS, `at most ${MAX_MCP_HEADERS} headers`)
-  .refine((h) => new Set(Object.keys(h).map((k) => k.toLowerCase())).size === Object.keys(h).length, "names must differ in more than case")
+  .record(z.string(), HeaderValue)
+  .superRefine((h, ctx) => {
+    const names = Object.keys(h);
+    if (names.length > MAX_MCP_HEADERS) ctx.addIssue({ code: "custom", message: `at most ${MAX_MCP_HEADERS} headers` });
+    if (new Set(names.map((k) => k.toLowerCase())).size !== names.length) ctx.addIssue({ code: "custom", message: "names must differ in more than case" });
+    for (const name of names.slice(0, MAX_MCP_HEADERS + 1)) {
+      const problem = headerNameProblem(name);
+      if (problem) ctx.addIssue({ code: "custom", path: [name], message: problem });
+    }
+  })
   .nullable();
 
 /** How models and turns name the server (tool names are prefixed with it): letters, digits, `_`, `-`. */
