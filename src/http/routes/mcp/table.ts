@@ -39,7 +39,7 @@ export function mcpServersTable(s: Services): Route[] {
       method: "post", path: "/api/mcp-servers", operationId: "createMcpServer", tag, summary: "Add an MCP server (master key or admin)",
       description: "`headers` are write-only: sealed at rest, sent only to this server, answered as `header_names`. `allowed_groups: [\"*\"]` grants everyone in the workspace. `requiresApproval` (or `requires_approval`): people approve each call of its tools.",
       security: ANY, policy: MANAGE, errors: [409], body: S.CreateMcpServer,
-      bodyExample: { name: "github", url: "https://mcp.example.com/mcp", headers: { Authorization: "Bearer ghp_…" }, allowed_groups: ["*"], requiresApproval: true },
+      bodyExample: { name: "github", url: "https://mcp.example.com/mcp", headers: { Authorization: "Bearer ghp_example" }, allowed_groups: ["*"], requiresApproval: true },
       answer: { status: 201, description: "The server", schema: S.McpServer, example },
       handle: ({ principal, body }) => s.mcpServers.create(principal, body),
     }),
