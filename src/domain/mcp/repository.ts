@@ -83,13 +83,4 @@ export const mcpServers = {
   async delete(db: Knex, id: string): Promise<void> {
     await db("mcp_servers").where({ id }).delete();
   },
-
-  /** Every sealed header set of every workspace, locked for update (secrets rotation). */
-  async sealedHeaders(db: Knex): Promise<Array<{ id: string; headers: string }>> {
-    return db("mcp_servers").whereNotNull("headers").select("id", "headers").forUpdate();
-  },
-
-  async setSealedHeaders(db: Knex, id: string, headers: string): Promise<void> {
-    await db("mcp_servers").where({ id }).update({ headers });
-  },
 };
