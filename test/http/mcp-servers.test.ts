@@ -146,6 +146,7 @@ describe("who sees and who changes", () => {
     expectProblem(await stranger.get(`/api/mcp-servers/${restricted.id}`), "not-found");
     expectProblem(await key.get(`/api/mcp-servers/${everyone.id}`), "not-found");
     expectProblem(await carol.patch(`/api/mcp-servers/${restricted.id}`, { name: "mine" }), "not-found");
+    expectProblem(await carol.patch(`/api/mcp-servers/${restricted.id}`, { url: "http://169.254.169.254/" }), "not-found");
     expectProblem(await stranger.delete(`/api/mcp-servers/${restricted.id}`), "not-found");
   });
 
@@ -153,6 +154,7 @@ describe("who sees and who changes", () => {
     expectProblem(await alice.post("/api/mcp-servers", { name: "nope", url: tools.url }), "forbidden");
     expectProblem(await key.post("/api/mcp-servers", { name: "nope", url: tools.url }), "forbidden");
     expectProblem(await alice.patch(`/api/mcp-servers/${restricted.id}`, { name: "mine" }), "forbidden");
+    expectProblem(await alice.patch(`/api/mcp-servers/${restricted.id}`, { url: "http://169.254.169.254/" }), "forbidden");
     expectProblem(await carol.delete(`/api/mcp-servers/${everyone.id}`), "forbidden");
     expectProblem(await key.delete(`/api/mcp-servers/${everyone.id}`), "forbidden");
     const byAdmin = await makeServer({}, admin);

@@ -127,10 +127,10 @@ export class McpServers {
    * where its owner did not send it.
    */
   async update(actor: Principal, id: string, patch: McpServerPatch): Promise<McpServerView> {
-    if (patch.url !== undefined) this.checkUrl(patch.url);
     return this.unique(() =>
       transact(this.deps, async (trx) => {
         const current = await loadMcpServerFor(trx, actor, id, "manage");
+        if (patch.url !== undefined) this.checkUrl(patch.url);
         const url = patch.url ?? current.url;
         const headers =
           patch.headers !== undefined ? this.sealHeaders(patch.headers) : new URL(url).origin === new URL(current.url).origin ? current.headers : null;
