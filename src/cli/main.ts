@@ -1,7 +1,7 @@
 /**
- * The `agenthub` command: migrate | workspace create | workspace rotate-key | token. Reads the
- * same environment as the server (DATABASE_URL, DATA_DIR, JWT_*, REDIS_*), so it acts on the
- * same database, secret and event channel.
+ * The `agenthub` command: migrate | workspace create | workspace rotate-key | token | secrets
+ * rotate. Reads the same environment as the server (DATABASE_URL, DATA_DIR, JWT_*, REDIS_*,
+ * SECRETS_KEY*), so it acts on the same database, secrets and event channel.
  */
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -14,12 +14,14 @@ import { MasterKeys } from "../domain/keys/service.js";
 import { createWorkspace } from "../domain/workspaces/service.js";
 import { findLocalHub } from "../http/routes/local/hub-file.js";
 import { DEMO_USAGE, parseDemoArgs, runDemoAgent } from "./demo-agent.js";
+import { rotateSecrets } from "./secrets.js";
 
 const USAGE = `Usage:
   agenthub migrate
   agenthub workspace create --name NAME
   agenthub workspace rotate-key --workspace ID
   agenthub token --workspace ID --sub S --email E [--name N] [--groups a,b] [--role R] [--ttl SECONDS]
+  agenthub secrets rotate
   ${DEMO_USAGE}`;
 
 class UsageError extends Error {}
@@ -118,6 +120,15 @@ async function main(argv: string[]): Promise<void> {
       });
       console.log(token);
       return;
+    }
+    case "secrets": {
+      const [sub] = rest;
+      if (sub !== "rotate") throw new UsageError(`unknown secrets command '${sub ?? ""}'`);
+      if (runningEmbeddedHub(config)) throw new Error("the embedded hub running on this DATA_DIR holds its database: stop it, then run this again");
+      return withDb(config, async (db) => {
+        await migrateLatest(db);
+        await rotateSecrets(config, db);
+      });
     }
     default:
       throw new UsageError(`unknown command '${command}'`);
