@@ -107,10 +107,14 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     // authenticator, built below from these; they ask for them only once a turn runs.
     const endpoints = [
       sharelyHttpEndpoint({ ...outbound, http: agentHttp }),
-      modelEndpoint({ ...outbound, knowledgeTools: { list: () => services.tools.list().items, execute: (actor, name, input) => services.tools.execute(actor, name, input) } }),
+      modelEndpoint({
+        ...outbound,
+        knowledgeTools: { list: () => services.tools.list().items, execute: (actor, name, input) => services.tools.execute(actor, name, input) },
+        mcpServers: { usableBy: (asker, ids) => services.mcpServers.usableBy(asker, ids) },
+      }),
       servingSocketEndpoint(socketDispatch(io, log)),
     ];
-    const services = createServices({ db, bus, config, log, turnLog, endpoints, secrets, clock: options.clock, publicUrl: () => publicUrl });
+    const services = createServices({ db, bus, config, log, turnLog, endpoints, secrets, fetch: outbound.fetch, clock: options.clock, publicUrl: () => publicUrl });
     // A hub that only verifies an identity provider's tokens still signs turn tokens, with a secret kept in the database.
     const turnKey = turnTokenKey(secret ?? (await turnTokenSecret(db)));
     const auth = new Authenticator(services.credentials, new JwtVerifier({ ...config.jwt, secret }), { key: turnKey, adminRole: config.jwt.adminValue });

@@ -16,6 +16,8 @@ import { Backplane } from "./domain/backplane/service.js";
 import { Channels } from "./domain/channels/service.js";
 import type { EventBus } from "./domain/events.js";
 import { Groups } from "./domain/groups/service.js";
+import { McpServers } from "./domain/mcp/service.js";
+import type { Fetch } from "./endpoints/guarded-fetch.js";
 import { apiKeys } from "./domain/keys/repository.js";
 import { AgentKeys, MasterKeys } from "./domain/keys/service.js";
 import { SessionMessages } from "./domain/sessions/messages.js";
@@ -45,6 +47,8 @@ export interface ServiceDeps {
   publicUrl: () => string;
   /** Seals and opens write-only secrets (model API keys, MCP server headers). */
   secrets: SecretBox;
+  /** The guarded fetch (endpoints/guarded-fetch.ts): how services reach the outside (MCP servers' tool lists). */
+  fetch: Fetch;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -73,13 +77,15 @@ export function createServices(deps: ServiceDeps) {
   deps.bus.subscribe((e) => {
     if (e.type === "group.updated") conversations.agentsDropped(e.groupId).catch((err) => deps.log.warn({ err, group: e.groupId }, "could not stop the turns of agents a group dropped"));
   });
+  // The embedded default runs on one machine, where agents and MCP servers usually listen on localhost.
+  const refusal = (url: string) =>
+    checkAgentUrl(url, { allowPrivate: deps.config.agents.allowPrivate || !deps.config.databaseUrl, allowHttp: deps.config.agents.allowHttp || !deps.config.databaseUrl });
   const services = {
     credentials,
     keyCache,
     liveKeyIds,
     agents: new Agents(tx, {
-      // The embedded default runs on one machine, where agents usually listen on localhost.
-      refusal: (url) => checkAgentUrl(url, { allowPrivate: deps.config.agents.allowPrivate || !deps.config.databaseUrl, allowHttp: deps.config.agents.allowHttp || !deps.config.databaseUrl }),
+      refusal,
       newSecret: newEndpointSecret,
       seal: (plain) => deps.secrets.seal(plain),
     }, keyCache),
@@ -93,6 +99,7 @@ export function createServices(deps: ServiceDeps) {
     conversations,
     shareLinks,
     groups: new Groups(tx, clock),
+    mcpServers: new McpServers(tx, clock, { refusal, secrets: deps.secrets, fetch: deps.fetch }),
     workspaces: new Workspaces(deps.db),
     ...knowledgeServices(tx, clock, deps.config.knowledgeTsConfig, deps.log),
   };

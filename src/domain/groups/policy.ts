@@ -25,12 +25,33 @@ export type GroupAction = "read" | "manage";
 /** Users, master keys and admins: the principals groups are for. */
 export type GroupActor = Exclude<Principal, { kind: "agent" }>;
 
+/** Whom a grant names: users by email, people by their token's `groups` claim. */
+export interface AllowList {
+  allowed_users: string[];
+  allowed_groups: string[];
+}
+
+/** In an allow-list that admits everyone in the workspace (MCP servers), `allowed_groups: ["*"]`. */
+export const EVERYONE = "*";
+
+/**
+ * The grant rule, for groups and for MCP servers alike (domain/mcp/policy.ts): the user's email
+ * is in `allowed_users` (case-insensitive, unless their token says `email_verified: false`), or
+ * their `groups` claim shares a name with `allowed_groups` (exact match). With `everyone`,
+ * `"*"` in `allowed_groups` admits every user of the workspace (groups do not take it: their
+ * SQL narrowing, repository.ts admittingAny, matches names only).
+ */
+export function isAllowedBy(list: AllowList, user: UserPrincipal, options: { everyone?: boolean } = {}): boolean {
+  const email = user.email.toLowerCase();
+  if (user.emailVerified && list.allowed_users.some((u) => u.toLowerCase() === email)) return true;
+  if (options.everyone && list.allowed_groups.includes(EVERYONE)) return true;
+  return list.allowed_groups.some((g) => user.groups.includes(g));
+}
+
 /** The membership rule; everything else about membership (SQL included) goes through it. */
 export function isGroupMember(group: Omit<GroupRules, "id">, user: UserPrincipal): boolean {
   if (group.created_by !== null && group.created_by === user.userId) return true;
-  const email = user.email.toLowerCase();
-  if (user.emailVerified && group.allowed_users.some((u) => u.toLowerCase() === email)) return true;
-  return group.allowed_groups.some((g) => user.groups.includes(g));
+  return isAllowedBy(group, user);
 }
 
 /**

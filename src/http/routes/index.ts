@@ -18,6 +18,8 @@ import * as groupSchemas from "./groups/schema.js";
 import { groupsTable } from "./groups/table.js";
 import * as knowledgeSchemas from "./knowledge/schema.js";
 import { knowledgeTable } from "./knowledge/table.js";
+import * as mcpSchemas from "./mcp/schema.js";
+import { mcpServersTable } from "./mcp/table.js";
 import { OPERATIONS_ROUTES } from "./operations.js";
 import * as sessionSchemas from "./sessions/schema.js";
 import { sessionsTable, sharedViewTable } from "./sessions/table.js";
@@ -40,13 +42,13 @@ export interface TableSettings {
 }
 
 /** Every family's named schemas, by export name, as the document's components. */
-export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas, groupSchemas, knowledgeSchemas, backplaneSchemas);
+export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas, groupSchemas, knowledgeSchemas, mcpSchemas, backplaneSchemas);
 
 export function routeTables(s: Services, auth: Authenticator, settings: TableSettings): RouteTables {
   const publish = channelSchemas.publishSchema(settings.messageMaxBytes);
   return {
     open: sharedViewTable(s),
-    api: [...agentsTable(s), ...sessionsTable(s), ...channelsTable(s, publish), ...groupsTable(s), ...knowledgeTable(s)],
+    api: [...agentsTable(s), ...sessionsTable(s), ...channelsTable(s, publish), ...groupsTable(s), ...knowledgeTable(s), ...mcpServersTable(s)],
     keyExchange: keyExchangeTable(auth),
     v1: backplaneTable(s, auth),
     names: new Map([...SCHEMA_COMPONENTS, [publish, "PublishChannelMessage"]]),
