@@ -27,7 +27,7 @@ import { checkReadiness } from "./observability/health.js";
 import { HubMetrics } from "./observability/metrics.js";
 import { createRealtime, createSocketServer } from "./realtime/server.js";
 import { socketDispatch } from "./realtime/serving.js";
-import { closeRedisClients, createRedisClients, type RedisClients } from "./redis.js";
+import { closeRedisClients, createRedisClients, redisReady, type RedisClients } from "./redis.js";
 import { memoryTurnLog } from "./turns/log.js";
 import { createServices, type Services } from "./services.js";
 import { redisTurnLog } from "./turns/redis-log.js";
@@ -62,6 +62,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     if (applied.length) log.info({ applied }, "migrations applied");
     await warmPool(db);
     redis = config.redisUrl ? createRedisClients(config.redisUrl, log) : undefined;
+    if (redis) await redisReady(redis);
 
     const secret = await jwtSecret(config, db, log);
     const bus = new EventBus(log);
