@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import type { Principal } from "../auth/principal.js";
 import type { ModelEndpoint } from "../domain/agents/endpoint.js";
 import type { Source, ToolDefinition, ToolResult } from "../domain/knowledge/tools.js";
+import type { UsableMcpServer } from "../domain/mcp/service.js";
 import { AppError } from "../errors.js";
 import { openMcp, type McpCallResult, type McpSession } from "../endpoints/mcp-client.js";
 import type { Fetch } from "../endpoints/guarded-fetch.js";
@@ -30,17 +31,8 @@ export interface KnowledgeToolsPort {
   execute(actor: Principal, name: string, input: unknown): Promise<ToolResult>;
 }
 
-/** An MCP server the asker may use, with its headers opened (domain/mcp/service.ts). */
-export interface UsableMcpServer {
-  id: string;
-  name: string;
-  url: string;
-  headers: Record<string, string>;
-  requiresApproval: boolean;
-}
-
 export interface McpServersPort {
-  /** Those of `ids` the asker may use; the others are left out. */
+  /** Those of `ids` the asker may use, with their headers opened; the others are left out. */
   usableBy(asker: Principal, ids: string[]): Promise<UsableMcpServer[]>;
 }
 
@@ -104,7 +96,7 @@ export async function openTurnTools(deps: ModelToolsDeps, endpoint: ModelEndpoin
     }
   }
 
-  const ids = endpoint.mcpServers ?? [];
+  const ids = [...new Set(endpoint.mcpServers ?? [])];
   if (ids.length && deps.mcpServers) {
     const usable = await deps.mcpServers.usableBy(asker, ids);
     notes.notAllowed = ids.length - usable.length;

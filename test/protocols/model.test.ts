@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { api, type Api } from "../support/api.js";
 import { useCluster } from "../support/cluster.js";
 import { makeAgent, makeSession, uniq } from "../support/factories.js";
+import { startMcpServer, unreachableUrl, type TestMcpServer } from "../support/mcp-server.js";
 import { chunks, startModelServer, textAnswer, toolAnswer, type ModelServer, type Script } from "../support/model-server.js";
 import type { Client } from "../support/sockets.js";
 import { pollUntil } from "../support/waiters.js";
@@ -16,10 +17,23 @@ import { pollUntil } from "../support/waiters.js";
 const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" });
 const servers: ModelServer[] = [];
 const releases: Array<() => void> = [];
+const mcps: TestMcpServer[] = [];
 afterAll(async () => {
   for (const release of releases) release();
-  await Promise.all(servers.map((s) => s.close()));
+  await Promise.all([...servers.map((s) => s.close()), ...mcps.map((s) => s.close())]);
 });
+
+/** A real MCP server (tools `add` and `echo`) registered in the workspace by the master key. */
+async function registeredMcp(fields: Record<string, unknown> = {}): Promise<{ id: string; name: string; mcp: TestMcpServer }> {
+  const mcp = await startMcpServer();
+  mcps.push(mcp);
+  const name = uniq("calc");
+  const res = await api(cluster.a.url, cluster.ws.masterKey).post("/api/mcp-servers", { name, url: mcp.url, allowed_groups: ["*"], ...fields });
+  expect(res.status, res.text).toBe(201);
+  return { id: res.body.id, name, mcp };
+}
+
+const offeredTools = (server: ModelServer, i: number): string[] => (server.requests[i]!.body.tools ?? []).map((t: { function: { name: string } }) => t.function.name);
 
 async function modelServer(script: Script): Promise<ModelServer> {
   const server = await startModelServer(script);
@@ -214,5 +228,49 @@ describe("model agents: failures and cancel", () => {
     await f.watcher.until(() => endOf(f.watcher, turn.id) !== undefined, "turn:ended");
     const stored = (await f.alice.get(`${f.path}/messages`)).body.messages.find((m: { id: string }) => m.id === turn.message_id);
     expect(stored).toMatchObject({ content: "one two ", finishReason: "cancelled" });
+  });
+});
+
+describe("model agents: MCP tools", () => {
+  it("calls a tool of an MCP server the agent names, with the server's configured headers, and feeds its answer back", async () => {
+    const { id, name, mcp } = await registeredMcp({ headers: { "X-Api-Key": "mcp-s3cret" } });
+    const server = await modelServer((_, i) => (i === 0 ? toolAnswer([{ id: "call_add", name: `${name}__add`, args: { a: 2, b: 3 } }]) : textAnswer("It is 5.")));
+    const f = await modelAgent(server, { mcpServers: [id] });
+    const { turn, events, answer } = await ask(f, "What is 2 + 3?");
+    expect(turn.status).toBe("completed");
+    expect(offeredTools(server, 0).sort()).toEqual([`${name}__add`, `${name}__echo`]);
+    expect(events.find((e) => e.type === "tool_call_start")).toMatchObject({ toolCallId: "call_add", name: `${name}__add`, input: { a: 2, b: 3 } });
+    expect(events.find((e) => e.type === "tool_call_end")).toMatchObject({ toolCallId: "call_add", output: "5" });
+    expect(server.requests[1]!.body.messages.at(-1)).toMatchObject({ role: "tool", tool_call_id: "call_add", content: expect.stringContaining("5") });
+    expect(mcp.seen.length).toBeGreaterThan(0);
+    expect(mcp.seen.every((h) => h["x-api-key"] === "mcp-s3cret")).toBe(true);
+    expect(answer.content).toBe("It is 5.");
+    expect(JSON.stringify(f.watcher.events)).not.toContain("mcp-s3cret");
+  });
+
+  it("leaves out a server the asker may not use, and goes on without one that cannot be opened, saying why", async () => {
+    const allowed = await registeredMcp();
+    const forbidden = await registeredMcp({ allowed_groups: [], allowed_users: ["bob@example.com"] });
+    const broken = await registeredMcp();
+    await api(cluster.a.url, cluster.ws.masterKey).patch(`/api/mcp-servers/${broken.id}`, { url: await unreachableUrl() });
+    const server = await modelServer(() => textAnswer("Done."));
+    const f = await modelAgent(server, { mcpServers: [allowed.id, forbidden.id, broken.id] });
+    const seenBefore = forbidden.mcp.seen.length;
+    const { turn, events } = await ask(f, "Which tools?");
+    expect(turn.status).toBe("completed");
+    expect(offeredTools(server, 0).sort()).toEqual([`${allowed.name}__add`, `${allowed.name}__echo`]);
+    expect(forbidden.mcp.seen.length).toBe(seenBefore);
+    const note = events.find((e) => e.type === "metadata_update");
+    expect(note.metadata.mcp).toMatchObject({ notAllowed: 1, unavailable: [{ server: broken.name, reason: expect.stringContaining("could not be used") }] });
+  });
+
+  it("does not run a tool that requires approval: the model is told approval is not available yet", async () => {
+    const { id, name } = await registeredMcp({ requiresApproval: true });
+    const server = await modelServer((_, i) => (i === 0 ? toolAnswer([{ id: "call_echo", name: `${name}__echo`, args: { text: "hi" } }]) : textAnswer("I may not.")));
+    const f = await modelAgent(server, { mcpServers: [id] });
+    const { turn, events } = await ask(f, "Echo hi");
+    expect(turn.status).toBe("completed");
+    expect(events.find((e) => e.type === "tool_call_end")).toMatchObject({ toolCallId: "call_echo", error: "this tool requires approval, which is not available yet" });
+    expect(server.requests[1]!.body.messages.at(-1)).toMatchObject({ role: "tool", tool_call_id: "call_echo", content: expect.stringContaining("requires approval") });
   });
 });
