@@ -264,6 +264,22 @@ describe("model agents: MCP tools", () => {
     expect(note.metadata.mcp).toMatchObject({ notAllowed: 1, unavailable: [{ server: broken.name, reason: expect.stringContaining("could not be used") }] });
   });
 
+  it("bounds what a tool answers: the model and the watchers get its first 16 KB and a note that it was cut", async () => {
+    const { id, name } = await registeredMcp();
+    const long = "abcdefgh".repeat(5000); // 40 000 characters
+    const server = await modelServer((_, i) => (i === 0 ? toolAnswer([{ id: "call_long", name: `${name}__echo`, args: { text: long } }]) : textAnswer("Long.")));
+    const f = await modelAgent(server, { mcpServers: [id] });
+    const { turn, events } = await ask(f, "Echo a lot");
+    expect(turn.status).toBe("completed");
+    const output = events.find((e) => e.type === "tool_call_end").output;
+    expect(output).toMatch(/^"abcdefgh.*… \[truncated: the tool answered 40002 bytes; only the first 16384 are shown\]$/);
+    expect(events.find((e) => e.type === "tool_call_start").input).toEqual({ truncated: expect.stringMatching(/…$/) });
+    const fedBack = server.requests[1]!.body.messages.at(-1);
+    expect(fedBack).toMatchObject({ role: "tool", tool_call_id: "call_long" });
+    expect(fedBack.content.length).toBeLessThan(17_000);
+    expect(fedBack.content).toContain("[truncated");
+  });
+
   it("does not run a tool that requires approval: the model is told approval is not available yet", async () => {
     const { id, name } = await registeredMcp({ requiresApproval: true });
     const server = await modelServer((_, i) => (i === 0 ? toolAnswer([{ id: "call_echo", name: `${name}__echo`, args: { text: "hi" } }]) : textAnswer("I may not.")));
