@@ -16,6 +16,24 @@ export function createRedisClients(url: string, log: Logger): RedisClients {
   return { pub: createRedis(url, log, "pub"), sub: createRedis(url, log, "sub"), events: createRedis(url, log, "events") };
 }
 
+/**
+ * Waits (at most `timeoutMs`) until every client has passed ioredis's ready check. A SUBSCRIBE
+ * sent earlier, while a client is connected but not yet ready, goes out before the ready check's
+ * INFO (ioredis writes commands flagged "loading" at once), which Redis then refuses in
+ * subscriber mode: the client reconnects and its subscription can be lost. A Redis that does not
+ * answer in time is not waited for (readiness reports it; delivery begins once it answers).
+ */
+export async function redisReady(clients: RedisClients, timeoutMs = 5000): Promise<void> {
+  const pending = Object.values(clients).filter((c) => c.status !== "ready");
+  if (!pending.length) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(pending.map((c) => new Promise<void>((resolve) => c.once("ready", () => resolve())))),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+  ]);
+  clearTimeout(timer);
+}
+
 /** Ready when every client is connected and Redis answers a PING. */
 export async function pingRedis(clients: RedisClients): Promise<void> {
   for (const [name, client] of Object.entries(clients)) {

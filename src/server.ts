@@ -27,12 +27,13 @@ import { checkReadiness } from "./observability/health.js";
 import { HubMetrics } from "./observability/metrics.js";
 import { createRealtime, createSocketServer } from "./realtime/server.js";
 import { socketDispatch } from "./realtime/serving.js";
-import { closeRedisClients, createRedisClients, type RedisClients } from "./redis.js";
+import { closeRedisClients, createRedisClients, redisReady, type RedisClients } from "./redis.js";
 import { memoryTurnLog } from "./turns/log.js";
 import { createServices, type Services } from "./services.js";
 import { redisTurnLog } from "./turns/redis-log.js";
 import { servingSocketEndpoint } from "./turns/serving-socket.js";
 import { sharelyHttpEndpoint } from "./turns/sharely-http.js";
+import { modelEndpoint } from "./turns/model.js";
 
 /** Longer than the usual load balancer's idle timeout (60 s), so the balancer closes idle connections first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -61,6 +62,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     if (applied.length) log.info({ applied }, "migrations applied");
     await warmPool(db);
     redis = config.redisUrl ? createRedisClients(config.redisUrl, log) : undefined;
+    if (redis) await redisReady(redis);
 
     const secret = await jwtSecret(config, db, log);
     const bus = new EventBus(log);
@@ -104,7 +106,15 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     // The agent protocols, in the order they are tried: the first that serves an agent runs its
     // turns (turns/endpoint.ts). Their tokens and secrets come from the services and the
     // authenticator, built below from these; they ask for them only once a turn runs.
-    const endpoints = [sharelyHttpEndpoint({ ...outbound, http: agentHttp }), servingSocketEndpoint(socketDispatch(io, log))];
+    const endpoints = [
+      sharelyHttpEndpoint({ ...outbound, http: agentHttp }),
+      modelEndpoint({
+        ...outbound,
+        knowledgeTools: { list: () => services.tools.list().items, execute: (actor, name, input) => services.tools.execute(actor, name, input) },
+        mcpServers: { usableBy: (asker, ids) => services.mcpServers.usableBy(asker, ids) },
+      }),
+      servingSocketEndpoint(socketDispatch(io, log)),
+    ];
     const services = createServices({ db, bus, config, log, turnLog, endpoints, secrets, fetch: outbound.fetch, clock: options.clock, publicUrl: () => publicUrl });
     // A hub that only verifies an identity provider's tokens still signs turn tokens, with a secret kept in the database.
     const turnKey = turnTokenKey(secret ?? (await turnTokenSecret(db)));
