@@ -32,6 +32,7 @@ import { memoryTurnLog } from "./turns/log.js";
 import { createServices, type Services } from "./services.js";
 import { redisTurnLog } from "./turns/redis-log.js";
 import { servingSocketEndpoint } from "./turns/serving-socket.js";
+import { a2aEndpoint } from "./turns/a2a.js";
 import { sharelyHttpEndpoint } from "./turns/sharely-http.js";
 import { modelEndpoint } from "./turns/model.js";
 
@@ -108,6 +109,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     // authenticator, built below from these; they ask for them only once a turn runs.
     const endpoints = [
       sharelyHttpEndpoint({ ...outbound, http: agentHttp }),
+      a2aEndpoint(outbound),
       modelEndpoint({
         ...outbound,
         knowledgeTools: { list: () => services.tools.list().items, execute: (actor, name, input) => services.tools.execute(actor, name, input) },
