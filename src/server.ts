@@ -33,6 +33,7 @@ import { createServices, type Services } from "./services.js";
 import { redisTurnLog } from "./turns/redis-log.js";
 import { servingSocketEndpoint } from "./turns/serving-socket.js";
 import { sharelyHttpEndpoint } from "./turns/sharely-http.js";
+import { aguiEndpoint } from "./turns/agui.js";
 
 /** Longer than the usual load balancer's idle timeout (60 s), so the balancer closes idle connections first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -104,7 +105,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     // The agent protocols, in the order they are tried: the first that serves an agent runs its
     // turns (turns/endpoint.ts). Their tokens and secrets come from the services and the
     // authenticator, built below from these; they ask for them only once a turn runs.
-    const endpoints = [sharelyHttpEndpoint({ ...outbound, http: agentHttp }), servingSocketEndpoint(socketDispatch(io, log))];
+    const endpoints = [sharelyHttpEndpoint({ ...outbound, http: agentHttp }), aguiEndpoint(outbound), servingSocketEndpoint(socketDispatch(io, log))];
     const services = createServices({ db, bus, config, log, turnLog, endpoints, secrets, clock: options.clock, publicUrl: () => publicUrl });
     // A hub that only verifies an identity provider's tokens still signs turn tokens, with a secret kept in the database.
     const turnKey = turnTokenKey(secret ?? (await turnTokenSecret(db)));
