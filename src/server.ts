@@ -35,6 +35,7 @@ import { servingSocketEndpoint } from "./turns/serving-socket.js";
 import { a2aEndpoint } from "./turns/a2a.js";
 import { sharelyHttpEndpoint } from "./turns/sharely-http.js";
 import { modelEndpoint } from "./turns/model.js";
+import { aguiEndpoint } from "./turns/agui.js";
 
 /** Longer than the usual load balancer's idle timeout (60 s), so the balancer closes idle connections first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -110,6 +111,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     const endpoints = [
       sharelyHttpEndpoint({ ...outbound, http: agentHttp }),
       a2aEndpoint(outbound),
+      aguiEndpoint(outbound),
       modelEndpoint({
         ...outbound,
         knowledgeTools: { list: () => services.tools.list().items, execute: (actor, name, input) => services.tools.execute(actor, name, input) },
