@@ -10,7 +10,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { EventType } from "@ag-ui/core";
 import { EventEncoder } from "@ag-ui/encoder";
+import { TaskState } from "@a2a-js/sdk";
 import { serveTurns } from "../src/agent-client/index.js";
+import { startA2aAgent } from "../test/support/a2a-agent.js";
 import type { Api } from "../test/support/api.js";
 import type { Cleanups } from "./cleanup.js";
 import { now, sleep } from "./lib.js";
@@ -123,6 +125,19 @@ async function modelPeer({ plan }: PeerContext): Promise<Peer> {
   return { endpoint: { protocol: "model", url: `${server.url}/v1`, model: "bench-model" }, close: server.close };
 }
 
+async function a2aPeer({ plan }: PeerContext): Promise<Peer> {
+  const agent = await startA2aAgent(async ({ start, artifact, status }) => {
+    start();
+    let first = true;
+    await paced(plan, (delta) => {
+      artifact(delta, { append: !first });
+      first = false;
+    });
+    status(TaskState.TASK_STATE_COMPLETED);
+  });
+  return { endpoint: { protocol: "a2a", url: agent.url }, close: agent.close };
+}
+
 const notYet = (name: PeerName) => async (): Promise<Peer> => {
   throw new Error(`no ${name} peer in bench/peers.ts yet`);
 };
@@ -131,6 +146,6 @@ export const PEERS: Record<PeerName, (ctx: PeerContext) => Promise<Peer>> = {
   socket: socketPeer,
   agui: aguiPeer,
   model: modelPeer,
-  a2a: notYet("a2a"),
+  a2a: a2aPeer,
   adk: notYet("adk"),
 };
