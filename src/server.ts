@@ -26,7 +26,7 @@ import type { OutboundDeps } from "./turns/endpoint.js";
 import { checkReadiness } from "./observability/health.js";
 import { HubMetrics } from "./observability/metrics.js";
 import { createRealtime, createSocketServer } from "./realtime/server.js";
-import { socketDispatch } from "./realtime/serving.js";
+import { servingSocketCount, socketDispatch } from "./realtime/serving.js";
 import { closeRedisClients, createRedisClients, type RedisClients } from "./redis.js";
 import { memoryTurnLog } from "./turns/log.js";
 import { createServices, type Services } from "./services.js";
@@ -105,7 +105,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     // turns (turns/endpoint.ts). Their tokens and secrets come from the services and the
     // authenticator, built below from these; they ask for them only once a turn runs.
     const endpoints = [sharelyHttpEndpoint({ ...outbound, http: agentHttp }), servingSocketEndpoint(socketDispatch(io, log))];
-    const services = createServices({ db, bus, config, log, turnLog, endpoints, secrets, clock: options.clock, publicUrl: () => publicUrl });
+    const services = createServices({ db, bus, config, log, turnLog, endpoints, secrets, clock: options.clock, publicUrl: () => publicUrl, outboundFetch: outbound.fetch, servingSockets: servingSocketCount(io) });
     // A hub that only verifies an identity provider's tokens still signs turn tokens, with a secret kept in the database.
     const turnKey = turnTokenKey(secret ?? (await turnTokenSecret(db)));
     const auth = new Authenticator(services.credentials, new JwtVerifier({ ...config.jwt, secret }), { key: turnKey, adminRole: config.jwt.adminValue });
