@@ -160,7 +160,7 @@ function Sidebar(props: { dir: Directory; search: string; setSearch: (s: string)
           return (
             <div class="nav-group" key={a.id}>
               <h3>
-                <a href={href({ view: "agent", agentId: a.id })} aria-label={`${a.name} settings`}>
+                <a href={href({ view: "agent", agentId: a.id })} aria-label={`Settings of ${a.name}`}>
                   {a.name}
                 </a>{" "}
                 <button type="button" class="small" aria-label={`New session with ${a.name}`} onClick={() => onNewSession(a.id)}>

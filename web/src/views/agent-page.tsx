@@ -46,7 +46,7 @@ export function AgentPage({ hub, agentId, onChanged }: { hub: Hub; agentId: stri
       </header>
       {secret ? <OnceSecret secret={secret} /> : null}
       {editable ? null : <p class="muted">You may use this agent; its editors change its settings.</p>}
-      <AgentSettings key={agent.updated_at} hub={hub} agent={agent} onSaved={saved} />
+      <AgentSettings hub={hub} agent={agent} onSaved={saved} />
       {editable ? <ConnectGuide hub={hub} agent={agent} /> : null}
       <TeamPanel hub={hub} agentId={agent.id} editable={editable} />
       {editable ? <KeysPanel hub={hub} agentId={agent.id} suggested={agent.endpoint.protocol === "socket" ? ["turns:serve", "knowledge:read", "tools:execute"] : ["sessions:read", "sessions:write"]} /> : null}
