@@ -115,6 +115,19 @@ describe("test connection", () => {
     expect(refused.detail).toContain("refused the connection");
   });
 
+  it("says when the server does not answer in time", async () => {
+    const silent = http.createServer(() => undefined); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const result = await check(alice, await agentWith(alice, { protocol: "a2a", url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` }));
+      expect(result).toMatchObject({ ok: false, protocol: "a2a" });
+      expect(result.detail).toMatch(/^No answer within 5 s\.$|did not start answering in time/);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 15_000);
+
   it("says no socket serves a socket agent", async () => {
     const result = await check(alice, await agentWith(alice, undefined));
     expect(result).toMatchObject({ ok: false, protocol: "socket" });

@@ -77,7 +77,12 @@ export class EndpointChecks {
 
   private async socket(workspaceId: string, agentId: string): Promise<EndpointCheck> {
     if (!this.deps.servingSockets) return { ok: true, protocol: "socket", detail: "Socket agents connect to the hub; nothing to test." };
-    const count = await this.deps.servingSockets(workspaceId, agentId);
+    let count: number;
+    try {
+      count = await this.deps.servingSockets(workspaceId, agentId);
+    } catch {
+      throw new CheckFailed("The hub could not count the sockets serving this agent now (a hub process did not answer); try again.");
+    }
     return count > 0
       ? { ok: true, protocol: "socket", detail: `${count} socket${count === 1 ? "" : "s"} serve${count === 1 ? "s" : ""} this agent now (agent:serve).` }
       : { ok: false, protocol: "socket", detail: "No socket serves this agent now: connect one with an agent key that has the turns:serve scope (agent:serve)." };
