@@ -121,7 +121,7 @@ describe("test connection", () => {
     try {
       const result = await check(alice, await agentWith(alice, { protocol: "a2a", url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` }));
       expect(result).toMatchObject({ ok: false, protocol: "a2a" });
-      expect(result.detail).toMatch(/^No answer within 5 s\.$|did not start answering in time/);
+      expect(result.detail).toBe("No answer within 5 s.");
     } finally {
       silent.closeAllConnections();
       await new Promise((resolve) => silent.close(resolve));
