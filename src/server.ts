@@ -26,7 +26,7 @@ import type { OutboundDeps } from "./turns/endpoint.js";
 import { checkReadiness } from "./observability/health.js";
 import { HubMetrics } from "./observability/metrics.js";
 import { createRealtime, createSocketServer } from "./realtime/server.js";
-import { socketDispatch } from "./realtime/serving.js";
+import { servingSocketCount, socketDispatch } from "./realtime/serving.js";
 import { closeRedisClients, createRedisClients, redisReady, type RedisClients } from "./redis.js";
 import { memoryTurnLog } from "./turns/log.js";
 import { createServices, type Services } from "./services.js";
@@ -119,7 +119,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
       }),
       servingSocketEndpoint(socketDispatch(io, log)),
     ];
-    const services = createServices({ db, bus, config, log, turnLog, endpoints, secrets, fetch: outbound.fetch, clock: options.clock, publicUrl: () => publicUrl });
+    const services = createServices({ db, bus, config, log, turnLog, endpoints, secrets, fetch: outbound.fetch, servingSockets: servingSocketCount(io), clock: options.clock, publicUrl: () => publicUrl });
     // A hub that only verifies an identity provider's tokens still signs turn tokens, with a secret kept in the database.
     const turnKey = turnTokenKey(secret ?? (await turnTokenSecret(db)));
     const auth = new Authenticator(services.credentials, new JwtVerifier({ ...config.jwt, secret }), { key: turnKey, adminRole: config.jwt.adminValue });

@@ -10,6 +10,8 @@ import { checkAgentUrl } from "./endpoints/address-guard.js";
 import { newEndpointSecret } from "./endpoints/signature.js";
 import type { Config } from "./config.js";
 import { Agents } from "./domain/agents/service.js";
+import { EndpointChecks } from "./domain/agents/endpoint-check.js";
+import type { Fetch } from "./endpoints/guarded-fetch.js";
 import { Conversations } from "./domain/asks/service.js";
 import { keysById } from "./domain/backplane/repository.js";
 import { Backplane } from "./domain/backplane/service.js";
@@ -47,8 +49,10 @@ export interface ServiceDeps {
   publicUrl: () => string;
   /** Seals and opens write-only secrets (model API keys, MCP server headers). */
   secrets: SecretBox;
-  /** The guarded fetch (endpoints/guarded-fetch.ts): how services reach the outside (MCP servers' tool lists). */
+  /** The guarded fetch (endpoints/guarded-fetch.ts): how services reach the outside outside turns (MCP servers' tool lists, "Test connection"). */
   fetch: Fetch;
+  /** How many sockets serve an agent now, on every node. */
+  servingSockets?: (workspaceId: string, agentId: string) => Promise<number>;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -89,6 +93,7 @@ export function createServices(deps: ServiceDeps) {
       newSecret: newEndpointSecret,
       seal: (plain) => deps.secrets.seal(plain),
     }, keyCache),
+    endpointChecks: new EndpointChecks({ db: deps.db, fetch: deps.fetch, secrets: deps.secrets, servingSockets: deps.servingSockets }),
     agentKeys: new AgentKeys(tx, keyCache),
     masterKeys: new MasterKeys(tx, keyCache),
     channels: new Channels(tx, keyCache),

@@ -94,6 +94,7 @@ export const REST_OPERATIONS = {
   subscribeChannel: ["POST", "/team-channels/{channelId}/subscribe"],
   subscribeChannelViaApi: ["POST", "/api/team-channels/{channelId}/subscribe"],
   switchRbac: ["PUT", "/v1/workspaces/{workspaceId}/rbac-status"],
+  testAgentEndpoint: ["POST", "/api/agents/{agentId}/endpoint/test"],
   unshareSessionInGroup: ["DELETE", "/api/groups/{groupId}/sessions/{sessionId}"],
   unsubscribeChannel: ["POST", "/team-channels/{channelId}/unsubscribe"],
   unsubscribeChannelViaApi: ["POST", "/api/team-channels/{channelId}/unsubscribe"],

@@ -87,6 +87,8 @@ export class AgentHubClient {
     update: (agentId: string, body: T.UpdateAgentBody) => this.call<T.AgentWithSecret>("updateAgent", { agentId }, { body }),
     remove: (agentId: string) => this.call<void>("deleteAgent", { agentId }),
     rotateEndpointSecret: (agentId: string) => this.call<{ endpoint_secret: string }>("rotateEndpointSecret", { agentId }),
+    /** "Test connection": the agent's endpoint tried without a turn; `detail` says what was found or what is wrong. */
+    testEndpoint: (agentId: string) => this.call<T.EndpointCheck>("testAgentEndpoint", { agentId }),
     team: (agentId: string) => this.call<{ members: T.TeamMember[] }>("getTeam", { agentId }),
     addMember: (agentId: string, body: T.AddMemberBody) => this.call<{ members: T.TeamMember[] }>("addTeamMember", { agentId }, { body }),
     removeMember: (agentId: string, userId: number) => this.call<{ members: T.TeamMember[] }>("removeTeamMember", { agentId, userId }),

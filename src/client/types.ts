@@ -12,6 +12,7 @@ import type * as G from "../http/routes/groups/schema.js";
 import type * as K from "../http/routes/knowledge/schema.js";
 import type * as Se from "../http/routes/sessions/schema.js";
 import type { AgentView, AgentWithSecret } from "../domain/agents/service.js";
+import type { EndpointCheck } from "../domain/agents/endpoint-check.js";
 import type { AskView } from "../domain/asks/repository.js";
 import type { TeamMember } from "../domain/agents/repository.js";
 import type { ChannelMessageView, ChannelView } from "../domain/channels/service.js";
@@ -66,7 +67,7 @@ export interface ChannelHistoryQuery extends PageQuery {
 // ---- responses: what the hub presents -------------------------------------------------------------
 
 export type Agent = AgentView;
-export type { AgentWithSecret, TeamMember, WorkspaceMember, TurnSnapshot };
+export type { AgentWithSecret, EndpointCheck, TeamMember, WorkspaceMember, TurnSnapshot };
 export type Session = SessionView;
 export type Message = MessageView;
 export type Turn = TurnView;

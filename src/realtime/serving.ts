@@ -99,6 +99,11 @@ export function handleServing(socket: HubSocket, turns: Recording, log: Logger) 
   };
 }
 
+/** How many sockets serve an agent now, on every node ("Test connection" of a socket agent). */
+export function servingSocketCount(io: HubServer) {
+  return async (workspaceId: string, agentId: string): Promise<number> => (await io.in(rooms.serving(workspaceId, agentId)).fetchSockets()).length;
+}
+
 /** Hands turns to serving sockets (the socket endpoint's dispatch, turns/serving-socket.ts); false when no socket serves the agent. */
 export function socketDispatch(io: HubServer, log: Logger) {
   return async function dispatch(context: TurnContext, running: RunningTurn, attempt = 1, tried: string[] = []): Promise<boolean> {

@@ -6,6 +6,7 @@ import { describe, savedToken, signIn, signOut, type Hub } from "./hub.js";
 import { go, href, useRoute, type Route } from "./router.js";
 import "./styles.css";
 import { AgentForm } from "./views/agents.js";
+import { AgentPage } from "./views/agent-page.js";
 import { ChannelForm, ChannelView } from "./views/channels.js";
 import { Conversation } from "./views/conversation.js";
 import { GroupForm, GroupView } from "./views/groups.js";
@@ -159,7 +160,9 @@ function Sidebar(props: { dir: Directory; search: string; setSearch: (s: string)
           return (
             <div class="nav-group" key={a.id}>
               <h3>
-                {a.name}{" "}
+                <a href={href({ view: "agent", agentId: a.id })} aria-label={`Settings of ${a.name}`}>
+                  {a.name}
+                </a>{" "}
                 <button type="button" class="small" aria-label={`New session with ${a.name}`} onClick={() => onNewSession(a.id)}>
                   +
                 </button>
@@ -245,6 +248,8 @@ function View({ hub, route, dir, agentNames, refresh }: { hub: Hub; route: Route
           <AgentForm hub={hub} onCreated={refresh} />
         </section>
       );
+    case "agent":
+      return <AgentPage key={route.agentId} hub={hub} agentId={route.agentId} onChanged={refresh} />;
     case "home":
       return <Home hub={hub} dir={dir} refresh={refresh} />;
   }

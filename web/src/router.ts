@@ -9,13 +9,15 @@ export type Route =
   | { view: "new-group" }
   | { view: "channel"; channelId: string }
   | { view: "new-channel" }
-  | { view: "new-agent" };
+  | { view: "new-agent" }
+  | { view: "agent"; agentId: string };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   const [a, b, c, d] = parts;
   if (a === "agents" && b === "new") return { view: "new-agent" };
   if (a === "agents" && b && c === "sessions" && d) return { view: "session", agentId: b, sessionId: d };
+  if (a === "agents" && b && !c) return { view: "agent", agentId: b };
   if (a === "groups" && b === "new") return { view: "new-group" };
   if (a === "groups" && b && c === "conversations" && d) return { view: "conversation", groupId: b, sessionId: d };
   if (a === "groups" && b) return { view: "group", groupId: b };
@@ -43,6 +45,8 @@ export function href(route: Route): string {
       return "#/channels/new";
     case "new-agent":
       return "#/agents/new";
+    case "agent":
+      return `#/agents/${e(route.agentId)}`;
   }
 }
 

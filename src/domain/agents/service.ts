@@ -12,6 +12,7 @@ import { users } from "../users/repository.js";
 import { DEMO_AGENT_ID, accessLevel, accessLevels, accessibleAgentIds, assertCanCreateAgent, assertCanJoinDemoAgent, loadAgentFor, loadAgentForEdit, type AccessLevel } from "./policy.js";
 import { endpointColumns, endpointUrl, endpointView, type EndpointColumns, type EndpointInput, type EndpointView } from "./endpoint.js";
 import { agents, teams, type Agent, type AgentFields, type TeamMember } from "./repository.js";
+import type { Knex } from "knex";
 import type { z } from "zod";
 import type { CreateAgent, UpdateAgent } from "../../http/routes/agents/schema.js";
 
@@ -186,13 +187,22 @@ export class Agents {
   }
 
   /** Adds a user to the team, or changes their access level if they are on it already. */
-  async addMember(actor: Principal, agentId: string, input: { user_id: number; access_level: AccessLevel }): Promise<TeamMember[]> {
+  async addMember(actor: Principal, agentId: string, input: { user_id?: number | undefined; email?: string | undefined; access_level: AccessLevel }): Promise<TeamMember[]> {
     return transact(this.deps, async (trx) => {
       await loadAgentForEdit(trx, actor, agentId);
-      if (!(await users.find(trx, actor.workspaceId, input.user_id))) throw Invalid.field("user_id", "no such user in this workspace");
-      await teams.upsert(trx, actor.workspaceId, agentId, input.user_id, input.access_level);
+      const userId = input.email !== undefined ? await this.userByEmail(trx, actor.workspaceId, input.email) : input.user_id!;
+      if (!(await users.find(trx, actor.workspaceId, userId))) throw Invalid.field("user_id", "no such user in this workspace");
+      await teams.upsert(trx, actor.workspaceId, agentId, userId, input.access_level);
       return teams.members(trx, actor.workspaceId, agentId);
     });
+  }
+
+  /** The one user of the workspace who signed in with this email. */
+  private async userByEmail(db: Knex, workspaceId: string, email: string): Promise<number> {
+    const found = await users.byEmail(db, workspaceId, email);
+    if (found.length > 1) throw Invalid.field("email", "several people of this workspace use this email: add them by user_id");
+    if (!found[0]) throw Invalid.field("email", "no one with this email has signed in to this workspace yet");
+    return found[0].id;
   }
 
   async removeMember(actor: Principal, agentId: string, userId: number): Promise<TeamMember[]> {

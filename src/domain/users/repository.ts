@@ -69,6 +69,11 @@ export const users = {
     return row ? toUser(row) : undefined;
   },
 
+  /** The workspace's users with this email (any case), at most two: one is an answer, two are ambiguous. */
+  async byEmail(db: Knex, workspaceId: string, email: string): Promise<User[]> {
+    return (await db("users").where({ workspace_id: workspaceId }).andWhereRaw("lower(email) = lower(?)", [email]).orderBy("id").limit(2)).map(toUser);
+  },
+
   /** Up to `limit` users of these workspaces by id (the embedded hub's local sign-in lists them). */
   async ofWorkspaces(db: Knex, workspaceIds: string[], limit: number): Promise<User[]> {
     return (await db("users").whereIn("workspace_id", workspaceIds).orderBy("id").limit(limit)).map(toUser);

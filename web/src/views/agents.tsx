@@ -1,7 +1,8 @@
-/** Creating an agent (the caller becomes its editor); on the embedded hub, also the built-in demo agent. */
+/** Creating an agent (the caller becomes its editor), then on to its page to set it up. */
 import { useState } from "preact/hooks";
 import { describe, type Hub } from "../hub.js";
 import { go } from "../router.js";
+import { showSecretOnce } from "./agent-page.js";
 import { ErrorNote } from "./error-note.js";
 
 export function AgentForm({ hub, onCreated }: { hub: Hub; onCreated: () => void }) {
@@ -9,7 +10,6 @@ export function AgentForm({ hub, onCreated }: { hub: Hub; onCreated: () => void 
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const [url, setUrl] = useState("");
-  const [secret, setSecret] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
   return (
     <form
@@ -21,8 +21,9 @@ export function AgentForm({ hub, onCreated }: { hub: Hub; onCreated: () => void 
         try {
           const agent = await hub.rest.agents.create({ id: id.trim(), name: name.trim(), ...(description.trim() ? { description: description.trim() } : {}), ...(url.trim() ? { server_url: url.trim() } : {}) });
           onCreated();
-          if ("endpoint_secret" in agent && agent.endpoint_secret) setSecret(String(agent.endpoint_secret));
-          else go({ view: "home" });
+          // Its page is where it is set up: endpoint, team, keys (and its endpoint secret, shown once).
+          if (agent.endpoint_secret) showSecretOnce(agent.id, agent.endpoint_secret);
+          go({ view: "agent", agentId: agent.id });
         } catch (err) {
           setError(describe(err));
         }
@@ -45,11 +46,6 @@ export function AgentForm({ hub, onCreated }: { hub: Hub; onCreated: () => void 
         <input type="url" value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
       </label>
       <ErrorNote error={error} />
-      {secret ? (
-        <p role="status">
-          Endpoint secret (shown once; the hub signs its calls with it): <code>{secret}</code>
-        </p>
-      ) : null}
       <button type="submit" class="primary">
         Create agent
       </button>

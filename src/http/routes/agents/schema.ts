@@ -8,7 +8,7 @@ import { z } from "zod";
 import { AGENT_KEY_SCOPES } from "../../../auth/principal.js";
 import { ACCESS_LEVELS } from "../../../domain/agents/policy.js";
 import { AgentId, ServerUrl, Title } from "../../../schemas.js";
-import { EndpointInput, EndpointView } from "../../../domain/agents/endpoint.js";
+import { EndpointInput, EndpointView, PROTOCOLS } from "../../../domain/agents/endpoint.js";
 
 // ---- requests -----------------------------------------------------------------------------------
 
@@ -24,10 +24,14 @@ export const CreateAgent = z.strictObject({
 export const UpdateAgent = z
   .strictObject({ name: Title.optional(), description: Description.optional(), server_url: ServerUrl.optional(), endpoint: EndpointInput.nullable().optional() })
   .refine((v) => Object.keys(v).length > 0, "send at least one of name, description, server_url, endpoint");
-export const AddMember = z.object({
-  user_id: z.number().int().positive(),
-  access_level: z.enum(ACCESS_LEVELS, { message: "must be viewer or editor" }),
-});
+/** A teammate by `user_id`, or by the `email` they signed in with. */
+export const AddMember = z
+  .object({
+    user_id: z.number().int().positive().optional(),
+    email: z.string().trim().min(3).max(320).optional(),
+    access_level: z.enum(ACCESS_LEVELS, { message: "must be viewer or editor" }),
+  })
+  .refine((v) => (v.user_id === undefined) !== (v.email === undefined), { message: "send user_id or email (one of them)", path: ["user_id"] });
 
 /** An agent key's lifetime: a whole number of seconds up to 365 days; absent, it lives until revoked. */
 const KEY_LIFETIME_MAX = 365 * 24 * 3600;
@@ -64,6 +68,14 @@ export const Agent = z.object({
 export const AgentWithSecret = Agent.extend({ endpoint_secret: z.string().optional() });
 export const AgentPage = z.object({ agents: z.array(Agent), next_cursor: z.string().nullable() });
 export const EndpointSecret = z.object({ endpoint_secret: z.string() });
+/** "Test connection": what the agent's endpoint answered, in words (domain/agents/endpoint-check.ts). */
+export const EndpointCheck = z.object({
+  ok: z.boolean(),
+  protocol: z.enum(PROTOCOLS),
+  detail: z.string(),
+  agent_card: z.object({ name: z.string(), description: z.string().nullable(), skills: z.array(z.string()), streaming: z.boolean() }).optional(),
+  models: z.array(z.string()).max(100).optional(),
+});
 
 export const TeamMember = z.object({
   user_id: UserId,

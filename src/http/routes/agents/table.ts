@@ -61,6 +61,15 @@ export function agentsTable(s: Services): Route[] {
       handle: ({ principal, params }) => s.agents.rotateEndpointSecret(principal, params.agentId!),
     }),
     route({
+      method: "post", path: "/api/agents/{agentId}/endpoint/test", operationId: "testAgentEndpoint", tag: "Agents", summary: "Test connection: try the agent's endpoint without running a turn (agent card, model list, ADK apps, reachability)",
+      security: ANY, policy: "agents/policy.ts: editors",
+      answer: {
+        status: 200, description: "`{ok, protocol, detail, agent_card?, models?}`: `detail` says in words what was found or what is wrong", schema: S.EndpointCheck,
+        example: { ok: true, protocol: "a2a", detail: 'Found the agent card of "Logs agent" (1 skill; streams its answers).', agent_card: { name: "Logs agent", description: "Reads the logs", skills: ["Search logs"], streaming: true } },
+      },
+      handle: ({ principal, params }) => s.endpointChecks.test(principal, params.agentId!),
+    }),
+    route({
       method: "get", path: "/api/agents/{agentId}/team", operationId: "getTeam", tag: "Teams", summary: "The agent's team",
       security: ANY, policy: "agents/policy.ts: team access",
       answer: { status: 200, description: "`{members}`", schema: S.Members, example: { members: [ex.member] } },
