@@ -19,7 +19,6 @@ import { Channels } from "./domain/channels/service.js";
 import type { EventBus } from "./domain/events.js";
 import { Groups } from "./domain/groups/service.js";
 import { McpServers } from "./domain/mcp/service.js";
-import type { Fetch } from "./endpoints/guarded-fetch.js";
 import { apiKeys } from "./domain/keys/repository.js";
 import { AgentKeys, MasterKeys } from "./domain/keys/service.js";
 import { SessionMessages } from "./domain/sessions/messages.js";
