@@ -105,8 +105,8 @@ export async function startHub(config: Config, log: Logger, options: StartOption
       turnTimeoutMs: config.agents.turnTimeoutMs,
       log,
     };
-    // The agent protocols, in the order they are tried: the first that serves an agent runs its
-    // turns (turns/endpoint.ts). Their tokens and secrets come from the services and the
+    // One endpoint per agent protocol: the agent's protocol picks the one that runs its turns
+    // (turns/endpoint.ts). Their tokens and secrets come from the services and the
     // authenticator, built below from these; they ask for them only once a turn runs.
     const endpoints = [
       sharelyHttpEndpoint({ ...outbound, http: agentHttp }),

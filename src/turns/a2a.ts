@@ -11,7 +11,6 @@
  */
 import { Role, type Message, type SendMessageRequest, type StreamResponse } from "@a2a-js/sdk";
 import type { Client } from "@a2a-js/sdk/client";
-import { protocolOf } from "../domain/agents/endpoint.js";
 import { A2aAnswer, type TurnEvent } from "../endpoints/a2a-answer.js";
 import { A2aError, AgentCardCache, a2aClient, describe, isAbort, turnFetch } from "../endpoints/a2a-client.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
@@ -30,8 +29,7 @@ const MAX_RESPONSES = 20_000;
 export function a2aEndpoint(deps: A2aDeps): AgentEndpoint {
   const cards = deps.cards ?? new AgentCardCache();
   return {
-    name: "a2a",
-    serves: (agent) => protocolOf(agent) === "a2a",
+    protocol: "a2a",
     run: (context, turn) => runA2a(deps, cards, context, turn),
   };
 }

@@ -14,7 +14,6 @@
 import { MessageSchema } from "@ag-ui/core/schemas";
 import type { Message as AguiMessage, RunAgentInput } from "@ag-ui/core";
 import { z } from "zod";
-import { protocolOf } from "../domain/agents/endpoint.js";
 import { MAX_TURN_BYTES } from "../domain/turns/events.js";
 import type { MessageView } from "../domain/sessions/messages.js";
 import { AgentAnswerError, readJson, sseJson } from "../endpoints/event-stream.js";
@@ -30,8 +29,7 @@ export const AGUI_MAX_EVENTS = 100_000;
 
 export function aguiEndpoint(deps: OutboundDeps): AgentEndpoint {
   return {
-    name: "agui",
-    serves: (agent) => protocolOf(agent) === "agui",
+    protocol: "agui",
     run: (context, turn) => runAgui(deps, context, turn),
   };
 }

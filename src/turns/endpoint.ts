@@ -1,7 +1,7 @@
 /**
  * How a turn reaches its agent: one `AgentEndpoint` per agent protocol, each in its own file,
- * registered in the list the runtime is built with (server.ts). The first endpoint in the list
- * that `serves` the agent runs its turns. An endpoint reports through the `RunningTurn` it is
+ * registered in the list the runtime is built with (server.ts). The endpoint of the agent's
+ * protocol runs its turns. An endpoint reports through the `RunningTurn` it is
  * handed: `begin` once it works on the turn, `record` per agent event, `finish` for an end the
  * agent did not report (a failure, an abort). Adding a protocol is one file implementing this
  * interface, plus its line in the list.
@@ -11,6 +11,7 @@ import type { Principal } from "../auth/principal.js";
 import type { SecretBox } from "../auth/secrets.js";
 import type { Fetch } from "../endpoints/guarded-fetch.js";
 import type { Agent } from "../domain/agents/repository.js";
+import type { Protocol } from "../domain/agents/endpoint.js";
 import type { TurnOutcome } from "../domain/turns/runner.js";
 import type { MessageView } from "../domain/sessions/messages.js";
 import type { Session } from "../domain/sessions/repository.js";
@@ -43,10 +44,8 @@ export interface RunningTurn {
 }
 
 export interface AgentEndpoint {
-  /** For logs. */
-  readonly name: string;
-  /** Whether this endpoint runs the agent's turns. */
-  serves(agent: Agent): boolean;
+  /** The protocol whose agents this endpoint runs (`protocolOf(agent)`, domain/agents/endpoint.ts). */
+  readonly protocol: Protocol;
   /** Runs the turn to its end; a throw fails the turn. */
   run(context: TurnContext, turn: RunningTurn): Promise<void>;
 }

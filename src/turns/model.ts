@@ -39,8 +39,7 @@ const TIMED_OUT = "timed out";
 
 export function modelEndpoint(deps: ModelEndpointDeps): AgentEndpoint {
   return {
-    name: "model",
-    serves: (agent) => protocolOf(agent) === "model",
+    protocol: "model",
     run: (context, turn) => runModel(deps, context, turn),
   };
 }

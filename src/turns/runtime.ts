@@ -37,7 +37,7 @@ export interface TurnRuntimeDeps {
     /** A running turn's lease, renewed every third of it by the process working on it. */
     leaseMs: number;
   };
-  /** The agent protocols, in the order they are tried: the first that serves an agent runs its turns. */
+  /** One endpoint per agent protocol: the agent's protocol picks the one that runs its turns. */
   endpoints: readonly AgentEndpoint[];
 }
 
@@ -187,12 +187,12 @@ export class TurnRuntime implements TurnRunner {
     const { db } = this.deps.tx;
     try {
       const agent = await agents.find(db, turn.workspace_id, turn.agent_id);
-      const endpoint = agent && this.deps.endpoints.find((e) => e.serves(agent));
+      const endpoint = agent && this.deps.endpoints.find((e) => e.protocol === protocolOf(agent));
       if (!agent || !endpoint) return void (await this.finish(turn.id, { status: "failed", error: agent ? `this hub does not run agents of protocol ${protocolOf(agent)}` : "the agent is gone" }));
       const before = Math.max(0, trigger.seq - 1 - HISTORY_MESSAGES);
       const history = await messages.after(db, session.id, before, Math.min(HISTORY_MESSAGES, trigger.seq - 1));
       void endpoint.run({ turn, agent, session, trigger, history, asker }, this.running(turn.id)).catch((err) => {
-        this.deps.logger.error({ err, turn: turn.id, endpoint: endpoint.name }, "a turn's endpoint failed");
+        this.deps.logger.error({ err, turn: turn.id, endpoint: endpoint.protocol }, "a turn's endpoint failed");
         void this.finish(turn.id, { status: "failed", error: "the hub could not run the turn" });
       });
     } catch (err) {

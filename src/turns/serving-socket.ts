@@ -4,7 +4,6 @@
  * (realtime/serving.ts), given here as a function; the socket's events reach the runtime on the
  * node it is connected to (runtime.record, by turn id).
  */
-import { protocolOf } from "../domain/agents/endpoint.js";
 import type { AgentEndpoint, RunningTurn, TurnContext } from "./endpoint.js";
 
 /** Hands the turn to a socket serving its agent; false when none serves it. */
@@ -12,8 +11,7 @@ export type SocketDispatch = (context: TurnContext, turn: RunningTurn) => Promis
 
 export function servingSocketEndpoint(dispatch: SocketDispatch): AgentEndpoint {
   return {
-    name: "serving-socket",
-    serves: (agent) => protocolOf(agent) === "socket",
+    protocol: "socket",
     async run(context, turn) {
       if (await dispatch(context, turn)) return;
       await turn.finish({ status: "failed", error: "the agent has no server_url and no socket serving it (agent:serve)" });

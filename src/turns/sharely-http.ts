@@ -5,7 +5,6 @@
  * is kept).
  */
 import { AgentCallError, isAbortError, streamHttpAgent, type HttpAgentOptions } from "../endpoints/http-agent.js";
-import { protocolOf } from "../domain/agents/endpoint.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
 
 export interface SharelyHttpDeps extends Pick<OutboundDeps, "callerToken" | "endpointSecret" | "log"> {
@@ -14,8 +13,7 @@ export interface SharelyHttpDeps extends Pick<OutboundDeps, "callerToken" | "end
 
 export function sharelyHttpEndpoint(deps: SharelyHttpDeps): AgentEndpoint {
   return {
-    name: "sharely-http",
-    serves: (agent) => protocolOf(agent) === "sharely",
+    protocol: "sharely",
     run: (context, turn) => runHttp(deps, context, turn),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The turn runtime (src/turns/runtime.ts) with an agent protocol of the test's own: one
- * `AgentEndpoint` is all a protocol needs to run turns end to end; the first endpoint in the
- * list that serves an agent runs its turns; every end-of-turn hook runs, in the order added.
+ * `AgentEndpoint` is all a protocol needs to run turns end to end; the endpoint of the agent's
+ * protocol runs its turns; every end-of-turn hook runs, in the order added.
  * The runtime is built here beside the hub's, over the hub's Postgres and event bus.
  */
 import { pino } from "pino";
@@ -19,10 +19,9 @@ import { masterOf } from "../support/principals.js";
 const hub = useHub();
 const LIMITS = { turnTimeoutMs: 20_000, leaseMs: 30_000 };
 
-/** A protocol in a few lines: answers "echo: <message>" to agents named Echo. */
+/** A protocol in a few lines: answers "echo: <message>" for agents with no endpoint (socket agents). */
 const echo: AgentEndpoint = {
-  name: "echo",
-  serves: (agent) => agent.name === "Echo",
+  protocol: "socket",
   async run(context, turn) {
     if (!(await turn.begin())) return;
     const events = [
@@ -78,16 +77,15 @@ describe("the turn runtime", () => {
     expect(stored).toEqual([expect.objectContaining({ id: ended.message_id, role: "assistant", content: "echo: hi there" })]);
   });
 
-  it("hands a turn to the first endpoint that serves its agent; none serving fails the turn", async () => {
-    const never: AgentEndpoint = { name: "never", serves: () => false, run: () => Promise.reject(new Error("not this one")) };
-    const { turns } = runtimeWith([never, echo]);
-    expect((await runTurn(turns, "Echo")).ended.status).toBe("completed");
-    const { ended } = await runTurn(turns, "Someone else");
-    expect(ended).toMatchObject({ status: "failed", error: "the agent has no endpoint" });
+  it("hands a turn to the endpoint of its agent's protocol; a protocol the hub does not run fails the turn", async () => {
+    const never: AgentEndpoint = { protocol: "a2a", run: () => Promise.reject(new Error("not this one")) };
+    expect((await runTurn(runtimeWith([never, echo]).turns, "Echo")).ended.status).toBe("completed");
+    const { ended } = await runTurn(runtimeWith([never]).turns, "Echo");
+    expect(ended).toMatchObject({ status: "failed", error: "this hub does not run agents of protocol socket" });
   });
 
   it("fails a turn whose endpoint throws, with a reason the asker can read", async () => {
-    const broken: AgentEndpoint = { name: "broken", serves: () => true, run: () => Promise.reject(new Error("boom")) };
+    const broken: AgentEndpoint = { protocol: "socket", run: () => Promise.reject(new Error("boom")) };
     const { ended } = await runTurn(runtimeWith([broken]).turns, "Echo");
     expect(ended).toMatchObject({ status: "failed", error: "the hub could not run the turn" });
   });
