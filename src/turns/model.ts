@@ -13,7 +13,7 @@
  */
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { APICallError, stepCountIs, streamText, type FinishReason, type LanguageModelUsage, type ModelMessage } from "ai";
-import { DEFAULT_MODEL_STEPS, protocolOf, type ModelEndpoint } from "../domain/agents/endpoint.js";
+import { DEFAULT_MODEL_STEPS, type ModelEndpoint } from "../domain/agents/endpoint.js";
 import type { MessageView } from "../domain/sessions/messages.js";
 import { OutboundError } from "../endpoints/guarded-fetch.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
