@@ -16,6 +16,8 @@ export interface AdkRequest {
   headers: IncomingHttpHeaders;
   /** The parsed JSON body (read once the server parsed it). */
   readonly body: any;
+  /** The status the server answered (0 until it answered). */
+  status: number;
   /** The connection closed before the answer was complete (the hub hung up). */
   aborted: boolean;
 }
@@ -94,12 +96,16 @@ export async function startAdkAgent(first: AdkScript = streamed("Hello ", "from 
   });
   const agent = new LlmAgent({ name: app, model, instruction: "Answer questions about the logs.", tools: [lookup] });
   const file = { load: async () => agent, [Symbol.asyncDispose]: async () => {}, dispose: async () => {} };
+  const fileOf = (name: string) => {
+    if (name !== app) throw new Error(`Agent not found: ${name}`); // as the directory loader answers
+    return file;
+  };
   const agentLoader = {
     listAgents: async () => [app],
     listApps: async () => [app],
     listLoadFailures: async () => [],
-    getAgentFile: async () => file,
-    getAppFile: async () => file,
+    getAgentFile: async (name: string) => fileOf(name),
+    getAppFile: async (name: string) => fileOf(name),
     preloadAgents: async () => {},
     disposeAll: async () => {},
   };
@@ -120,10 +126,12 @@ export async function startAdkAgent(first: AdkScript = streamed("Hello ", "from 
       get body() {
         return req.body;
       },
+      status: 0,
       aborted: false,
     };
     requests.push(record);
     res.on("close", () => {
+      record.status = res.statusCode;
       record.aborted = !res.writableFinished;
       waiting.wake();
     });
