@@ -7,7 +7,9 @@
  * (the final repeat of streamed text recorded once), and fails or cancels the turn cleanly.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentAnswerError } from "../../src/endpoints/event-stream.js";
 import { verifyWebhook } from "../../src/endpoints/signature.js";
+import { AdkTranslator } from "../../src/turns/adk-events.js";
 import { api, type Api } from "../support/api.js";
 import { startAdkAgent, streamed, type AdkAgent, type AdkRequest } from "../support/adk-agent.js";
 import { useCluster } from "../support/cluster.js";
@@ -147,8 +149,12 @@ describe("ADK agents", () => {
     const user = `u${await userId(alice)}`;
     expect((await fetch(`${adk.url}/apps/${adk.app}/users/${user}/sessions/${sessionId}`, { method: "DELETE" })).ok).toBe(true);
     adk.script(streamed("two"));
+    const mark = adk.requests.length;
     const again = await ask(path, watcher, "second");
     expect(again.ended.status).toBe("completed");
+    // The node that made the session remembered it: the turn found it gone (404), made it again, and ran.
+    const calls = () => adk.requests.slice(mark).map((r) => `${r.path === "/run_sse" ? "run" : "session"} ${r.status}`);
+    await adk.until(() => calls().join() === "run 404,session 200,run 200", "the session made again");
     expect((await storedAnswer(path, again.turn.message_id)).content).toBe("two");
   });
 
@@ -170,5 +176,28 @@ describe("ADK agents", () => {
     const { path, watcher } = await adkAgent({ protocol: "adk", url: (await unreachableUrl()).replace(/\/mcp$/, ""), app: "any" });
     const { ended } = await ask(path, watcher, "anyone?");
     expect(ended).toMatchObject({ status: "failed", error: expect.stringMatching(/refused the connection|could not be reached/) });
+  });
+});
+
+// What a real ADK server does not send, or sends only in other set-ups (no streaming, the Python
+// server's error event, several model calls), fed to the translation directly.
+describe("ADK events as turn events", () => {
+  it("records a non-partial event's text when nothing was streamed, and sums usage over model calls", () => {
+    const t = new AdkTranslator();
+    const first = t.step({ content: { role: "model", parts: [{ text: "Whole answer." }] }, usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 2, totalTokenCount: 5 } });
+    expect(first).toEqual({ events: [{ type: "message_start", role: "assistant", model: "" }, { type: "content_delta", delta: "Whole answer." }] });
+    t.step({ content: { role: "model", parts: [{ functionCall: { id: "a", name: "partial_call" } }] }, partial: true }); // ADK runs only non-partial calls
+    t.step({ content: { role: "model", parts: [{ text: "More." }] }, usageMetadata: { promptTokenCount: 4, candidatesTokenCount: 1, thoughtsTokenCount: 1 }, finishReason: "MAX_TOKENS" });
+    expect(t.finish()).toEqual([{ type: "content_end" }, { type: "message_end", finishReason: "length", tokenUsage: { inputTokens: 7, outputTokens: 4, totalTokens: 11 } }]);
+  });
+
+  it("takes the server's own {error} event, refuses a malformed event, and ends calls left without a response", () => {
+    expect(new AdkTranslator().step({ error: "Failed to run agent" })).toEqual({ error: "the agent reported an error: Failed to run agent" });
+    expect(() => new AdkTranslator().step({ content: { parts: "not a list" } })).toThrow(AgentAnswerError);
+    expect(() => new AdkTranslator().step("a string")).toThrow(/malformed ADK event/);
+    const t = new AdkTranslator();
+    const step = t.step({ content: { role: "model", parts: [{ functionCall: { name: "lookup", args: { q: "x".repeat(40_000) } } }] } });
+    expect(step).toMatchObject({ events: [{ type: "message_start" }, { type: "tool_call_start", toolCallId: "call-1", name: "lookup", input: { truncated: true } }] });
+    expect(t.finish()).toMatchObject([{ type: "tool_call_end", toolCallId: "call-1" }, { type: "message_end", finishReason: "stop" }]);
   });
 });
