@@ -36,6 +36,7 @@ import { a2aEndpoint } from "./turns/a2a.js";
 import { sharelyHttpEndpoint } from "./turns/sharely-http.js";
 import { modelEndpoint } from "./turns/model.js";
 import { aguiEndpoint } from "./turns/agui.js";
+import { adkEndpoint } from "./turns/adk.js";
 
 /** Longer than the usual load balancer's idle timeout (60 s), so the balancer closes idle connections first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -112,6 +113,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
       sharelyHttpEndpoint({ ...outbound, http: agentHttp }),
       a2aEndpoint(outbound),
       aguiEndpoint(outbound),
+      adkEndpoint(outbound),
       modelEndpoint({
         ...outbound,
         knowledgeTools: { list: () => services.tools.list().items, execute: (actor, name, input) => services.tools.execute(actor, name, input) },
