@@ -4,7 +4,7 @@
  * AG-UI: @ag-ui/encoder; A2A: @a2a-js/sdk's server; the model: OpenAI's chat-completions stream,
  * which no library serves, written to its wire format; ADK: its API server's `run_sse` wire
  * format). Each answers a turn with `plan.deltas` text deltas at `plan.ratePerS`, open loop, each
- * delta `{"t":<now>}` stamped as it is written.
+ * delta `{"t":<now>}` stamped as it is written (paced() and the ADK peer's scheduled steps).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,6 +13,7 @@ import { EventEncoder } from "@ag-ui/encoder";
 import { TaskState } from "@a2a-js/sdk";
 import { serveTurns } from "../src/agent-client/index.js";
 import { startA2aAgent } from "../test/support/a2a-agent.js";
+import { startAdkAgent, type AdkModelStep } from "../test/support/adk-agent.js";
 import type { Api } from "../test/support/api.js";
 import type { Cleanups } from "./cleanup.js";
 import { now, sleep } from "./lib.js";
@@ -138,14 +139,25 @@ async function a2aPeer({ plan }: PeerContext): Promise<Peer> {
   return { endpoint: { protocol: "a2a", url: agent.url }, close: agent.close };
 }
 
-const notYet = (name: PeerName) => async (): Promise<Peer> => {
-  throw new Error(`no ${name} peer in bench/peers.ts yet`);
-};
+/** The real ADK API server (test/support/adk-agent.ts) with a model whose partial answers are made on schedule. */
+async function adkPeer({ plan }: PeerContext): Promise<Peer> {
+  const interval = 1000 / plan.ratePerS;
+  const agent = await startAdkAgent(() => {
+    const start = now();
+    const steps: AdkModelStep[] = Array.from({ length: plan.deltas }, (_, i) => async () => {
+      const wait = start + i * interval - now();
+      if (wait > 1) await sleep(wait);
+      return { content: { role: "model", parts: [{ text: JSON.stringify({ t: now() }) }] }, partial: true };
+    });
+    return [...steps, { content: { role: "model", parts: [{ text: "(whole answer, already streamed)" }] }, turnComplete: true }];
+  });
+  return { endpoint: { protocol: "adk", url: agent.url, app: agent.app }, close: agent.close };
+}
 
 export const PEERS: Record<PeerName, (ctx: PeerContext) => Promise<Peer>> = {
   socket: socketPeer,
   agui: aguiPeer,
   model: modelPeer,
   a2a: a2aPeer,
-  adk: notYet("adk"),
+  adk: adkPeer,
 };

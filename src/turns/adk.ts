@@ -16,7 +16,6 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Principal } from "../auth/principal.js";
-import { protocolOf } from "../domain/agents/endpoint.js";
 import { AgentAnswerError, excerpt, sseJson } from "../endpoints/event-stream.js";
 import { signWebhook } from "../endpoints/signature.js";
 import { AdkTranslator } from "./adk-events.js";
@@ -34,8 +33,7 @@ const SESSION_MEMORY_ENTRIES = 10_000;
 export function adkEndpoint(deps: OutboundDeps): AgentEndpoint {
   const sessions = new MadeSessions(SESSION_MEMORY_ENTRIES, SESSION_MEMORY_MS);
   return {
-    name: "adk",
-    serves: (agent) => protocolOf(agent) === "adk",
+    protocol: "adk",
     run: (context, turn) => runAdk(deps, sessions, context, turn),
   };
 }

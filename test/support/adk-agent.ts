@@ -23,7 +23,8 @@ export interface AdkRequest {
 }
 
 /** One model response, or a stall: the model waits until the run is aborted (the hub hung up). */
-export type AdkModelStep = LlmResponse | { stall: true };
+/** A response, a stall until the run is aborted, or a response made when its turn comes (paced answers). */
+export type AdkModelStep = LlmResponse | { stall: true } | (() => Promise<LlmResponse>);
 
 /** What the model answers to one call: `call` counts the model's calls in this run from 0. */
 export type AdkScript = (request: { text: string; toolResults: unknown[]; call: number; stream: boolean }) => AdkModelStep[];
@@ -52,6 +53,10 @@ class ScriptedModel extends BaseLlm {
 
   async *generateContentAsync(request: LlmRequest, stream?: boolean, abortSignal?: AbortSignal): AsyncGenerator<LlmResponse, void> {
     for (const step of this.answer(request, stream ?? false)) {
+      if (typeof step === "function") {
+        yield await step();
+        continue;
+      }
       if ("stall" in step) {
         await new Promise<void>((resolve) => {
           if (abortSignal?.aborted) return resolve();
