@@ -19,7 +19,7 @@ import type { Principal } from "../auth/principal.js";
 import { AgentAnswerError, excerpt, sseJson } from "../endpoints/event-stream.js";
 import { signWebhook } from "../endpoints/signature.js";
 import { AdkTranslator } from "./adk-events.js";
-import { failureReason, splitDelta, textOf } from "./streamed-call.js";
+import { splitDelta, streamedTurn, textOf } from "./streamed-call.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
 
 /** One ADK event in the answer, in bytes (a tool's response may be large; what is recorded is bounded again). */
@@ -76,15 +76,7 @@ interface Call {
 }
 
 async function runAdk(deps: OutboundDeps, sessions: MadeSessions, context: TurnContext, turn: RunningTurn): Promise<void> {
-  const running = await turn.begin();
-  if (!running) return;
-  const abort = new AbortController();
-  let cancelled = false;
-  const stopListening = turn.whenCancelled(() => {
-    cancelled = true;
-    abort.abort();
-  });
-  try {
+  await streamedTurn(deps, turn, async (running, signal) => {
     const endpoint = context.agent.endpoint;
     if (endpoint?.protocol !== "adk") throw new AgentAnswerError("the agent has no ADK endpoint");
     const token = await deps.callerToken({ ...context, turn: running });
@@ -100,7 +92,7 @@ async function runAdk(deps: OutboundDeps, sessions: MadeSessions, context: TurnC
         authorization: `Bearer ${token}`,
         ...signWebhook(secret, id, Math.floor(Date.now() / 1000), body),
       }),
-      signal: abort.signal,
+      signal,
     };
     const key = `${call.base}\n${call.app}\n${call.user}\n${call.sessionId}`;
     const body = JSON.stringify({
@@ -111,7 +103,7 @@ async function runAdk(deps: OutboundDeps, sessions: MadeSessions, context: TurnC
       streaming: true,
     });
     const send = () =>
-      deps.fetch(`${call.base}/run_sse`, { method: "POST", headers: { ...call.headers(running.id, body), accept: "text/event-stream" }, body, signal: abort.signal });
+      deps.fetch(`${call.base}/run_sse`, { method: "POST", headers: { ...call.headers(running.id, body), accept: "text/event-stream" }, body, signal });
 
     if (!sessions.has(key)) {
       await makeSession(deps, call);
@@ -140,13 +132,7 @@ async function runAdk(deps: OutboundDeps, sessions: MadeSessions, context: TurnC
     }
     if (!(await recordAll(turn, translator.finish()))) return;
     await turn.record({ type: "done" });
-  } catch (err) {
-    if (cancelled) return void (await turn.finish({ status: "cancelled" }));
-    await turn.finish({ status: "failed", error: failureReason(err, deps, turn.id) });
-  } finally {
-    stopListening();
-    abort.abort(); // whatever is still open of the calls closes (a no-op once the answer was read)
-  }
+  });
 }
 
 async function recordAll(turn: RunningTurn, events: Array<{ type: string } & Record<string, unknown>>): Promise<boolean> {

@@ -19,7 +19,7 @@ import type { MessageView } from "../domain/sessions/messages.js";
 import { AgentAnswerError, readJson, sseJson } from "../endpoints/event-stream.js";
 import { signWebhook } from "../endpoints/signature.js";
 import { AguiTranslator } from "./agui-events.js";
-import { failureReason, splitDelta, textOf } from "./streamed-call.js";
+import { splitDelta, streamedTurn, textOf } from "./streamed-call.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
 
 /** One AG-UI event in the answer, in bytes (a state snapshot may be large; what is recorded is bounded again). */
@@ -35,15 +35,7 @@ export function aguiEndpoint(deps: OutboundDeps): AgentEndpoint {
 }
 
 async function runAgui(deps: OutboundDeps, context: TurnContext, turn: RunningTurn): Promise<void> {
-  const running = await turn.begin();
-  if (!running) return;
-  const abort = new AbortController();
-  let cancelled = false;
-  const stopListening = turn.whenCancelled(() => {
-    cancelled = true;
-    abort.abort();
-  });
-  try {
+  await streamedTurn(deps, turn, async (running, signal) => {
     const token = await deps.callerToken({ ...context, turn: running });
     const input = runInput(context, running.id);
     const body = JSON.stringify(input);
@@ -57,7 +49,7 @@ async function runAgui(deps: OutboundDeps, context: TurnContext, turn: RunningTu
         ...signWebhook(await deps.endpointSecret(context), running.id, Math.floor(Date.now() / 1000), body),
       },
       body,
-      signal: abort.signal,
+      signal,
     });
     if (!res.ok) {
       await res.body?.cancel().catch(() => {});
@@ -81,13 +73,7 @@ async function runAgui(deps: OutboundDeps, context: TurnContext, turn: RunningTu
       if ("end" in step) return void (await turn.record({ type: "done" }));
     }
     await turn.finish({ status: "failed", error: "the agent's answer ended before RUN_FINISHED" });
-  } catch (err) {
-    if (cancelled) return void (await turn.finish({ status: "cancelled" }));
-    await turn.finish({ status: "failed", error: failureReason(err, deps, turn.id) });
-  } finally {
-    stopListening();
-    abort.abort(); // whatever is still open of the call closes (a no-op once the answer was read)
-  }
+  });
 }
 
 function endpointUrl(context: TurnContext): string {

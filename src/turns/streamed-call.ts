@@ -1,12 +1,13 @@
 /**
  * What the endpoints that answer a turn with one streamed HTTP call (agui.ts, adk.ts) share:
- * a message's text as they send it, long text deltas cut to recordable pieces, and a failure
- * said in words for the turn's watchers.
+ * the turn's frame (begin, abort on cancel, the end said in words), a message's text as they
+ * send it, long text deltas cut to recordable pieces.
  */
 import type { MessageView } from "../domain/sessions/messages.js";
 import { AgentAnswerError } from "../endpoints/event-stream.js";
 import { OutboundError } from "../endpoints/guarded-fetch.js";
-import type { OutboundDeps } from "./endpoint.js";
+import type { Turn } from "../domain/turns/repository.js";
+import type { OutboundDeps, RunningTurn } from "./endpoint.js";
 
 type TurnEvent = { type: string } & Record<string, unknown>;
 
@@ -42,4 +43,34 @@ export function failureReason(err: unknown, deps: Pick<OutboundDeps, "log">, tur
   deps.log.warn({ err, turn: turnId }, "an agent call failed");
   const cause = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
   return `the agent's answer broke off${typeof cause === "string" ? ` (${cause.slice(0, 50)})` : ""}`;
+}
+
+/**
+ * Runs one streamed call for a turn: begins it, aborts the call when a cancel reaches this
+ * process (the turn ends cancelled), ends it failed with the reason in words when `call` throws,
+ * and closes whatever is still open of the call at the end. `call` records the turn's events and
+ * its end (`done`, or `finish` with a failure it recognised).
+ */
+export async function streamedTurn(
+  deps: Pick<OutboundDeps, "log">,
+  turn: RunningTurn,
+  call: (running: Turn, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const running = await turn.begin();
+  if (!running) return;
+  const abort = new AbortController();
+  let cancelled = false;
+  const stopListening = turn.whenCancelled(() => {
+    cancelled = true;
+    abort.abort();
+  });
+  try {
+    await call(running, abort.signal);
+  } catch (err) {
+    if (cancelled) return void (await turn.finish({ status: "cancelled" }));
+    await turn.finish({ status: "failed", error: failureReason(err, deps, turn.id) });
+  } finally {
+    stopListening();
+    abort.abort(); // whatever is still open of the call closes (a no-op once the answer was read)
+  }
 }
