@@ -91,7 +91,8 @@ export class AgentHubClient {
     testEndpoint: (agentId: string) => this.call<T.EndpointCheck>("testAgentEndpoint", { agentId }),
     team: (agentId: string) => this.call<{ members: T.TeamMember[] }>("getTeam", { agentId }),
     addMember: (agentId: string, body: T.AddMemberBody) => this.call<{ members: T.TeamMember[] }>("addTeamMember", { agentId }, { body }),
-    removeMember: (agentId: string, userId: number) => this.call<{ members: T.TeamMember[] }>("removeTeamMember", { agentId, userId }),
+    /** A member by user id, or a pending member by the email they were added with. */
+    removeMember: (agentId: string, userId: number | string) => this.call<{ members: T.TeamMember[] }>("removeTeamMember", { agentId, userId }),
     /** The workspace's people. */
     workspaceTeam: (workspaceId: string, query: T.PageQuery = {}) =>
       this.call<{ members: T.WorkspaceMember[]; next_cursor: string | null }>("workspaceTeam", { workspaceId }, { query: { ...query } }),

@@ -159,7 +159,29 @@ describe("test connection", () => {
     const res = await alice.post(`/api/agents/${id}/team`, { email: "BOB@example.com", access_level: "editor" });
     expect(res.status, res.text).toBe(201);
     expect(res.body.members.map((m: { email: string; access_level: string }) => [m.email, m.access_level])).toContainEqual(["bob@example.com", "editor"]);
-    expectProblem(await alice.post(`/api/agents/${id}/team`, { email: "nobody@example.com", access_level: "viewer" }), "validation", { fields: ["email"] });
     expectProblem(await alice.post(`/api/agents/${id}/team`, { access_level: "viewer" }), "validation", { fields: ["user_id"] });
+  });
+
+  it("keeps someone who has not signed in yet as a pending member, who gets the access on first sign-in", async () => {
+    const id = await agentWith(alice, undefined);
+    const res = await alice.post(`/api/agents/${id}/team`, { email: "Newcomer@Example.com", access_level: "viewer" });
+    expect(res.status, res.text).toBe(201);
+    expect(res.body.members).toContainEqual({ user_id: null, name: null, email: "newcomer@example.com", avatar: null, access_level: "viewer", assigned_at: expect.any(String), pending: true });
+    // Another workspace's newcomer with the same email gets nothing of this one.
+    expectProblem(await hub.anon.as(await hub.other.token("newcomer", { email: "newcomer@example.com" })).get(`/api/agents/${id}`), "not-found");
+
+    const newcomer = hub.anon.as(await hub.ws.token("newcomer", { email: "newcomer@example.com", name: "Newcomer" }));
+    expect((await newcomer.get(`/api/agents/${id}`)).body).toMatchObject({ id, access_level: "viewer" });
+    const team = (await alice.get(`/api/agents/${id}/team`)).body.members;
+    expect(team.find((m: { email: string }) => m.email === "newcomer@example.com")).toMatchObject({ user_id: expect.any(Number), name: "Newcomer", access_level: "viewer" });
+    expect(team.some((m: { pending?: boolean }) => m.pending)).toBe(false);
+
+    // A pending member is removed by the email they were added with.
+    await alice.post(`/api/agents/${id}/team`, { email: "later@example.com", access_level: "editor" });
+    const removed = await alice.delete(`/api/agents/${id}/team/later@example.com`);
+    expect(removed.status).toBe(200);
+    expect(removed.body.members.some((m: { email: string }) => m.email === "later@example.com")).toBe(false);
+    expectProblem(await alice.delete(`/api/agents/${id}/team/later@example.com`), "not-found");
+    expect((await hub.anon.as(await hub.ws.token("later", { email: "later@example.com" })).get(`/api/agents/${id}`)).status).toBe(404);
   });
 });

@@ -20,12 +20,16 @@ export interface Agent extends EndpointColumns {
 }
 
 export interface TeamMember {
-  user_id: number;
-  name: string;
+  /** Null for a pending member: added by email, not signed in yet. */
+  user_id: number | null;
+  /** Null for a pending member. */
+  name: string | null;
   email: string;
   avatar: string | null;
   access_level: AccessLevel;
   assigned_at: string;
+  /** Added by email before they signed in: the access is theirs on first sign-in. */
+  pending?: true;
 }
 
 export type AgentFields = Pick<Agent, "name" | "description" | "server_url"> & Partial<Pick<Agent, "endpoint" | "endpoint_api_key">> & { endpoint_secret?: string };
@@ -131,14 +135,42 @@ export const teams = {
       .orderBy("m.assigned_at")
       .orderBy("u.id")
       .select("u.id", "u.name", "u.email", "u.avatar", "m.access_level", "m.assigned_at");
-    return rows.map((r) => ({
-      user_id: int(r.id),
-      name: r.name,
-      email: r.email,
-      avatar: r.avatar ?? null,
-      access_level: r.access_level,
-      assigned_at: toIso(r.assigned_at),
-    }));
+    const invites = await db("agent_member_invites").where({ workspace_id: workspaceId, agent_id: agentId }).orderBy("assigned_at").orderBy("email");
+    return [
+      ...rows.map((r) => ({
+        user_id: int(r.id),
+        name: r.name,
+        email: r.email,
+        avatar: r.avatar ?? null,
+        access_level: r.access_level,
+        assigned_at: toIso(r.assigned_at),
+      })),
+      ...invites.map((i) => ({ user_id: null, name: null, email: i.email, avatar: null, access_level: i.access_level, assigned_at: toIso(i.assigned_at), pending: true as const })),
+    ];
+  },
+
+  /** Adds (or changes the level of) a pending member: `email` lower-cased. */
+  async invite(db: Knex, workspaceId: string, agentId: string, email: string, level: AccessLevel): Promise<void> {
+    await db("agent_member_invites")
+      .insert({ workspace_id: workspaceId, agent_id: agentId, email: email.toLowerCase(), access_level: level })
+      .onConflict(["workspace_id", "agent_id", "email"])
+      .merge(["access_level"]);
+  },
+
+  /** Removes a pending member; whether there was one. */
+  async uninvite(db: Knex, workspaceId: string, agentId: string, email: string): Promise<boolean> {
+    return (await db("agent_member_invites").where({ workspace_id: workspaceId, agent_id: agentId, email: email.toLowerCase() }).delete()) > 0;
+  },
+
+  /** A user who signed in takes the access they were invited to by email (the invites are used up). */
+  async claimInvites(db: Knex, workspaceId: string, userId: number, email: string): Promise<void> {
+    const invites = await db("agent_member_invites").where({ workspace_id: workspaceId, email: email.toLowerCase() }).delete().returning(["agent_id", "access_level", "assigned_at"]);
+    for (const i of invites) {
+      await db("agent_members")
+        .insert({ workspace_id: workspaceId, agent_id: i.agent_id, user_id: userId, access_level: i.access_level, assigned_at: i.assigned_at })
+        .onConflict(["workspace_id", "agent_id", "user_id"])
+        .ignore();
+    }
   },
 };
 

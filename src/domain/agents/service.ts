@@ -186,28 +186,37 @@ export class Agents {
     return teams.members(this.deps.db, actor.workspaceId, agentId);
   }
 
-  /** Adds a user to the team, or changes their access level if they are on it already. */
+  /**
+   * Adds a user to the team, or changes their access level if they are on it already. By email,
+   * someone who has not signed in yet becomes a pending member, who gets the access on first sign-in.
+   */
   async addMember(actor: Principal, agentId: string, input: { user_id?: number | undefined; email?: string | undefined; access_level: AccessLevel }): Promise<TeamMember[]> {
     return transact(this.deps, async (trx) => {
       await loadAgentForEdit(trx, actor, agentId);
       const userId = input.email !== undefined ? await this.userByEmail(trx, actor.workspaceId, input.email) : input.user_id!;
-      if (!(await users.find(trx, actor.workspaceId, userId))) throw Invalid.field("user_id", "no such user in this workspace");
-      await teams.upsert(trx, actor.workspaceId, agentId, userId, input.access_level);
+      if (userId === undefined) await teams.invite(trx, actor.workspaceId, agentId, input.email!, input.access_level);
+      else if (!(await users.find(trx, actor.workspaceId, userId))) throw Invalid.field("user_id", "no such user in this workspace");
+      else await teams.upsert(trx, actor.workspaceId, agentId, userId, input.access_level);
       return teams.members(trx, actor.workspaceId, agentId);
     });
   }
 
-  /** The one user of the workspace who signed in with this email. */
-  private async userByEmail(db: Knex, workspaceId: string, email: string): Promise<number> {
+  /** The one user of the workspace who signed in with this email; undefined when no one has yet. */
+  private async userByEmail(db: Knex, workspaceId: string, email: string): Promise<number | undefined> {
     const found = await users.byEmail(db, workspaceId, email);
     if (found.length > 1) throw Invalid.field("email", "several people of this workspace use this email: add them by user_id");
-    if (!found[0]) throw Invalid.field("email", "no one with this email has signed in to this workspace yet");
-    return found[0].id;
+    return found[0]?.id;
   }
 
-  async removeMember(actor: Principal, agentId: string, userId: number): Promise<TeamMember[]> {
+  /** Removes a member (by user id), or a pending member (by the email they were added with). */
+  async removeMember(actor: Principal, agentId: string, member: number | { email: string }): Promise<TeamMember[]> {
     return transact(this.deps, async (trx, emit) => {
       await loadAgentForEdit(trx, actor, agentId);
+      if (typeof member !== "number") {
+        if (!(await teams.uninvite(trx, actor.workspaceId, agentId, member.email))) throw new NotFound("Team member");
+        return teams.members(trx, actor.workspaceId, agentId);
+      }
+      const userId = member;
       if (!(await teams.remove(trx, actor.workspaceId, agentId, userId))) throw new NotFound("Team member");
       emit({ type: "agent.member_removed", workspaceId: actor.workspaceId, agentId, userId });
       return teams.members(trx, actor.workspaceId, agentId);

@@ -1,5 +1,6 @@
 /** SQL for users (`users`): provisioned on first sight of their token, identified by (workspace, sub). */
 import type { Knex } from "knex";
+import { teams } from "../agents/repository.js";
 import { int } from "../rows.js";
 
 export interface User {
@@ -39,6 +40,7 @@ export const users = {
     if (existing) {
       if (existing.email !== claims.email || existing.name !== claims.name || existing.avatar !== claims.avatar) {
         await db("users").where({ id: existing.id }).update({ ...fields, updated_at: db.fn.now() });
+        if (existing.email !== claims.email) await teams.claimInvites(db, claims.workspaceId, int(existing.id), claims.email);
       }
       return toUser({ ...existing, ...fields });
     }
@@ -48,6 +50,8 @@ export const users = {
       .onConflict(["workspace_id", "sub"])
       .merge(["email", "name", "avatar"])
       .returning("*");
+    // First sign-in: the access this email was invited to becomes theirs.
+    await teams.claimInvites(db, claims.workspaceId, int(row.id), claims.email);
     return toUser(row);
   },
 

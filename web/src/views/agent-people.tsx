@@ -37,7 +37,7 @@ export function TeamPanel({ hub, agentId, editable }: { hub: Hub; agentId: strin
   async function remove(m: TeamMember) {
     setError(undefined);
     try {
-      setMembers((await hub.rest.agents.removeMember(agentId, m.user_id)).members);
+      setMembers((await hub.rest.agents.removeMember(agentId, m.user_id ?? m.email!)).members);
     } catch (err) {
       setError(describe(err));
     }
@@ -49,8 +49,9 @@ export function TeamPanel({ hub, agentId, editable }: { hub: Hub; agentId: strin
       <ErrorNote error={error} />
       <ul class="list team">
         {(members ?? []).map((m) => (
-          <li key={m.user_id}>
+          <li key={m.user_id ?? m.email}>
             {m.name || m.email} <span class="muted">{m.email}</span> <span class="badge">{m.access_level}</span>{" "}
+            {m.pending ? <span class="badge" title="Added by email: the access is theirs when they first sign in">pending</span> : null}{" "}
             {editable ? (
               <button type="button" class="small danger" aria-label={`Remove ${m.email}`} onClick={() => remove(m)}>
                 Remove

@@ -78,12 +78,14 @@ export const EndpointCheck = z.object({
 });
 
 export const TeamMember = z.object({
-  user_id: UserId,
+  /** Null for a pending member (added by email, not signed in yet). */
+  user_id: UserId.nullable(),
   name: z.string().nullable(),
   email: z.string().nullable(),
   avatar: z.string().nullable(),
   access_level: AccessLevel,
   assigned_at: Time,
+  pending: z.literal(true).optional(),
 });
 export const Members = z.object({ members: z.array(TeamMember) });
 export const WorkspaceMember = z.object({ user_id: UserId, name: z.string().nullable(), email: z.string().nullable(), avatar: z.string().nullable() });

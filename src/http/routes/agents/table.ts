@@ -86,7 +86,9 @@ export function agentsTable(s: Services): Route[] {
       method: "delete", path: "/api/agents/{agentId}/team/{userId}", operationId: "removeTeamMember", tag: "Teams", summary: "Remove a user from the team (access ends at once, sockets included)",
       security: ANY, policy: "agents/policy.ts: editors",
       answer: { status: 200, description: "`{members}`", schema: S.Members, example: { members: [] } },
-      handle: async ({ principal, params }) => ({ members: await s.agents.removeMember(principal, params.agentId!, parseIntId(params.userId, "user_id")) }),
+      // A pending member (user_id null) is named by the email they were added with.
+      handle: async ({ principal, params }) =>
+        ({ members: await s.agents.removeMember(principal, params.agentId!, params.userId!.includes("@") ? { email: params.userId! } : parseIntId(params.userId, "user_id")) }),
     }),
     route({
       method: "get", path: "/api/workspaces/{workspaceId}/team", operationId: "workspaceTeam", tag: "Teams", summary: "The workspace's people",
