@@ -1,6 +1,6 @@
 /**
- * The protocols scenario's agents (bench/protocols.ts): one peer per protocol, in the bench
- * process, each built with its protocol's library where one can serve (socket: src/agent-client;
+ * The protocols scenario's agents (bench/protocols.ts): one peer per protocol, each in a process
+ * of its own (bench/peer-proc.ts), so its work does not delay the watcher's clock reading; each built with its protocol's library where one can serve (socket: src/agent-client;
  * AG-UI: @ag-ui/encoder; A2A: @a2a-js/sdk's server; the model: OpenAI's chat-completions stream,
  * which no library serves, written to its wire format; ADK: its API server's `run_sse` wire
  * format). Each answers a turn with `plan.deltas` text deltas at `plan.ratePerS`, open loop, each
@@ -14,10 +14,7 @@ import { TaskState } from "@a2a-js/sdk";
 import { serveTurns } from "../src/agent-client/index.js";
 import { startA2aAgent } from "../test/support/a2a-agent.js";
 import { startAdkAgent, type AdkModelStep } from "../test/support/adk-agent.js";
-import type { Api } from "../test/support/api.js";
-import type { Cleanups } from "./cleanup.js";
 import { now, sleep } from "./lib.js";
-import { postOk } from "./stacks.js";
 
 export type PeerName = "socket" | "a2a" | "agui" | "adk" | "model";
 
@@ -28,16 +25,14 @@ export interface PeerPlan {
 
 export interface PeerContext {
   hubUrl: string;
-  user: Api;
   plan: PeerPlan;
-  cleanups: Cleanups;
+  /** The socket peer's key (`turns:serve`). */
+  key?: string | undefined;
 }
 
 export interface Peer {
   /** The agent's endpoint (none: socket). */
   endpoint?: Record<string, unknown>;
-  /** Called once the agent exists. */
-  ready?(agentId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,27 +67,23 @@ async function jsonBody(req: http.IncomingMessage): Promise<any> {
   return text ? JSON.parse(text) : {};
 }
 
-async function socketPeer({ hubUrl, user, plan }: PeerContext): Promise<Peer> {
-  let served: { close(): Promise<void> } | undefined;
-  return {
-    async ready(agentId) {
-      const { key } = await postOk<{ key: string }>(user, `/api/agents/${agentId}/keys`, { name: "serve", scopes: ["turns:serve"] });
-      let serving!: () => void;
-      const up = new Promise<void>((resolve) => (serving = resolve));
-      served = serveTurns({
-        url: hubUrl,
-        key,
-        handler: async (_turn, emit, signal) => {
-          emit({ type: "message_start", role: "assistant", model: "bench" });
-          await paced(plan, (delta) => emit({ type: "content_delta", delta }), () => signal.aborted);
-          emit({ type: "message_end", finishReason: "stop" });
-        },
-        log: (e) => e.event === "serving" && serving(),
-      });
-      await up;
+/** Resolves once the socket serves the agent. */
+async function socketPeer({ hubUrl, plan, key }: PeerContext): Promise<Peer> {
+  if (!key) throw new Error("the socket peer needs a turns:serve key");
+  let serving!: () => void;
+  const up = new Promise<void>((resolve) => (serving = resolve));
+  const served = serveTurns({
+    url: hubUrl,
+    key,
+    handler: async (_turn, emit, signal) => {
+      emit({ type: "message_start", role: "assistant", model: "bench" });
+      await paced(plan, (delta) => emit({ type: "content_delta", delta }), () => signal.aborted);
+      emit({ type: "message_end", finishReason: "stop" });
     },
-    close: async () => void (await served?.close()),
-  };
+    log: (e) => e.event === "serving" && serving(),
+  });
+  await up;
+  return { close: () => served.close() };
 }
 
 async function aguiPeer({ plan }: PeerContext): Promise<Peer> {

@@ -6,8 +6,8 @@
  * mode at p99, at the same delta rate).
  *
  * Setup: a fresh bench database, two agenthub processes (bench/stacks.ts), one user who owns an
- * agent per protocol, each answered by a peer in this process built with that protocol's library
- * (bench/peers.ts). Each turn is started on hub 0 (POST …/turns) and watched by one socket of the
+ * agent per protocol, each answered by a peer built with that protocol's library (bench/peers.ts),
+ * in a process of its own (bench/peer-proc.ts). Each turn is started on hub 0 (POST …/turns) and watched by one socket of the
  * user on hub 1. Every delta's text is `{"t":<send time>}`, stamped when the peer writes it, so
  * the latency is peer write to watcher receive on one clock. Protocols take turns within a round
  * (the order rotates each round); each protocol's p50/p99 is over all its rounds' deltas.
@@ -18,8 +18,10 @@ import { api, type Api } from "../test/support/api.js";
 import { JWT_SECRET } from "../test/support/env.js";
 import { atExit, type Cleanups } from "./cleanup.js";
 import { Histogram, now, round } from "./lib.js";
+import { createInterface } from "node:readline";
 import { cfg } from "./options.js";
-import { PEERS, type Peer, type PeerName } from "./peers.js";
+import { spawnNode, ROOT } from "./lib.js";
+import type { PeerName, PeerPlan } from "./peers.js";
 import { freshDatabase } from "./postgres.js";
 import { postOk, startStack } from "./stacks.js";
 
@@ -50,13 +52,12 @@ export async function runProtocols(): Promise<void> {
   const plan = { deltas: cfg.deltas, ratePerS: cfg.deltaRate };
   console.log(`protocols: ${turns} turn(s) per protocol per round, ${plan.deltas} deltas at ${plan.ratePerS}/s each; turns start on ${a!.url}, watched on ${b!.url}`);
 
-  const peers = new Map<PeerName, Peer>();
   for (const name of cfg.protocols) {
-    const peer = await PEERS[name]({ hubUrl: a!.url, user, plan, cleanups });
-    cleanups.add(() => peer.close());
-    await postOk(user, "/api/agents", { id: `bench-${name}`, name: `Bench ${name}`, ...(peer.endpoint ? { endpoint: peer.endpoint } : {}) });
-    await peer.ready?.(`bench-${name}`);
-    peers.set(name, peer);
+    const agentId = `bench-${name}`;
+    await postOk(user, "/api/agents", { id: agentId, name: `Bench ${name}` });
+    const key = name === "socket" ? (await postOk<{ key: string }>(user, `/api/agents/${agentId}/keys`, { name: "serve", scopes: ["turns:serve"] })).key : undefined;
+    const endpoint = await startPeer(name, a!.url, plan, key, cleanups);
+    if (endpoint) await patchOk(user, `/api/agents/${agentId}`, { endpoint });
   }
 
   const hist = new Map(cfg.protocols.map((p) => [p, new Histogram()]));
@@ -141,4 +142,25 @@ async function connectWatcher(url: string, token: string, cleanups: Cleanups): P
     socket.once("connect_error", (err) => reject(new Error(`watcher: ${err.message}`)));
   });
   return socket;
+}
+
+/** Starts a protocol's peer in its own process (bench/peer-proc.ts); resolves with the agent's endpoint once it answers. */
+async function startPeer(name: PeerName, hubUrl: string, plan: PeerPlan, key: string | undefined, cleanups: Cleanups): Promise<Record<string, unknown> | null> {
+  const env = { ...process.env, PEER_NAME: name, PEER_HUB: hubUrl, PEER_PLAN: JSON.stringify(plan), ...(key ? { PEER_KEY: key } : {}) };
+  const peer = spawnNode(`peer-${name}`, ["bench/peer-proc.ts"], env, ROOT);
+  cleanups.add(() => peer.stop(5000));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the ${name} peer did not start within 60 s:\n${peer.tail()}`)), 60_000);
+    peer.child.once("exit", (code) => reject(new Error(`the ${name} peer exited (${code}):\n${peer.tail()}`)));
+    createInterface({ input: peer.child.stdout! }).on("line", (line) => {
+      if (!line.startsWith("PEER_READY ")) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line.slice("PEER_READY ".length)));
+    });
+  });
+}
+
+async function patchOk(client: Api, path: string, body: unknown): Promise<void> {
+  const res = await client.patch(path, body);
+  if (res.status !== 200) throw new Error(`PATCH ${path}: ${res.status} ${res.text}`);
 }
