@@ -89,8 +89,9 @@ export class TurnStreams {
     const buffered = () => stream.writableLength + stream.readableLength + (ctx.res.writableLength ?? 0);
     const write = (seq: number, frames: string[]) => {
       if (finished || seq <= afterSeq || !frames.length) return;
-      // One write per turn event, its id on the last frame: a cut falls between turn events.
-      const lastFrame = `id: ${turn.id}:${seq}\n${frames.at(-1)}`;
+      // One write per turn event, its id on the last frame: a cut falls between turn events
+      // (after its fields: readers that look for `event:` at a frame's start still find it).
+      const lastFrame = `${frames.at(-1)!.slice(0, -1)}id: ${turn.id}:${seq}\n\n`;
       stream.write(frames.slice(0, -1).join("") + lastFrame);
       if (buffered() > this.options.maxBufferedBytes) {
         this.options.metrics?.streamCut(format.name);
