@@ -17,7 +17,8 @@ import { startSocketAgent, type SocketAgent } from "../support/socket-agent.js";
 import { ANSWER, idRecordingFetch, richAnswer } from "../support/stream-turns.js";
 import { pollUntil } from "../support/waiters.js";
 
-const cluster = useCluster();
+const METRICS_TOKEN = "metrics-token-0123456789";
+const cluster = useCluster({ METRICS_TOKEN });
 const agents: SocketAgent[] = [];
 afterAll(() => Promise.all(agents.map((a) => a.close())));
 
@@ -144,6 +145,15 @@ describe("POST /api/agents/{agentId}/chat with @ag-ui/client's HttpAgent", () =>
     const auth = { authorization: `Bearer ${token}` };
     expect((await fetch(streamUrl, { headers: { ...auth, "last-event-id": resumedIds.at(-1)! } })).status).toBe(204);
     expect((await fetch(streamUrl, { headers: auth })).status).toBe(204);
+
+    // Counted: the chat's stream on A, the resumed one on B; none open once they ended.
+    const metric = async (url: string, name: string) => {
+      const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+      return Number(new RegExp(`^${name.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+    };
+    expect(await metric(cluster.a.url, 'agenthub_protocol_streams_total{format="agui",resumed="false"}')).toBeGreaterThanOrEqual(1);
+    expect(await metric(cluster.b.url, 'agenthub_protocol_streams_total{format="agui",resumed="true"}')).toBeGreaterThanOrEqual(1);
+    await pollUntil(() => metric(cluster.b.url, 'agenthub_protocol_streams_open{format="agui"}'), (n) => n === 0, "the resumed stream closed");
   });
 });
 
