@@ -155,6 +155,27 @@ describe("POST /api/agents/{agentId}/chat with @ag-ui/client's HttpAgent", () =>
     expect(await metric(cluster.b.url, 'agenthub_protocol_streams_total{format="agui",resumed="true"}')).toBeGreaterThanOrEqual(1);
     await pollUntil(() => metric(cluster.b.url, 'agenthub_protocol_streams_open{format="agui"}'), (n) => n === 0, "the resumed stream closed");
   });
+
+
+  it("ends the run as cancelled when the turn is cancelled (a cancel stops the turn, a client never does)", async () => {
+    const { token, agentId, sessionId, alice } = await served(60);
+    const agent = new HttpAgent({ url: `${cluster.a.url}/api/agents/${agentId}/chat`, headers: { authorization: `Bearer ${token}` }, threadId: sessionId });
+    agent.addMessage(userMessage("What happened at noon?"));
+    const events: BaseEvent[] = [];
+    let cancelled: Promise<unknown> | undefined;
+    await agent.runAgent({}, {
+      onEvent: ({ event }) => {
+        events.push(event);
+        if (event.type === EventType.TEXT_MESSAGE_CONTENT && !cancelled) {
+          const runId = (events[0] as unknown as { runId: string }).runId;
+          cancelled = alice.post(`/api/agents/${agentId}/sessions/${sessionId}/turns/${runId}/cancel`);
+        }
+      },
+    });
+    expect(((await cancelled) as { status: number }).status).toBe(202);
+    expect(events.slice(-2).map((e) => e.type)).toEqual([EventType.TEXT_MESSAGE_END, EventType.RUN_FINISHED]);
+    expect(events.at(-1)).toMatchObject({ threadId: sessionId, outcome: { type: "cancelled" } });
+  });
 });
 
 describe("denials", () => {
