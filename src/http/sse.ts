@@ -8,7 +8,7 @@ import type { TurnView } from "../domain/turns/repository.js";
 import { sharelyFormat } from "./formats/sharely.js";
 import type { TurnStreams } from "./turn-stream.js";
 
-/** Answers the request with the turn's event stream (200, text/event-stream), from its first event. */
-export function streamTurn(ctx: Context, streams: TurnStreams, turn: TurnView): Promise<void> {
-  return streams.answer(ctx, sharelyFormat, turn, 0);
+/** Answers the request with the turn's event stream (200, text/event-stream), from its first event; `reload` reads the turn again. */
+export function streamTurn(ctx: Context, streams: TurnStreams, turn: TurnView, reload?: () => Promise<TurnView>): Promise<void> {
+  return streams.answer(ctx, sharelyFormat, turn, 0, reload);
 }

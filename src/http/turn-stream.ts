@@ -83,7 +83,7 @@ export class TurnStreams {
     const closed = this.options.metrics?.streamOpened(format.name, afterSeq >= 0);
     let last = 0; // the last turn event taken in (written, or skipped as already had)
     let finished = false;
-    const pending: TurnFeedItem[] = [];
+    const pending: Array<TurnFeedItem | { kind: "poll" }> = [];
     let wake: (() => void) | undefined;
 
     const buffered = () => stream.writableLength + stream.readableLength + (ctx.res.writableLength ?? 0);
@@ -119,7 +119,13 @@ export class TurnStreams {
       if (!finished) await take(last + 1, { type: "done" });
     };
 
-    const keepAlive = setInterval(() => stream.write(": keep-alive\n\n"), this.options.keepAliveMs ?? KEEP_ALIVE_MS);
+    // Each keep-alive also looks at the log and the turn: a live event or end this process
+    // missed (a Redis hiccup) cannot leave the stream waiting for ever.
+    const keepAlive = setInterval(() => {
+      stream.write(": keep-alive\n\n");
+      pending.push({ kind: "poll" });
+      wake?.();
+    }, this.options.keepAliveMs ?? KEEP_ALIVE_MS);
     const stopListening = this.turns.listen(turn.id, (item) => {
       pending.push(item);
       wake?.();
@@ -158,7 +164,12 @@ export class TurnStreams {
           if (item.seq <= last) continue;
           if (item.seq > last + 1) await fill(item.seq - 1);
           if (!finished && item.seq === last + 1) await take(item.seq, item.event as TurnEvent);
-        } else await end();
+        } else if (item.kind === "ended") await end();
+        else {
+          await fill(LOG_READ_LIMIT);
+          const now = finished ? undefined : await reload().catch(() => undefined);
+          if (now && now.status !== "queued" && now.status !== "running") await end();
+        }
       }
     })().catch(() => {
       stop();

@@ -109,6 +109,21 @@ describe("TurnStreams", () => {
     );
   });
 
+  it("finds what the live feed missed (events and the end) at its next keep-alive, from the log and the turn", async () => {
+    const f = feed([ev("message_start")]);
+    const { ctx, text } = context();
+    let status: TurnView["status"] = "running";
+    await new TurnStreams(f, { maxBufferedBytes: 1 << 20, keepAliveMs: 20 }).answer(ctx as unknown as Context, plain, turn, 0, async () => ({ ...turn, status }));
+    const read = text();
+    await until(() => read().includes("message_start"));
+    f.logged.push(ev("content_delta")); // logged, never heard live
+    await until(() => read().includes("content_delta"));
+    status = "cancelled"; // ended, its end never heard live and its done not logged
+    await until(() => ctx.body!.writableEnded);
+    await until(() => read().includes("done"));
+    expect(read().replace(/: keep-alive\n\n/g, "")).toBe("data: message_start/1\nid: trn_1:1\n\ndata: content_delta/2\nid: trn_1:2\n\ndata: done/cancelled/3\nid: trn_1:3\n\n");
+  });
+
   it("cuts a reader that falls behind by more than the bound, counts it, and leaves the turn alone", async () => {
     const f = feed([ev("message_start")]);
     const { ctx, res } = context(10_000);

@@ -77,7 +77,8 @@ export function backplaneTable(s: Services, auth: Authenticator, streams: TurnSt
       security: V1, policy: "sessions/policy.ts loadSessionFor(append)", errors: [409], body: S.ThreadChat, bodyExample: { message: "What can you do?" },
       answer: { status: 200, description: "The turn's events as SSE", contentType: "text/event-stream" },
       handle: async ({ principal, params, body, ctx }) => {
-        await streamTurn(ctx, streams, await s.backplane.chat(principal, params.threadId!, body.message));
+        const turn = await s.backplane.chat(principal, params.threadId!, body.message);
+        await streamTurn(ctx, streams, turn, () => s.turns.get(principal, undefined, turn.session_id, turn.id));
         return ANSWERED;
       },
     }),

@@ -107,7 +107,7 @@ function turnRoutes(s: Services, streams: TurnStreams): Route[] {
         const wantsStream = ctx.accepts("application/json", "text/event-stream") === "text/event-stream";
         const started = await s.turns.start(principal, params.agentId!, params.sessionId!, body);
         if (!wantsStream) return started;
-        await streamTurn(ctx, streams, started.turn);
+        await streamTurn(ctx, streams, started.turn, () => s.turns.get(principal, params.agentId!, params.sessionId!, started.turn.id));
         return ANSWERED;
       },
     }),
