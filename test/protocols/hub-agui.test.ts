@@ -78,6 +78,13 @@ describe("POST /api/agents/{agentId}/chat with @ag-ui/client's HttpAgent", () =>
     expectWholeRun(second, sessionId);
     expect((second[0] as unknown as { runId: string }).runId).not.toBe((first[0] as unknown as { runId: string }).runId);
 
+    // The just-ended turn, again from its first event, in the Sharely framing, from node B.
+    const runId = (second[0] as unknown as { runId: string }).runId;
+    const sharely = await fetch(`${cluster.b.url}/api/agents/${agentId}/sessions/${sessionId}/stream?format=sharely`, { headers: { authorization: `Bearer ${token}`, "last-event-id": `${runId}:0` } });
+    const frames = (await sharely.text()).split("\n\n").filter((f) => f.startsWith("event:"));
+    expect(frames[0]).toMatch(new RegExp(`^event: message_start\ndata: \\{"threadId":"${sessionId}".*\nid: ${runId}:1$`));
+    expect(frames.at(-1)).toMatch(new RegExp(`^event: done\ndata: .*\nid: ${runId}:${frames.length}$`));
+
     const messages = (await alice.get(`/api/agents/${agentId}/sessions/${sessionId}/messages`)).body.messages;
     expect(messages.map((m: { role: string; content: unknown }) => [m.role, m.content])).toEqual([
       ["user", "What happened at noon?"],
