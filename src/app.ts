@@ -51,7 +51,10 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   app.use(sanePaths());
   app.use(webApp(defaultWebDir(), deps.config.publicUrl));
 
-  const tables = routeTables(deps.services, deps.auth, { messageMaxBytes: deps.config.messageMaxBytes });
+  const tables = routeTables(deps.services, deps.auth, {
+    messageMaxBytes: deps.config.messageMaxBytes,
+    streams: { maxBufferedBytes: deps.config.socket.maxBuffered, metrics: deps.metrics },
+  });
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {
     ctx.body = { status: "ok" };

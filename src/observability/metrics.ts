@@ -65,6 +65,17 @@ export class HubMetrics {
   private readonly rateLimited = this.counter("agenthub_rate_limit_refusals_total", "Requests refused by a rate limit: REST 429s, socket events and handshakes", [
     "transport",
   ]);
+  private readonly protocolStreams = this.counter("agenthub_protocol_streams_total", "Turn streams answered over HTTP (SSE), by format (sharely, agui, ui-message) and whether they resumed", [
+    "format",
+    "resumed",
+  ]);
+  private readonly protocolStreamsOpen = new Gauge({
+    name: "agenthub_protocol_streams_open",
+    help: "Turn streams (SSE) open on this process, by format",
+    labelNames: ["format"],
+    registers: [this.registry],
+  });
+  private readonly protocolStreamCuts = this.counter("agenthub_protocol_stream_cuts_total", "Turn streams (SSE) cut because their reader fell behind, by format", ["format"]);
   private readonly slowConsumers = this.counter("agenthub_slow_consumer_disconnects_total", "Sockets cut off because they did not read what they were sent", []);
 
   constructor() {
@@ -109,6 +120,18 @@ export class HubMetrics {
 
   slowConsumer(): void {
     this.slowConsumers.inc();
+  }
+
+  /** A turn stream (SSE) opened; answers what to call when it closes. */
+  streamOpened(format: string, resumed: boolean): () => void {
+    this.protocolStreams.inc({ format, resumed: String(resumed) });
+    this.protocolStreamsOpen.inc({ format });
+    return () => this.protocolStreamsOpen.dec({ format });
+  }
+
+  /** A turn stream was cut: its reader did not read what it was sent. */
+  streamCut(format: string): void {
+    this.protocolStreamCuts.inc({ format });
   }
 
   agentError(beforeFirstByte: boolean): void {

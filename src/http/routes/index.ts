@@ -8,10 +8,13 @@ import type { Authenticator } from "../../auth/authenticate.js";
 import type { Services } from "../../services.js";
 import { buildOpenApi, schemaComponents } from "../openapi.js";
 import type { Route } from "../table.js";
+import { TurnStreams, type TurnStreamOptions } from "../turn-stream.js";
 import * as agentSchemas from "./agents/schema.js";
 import { agentsTable } from "./agents/table.js";
 import * as backplaneSchemas from "./backplane/schema.js";
 import { backplaneTable, keyExchangeTable } from "./backplane/table.js";
+import * as chatSchemas from "./chat/schema.js";
+import { chatTable } from "./chat/table.js";
 import * as channelSchemas from "./channels/schema.js";
 import { channelsTable } from "./channels/table.js";
 import * as groupSchemas from "./groups/schema.js";
@@ -39,18 +42,21 @@ export interface RouteTables {
 /** The settings the tables' schemas are made from. */
 export interface TableSettings {
   messageMaxBytes: number;
+  /** Turn streams' bounds and metrics (SSE answers of every format); default: 8 MiB, no metrics. */
+  streams?: TurnStreamOptions;
 }
 
 /** Every family's named schemas, by export name, as the document's components. */
-export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas, groupSchemas, knowledgeSchemas, mcpSchemas, backplaneSchemas);
+export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas, groupSchemas, knowledgeSchemas, mcpSchemas, backplaneSchemas, chatSchemas);
 
 export function routeTables(s: Services, auth: Authenticator, settings: TableSettings): RouteTables {
   const publish = channelSchemas.publishSchema(settings.messageMaxBytes);
+  const streams = new TurnStreams(s.turns, settings.streams ?? { maxBufferedBytes: 8 * 1024 * 1024 });
   return {
     open: sharedViewTable(s),
-    api: [...agentsTable(s), ...sessionsTable(s), ...channelsTable(s, publish), ...groupsTable(s), ...knowledgeTable(s), ...mcpServersTable(s)],
+    api: [...agentsTable(s), ...sessionsTable(s, streams), ...chatTable(s, streams), ...channelsTable(s, publish), ...groupsTable(s), ...knowledgeTable(s), ...mcpServersTable(s)],
     keyExchange: keyExchangeTable(auth),
-    v1: backplaneTable(s, auth),
+    v1: backplaneTable(s, auth, streams),
     names: new Map([...SCHEMA_COMPONENTS, [publish, "PublishChannelMessage"]]),
   };
 }

@@ -10,6 +10,7 @@ import { Unauthorized } from "../../../errors.js";
 import type { Services } from "../../../services.js";
 import { T, ex } from "../../examples.js";
 import { streamTurn } from "../../sse.js";
+import type { TurnStreams } from "../../turn-stream.js";
 import { ANSWERED, Reply, route, type Credential, type Route } from "../../table.js";
 import * as S from "./schema.js";
 
@@ -35,7 +36,7 @@ export function keyExchangeTable(auth: Authenticator): Route[] {
   ];
 }
 
-export function backplaneTable(s: Services, auth: Authenticator): Route[] {
+export function backplaneTable(s: Services, auth: Authenticator, streams: TurnStreams): Route[] {
   const threads = `${v1}/agent/threads`;
   const servers = `${v1}/agent/servers`;
   const RBAC = "rbac/policy.ts: the caller's role scopes what it reads";
@@ -76,7 +77,8 @@ export function backplaneTable(s: Services, auth: Authenticator): Route[] {
       security: V1, policy: "sessions/policy.ts loadSessionFor(append)", errors: [409], body: S.ThreadChat, bodyExample: { message: "What can you do?" },
       answer: { status: 200, description: "The turn's events as SSE", contentType: "text/event-stream" },
       handle: async ({ principal, params, body, ctx }) => {
-        await streamTurn(ctx, s.turns, await s.backplane.chat(principal, params.threadId!, body.message));
+        const turn = await s.backplane.chat(principal, params.threadId!, body.message);
+        await streamTurn(ctx, streams, turn, () => s.turns.get(principal, undefined, turn.session_id, turn.id));
         return ANSWERED;
       },
     }),

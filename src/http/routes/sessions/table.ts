@@ -9,6 +9,7 @@ import { PageQuery } from "../../../schemas.js";
 import type { Services } from "../../../services.js";
 import { ex } from "../../examples.js";
 import { streamTurn } from "../../sse.js";
+import type { TurnStreams } from "../../turn-stream.js";
 import { ANSWERED, ANY_CREDENTIAL as ANY, Reply, route, type Route } from "../../table.js";
 import * as S from "./schema.js";
 
@@ -17,7 +18,7 @@ const one = `${base}/{sessionId}`;
 const READ = "sessions/policy.ts loadSessionFor(read): the owner, the agent's team, or a group it is shared in";
 const WRITE = "sessions/policy.ts loadSessionFor(write): the owner (or the master key)";
 
-export function sessionsTable(s: Services): Route[] {
+export function sessionsTable(s: Services, streams: TurnStreams): Route[] {
   return [
     route({
       method: "post", path: base, operationId: "createSession", tag: "Sessions", summary: "Start a session with the agent",
@@ -87,12 +88,12 @@ export function sessionsTable(s: Services): Route[] {
         return new Reply(created ? 201 : 200, message);
       },
     }),
-    ...turnRoutes(s),
+    ...turnRoutes(s, streams),
     ...shareRoutes(s),
   ];
 }
 
-function turnRoutes(s: Services): Route[] {
+function turnRoutes(s: Services, streams: TurnStreams): Route[] {
   const turns = `${one}/turns`;
   return [
     route({
@@ -106,7 +107,7 @@ function turnRoutes(s: Services): Route[] {
         const wantsStream = ctx.accepts("application/json", "text/event-stream") === "text/event-stream";
         const started = await s.turns.start(principal, params.agentId!, params.sessionId!, body);
         if (!wantsStream) return started;
-        await streamTurn(ctx, s.turns, started.turn);
+        await streamTurn(ctx, streams, started.turn, () => s.turns.get(principal, params.agentId!, params.sessionId!, started.turn.id));
         return ANSWERED;
       },
     }),
