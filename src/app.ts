@@ -51,7 +51,8 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   app.use(sanePaths());
   app.use(webApp(defaultWebDir(), deps.config.publicUrl));
 
-  const tables = routeTables(deps.services, deps.auth, { messageMaxBytes: deps.config.messageMaxBytes });
+  const a2a = { publicUrl: deps.config.publicUrl, maxBufferedBytes: deps.config.socket.maxBuffered, hooks: deps.metrics.protocolStreams("a2a") };
+  const tables = routeTables(deps.services, deps.auth, { messageMaxBytes: deps.config.messageMaxBytes, a2a });
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {
     ctx.body = { status: "ok" };

@@ -65,6 +65,8 @@ export class HubMetrics {
   private readonly rateLimited = this.counter("agenthub_rate_limit_refusals_total", "Requests refused by a rate limit: REST 429s, socket events and handshakes", [
     "transport",
   ]);
+  private readonly protocolStreamsOpen = new Gauge({ name: "agenthub_protocol_streams_open", help: "Protocol streams (A2A, …) open on this process, by protocol", labelNames: ["protocol"], registers: [this.registry] });
+  private readonly protocolStreamsTotal = this.counter("agenthub_protocol_streams_total", "Protocol streams (A2A, …) served, by protocol", ["protocol"]);
   private readonly slowConsumers = this.counter("agenthub_slow_consumer_disconnects_total", "Sockets cut off because they did not read what they were sent", []);
 
   constructor() {
@@ -109,6 +111,19 @@ export class HubMetrics {
 
   slowConsumer(): void {
     this.slowConsumers.inc();
+  }
+
+  /** Hooks for one protocol's streams (A2A, …): open streams, streams served, slow readers cut. */
+  protocolStreams(protocol: string): { opened(): void; closed(): void; slowReader(): void } {
+    this.protocolStreamsTotal.inc({ protocol }, 0);
+    return {
+      opened: () => {
+        this.protocolStreamsOpen.inc({ protocol });
+        this.protocolStreamsTotal.inc({ protocol });
+      },
+      closed: () => this.protocolStreamsOpen.dec({ protocol }),
+      slowReader: () => this.slowConsumers.inc(),
+    };
   }
 
   agentError(beforeFirstByte: boolean): void {

@@ -8,6 +8,8 @@ import type { Authenticator } from "../../auth/authenticate.js";
 import type { Services } from "../../services.js";
 import { buildOpenApi, schemaComponents } from "../openapi.js";
 import type { Route } from "../table.js";
+import * as a2aSchemas from "./a2a/schema.js";
+import { a2aTable, type A2aOptions } from "./a2a/table.js";
 import * as agentSchemas from "./agents/schema.js";
 import { agentsTable } from "./agents/table.js";
 import * as backplaneSchemas from "./backplane/schema.js";
@@ -39,16 +41,18 @@ export interface RouteTables {
 /** The settings the tables' schemas are made from. */
 export interface TableSettings {
   messageMaxBytes: number;
+  /** The A2A routes' base URL, stream bound and metrics hooks (defaults without). */
+  a2a?: A2aOptions;
 }
 
 /** Every family's named schemas, by export name, as the document's components. */
-export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas, groupSchemas, knowledgeSchemas, mcpSchemas, backplaneSchemas);
+export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas, groupSchemas, knowledgeSchemas, mcpSchemas, backplaneSchemas, a2aSchemas);
 
 export function routeTables(s: Services, auth: Authenticator, settings: TableSettings): RouteTables {
   const publish = channelSchemas.publishSchema(settings.messageMaxBytes);
   return {
     open: sharedViewTable(s),
-    api: [...agentsTable(s), ...sessionsTable(s), ...channelsTable(s, publish), ...groupsTable(s), ...knowledgeTable(s), ...mcpServersTable(s)],
+    api: [...agentsTable(s), ...sessionsTable(s), ...channelsTable(s, publish), ...groupsTable(s), ...knowledgeTable(s), ...mcpServersTable(s), ...a2aTable(s, settings.a2a)],
     keyExchange: keyExchangeTable(auth),
     v1: backplaneTable(s, auth),
     names: new Map([...SCHEMA_COMPONENTS, [publish, "PublishChannelMessage"]]),
