@@ -4,7 +4,7 @@
  * either protocol version find the endpoint. The v0.3 shape of a card (`url`,
  * `preferredTransport`, …) is made by the SDK's own compat layer, never by hand.
  */
-import type { AgentCard } from "@a2a-js/sdk";
+import { AgentCard } from "@a2a-js/sdk";
 import { duplicateInterfacesForLegacy } from "@a2a-js/sdk/compat/v0_3";
 import { LegacyRestTransportHandler } from "@a2a-js/sdk/compat/v0_3/server";
 import { ServerCallContext, type A2ARequestHandler } from "@a2a-js/sdk/server";
@@ -68,6 +68,15 @@ export function hubAgentCard(subject: CardSubject): AgentCard {
 export async function legacyCard(card: AgentCard): Promise<unknown> {
   const source = { getAuthenticatedExtendedAgentCard: async () => card } as unknown as A2ARequestHandler;
   return new LegacyRestTransportHandler(source).getAuthenticatedExtendedAgentCard(new ServerCallContext());
+}
+
+/**
+ * The card as it goes on the wire: protocol 1.0's JSON form of the card (the SDK's
+ * `AgentCard.toJSON`: `{httpAuthSecurityScheme: …}` for the Bearer scheme, which the SDK's card
+ * resolver reads back), or the v0.3 card.
+ */
+export async function wireCard(card: AgentCard, legacy: boolean): Promise<unknown> {
+  return legacy ? legacyCard(card) : AgentCard.toJSON(card);
 }
 
 /** The request asks for the v0.3 protocol: no `A2A-Version` header (as the SDK's server assumes), or 0.x. */

@@ -11,7 +11,7 @@ import type { Principal } from "../../../auth/principal.js";
 import { PageQuery } from "../../../schemas.js";
 import type { Services } from "../../../services.js";
 import { ANSWERED, ANY_CREDENTIAL as ANY, route, type Route } from "../../table.js";
-import { hubAgentCard, isLegacyVersion, legacyCard } from "./card.js";
+import { hubAgentCard, isLegacyVersion, wireCard } from "./card.js";
 import { agentTaskSource, agentTaskStore, AgentTurnExecutor, isTurnId } from "./executor.js";
 import { answerJsonRpc, type StreamHooks } from "./jsonrpc.js";
 import { TurnBuses } from "./relay.js";
@@ -45,7 +45,7 @@ export function a2aTable(s: Services, options: A2aOptions = {}): Route[] {
         const page = await s.agents.list(principal, query);
         const legacy = isLegacyVersion(ctx.get("A2A-Version") || undefined);
         const cards = page.agents.map((a) => hubAgentCard({ kind: "agent", id: a.id, name: a.name, description: a.description ?? a.name, url: `${base(ctx)}/a2a/agents/${encodeURIComponent(a.id)}` }));
-        return { cards: legacy ? await Promise.all(cards.map(legacyCard)) : cards, next_cursor: page.next_cursor };
+        return { cards: await Promise.all(cards.map((c) => wireCard(c, legacy))), next_cursor: page.next_cursor };
       },
     }),
     route({
@@ -57,7 +57,7 @@ export function a2aTable(s: Services, options: A2aOptions = {}): Route[] {
       handle: async ({ principal, params, ctx }) => {
         const card = await agentCard(principal, params.agentId!, ctx);
         ctx.set("Vary", "A2A-Version");
-        return isLegacyVersion(ctx.get("A2A-Version") || undefined) ? legacyCard(card) : card;
+        return wireCard(card, isLegacyVersion(ctx.get("A2A-Version") || undefined));
       },
     }),
     route({
