@@ -13,8 +13,8 @@ import type { Principal } from "../../../auth/principal.js";
 import { emptySnapshot } from "../../../domain/turns/events.js";
 import { NotFound } from "../../../errors.js";
 import type { Services } from "../../../services.js";
-import { relayTurn, TrackedBus, type TurnSource } from "./relay.js";
-import { HubTaskStore, principalOf, statusOf, taskOfTurn, textOf } from "./tasks.js";
+import { followTurn, TrackedBus, type TurnSource } from "./relay.js";
+import { ANSWER_ARTIFACT, HubTaskStore, principalOf, statusOf, taskOfTurn, textOf } from "./tasks.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A new session's title: the question's start. */
@@ -22,17 +22,20 @@ const TITLE_CHARS = 80;
 
 export const isTurnId = (id: string) => id.startsWith("trn_");
 
-/** A turn of the agent, as the caller may read it, with where its log stands. */
+/** The agent's turns, as the caller may read them. */
 export function agentTaskSource(s: Services, agentId: string): TurnSource {
   return { turns: s.turns, current: (principal, turnId) => s.turns.getById(principal, agentId, turnId) };
 }
+
+/** How an agent's task is followed: its one turn. */
+export const followAgentTask = (s: Services, agentId: string) => followTurn(agentTaskSource(s, agentId));
 
 /** The store of an agent's tasks: each read is the turn, by id, if the caller may read its session. */
 export function agentTaskStore(s: Services, agentId: string): HubTaskStore {
   return new HubTaskStore(async (principal, taskId) => {
     if (!isTurnId(taskId)) throw new NotFound("Task");
     const turn = await s.turns.getById(principal, agentId, taskId);
-    return { task: taskOfTurn(turn), at: { seq: turn.seq, contextId: turn.session_id, hasText: !!turn.snapshot.content } };
+    return { task: taskOfTurn(turn), at: { contextId: turn.session_id, turns: [{ turnId: turn.id, seq: turn.seq, hasText: !!turn.snapshot.content, artifactId: ANSWER_ARTIFACT }] } };
   });
 }
 
@@ -58,7 +61,8 @@ export class AgentTurnExecutor implements AgentExecutor {
     await this.store.save(task, request.context);
     bus.publish(AgentEvent.task(task));
     const left = bus instanceof TrackedBus ? new Promise<void>((resolve) => bus.onIdle(resolve)) : new Promise<void>(() => undefined);
-    await relayTurn(agentTaskSource(this.s, this.agentId), principal, turn.id, { seq: 0, contextId: turn.session_id, hasText: false }, bus, left);
+    const at = { contextId: turn.session_id, turns: [{ turnId: turn.id, seq: 0, hasText: false, artifactId: ANSWER_ARTIFACT }] };
+    await followAgentTask(this.s, this.agentId)(principal, turn.id, at, bus, left);
   }
 
   async cancelTask(taskId: string, bus: ExecutionEventBus): Promise<void> {

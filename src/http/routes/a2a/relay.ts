@@ -12,7 +12,7 @@ import { AgentEvent, DefaultExecutionEventBus, type ExecutionEventBus, type Exec
 import type { TurnFeedItem, Turns } from "../../../domain/turns/service.js";
 import type { TurnView } from "../../../domain/turns/repository.js";
 import type { Principal } from "../../../auth/principal.js";
-import { ANSWER_ARTIFACT, answerArtifact, isTerminal, principalOf, readPoint, stateOf, statusOf, type ReadPoint } from "./tasks.js";
+import { answerArtifact, isTerminal, principalOf, readPoint, stateOf, statusOf, type ReadPoint, type TurnPoint } from "./tasks.js";
 
 /** Every event a turn can have, read from the log at once. */
 const LOG_READ_LIMIT = 100_000;
@@ -22,9 +22,15 @@ const RECHECK_MS = 5_000;
 /** What a relay needs of the hub: the turn's log, feed and state. */
 export interface TurnSource {
   turns: Pick<Turns, "listen" | "eventsAfter">;
-  /** The turn now (its status), as the caller may read it. */
-  current(principal: Principal, turnId: string): Promise<TurnView>;
+  /** The turn now (its status), as the caller may read it; `contextId` is its session. */
+  current(principal: Principal, turnId: string, contextId: string): Promise<TurnView>;
 }
+
+/**
+ * Follows a task from a read point on a bus until it ends (publishing its last status) or its
+ * reader leaves (`stop`). An agent's task follows one turn; a group's, each turn of the ask.
+ */
+export type Follow = (principal: Principal, taskId: string, at: ReadPoint, bus: ExecutionEventBus, stop: Promise<void>) => Promise<void>;
 
 /** A bus that knows whether anyone still listens, so a relay stops when its reader has gone. */
 export class TrackedBus extends DefaultExecutionEventBus {
@@ -49,14 +55,22 @@ export class TrackedBus extends DefaultExecutionEventBus {
 }
 
 /**
- * Publishes the turn's events after `at.seq` on `bus`, then its end as the final status; answers
- * the final state, or undefined when the reader left first (`stop`). The turn goes on either way.
+ * Publishes one turn's chunks after `point.seq` on `bus` as appends to `point.artifactId` of task
+ * `taskId`; `working` runs at its first event. Answers the turn once it has ended, or undefined
+ * when the reader left first (`stop`). The turn goes on either way.
  */
-export async function relayTurn(source: TurnSource, principal: Principal, turnId: string, at: ReadPoint, bus: ExecutionEventBus, stop: Promise<void>): Promise<number | undefined> {
-  const contextId = at.contextId;
-  let last = at.seq;
-  let hasText = at.hasText;
-  let working = false;
+export async function relayTurn(
+  source: TurnSource,
+  principal: Principal,
+  task: { taskId: string; contextId: string; working: () => void },
+  point: TurnPoint,
+  bus: ExecutionEventBus,
+  stop: Promise<void>,
+): Promise<TurnView | undefined> {
+  const { taskId, contextId } = task;
+  const turnId = point.turnId;
+  let last = point.seq;
+  let hasText = point.hasText;
   const queue: TurnFeedItem[] = [];
   let wake: (() => void) | undefined;
   let stopped = false;
@@ -71,32 +85,27 @@ export async function relayTurn(source: TurnSource, principal: Principal, turnId
   const deliver = (seq: number, event: { type?: string; delta?: unknown }) => {
     if (seq <= last) return;
     last = seq;
-    if (!working) {
-      working = true;
-      bus.publish(AgentEvent.statusUpdate({ taskId: turnId, contextId, status: { state: stateOf("running"), message: undefined, timestamp: new Date().toISOString() }, metadata: undefined }));
-    }
+    task.working();
     if (event.type !== "content_delta" || typeof event.delta !== "string" || !event.delta) return;
-    const artifact = answerArtifact(event.delta, ANSWER_ARTIFACT);
-    bus.publish(AgentEvent.artifactUpdate({ taskId: turnId, contextId, artifact, append: hasText, lastChunk: false, metadata: undefined }));
+    const artifact = answerArtifact(event.delta, point.artifactId);
+    bus.publish(AgentEvent.artifactUpdate({ taskId, contextId, artifact, append: hasText, lastChunk: false, metadata: undefined }));
     hasText = true;
   };
   const catchUp = async () => {
     for (const e of await source.turns.eventsAfter(turnId, last, LOG_READ_LIMIT)) deliver(e.seq, e.event as { type?: string });
   };
-  const finish = async (turn: TurnView) => {
+  const ended = async (turn: TurnView) => {
     await catchUp();
-    const status = statusOf(turn);
-    bus.publish(AgentEvent.statusUpdate({ taskId: turnId, contextId, status, metadata: undefined }));
-    return status.state;
+    return turn;
   };
   try {
     await catchUp();
-    let turn = await source.current(principal, turnId);
-    if (isTerminal(stateOf(turn.status))) return await finish(turn);
+    let turn = await source.current(principal, turnId, contextId);
+    if (isTerminal(stateOf(turn.status))) return await ended(turn);
     while (!stopped) {
       const item = queue.shift();
       if (item?.kind === "event") deliver(item.seq, item.event as { type?: string });
-      else if (item?.kind === "ended") return await finish(item.turn);
+      else if (item?.kind === "ended") return await ended(item.turn);
       else {
         const timedOut = await new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => resolve(true), RECHECK_MS);
@@ -108,8 +117,8 @@ export async function relayTurn(source: TurnSource, principal: Principal, turnId
         wake = undefined;
         if (!timedOut || stopped) continue;
         await catchUp();
-        turn = await source.current(principal, turnId);
-        if (isTerminal(stateOf(turn.status))) return await finish(turn);
+        turn = await source.current(principal, turnId, contextId);
+        if (isTerminal(stateOf(turn.status))) return await ended(turn);
       }
     }
     return undefined;
@@ -118,15 +127,34 @@ export async function relayTurn(source: TurnSource, principal: Principal, turnId
   }
 }
 
-/** A bus that follows a turn (resubscribe, cancel): it relays from where the task store read the turn. */
+/** Publishes the task's `working` status once, at the first event of any of its turns. */
+export function workingOnce(bus: ExecutionEventBus, taskId: string, contextId: string): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: { state: stateOf("running"), message: undefined, timestamp: new Date().toISOString() }, metadata: undefined }));
+  };
+}
+
+/** An agent's task: its one turn, then the turn's end as the task's last status. */
+export function followTurn(source: TurnSource): Follow {
+  return async (principal, taskId, at, bus, stop) => {
+    const task = { taskId, contextId: at.contextId, working: workingOnce(bus, taskId, at.contextId) };
+    const ended = await relayTurn(source, principal, task, at.turns[0]!, bus, stop);
+    if (ended) bus.publish(AgentEvent.statusUpdate({ taskId, contextId: at.contextId, status: statusOf(ended), metadata: undefined }));
+  };
+}
+
+/** A bus that follows a task (resubscribe, cancel): it relays from where the task store read it. */
 class FeedBus extends TrackedBus {
   private started = false;
 
   constructor(
-    private readonly source: TurnSource,
-    /** Who follows the turn (a cancel acts as them). */
+    private readonly follow: Follow,
+    /** Who follows the task (a cancel acts as them). */
     readonly principal: Principal,
-    private readonly turnId: string,
+    private readonly taskId: string,
     private readonly at: Promise<ReadPoint>,
   ) {
     super();
@@ -138,7 +166,7 @@ class FeedBus extends TrackedBus {
       this.started = true;
       const left = new Promise<void>((resolve) => this.onIdle(resolve));
       void Promise.race([this.at, left])
-        .then((at) => (at ? relayTurn(this.source, this.principal, this.turnId, at, this, left) : undefined))
+        .then((at) => (at ? this.follow(this.principal, this.taskId, at, this, left) : undefined))
         .catch(() => undefined)
         .finally(() => this.finished());
     }
@@ -154,7 +182,7 @@ export class TurnBuses implements ExecutionEventBusManager {
   private readonly buses = new Map<string, TrackedBus>();
 
   constructor(
-    private readonly source: TurnSource,
+    private readonly follow: Follow,
     private readonly isTaskId: (id: string) => boolean,
   ) {}
 
@@ -166,7 +194,7 @@ export class TurnBuses implements ExecutionEventBusManager {
 
   getByTaskId(taskId: string, context?: ServerCallContext): ExecutionEventBus | undefined {
     if (!context || !this.isTaskId(taskId)) return this.buses.get(taskId);
-    return new FeedBus(this.source, principalOf(context), taskId, readPoint(context, taskId).promise);
+    return new FeedBus(this.follow, principalOf(context), taskId, readPoint(context, taskId).promise);
   }
 
   cleanupByTaskId(taskId: string): void {

@@ -12,7 +12,7 @@ import { PageQuery } from "../../../schemas.js";
 import type { Services } from "../../../services.js";
 import { ANSWERED, ANY_CREDENTIAL as ANY, route, type Route } from "../../table.js";
 import { hubAgentCard, isLegacyVersion, wireCard } from "./card.js";
-import { agentTaskSource, agentTaskStore, AgentTurnExecutor, isTurnId } from "./executor.js";
+import { agentTaskStore, AgentTurnExecutor, followAgentTask, isTurnId } from "./executor.js";
 import { answerJsonRpc, type StreamHooks } from "./jsonrpc.js";
 import { TurnBuses } from "./relay.js";
 import * as S from "./schema.js";
@@ -70,7 +70,7 @@ export function a2aTable(s: Services, options: A2aOptions = {}): Route[] {
         const card = await agentCard(principal, params.agentId!, ctx);
         const agentId = params.agentId!;
         const store = agentTaskStore(s, agentId);
-        const parts = { card, store, executor: new AgentTurnExecutor(s, agentId, store), buses: new TurnBuses(agentTaskSource(s, agentId), isTurnId) };
+        const parts = { card, store, executor: new AgentTurnExecutor(s, agentId, store), buses: new TurnBuses(followAgentTask(s, agentId), isTurnId) };
         await answerJsonRpc(ctx, principal, parts, { maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED, hooks: options.hooks });
         return ANSWERED;
       },

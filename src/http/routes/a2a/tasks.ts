@@ -89,11 +89,18 @@ export function joined(task: Task): Task {
   return { ...task, artifacts };
 }
 
-/** Where a reader of a turn stands once the store has read it: the feed's relay starts after `seq`. */
-export interface ReadPoint {
+/** Where a reader of one turn stands: its relay starts after `seq`, into the artifact `artifactId`. */
+export interface TurnPoint {
+  turnId: string;
   seq: number;
-  contextId: string;
   hasText: boolean;
+  artifactId: string;
+}
+
+/** Where a reader of a task stands once the store has read it: its session and each of its turns. */
+export interface ReadPoint {
+  contextId: string;
+  turns: TurnPoint[];
 }
 
 /** A value both sides of one request wait for: the store sets it when it reads a task, a relay awaits it. */
