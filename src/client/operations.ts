@@ -4,6 +4,7 @@
  */
 export const REST_OPERATIONS = {
   a2aAgentRpc: ["POST", "/a2a/agents/{agentId}"],
+  a2aGroupRpc: ["POST", "/a2a/groups/{groupId}"],
   addTeamMember: ["POST", "/api/agents/{agentId}/team"],
   apiAuthenticated: ["POST", "/v1/workspaces/{workspaceId}/api-authenticated"],
   appendMessage: ["POST", "/api/agents/{agentId}/sessions/{sessionId}/messages"],
@@ -41,6 +42,7 @@ export const REST_OPERATIONS = {
   executeTool: ["POST", "/v1/workspaces/{workspaceId}/agent/tools/{name}/execute"],
   generateAccessKeyToken: ["POST", "/workspaces/{workspaceId}/generate-access-key-token"],
   getA2aAgentCard: ["GET", "/a2a/agents/{agentId}/.well-known/agent-card.json"],
+  getA2aGroupCard: ["GET", "/a2a/groups/{groupId}/.well-known/agent-card.json"],
   getAgent: ["GET", "/api/agents/{agentId}"],
   getAsk: ["GET", "/api/groups/{groupId}/conversations/{sessionId}/asks/{askId}"],
   getChannel: ["GET", "/team-channels/{channelId}"],

@@ -176,6 +176,37 @@ describe("the hub as an A2A server", () => {
     expect(rpc.status).toBe(404);
   });
 
+  it("serves a group as one agent: a message asks the group, each agent's answer streams into its own artifact", async () => {
+    const group = await alice.post("/api/groups", { name: uniq("disks"), agentIds: [agentId, slowId], allowed_users: ["bob@example.com"] });
+    expect(group.status, group.text).toBe(201);
+    const bob = await cluster.ws.token("bob", { email: "bob@example.com" });
+    const client = await factory(cluster.a.url, bob).createFromUrl(`${PUBLIC}/a2a/groups/${group.body.id}/`);
+    const card = await client.getAgentCard();
+    expect(card.name).toBe(group.body.name);
+    expect(card.supportedInterfaces[0]!.url).toBe(`${PUBLIC}/a2a/groups/${group.body.id}`);
+    const byArtifact = new Map<string, string>();
+    let task: Task | undefined;
+    const states: TaskState[] = [];
+    for await (const e of client.sendMessageStream(send("Why is the disk full?"))) {
+      const p = e.payload!;
+      if (p.$case === "task") task ??= p.value;
+      if (p.$case === "artifactUpdate") byArtifact.set(p.value.artifact!.artifactId, (byArtifact.get(p.value.artifact!.artifactId) ?? "") + partsText(p.value.artifact!.parts));
+      if (p.$case === "statusUpdate") states.push(p.value.status!.state);
+    }
+    expect(task!.id).toMatch(/^ask_/);
+    expect(Object.fromEntries(byArtifact)).toEqual({ [agentId]: ANSWER, [slowId]: ANSWER });
+    expect(states.at(-1)).toBe(TaskState.TASK_STATE_COMPLETED);
+    const onB = await (await factory(cluster.b.url, bob).createFromUrl(`${PUBLIC}/a2a/groups/${group.body.id}/`)).getTask({ tenant: "", id: task!.id, historyLength: undefined });
+    expect(onB.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(onB.contextId).toBe(task!.contextId);
+    expect(onB.artifacts.map((a) => [a.artifactId, partsText(a.parts)]).sort()).toEqual([[agentId, ANSWER], [slowId, ANSWER]].sort());
+    const ask = await api(cluster.b.url, bob).get(`/api/groups/${group.body.id}/conversations/${task!.contextId}/asks/${task!.id}`);
+    expect(ask.body.status).toBe("completed");
+    // Not a member: the group is not there.
+    const carol = await cluster.ws.token(uniq("carol"));
+    await expect(factory(cluster.a.url, carol).createFromUrl(`${PUBLIC}/a2a/groups/${group.body.id}/`)).rejects.toThrow(/404/);
+  });
+
   it("lists the cards of the agents the caller may use, and only those", async () => {
     const carol = await cluster.ws.token(uniq("carol"));
     const carolsAgent = await makeAgent(api(cluster.a.url, carol), uniq("carols"), "Carol's agent");

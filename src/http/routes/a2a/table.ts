@@ -13,6 +13,7 @@ import type { Services } from "../../../services.js";
 import { ANSWERED, ANY_CREDENTIAL as ANY, route, type Route } from "../../table.js";
 import { hubAgentCard, isLegacyVersion, wireCard } from "./card.js";
 import { agentTaskStore, AgentTurnExecutor, followAgentTask, isTurnId } from "./executor.js";
+import { followAsk, GroupAskExecutor, groupTaskStore, isAskId } from "./group.js";
 import { answerJsonRpc, type StreamHooks } from "./jsonrpc.js";
 import { TurnBuses } from "./relay.js";
 import * as S from "./schema.js";
@@ -26,6 +27,8 @@ export interface A2aOptions {
 }
 
 const AGENT = "/a2a/agents/{agentId}";
+const GROUP = "/a2a/groups/{groupId}";
+const MEMBER = "groups/policy.ts loadGroupFor(read): the group's members (and the master key)";
 const USE = "agents/policy.ts loadAgentFor: the agent's team (viewer or editor), a group member through the group, the master key, the agent's own key";
 const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024;
 
@@ -35,6 +38,12 @@ export function a2aTable(s: Services, options: A2aOptions = {}): Route[] {
     const agent = await s.agents.get(principal, agentId);
     return hubAgentCard({ kind: "agent", id: agent.id, name: agent.name, description: agent.description ?? agent.name, url: `${base(ctx)}/a2a/agents/${encodeURIComponent(agent.id)}` });
   };
+  const groupCard = async (principal: Principal, groupId: string, ctx: Context) => {
+    const group = await s.groups.get(principal, groupId);
+    const description = `Ask the group "${group.name}": its agents (${group.agentIds.join(", ") || "none yet"}) answer; mention @agent-id to ask only some of them`;
+    return hubAgentCard({ kind: "group", id: group.id, name: group.name, description, url: `${base(ctx)}/a2a/groups/${encodeURIComponent(group.id)}` });
+  };
+  const limits = { maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED, hooks: options.hooks };
   return [
     route({
       method: "get", path: "/a2a/agents", operationId: "listA2aAgents", tag: "A2A", summary: "The A2A cards of the agents the caller may use",
@@ -71,7 +80,31 @@ export function a2aTable(s: Services, options: A2aOptions = {}): Route[] {
         const agentId = params.agentId!;
         const store = agentTaskStore(s, agentId);
         const parts = { card, store, executor: new AgentTurnExecutor(s, agentId, store), buses: new TurnBuses(followAgentTask(s, agentId), isTurnId) };
-        await answerJsonRpc(ctx, principal, parts, { maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED, hooks: options.hooks });
+        await answerJsonRpc(ctx, principal, parts, limits);
+        return ANSWERED;
+      },
+    }),
+    route({
+      method: "get", path: `${GROUP}/.well-known/agent-card.json`, operationId: "getA2aGroupCard", tag: "A2A", summary: "The group's A2A card (the group as one agent)",
+      description: "As an agent's card (`A2A-Version` chooses 1.0 or 0.3); its skill names the group's agents.",
+      security: ANY, policy: MEMBER,
+      answer: { status: 200, description: "The group's agent card", schema: S.A2aAgentCard },
+      handle: async ({ principal, params, ctx }) => {
+        ctx.set("Vary", "A2A-Version");
+        return wireCard(await groupCard(principal, params.groupId!, ctx), isLegacyVersion(ctx.get("A2A-Version") || undefined));
+      },
+    }),
+    route({
+      method: "post", path: GROUP, operationId: "a2aGroupRpc", tag: "A2A", summary: "A2A JSON-RPC for a group: a message asks the group (task = ask)",
+      description:
+        "As an agent's endpoint, but a message is an ask of the group (POST …/conversations/{sessionId}/ask): task id = ask id, `contextId` = the group conversation (one the caller may append to; otherwise a new one). Each answering agent's text streams into its own artifact (`artifactId` = the agent's id); cancel cancels the ask.",
+      security: ANY, policy: `${MEMBER}; asks as POST /api/groups/{groupId}/conversations/{sessionId}/ask`,
+      answer: { status: 200, description: "A JSON-RPC response, or for streaming methods `text/event-stream` of JSON-RPC responses", stream: true },
+      handle: async ({ principal, params, ctx }) => {
+        const card = await groupCard(principal, params.groupId!, ctx);
+        const groupId = params.groupId!;
+        const store = groupTaskStore(s, groupId);
+        await answerJsonRpc(ctx, principal, { card, store, executor: new GroupAskExecutor(s, groupId, store), buses: new TurnBuses(followAsk(s, groupId), isAskId) }, limits);
         return ANSWERED;
       },
     }),
