@@ -10,6 +10,7 @@
 import { randomUUID } from "node:crypto";
 import { Role, TaskState, type Message, type StreamResponse, type Task } from "@a2a-js/sdk";
 import { Client, ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory } from "@a2a-js/sdk/client";
+import { isLegacyAgentCard, LegacyJsonRpcTransport, parseLegacyAgentCard } from "@a2a-js/sdk/compat/v0_3/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, type Api } from "../support/api.js";
 import { useCluster } from "../support/cluster.js";
@@ -158,6 +159,22 @@ describe("the hub as an A2A server", () => {
     expect(snapshot + resumed.chunks.join("")).toBe(ANSWER);
     expect(resumed.appends).toEqual(resumed.chunks.map((_, i) => i > 0 || snapshot.length > 0));
     expect(resumed.states.at(-1)).toBe(TaskState.TASK_STATE_COMPLETED);
+  });
+
+  it("speaks protocol v0.3 to a v0.3 client (no A2A-Version header): the v0.3 card, message/stream, tasks/resubscribe and tasks/get", async () => {
+    const raw = await (await hubFetch(cluster.a.url, aliceToken)(`${cluster.a.url}/a2a/agents/${slowId}/.well-known/agent-card.json`)).json();
+    expect(isLegacyAgentCard(raw)).toBe(true);
+    const card = parseLegacyAgentCard(raw);
+    const v03 = (node: string) => new Client(new LegacyJsonRpcTransport({ endpoint: card.supportedInterfaces[0]!.url, fetchImpl: hubFetch(node, aliceToken) }), card);
+    const cut = new AbortController();
+    const before = await readAll(v03(cluster.a.url).sendMessageStream(send("Tell me slowly"), { signal: cut.signal }), 2);
+    cut.abort();
+    const id = before.task!.id;
+    const resumed = await readAll(v03(cluster.b.url).resubscribeTask({ tenant: "", id }));
+    expect(taskText(resumed.task!) + resumed.chunks.join("")).toBe(ANSWER);
+    expect(resumed.states.at(-1)).toBe(TaskState.TASK_STATE_COMPLETED);
+    const done = await v03(cluster.a.url).getTask({ tenant: "", id, historyLength: undefined });
+    expect(taskText(done)).toBe(ANSWER);
   });
 
   it("answers 401 to a JSON-RPC call without a valid credential, and 404 for an agent the caller may not use", async () => {
