@@ -17,7 +17,8 @@ import { useCluster } from "../support/cluster.js";
 import { makeAgent, makeKey, uniq } from "../support/factories.js";
 import { scriptedAnswer, startSocketAgent, type SocketAgent } from "../support/socket-agent.js";
 
-const cluster = useCluster();
+const METRICS_TOKEN = "metrics-token-0123456789";
+const cluster = useCluster({ METRICS_TOKEN });
 const PUBLIC = "http://hub.test";
 const ANSWER = "Disk usage on node seven grew by forty percent after the nightly backup job started writing its archives to the root volume.";
 let alice: Api;
@@ -117,6 +118,10 @@ describe("the hub as an A2A server", () => {
     expect(onB.artifacts).toHaveLength(1);
     expect(onB.artifacts[0]!.parts).toHaveLength(1);
     expect(taskText(onB)).toBe(ANSWER);
+    // The stream was counted on node A, and is closed.
+    const metrics = await (await fetch(`${cluster.a.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+    expect(Number(/^agenthub_protocol_streams_total\{protocol="a2a"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/^agenthub_protocol_streams_open\{protocol="a2a"\} 0$/m);
     // The session is the hub's: its messages hold the question and the answer.
     const messages = await alice.get(`/api/agents/${agentId}/sessions/${contextId}/messages`);
     expect(messages.body.messages.map((m: { role: string }) => m.role)).toEqual(["user", "assistant"]);
