@@ -145,6 +145,8 @@ describe("the hub as an A2A server", () => {
     const id = started.task!.id;
     const cancelled = await (await clientOf(cluster.b.url, slowId)).cancelTask({ tenant: "", id, metadata: undefined });
     expect(cancelled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    expect(ANSWER.startsWith(taskText(cancelled))).toBe(true);
+    expect(taskText(cancelled).startsWith(started.chunks.join(""))).toBe(true);
     const rest = await readAll(events);
     expect(rest.states.at(-1)).toBe(TaskState.TASK_STATE_CANCELED);
     const turn = await alice.get(`/api/agents/${slowId}/sessions/${started.task!.contextId}/turns/${id}`);

@@ -3,7 +3,8 @@
  * a turn reads as a Task, and gives the SDK's request handler a TaskStore over turns, so a task
  * started on one hub process reads the same on every other (the SDK's in-memory store is per
  * process). Within one request the store keeps what the SDK's ResultManager saves (its running
- * view of the task: the answer as appended so far); a new request reads the turn itself.
+ * view of the task: the answer as appended so far) and its first read; a new request reads the
+ * turn itself.
  */
 import { Role, TaskState, type Artifact, type ListTasksRequest, type ListTasksResponse, type Message, type Part, type Task } from "@a2a-js/sdk";
 import { UnsupportedOperationError } from "@a2a-js/sdk/errors";
@@ -137,7 +138,10 @@ export class HubTaskStore implements TaskStore {
     if (kept) return joined(structuredClone(kept));
     try {
       const { task, at } = await this.read(principalOf(context), taskId);
+      // The rest of the request builds on this read: a relay goes on from its point, and the
+      // SDK's ResultManager appends those events to this very task (never to a later read).
       readPoint(context, taskId).resolve(at);
+      context.state.set(savedKey(taskId), structuredClone(task));
       return task;
     } catch (err) {
       if (err instanceof NotFound) return undefined;
