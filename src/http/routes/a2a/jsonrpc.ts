@@ -87,7 +87,8 @@ async function writeStream(
   };
   const write = (text: string): boolean => {
     if (closed) return false;
-    if (stream.writableLength > o.maxBufferedBytes) {
+    // What the reader has not taken yet: both sides of the PassThrough (Koa pipes it into the response).
+    if (stream.writableLength + stream.readableLength > o.maxBufferedBytes) {
       o.hooks?.slowReader();
       close();
       return false;
