@@ -98,8 +98,9 @@ describe("the hub as an A2A server", () => {
     expect(card.supportedInterfaces[0]).toMatchObject({ url: `${PUBLIC}/a2a/agents/${agentId}`, protocolBinding: "JSONRPC", protocolVersion: "1.0" });
     expect(card.securitySchemes.bearer?.scheme).toMatchObject({ $case: "httpAuthSecurityScheme", value: { scheme: "Bearer" } });
     // A v0.3 client (no A2A-Version header) gets the v0.3 card, made by the SDK's compat layer.
-    const legacy = await (await hubFetch(cluster.a.url, aliceToken)(`${cluster.a.url}/a2a/agents/${agentId}/.well-known/agent-card.json`)).json();
+    const legacy = (await (await hubFetch(cluster.a.url, aliceToken)(`${cluster.a.url}/a2a/agents/${agentId}/.well-known/agent-card.json`)).json()) as Record<string, unknown>;
     expect(legacy).toMatchObject({ name: "Disk agent", url: `${PUBLIC}/a2a/agents/${agentId}`, protocolVersion: "0.3", capabilities: { streaming: true } });
+    expect(legacy.supportedInterfaces).toEqual(card.supportedInterfaces);
   });
 
   it("streams the answer as appends to one text artifact; the completed task, read on the other node, carries it whole", async () => {
@@ -169,7 +170,8 @@ describe("the hub as an A2A server", () => {
   });
 
   it("speaks protocol v0.3 to a v0.3 client (no A2A-Version header): the v0.3 card, message/stream, tasks/resubscribe and tasks/get", async () => {
-    const raw = await (await hubFetch(cluster.a.url, aliceToken)(`${cluster.a.url}/a2a/agents/${slowId}/.well-known/agent-card.json`)).json();
+    // The v0.3 card also embeds the 1.0 interfaces (as the SDK's own v0.3 card router does); a v0.3 client knows none of them.
+    const { supportedInterfaces: _v1, ...raw } = (await (await hubFetch(cluster.a.url, aliceToken)(`${cluster.a.url}/a2a/agents/${slowId}/.well-known/agent-card.json`)).json()) as Record<string, unknown>;
     expect(isLegacyAgentCard(raw)).toBe(true);
     const card = parseLegacyAgentCard(raw);
     const v03 = (node: string) => new Client(new LegacyJsonRpcTransport({ endpoint: card.supportedInterfaces[0]!.url, fetchImpl: hubFetch(node, aliceToken) }), card);

@@ -62,12 +62,14 @@ export function hubAgentCard(subject: CardSubject): AgentCard {
 }
 
 /**
- * The v0.3 form of a card, through the SDK's compat layer (its express card router does the
- * same; the layer's REST handler is the one public door to that conversion).
+ * The v0.3 form of a card, through the SDK's compat layer (the layer's REST handler is the one
+ * public door to that conversion), with the 1.0 interfaces embedded as the SDK's own v0.3 card
+ * router serves them (`embedV1Interfaces`), so a 1.0 reader finds them too.
  */
 export async function legacyCard(card: AgentCard): Promise<unknown> {
   const source = { getAuthenticatedExtendedAgentCard: async () => card } as unknown as A2ARequestHandler;
-  return new LegacyRestTransportHandler(source).getAuthenticatedExtendedAgentCard(new ServerCallContext());
+  const legacy = await new LegacyRestTransportHandler(source).getAuthenticatedExtendedAgentCard(new ServerCallContext());
+  return { ...legacy, supportedInterfaces: structuredClone(card.supportedInterfaces) };
 }
 
 /**

@@ -60,7 +60,7 @@ export function a2aTable(s: Services, options: A2aOptions = {}): Route[] {
     route({
       method: "get", path: `${AGENT}/.well-known/agent-card.json`, operationId: "getA2aAgentCard", tag: "A2A", summary: "The agent's A2A card",
       description:
-        "Protocol 1.0 (`supportedInterfaces`, with a 0.3 mirror) when `A2A-Version: 1.0` is sent, as `@a2a-js/sdk`'s card resolver does; without the header, the v0.3 card (`url`), as the SDK's own server answers. Security scheme: Bearer (the same credentials as the API).",
+        "Protocol 1.0 (`supportedInterfaces`, with a 0.3 mirror) when `A2A-Version: 1.0` is sent, as `@a2a-js/sdk`'s card resolver does; without the header, the v0.3 card (`url`, with the 1.0 `supportedInterfaces` embedded), as the SDK's own server answers. Security scheme: Bearer (the same credentials as the API).",
       security: ANY, policy: USE,
       answer: { status: 200, description: "The agent card", schema: S.A2aAgentCard },
       handle: async ({ principal, params, ctx }) => {
