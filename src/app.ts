@@ -54,6 +54,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
   const tables = routeTables(deps.services, deps.auth, {
     messageMaxBytes: deps.config.messageMaxBytes,
     streams: { maxBufferedBytes: deps.config.socket.maxBuffered, metrics: deps.metrics },
+    a2a: { publicUrl: deps.config.publicUrl, maxBufferedBytes: deps.config.socket.maxBuffered, hooks: deps.metrics.protocolStreams("a2a") },
   });
   const open = new Router<HubState>();
   open.get("/healthz", (ctx) => {

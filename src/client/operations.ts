@@ -3,6 +3,8 @@
  * route tables (src/http/routes/<family>/table.ts) by `npm run client:operations`; do not edit by hand.
  */
 export const REST_OPERATIONS = {
+  a2aAgentRpc: ["POST", "/a2a/agents/{agentId}"],
+  a2aGroupRpc: ["POST", "/a2a/groups/{groupId}"],
   addTeamMember: ["POST", "/api/agents/{agentId}/team"],
   apiAuthenticated: ["POST", "/v1/workspaces/{workspaceId}/api-authenticated"],
   appendMessage: ["POST", "/api/agents/{agentId}/sessions/{sessionId}/messages"],
@@ -40,6 +42,8 @@ export const REST_OPERATIONS = {
   deleteSession: ["DELETE", "/api/agents/{agentId}/sessions/{sessionId}"],
   executeTool: ["POST", "/v1/workspaces/{workspaceId}/agent/tools/{name}/execute"],
   generateAccessKeyToken: ["POST", "/workspaces/{workspaceId}/generate-access-key-token"],
+  getA2aAgentCard: ["GET", "/a2a/agents/{agentId}/.well-known/agent-card.json"],
+  getA2aGroupCard: ["GET", "/a2a/groups/{groupId}/.well-known/agent-card.json"],
   getAgent: ["GET", "/api/agents/{agentId}"],
   getAsk: ["GET", "/api/groups/{groupId}/conversations/{sessionId}/asks/{askId}"],
   getChannel: ["GET", "/team-channels/{channelId}"],
@@ -54,6 +58,7 @@ export const REST_OPERATIONS = {
   getTeam: ["GET", "/api/agents/{agentId}/team"],
   getThread: ["GET", "/v1/workspaces/{workspaceId}/agent/threads/{threadId}"],
   getTurn: ["GET", "/api/agents/{agentId}/sessions/{sessionId}/turns/{turnId}"],
+  listA2aAgents: ["GET", "/a2a/agents"],
   listAgentKeys: ["GET", "/api/agents/{agentId}/keys"],
   listAgents: ["GET", "/api/agents"],
   listArchivedSessions: ["GET", "/api/agents/{agentId}/sessions/archived"],

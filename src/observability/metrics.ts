@@ -65,7 +65,7 @@ export class HubMetrics {
   private readonly rateLimited = this.counter("agenthub_rate_limit_refusals_total", "Requests refused by a rate limit: REST 429s, socket events and handshakes", [
     "transport",
   ]);
-  private readonly protocolStreams = this.counter("agenthub_protocol_streams_total", "Turn streams answered over HTTP (SSE), by format (sharely, agui, ui-message) and whether they resumed", [
+  private readonly protocolStreamsTotal = this.counter("agenthub_protocol_streams_total", "Turn streams answered over HTTP (SSE), by format (sharely, agui, ui-message; a2a, mcp for those protocols' streams) and whether they resumed", [
     "format",
     "resumed",
   ]);
@@ -124,7 +124,7 @@ export class HubMetrics {
 
   /** A turn stream (SSE) opened; answers what to call when it closes. */
   streamOpened(format: string, resumed: boolean): () => void {
-    this.protocolStreams.inc({ format, resumed: String(resumed) });
+    this.protocolStreamsTotal.inc({ format, resumed: String(resumed) });
     this.protocolStreamsOpen.inc({ format });
     return () => this.protocolStreamsOpen.dec({ format });
   }
@@ -132,6 +132,15 @@ export class HubMetrics {
   /** A turn stream was cut: its reader did not read what it was sent. */
   streamCut(format: string): void {
     this.protocolStreamCuts.inc({ format });
+  }
+
+  /** Hooks for one protocol's streams (A2A, MCP), counted as turn streams of that format. */
+  protocolStreams(protocol: string): { opened(): void; closed(): void; slowReader(): void } {
+    return {
+      opened: () => void this.streamOpened(protocol, false),
+      closed: () => this.protocolStreamsOpen.dec({ format: protocol }),
+      slowReader: () => this.streamCut(protocol),
+    };
   }
 
   agentError(beforeFirstByte: boolean): void {

@@ -84,6 +84,12 @@ export const asks = {
     return row ? toAsk(row) : undefined;
   },
 
+  /** An ask by its id alone, within its group (protocols whose task id is the ask id: A2A). */
+  async inGroup(db: Knex, groupId: string, id: string): Promise<Ask | undefined> {
+    const row = await db("asks").where({ group_id: groupId, id }).first();
+    return row ? toAsk(row) : undefined;
+  },
+
   /** The ask a question (by message id) started, if any. */
   async byMessage(db: Knex, sessionId: string, messageId: string): Promise<Ask | undefined> {
     const row = await db("asks").where({ session_id: sessionId, message_id: messageId }).first();

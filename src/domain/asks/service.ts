@@ -167,6 +167,20 @@ export class Conversations {
     return presentAsk(ask, await turns.ofAsk(db, ask.id));
   }
 
+  /** An ask by its id alone (A2A's task id): as getAsk, in the conversation it belongs to; 404 otherwise. */
+  async askById(actor: Principal, groupId: string, askId: string): Promise<AskView> {
+    const ask = await asks.inGroup(this.deps.db, groupId, askId);
+    if (!ask || ask.workspace_id !== actor.workspaceId) throw new NotFound("Ask");
+    return this.getAsk(actor, groupId, ask.session_id, askId);
+  }
+
+  /** Cancels an ask by its id alone (as cancelAsk). */
+  async cancelAskById(actor: Principal, groupId: string, askId: string): Promise<AskView> {
+    const ask = await asks.inGroup(this.deps.db, groupId, askId);
+    if (!ask || ask.workspace_id !== actor.workspaceId) throw new NotFound("Ask");
+    return this.cancelAsk(actor, groupId, ask.session_id, askId);
+  }
+
   /** Ends every running turn of the ask at once, as cancelled; what they produced is kept. */
   async cancelAsk(actor: Principal, groupId: string, sessionId: string, askId: string): Promise<AskView> {
     const { db } = this.deps;

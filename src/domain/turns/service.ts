@@ -96,6 +96,23 @@ export class Turns {
     return this.turnOf(await loadSessionFor(this.deps.db, actor, sessionId, "read", agentId), turnId);
   }
 
+  /**
+   * A turn by its id alone, for protocols whose task id is the turn id (A2A): the turn must be
+   * of the caller's workspace and of a session of `agentId` the caller may read; otherwise 404.
+   */
+  async getById(actor: Principal, agentId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
+    const turn = await turns.find(this.deps.db, actor.workspaceId, turnId);
+    if (!turn || turn.agent_id !== agentId) throw new NotFound("Turn");
+    return this.get(actor, agentId, turn.session_id, turnId);
+  }
+
+  /** Cancels a turn by its id alone (as getById; the caller must be able to append to its session). */
+  async cancelById(actor: Principal, agentId: string, turnId: string): Promise<TurnView> {
+    const turn = await turns.find(this.deps.db, actor.workspaceId, turnId);
+    if (!turn || turn.agent_id !== agentId) throw new NotFound("Turn");
+    return this.cancel(actor, agentId, turn.session_id, turnId);
+  }
+
   /** A turn of a session the caller already loaded with the right to read it, with its `seq` and snapshot. */
   async turnOf(session: Session, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
     const turn = await turns.find(this.deps.db, session.workspace_id, turnId);
