@@ -147,7 +147,7 @@ const SETTINGS = {
     maxPayload: bytes("SOCKET_MAX_PAYLOAD", 64 * 1024, "largest incoming Socket.IO packet"),
     eventsPer10s: int("SOCKET_EVENTS_PER_10S", 1, 100_000, 100, "client events a socket may send per 10 s (`agent:event` not counted)"),
     agentEventsPer10s: int("SOCKET_AGENT_EVENTS_PER_10S", 1, 1_000_000, 20_000, "`agent:event`s a serving agent socket may send per 10 s; past it the socket is disconnected"),
-    maxBuffered: bytes("SOCKET_MAX_BUFFERED", 8 * 1024 * 1024, "outgoing bytes a slow socket may have queued (in engine.io and the websocket together) before it is disconnected"),
+    maxBuffered: bytes("SOCKET_MAX_BUFFERED", 8 * 1024 * 1024, "outgoing bytes a slow socket (in engine.io and the websocket together), or a slow reader of a turn stream (SSE: Sharely, AG-UI, AI SDK, A2A), may have queued before it is disconnected"),
     maxStreams: int("SOCKET_MAX_STREAMS", 1, 100_000, 1000, "streams (channels, sessions) one socket may watch; one more answers 409"),
     perCredential: int("SOCKETS_PER_CREDENTIAL", 1, 1_000_000, 1000, "sockets one credential (key or user) may hold open on one hub process; one more is refused (`connect_error` `too many connections`)"),
     handshakesPer10sPerIp: int("HANDSHAKES_PER_10S_PER_IP", 1, 1_000_000, 1000, "socket handshakes one address may start per 10 s on one hub process; more are refused (`connect_error` `rate limited`)"),
