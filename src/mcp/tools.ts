@@ -152,7 +152,7 @@ export function registerTools(server: McpServer, deps: ToolDeps, context: Omit<A
       annotations: { readOnlyHint: true },
     },
     run(async (p, a: { channelId: string; since?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) => {
-      const since = parse(SinceQuery, a.since, "since");
+      const since = a.since === undefined ? undefined : parse(SinceQuery, a.since, "since");
       return json(await s.channels.history(p, a.channelId, { since, cursor: a.cursor, limit: a.limit ?? 50 }));
     }),
   );
