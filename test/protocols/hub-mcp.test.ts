@@ -22,6 +22,8 @@ let alice: Api;
 let aliceToken: string;
 let agentId: string;
 let agent: SocketAgent;
+let second: { id: string; agent: SocketAgent };
+const SECOND_ANSWER = "Rotate the logs on db-2.";
 
 async function mcp(url: string, credential: string): Promise<Client> {
   const client = new Client({ name: "hub-mcp-test", version: "1.0.0" });
@@ -38,11 +40,14 @@ beforeAll(async () => {
   alice = api(cluster.a.url, aliceToken);
   agentId = await makeAgent(alice, uniq("logs"), "Logs agent");
   agent = startSocketAgent(cluster.b.url, await makeKey(alice, agentId, ["turns:serve"]), { kind: "events", events: scriptedAnswer(ANSWER, { wordsPerChunk: 2, delayMs: 20 }) });
-  await agent.served;
+  const secondId = await makeAgent(alice, uniq("ops"), "Ops agent");
+  second = { id: secondId, agent: startSocketAgent(cluster.a.url, await makeKey(alice, secondId, ["turns:serve"]), { kind: "events", events: scriptedAnswer(SECOND_ANSWER) }) };
+  await Promise.all([agent.served, second.agent.served]);
 }, 60_000);
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => {})));
   await agent?.close();
+  await second?.agent.close();
 });
 
 describe("the hub as an MCP server", () => {
@@ -146,6 +151,41 @@ describe("the hub as an MCP server", () => {
     await a.unsubscribeResource({ uri });
     // A hub resource the caller may not read is not found, as on REST.
     await expect(a.subscribeResource({ uri: "agenthub://sessions/ses_doesnotexist" })).rejects.toThrow(/not found/i);
+  });
+
+  it("asks a group: one entry per agent in structuredContent, the answers streamed as progress", async () => {
+    const group = await alice.post("/api/groups", { name: uniq("oncall"), agentIds: [agentId, second.id] });
+    expect(group.status, group.text).toBe(201);
+    const client = await mcp(cluster.b.url, aliceToken);
+    const progress: Progress[] = [];
+    const result = (await client.callTool({ name: "ask_group", arguments: { groupId: group.body.id, content: "What now?", strategy: "all" } }, undefined, {
+      onprogress: (p) => progress.push(p),
+      timeout: 15_000,
+    })) as CallToolResult;
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const structured = result.structuredContent as { sessionId: string; askId: string; answers: Array<{ agentId: string; turnId: string; answer: string; status: string }> };
+    expect(structured.sessionId).toMatch(/^ses_/);
+    expect(structured.answers.map((x) => [x.agentId, x.status, x.answer]).sort()).toEqual(
+      [
+        [agentId, "completed", ANSWER],
+        [second.id, "completed", SECOND_ANSWER],
+      ].sort(),
+    );
+    expect(textOf(result)).toContain(`${second.id}: ${SECOND_ANSWER}`);
+    // Several agents: each notification names its agent; each agent's text arrives whole and in order.
+    for (const [id, text] of [[agentId, ANSWER], [second.id, SECOND_ANSWER]]) {
+      const mine = progress.map((p) => p.message ?? "").filter((m) => m.startsWith(`${id}: `));
+      expect(mine.map((m) => m.slice(id!.length + 2)).join("")).toBe(text);
+    }
+  });
+
+  it("searches the workspace's knowledge", async () => {
+    const master = api(cluster.a.url, cluster.ws.masterKey);
+    expect((await master.post("/api/knowledge", { title: "Disk runbook", content: "When the disk fills on db-2, rotate the logs and page the DBA." })).status).toBe(201);
+    const client = await mcp(cluster.b.url, aliceToken);
+    const found = (await client.callTool({ name: "search_knowledge", arguments: { query: "disk rotate" } })) as CallToolResult;
+    expect(found.isError, textOf(found)).toBeFalsy();
+    expect((found.structuredContent as { matches: Array<{ metadata: { title: string } }> }).matches[0]!.metadata.title).toBe("Disk runbook");
   });
 
   it("applies the key's scopes as REST does: a key without sessions:write cannot ask", async () => {
