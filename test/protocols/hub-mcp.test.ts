@@ -39,7 +39,11 @@ beforeAll(async () => {
   aliceToken = await cluster.ws.token("alice");
   alice = api(cluster.a.url, aliceToken);
   agentId = await makeAgent(alice, uniq("logs"), "Logs agent");
-  agent = startSocketAgent(cluster.b.url, await makeKey(alice, agentId, ["turns:serve"]), { kind: "events", events: scriptedAnswer(ANSWER, { wordsPerChunk: 2, delayMs: 20 }) });
+  agent = startSocketAgent(cluster.b.url, await makeKey(alice, agentId, ["turns:serve"]), (request) => ({
+    kind: "events",
+    // "slowly": time for the client to cancel mid-answer.
+    events: scriptedAnswer(ANSWER, { wordsPerChunk: 2, delayMs: String(request.message.content).includes("slowly") ? 400 : 20 }),
+  }));
   const secondId = await makeAgent(alice, uniq("ops"), "Ops agent");
   second = { id: secondId, agent: startSocketAgent(cluster.a.url, await makeKey(alice, secondId, ["turns:serve"]), { kind: "events", events: scriptedAnswer(SECOND_ANSWER) }) };
   await Promise.all([agent.served, second.agent.served]);
@@ -108,6 +112,23 @@ describe("the hub as an MCP server", () => {
       `the answer of ${turnId} stored`,
     );
     expect(read.messages.at(-1)).toMatchObject({ role: "assistant", content: ANSWER });
+  });
+
+  it("a client that cancels the call cancels the turn; what arrived before the cancel is kept", async () => {
+    const client = await mcp(cluster.a.url, aliceToken);
+    const progress: Progress[] = [];
+    const abort = new AbortController();
+    const call = client.callTool({ name: "ask_agent", arguments: { agentId, content: "Answer slowly" } }, undefined, { onprogress: (p) => progress.push(p), signal: abort.signal });
+    await until(() => progress.length >= 1, "the first progress notification", 10_000);
+    const { turnId, sessionId } = agent.requests.at(-1)!;
+    abort.abort("changed my mind");
+    await expect(call).rejects.toThrow();
+    await agent.until(() => agent.cancels.some((c) => c.turnId === turnId), "the agent told to stop", 10_000);
+    const turn = await pollUntil(() => alice.get(`/api/agents/${agentId}/sessions/${sessionId}/turns/${turnId}`), (r) => r.body.status !== "running", "the turn ended");
+    expect(turn.body.status).toBe("cancelled");
+    const stored = (await alice.get(`/api/agents/${agentId}/sessions/${sessionId}/messages`)).body.messages.find((m: { id: string }) => m.id === turn.body.message_id);
+    expect(stored).toMatchObject({ role: "assistant", finishReason: "cancelled" });
+    expect(ANSWER.startsWith(stored.content) && stored.content.startsWith(progress[0]!.message!)).toBe(true);
   });
 
   it("publishes to a channel and reads it on the other node; resources list, read and update across nodes", async () => {
