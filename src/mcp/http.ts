@@ -33,6 +33,8 @@ import { registerTools } from "./tools.js";
 
 export const MCP_PATH = "/mcp";
 const LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
+/** Client-cancelled request ids a session remembers. */
+const MAX_CANCELLED = 1000;
 /** The version the server names at initialize (MCP's serverInfo). */
 const SERVER_VERSION = "1.0.0";
 
@@ -122,7 +124,11 @@ export class McpEndpoint {
       transport = this.stateless();
       ctx.res.once("close", () => void transport.close());
     }
+    // The SDK writes the answer; Koa only logs and counts it, under its real status (the SDK's
+    // writeHead replaces this one) and this route.
     ctx.respond = false;
+    ctx.status = 200;
+    (ctx as { matched?: Array<{ path: string; methods: string[] }> }).matched = [{ path: MCP_PATH, methods: [ctx.method] }];
     const req = ctx.req as IncomingMessage & { auth?: AuthInfo };
     req.auth = { token: "", clientId: credentialIdOf(principal), scopes: principal.kind === "agent" ? principal.scopes : [], extra: { principal } };
     this.bound(ctx);
@@ -146,7 +152,10 @@ export class McpEndpoint {
     transport.onmessage = (message: JSONRPCMessage) => {
       if ("method" in message && message.method === "notifications/cancelled") {
         const id = (message.params as { requestId?: string | number } | undefined)?.requestId;
-        if (id !== undefined && cancelled.size < 1000) cancelled.add(id);
+        if (id === undefined) return;
+        cancelled.add(id);
+        // Bounded: the oldest ids go first (their calls ended long ago).
+        if (cancelled.size > MAX_CANCELLED) cancelled.delete(cancelled.values().next().value!);
       }
     };
     const server = this.server(subscriptions, (id) => cancelled.has(id));
