@@ -117,6 +117,10 @@ export class McpEndpoint {
         return;
       }
       transport = session.transport;
+      if (ctx.method === "GET") {
+        session.listening += 1;
+        ctx.res.once("close", () => (session.listening -= 1));
+      }
     } else if (ctx.method === "POST" && isInitializeRequest(body)) {
       if (this.sessions.isFull()) throw new ServiceUnavailable(30, "This hub process holds as many MCP sessions as it may; try again later");
       transport = this.startSession(principal);
@@ -142,7 +146,7 @@ export class McpEndpoint {
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        const session: McpSession = { id, server, transport, credential: credentialIdOf(principal), principal, subscriptions, lastSeen: Date.now() };
+        const session: McpSession = { id, server, transport, credential: credentialIdOf(principal), principal, subscriptions, lastSeen: Date.now(), listening: 0 };
         this.sessions.add(session);
       },
       onsessionclosed: (id) => this.sessions.removed(id),

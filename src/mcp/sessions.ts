@@ -8,8 +8,9 @@
  * to the resource, once the session's principal may still read it.
  *
  * Bounded: at most MAX_PER_CREDENTIAL sessions per credential (the least recently used is closed
- * past it) and MAX_SESSIONS per node (a new one is refused with 503 past it); an idle session is
- * closed after IDLE_MS; a revoked key's sessions are closed at once.
+ * past it) and MAX_SESSIONS per node (a new one is refused with 503 past it); a session neither
+ * used nor listened to for IDLE_MS is closed, and so is one whose credential expired (the
+ * client initializes again with a fresh one); a revoked key's sessions are closed at once.
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -34,6 +35,8 @@ export interface McpSession {
   principal: Principal;
   subscriptions: Set<string>;
   lastSeen: number;
+  /** Its GET (notification) streams open now: a session that listens is not idle. */
+  listening: number;
 }
 
 /** One id per credential: a key, or a user (whichever token they bring). */
@@ -95,9 +98,13 @@ export class McpSessions {
     await Promise.all([...this.byId.keys()].map((id) => this.close(id)));
   }
 
+  /** Closes sessions idle for IDLE_MS (none listening) and those whose credential expired (a user token, a key with an end). */
   private closeIdle(): void {
-    const before = Date.now() - IDLE_MS;
-    for (const s of this.byId.values()) if (s.lastSeen < before) void this.close(s.id);
+    const now = Date.now();
+    for (const s of this.byId.values()) {
+      const expired = s.principal.expiresAt !== undefined && s.principal.expiresAt.getTime() <= now;
+      if (expired || (s.listening === 0 && s.lastSeen < now - IDLE_MS)) void this.close(s.id);
+    }
   }
 
   /** A committed event reached this node: updates for the sessions subscribed to what it changed. */
