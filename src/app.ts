@@ -16,6 +16,7 @@ import { backplaneRoutes } from "./http/routes/backplane.js";
 import { openApiRoutes } from "./http/routes/openapi.js";
 import { openApiJson, routeTables } from "./http/routes/index.js";
 import { mount } from "./http/mount.js";
+import type { McpEndpoint } from "./mcp/http.js";
 import type { Services } from "./services.js";
 import type { Readiness } from "./observability/health.js";
 import type { HubMetrics } from "./observability/metrics.js";
@@ -37,6 +38,8 @@ export interface AppDeps {
     /** Refused credentials per address (shared with the socket handshake). */
     failedAuth: LocalRateLimiter;
   };
+  /** The hub as an MCP server at /mcp (mcp/http.ts), mounted after body parsing; absent: no /mcp. */
+  mcp?: McpEndpoint | undefined;
   /** Routers mounted after body parsing, before the authenticated API (embedded local control). */
   extraRouters?: Router<HubState>[];
 }
@@ -82,6 +85,7 @@ export function createApp(deps: AppDeps): Koa<HubState> {
     }),
   );
 
+  if (deps.mcp) app.use(deps.mcp.middleware());
   for (const router of deps.extraRouters ?? []) app.use(router.routes());
   app.use(backplaneRoutes(deps, tables));
 

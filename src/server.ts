@@ -25,6 +25,7 @@ import { guardedFetch } from "./endpoints/guarded-fetch.js";
 import type { OutboundDeps } from "./turns/endpoint.js";
 import { checkReadiness } from "./observability/health.js";
 import { HubMetrics } from "./observability/metrics.js";
+import { McpEndpoint } from "./mcp/http.js";
 import { createRealtime, createSocketServer } from "./realtime/server.js";
 import { servingSocketCount, socketDispatch } from "./realtime/serving.js";
 import { closeRedisClients, createRedisClients, redisReady, type RedisClients } from "./redis.js";
@@ -128,7 +129,18 @@ export async function startHub(config: Config, log: Logger, options: StartOption
 
     let localHub: LocalHubFile | undefined;
     const failedAuth = memoryRateLimiter(config.socket.failedAuthPer10sPerIp, options.clock);
-    const realtime = await createRealtime({ io, config, log, auth, services, bus, redis, failedAuth, clock: options.clock, metrics });
+    const mcp = new McpEndpoint({
+      services,
+      auth,
+      failedAuth,
+      log,
+      registry: metrics.registry,
+      publicUrl: config.publicUrl,
+      messageMaxBytes: config.messageMaxBytes,
+      turnTimeoutMs: config.agents.turnTimeoutMs,
+      maxBuffered: config.socket.maxBuffered,
+    });
+    const realtime = await createRealtime({ io, config, log, auth, services, bus, redis, failedAuth, clock: options.clock, metrics, onEvent: (e) => mcp.received(e) });
     // An unknown KNOWLEDGE_TS_CONFIG stops the start here, naming the setting, not at the first search.
     await services.knowledge.ready();
     services.turnRuntime.start();
@@ -148,6 +160,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         perAddress: sharedLimiter(config.publicPer10sPerIp, "rl-ip", config, redis, log, options.clock),
         failedAuth,
       },
+      mcp,
       extraRouters: local?.routers ?? [],
     });
     server.on("request", app.callback());
@@ -179,6 +192,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
         services.turnRuntime.close();
         await local?.close();
         await realtime.close();
+        await mcp.close();
         const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
         await stopHttp;
         clearTimeout(timer);

@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import { Server } from "socket.io";
 import type { Authenticator } from "../auth/authenticate.js";
 import type { Config } from "../config.js";
-import type { EventBus } from "../domain/events.js";
+import type { DomainEvent, EventBus } from "../domain/events.js";
 import type { Clock } from "../domain/time.js";
 import type { HubMetrics } from "../observability/metrics.js";
 import { memoryRateLimiter, type LocalRateLimiter } from "../rate-limit.js";
@@ -43,6 +43,8 @@ export interface RealtimeDeps {
   failedAuth: LocalRateLimiter;
   clock?: Clock | undefined;
   metrics?: HubMetrics | undefined;
+  /** Also told every committed event this node receives, from every node (the MCP server's resource updates). */
+  onEvent?: ((event: DomainEvent) => void) | undefined;
 }
 
 export interface Realtime {
@@ -78,6 +80,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     if (event.type === "key.revoked") deps.services.keyCache.forget(event.keyId);
     metrics?.routed(event, publishedAt);
     router.enqueue(event);
+    deps.onEvent?.(event);
   });
   // A revocation answers once its event has reached every node's key cache.
   deps.services.keyCache.propagateWith(() => transport.settled());
