@@ -16,6 +16,7 @@
  *
  *   npm run bench -- --scenario scale [--sockets 10000] [--replay 10000] [--appends 4000]
  *   npm run bench -- --scenario protocols [--protocol-turns 3] [--deltas 200] [--delta-rate 100] [--protocols socket,a2a,agui,adk,model]
+ *   npm run bench -- --scenario streams [--protocol-turns 3] [--deltas 200] [--delta-rate 100]
  *                    [--append-in-flight 16] [--client-procs 4] [--quick]
  *
  * Every option can also be given as BENCH_<NAME> in the environment (BENCH_SUBSCRIBERS=200).
@@ -216,6 +217,7 @@ try {
   else if (cfg.scenario === "rag") await (await import("./rag.js")).runRag();
   else if (cfg.scenario === "scale") await (await import("./scale.js")).runScale();
   else if (cfg.scenario === "protocols") await (await import("./protocols.js")).runProtocols();
+  else if (cfg.scenario === "streams") await (await import("./streams.js")).runStreams();
   else await main();
   await atExit.run();
   process.exit(0);

@@ -94,9 +94,9 @@ function num(name: Name, fallback: number, min: number, max: number): number {
 
 const int = (name: Name, fallback: number, min: number, max: number) => Math.round(num(name, fallback, min, max));
 
-const SCENARIOS = ["fanout", "turns", "rag", "scale", "protocols"] as const;
+const SCENARIOS = ["fanout", "turns", "rag", "scale", "protocols", "streams"] as const;
 const scenario = (opt("scenario") ?? "fanout") as (typeof SCENARIOS)[number];
-if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout, turns, rag, scale or protocols");
+if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout, turns, rag, scale, protocols or streams");
 /** --quick (or BENCH_QUICK=1): the turns and rag scenarios' small defaults, for a first look. */
 const quick = argv.quick ?? ["1", "true", "yes"].includes(process.env.BENCH_QUICK ?? "");
 
@@ -155,7 +155,7 @@ export const cfg = {
   quick,
   /** The turns scenario (bench/turns.ts): concurrent turns, one per session, each streaming `deltas` at `deltaRate`. */
   turns: int("turns", quick ? 10 : 50, 1, 1000),
-  deltas: int("deltas", quick ? 100 : scenario === "protocols" ? 200 : 500, 1, 10_000),
+  deltas: int("deltas", quick ? 100 : scenario === "protocols" || scenario === "streams" ? 200 : 500, 1, 10_000),
   deltaRate: num("delta-rate", 100, 0.1, 1000),
   /** User sockets receiving every turn (and watching every channel), split over the two hubs. */
   watchers: int("watchers", 20, 1, 2000),

@@ -145,7 +145,7 @@ async function connectWatcher(url: string, token: string, cleanups: Cleanups): P
 }
 
 /** Starts a protocol's peer in its own process (bench/peer-proc.ts); resolves with the agent's endpoint once it answers. */
-async function startPeer(name: PeerName, hubUrl: string, plan: PeerPlan, key: string | undefined, cleanups: Cleanups): Promise<Record<string, unknown> | null> {
+export async function startPeer(name: PeerName, hubUrl: string, plan: PeerPlan, key: string | undefined, cleanups: Cleanups): Promise<Record<string, unknown> | null> {
   const env = { ...process.env, PEER_NAME: name, PEER_HUB: hubUrl, PEER_PLAN: JSON.stringify(plan), ...(key ? { PEER_KEY: key } : {}) };
   const peer = spawnNode(`peer-${name}`, ["bench/peer-proc.ts"], env, ROOT);
   cleanups.add(() => peer.stop(5000));

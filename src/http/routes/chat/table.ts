@@ -12,7 +12,7 @@
  * Who may: append to the session to chat, read it to resume (sessions/policy.ts, through the
  * services); a client that goes away does not stop the turn, a cancel does.
  */
-import { Invalid } from "../../../errors.js";
+import { Forbidden, Invalid, NotFound } from "../../../errors.js";
 import type { Services } from "../../../services.js";
 import { aguiFormat } from "../../formats/agui.js";
 import { sharelyFormat } from "../../formats/sharely.js";
@@ -40,7 +40,12 @@ export function chatTable(s: Services, streams: TurnStreams): Route[] {
         const agentId = params.agentId!;
         const chat = readChat(body);
         const sessionId = chat.sessionId ?? (await s.sessions.create(principal, agentId, { title: chat.content.slice(0, 100) })).id;
-        const { turn } = await s.turns.start(principal, agentId, sessionId, { content: chat.content, ...(chat.messageId ? { id: chat.messageId } : {}) });
+        // A named session the caller may read but not append to is, for this contract, not one of theirs: 404, not 403.
+        const { turn } = await s.turns
+          .start(principal, agentId, sessionId, { content: chat.content, ...(chat.messageId ? { id: chat.messageId } : {}) })
+          .catch((err: unknown) => {
+            throw err instanceof Forbidden && chat.sessionId ? new NotFound("Session") : err;
+          });
         ctx.set("x-agenthub-session-id", sessionId);
         await streams.answer(ctx, FORMATS[query.format], turn, -1, () => s.turns.get(principal, agentId, sessionId, turn.id));
         return ANSWERED;
