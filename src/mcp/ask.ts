@@ -11,7 +11,7 @@ import type { TurnView } from "../domain/turns/repository.js";
 import type { STRATEGIES } from "../domain/asks/routing.js";
 import type { Services } from "../services.js";
 import { followTurn, type FollowedTurn } from "./follow.js";
-import { currentCall } from "./resume.js";
+import { currentCall, withResumableCall } from "./resume.js";
 
 /** What the SDK hands a tool besides its arguments (the request's signal, auth, progress token). */
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -45,7 +45,9 @@ function progressSender(extra: Extra): (text: string, seq: number) => void {
   return (text, seq) => {
     progress += 1;
     call?.seqOf.set(progress, seq);
-    extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress, message: text } }).catch(() => {});
+    // Called from the turn feed (another async context): the call is handed on for its event id.
+    const sent = withResumableCall(call, () => extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress, message: text } }));
+    sent.catch(() => {});
   };
 }
 
