@@ -5,7 +5,9 @@
  * public host or localhost, 403 otherwise), its credential (the one authentication of the API:
  * 401 problem with `WWW-Authenticate: Bearer` without one), then the MCP session it names
  * (sessions.ts). An initialize without a session starts one on this node; any other request
- * without a session is served statelessly (a server for that request alone).
+ * without a session is served statelessly (a server for that request alone). A GET whose
+ * Last-Event-ID is an ask_agent stream position (resume.ts) is a resume, served on any node by a
+ * transport of its own (resume-stream.ts), whichever session it names.
  *
  * Streams are bounded like the sockets: a response whose unsent bytes pass `maxBuffered` (a
  * reader that does not read) is cut.
