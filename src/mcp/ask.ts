@@ -11,6 +11,7 @@ import type { TurnView } from "../domain/turns/repository.js";
 import type { STRATEGIES } from "../domain/asks/routing.js";
 import type { Services } from "../services.js";
 import { followTurn, type FollowedTurn } from "./follow.js";
+import { currentCall, withResumableCall } from "./resume.js";
 
 /** What the SDK hands a tool besides its arguments (the request's signal, auth, progress token). */
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -32,21 +33,28 @@ const titleOf = (content: string) => {
   return line.length > TITLE_MAX ? `${line.slice(0, TITLE_MAX - 1).trimEnd()}…` : line || undefined;
 };
 
-/** Sends `notifications/progress` with the text since the previous one, when the client asked for progress. */
-function progressSender(extra: Extra): (text: string) => void {
+/**
+ * Sends `notifications/progress` with the text since the previous one, when the client asked for
+ * progress; a resumable call (resume.ts) learns each one's turn seq first, for its event id.
+ */
+function progressSender(extra: Extra): (text: string, seq: number) => void {
   const token = extra._meta?.progressToken;
   if (token === undefined) return () => {};
+  const call = currentCall();
   let progress = 0;
-  return (text) => {
+  return (text, seq) => {
     progress += 1;
-    extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress, message: text } }).catch(() => {});
+    call?.seqOf.set(progress, seq);
+    // Called from the turn feed (another async context): the call is handed on for its event id.
+    const sent = withResumableCall(call, () => extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress, message: text } }));
+    sent.catch(() => {});
   };
 }
 
 /** Follows a turn until it ends, the request is cancelled or closed, or the wait's bound. */
-async function follow(ctx: AskContext, extra: Extra, turnId: string, onText: (text: string) => void): Promise<FollowedTurn> {
+async function follow(ctx: AskContext, extra: Extra, turnId: string, onText: (text: string, seq: number) => void): Promise<FollowedTurn> {
   const signal = AbortSignal.any([extra.signal, AbortSignal.timeout(ctx.turnTimeoutMs + WAIT_MARGIN_MS)]);
-  return followTurn(ctx.services.turns, turnId, (text) => onText(text), signal);
+  return followTurn(ctx.services.turns, turnId, onText, signal);
 }
 
 /** The turn's outcome in words, for a turn that did not complete. */
@@ -57,6 +65,8 @@ export async function askAgent(ctx: AskContext, p: Principal, a: { agentId: stri
   const s = ctx.services;
   const sessionId = a.sessionId ?? (await s.sessions.create(p, a.agentId, { title: titleOf(a.content) })).id;
   const { turn } = await s.turns.start(p, a.agentId, sessionId, { content: a.content });
+  const call = currentCall();
+  if (call) call.turnId = turn.id;
   const send = progressSender(extra);
   let followed: FollowedTurn;
   try {
@@ -65,10 +75,14 @@ export async function askAgent(ctx: AskContext, p: Principal, a: { agentId: stri
     if (ctx.cancelledByClient(extra.requestId)) await s.turns.cancel(p, a.agentId, sessionId, turn.id).catch(() => {});
     throw err;
   }
-  const ended = await s.turns.get(p, a.agentId, sessionId, turn.id);
+  return agentAnswer(await s.turns.get(p, a.agentId, sessionId, turn.id), followed);
+}
+
+/** ask_agent's result for a turn that ended (here, or on a resume on any node: resume-stream.ts). */
+export function agentAnswer(ended: Pick<TurnView, "id" | "session_id" | "status" | "error">, followed: FollowedTurn): CallToolResult {
   const answer = followed.answer;
   const failure = outcome(ended, followed);
-  const structuredContent = { sessionId, turnId: turn.id, answer };
+  const structuredContent = { sessionId: ended.session_id, turnId: ended.id, answer };
   if (failure) return { isError: true, content: [{ type: "text", text: answer ? `${answer}\n\n(${failure})` : failure }], structuredContent };
   return { content: [{ type: "text", text: answer }], structuredContent };
 }
@@ -90,7 +104,7 @@ export async function askGroup(
       ask.agents
         .filter((x): x is typeof x & { turnId: string } => x.turnId !== null)
         .map(async ({ agentId, turnId }) => {
-          const followed = await follow(ctx, extra, turnId, (text) => send(several ? `${agentId}: ${text}` : text));
+          const followed = await follow(ctx, extra, turnId, (text, seq) => send(several ? `${agentId}: ${text}` : text, seq));
           const ended = await s.conversations.getTurn(p, a.groupId, sessionId, turnId);
           return { agentId, sessionId, turnId, status: ended.status, answer: followed.answer, ...(outcome(ended, followed) ? { error: outcome(ended, followed) } : {}) };
         }),

@@ -5,7 +5,9 @@
  * public host or localhost, 403 otherwise), its credential (the one authentication of the API:
  * 401 problem with `WWW-Authenticate: Bearer` without one), then the MCP session it names
  * (sessions.ts). An initialize without a session starts one on this node; any other request
- * without a session is served statelessly (a server for that request alone).
+ * without a session is served statelessly (a server for that request alone). A GET whose
+ * Last-Event-ID is an ask_agent stream position (resume.ts) is a resume, served on any node by a
+ * transport of its own (resume-stream.ts), whichever session it names.
  *
  * Streams are bounded like the sockets: a response whose unsent bytes pass `maxBuffered` (a
  * reader that does not read) is cut.
@@ -28,6 +30,8 @@ import type { HubState } from "../http/context.js";
 import type { LocalRateLimiter } from "../rate-limit.js";
 import type { Services } from "../services.js";
 import { registerResources } from "./resources.js";
+import { credentialHash, decodePosition, positionStore, resumableCallOf, withResumableCall } from "./resume.js";
+import { resumeReplay } from "./resume-stream.js";
 import { McpSessions, credentialIdOf, type McpSession } from "./sessions.js";
 import { registerTools } from "./tools.js";
 
@@ -37,6 +41,13 @@ const LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
 const MAX_CANCELLED = 1000;
 /** The version the server names at initialize (MCP's serverInfo). */
 const SERVER_VERSION = "1.0.0";
+/** Beyond the turn's own timeout, how long a resume may follow a turn. */
+const RESUME_MARGIN_MS = 30_000;
+/** The store of transports that serve calls: resumes are served apart (resume()), never by them. */
+const store = positionStore(async () => {
+  throw new Error("resumes are served by their own transport");
+});
+const sessionNotFound = { jsonrpc: "2.0", error: { code: -32001, message: "Session not found: initialize again" }, id: null };
 
 export interface McpDeps {
   services: Services;
@@ -65,6 +76,7 @@ export class McpEndpoint {
       streams: new Gauge({ name: "agenthub_mcp_open_responses", help: "MCP responses (JSON or SSE streams) open on this process", registers }),
       requests: new Counter({ name: "agenthub_mcp_requests_total", help: "MCP HTTP requests, by method", labelNames: ["method"], registers }),
       cut: new Counter({ name: "agenthub_mcp_streams_cut_total", help: "MCP streams cut because their reader fell behind by more than SOCKET_MAX_BUFFERED", registers }),
+      resumes: new Counter({ name: "agenthub_mcp_resumes_total", help: "ask_agent streams resumed with Last-Event-ID (on any node), by outcome", labelNames: ["outcome"], registers }),
     };
     this.sessions = new McpSessions(deps.services, deps.log, (n) => this.metrics.sessions.set(n));
     this.allowedHosts = new Set(LOCAL_HOSTS);
@@ -108,12 +120,14 @@ export class McpEndpoint {
     const body = ctx.method === "POST" ? ctx.request.body : undefined;
     this.metrics.requests.inc({ method: ctx.method });
     const sessionId = ctx.get("mcp-session-id");
+    const position = ctx.method === "GET" ? decodePosition(ctx.get("last-event-id")) : undefined;
+    if (position) return this.resume(ctx, principal, position.h);
     let transport: StreamableHTTPServerTransport;
     if (sessionId) {
       const session = this.sessions.find(sessionId, principal);
       if (!session) {
         ctx.status = 404;
-        ctx.body = { jsonrpc: "2.0", error: { code: -32001, message: "Session not found: initialize again" }, id: null };
+        ctx.body = sessionNotFound;
         return;
       }
       transport = session.transport;
@@ -128,8 +142,11 @@ export class McpEndpoint {
       transport = this.stateless();
       ctx.res.once("close", () => void transport.close());
     }
-    // The SDK writes the answer; Koa only logs and counts it, under its real status (the SDK's
-    // writeHead replaces this one) and this route.
+    await withResumableCall(resumableCallOf(body, principal), () => this.handOver(ctx, principal, transport, body));
+  }
+
+  /** The SDK writes the answer; Koa only logs and counts it, under its real status (the SDK's writeHead replaces this one) and this route. */
+  private async handOver(ctx: Context, principal: Principal, transport: StreamableHTTPServerTransport, body: unknown): Promise<void> {
     ctx.respond = false;
     ctx.status = 200;
     (ctx as { matched?: Array<{ path: string; methods: string[] }> }).matched = [{ path: MCP_PATH, methods: [ctx.method] }];
@@ -139,11 +156,44 @@ export class McpEndpoint {
     await transport.handleRequest(req, ctx.res, body);
   }
 
+  /**
+   * A GET with the Last-Event-ID of an ask_agent stream (resume.ts), on any node, whichever MCP
+   * session it names (or none): served by a transport of its own, for the credential whose call
+   * it was (another: 404, as a session that is not found); the turn's session is read through
+   * its policy (resume-stream.ts answers a call error when it may no longer be read).
+   */
+  private async resume(ctx: Context, principal: Principal, credential: string): Promise<void> {
+    if (credential !== credentialHash(principal)) {
+      this.metrics.resumes.inc({ outcome: "refused" });
+      ctx.status = 404;
+      ctx.body = sessionNotFound;
+      return;
+    }
+    this.metrics.resumes.inc({ outcome: "served" });
+    const left = new AbortController();
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      eventStore: {
+        storeEvent: async () => "",
+        // Closed once the stream is complete: after the SDK handed out the stream (a macrotask later).
+        replayEventsAfter: resumeReplay({ services: this.deps.services, followMs: this.deps.turnTimeoutMs + RESUME_MARGIN_MS }, principal, left.signal, () =>
+          setImmediate(() => void transport.close()),
+        ),
+      },
+    });
+    ctx.res.once("close", () => {
+      left.abort();
+      void transport.close();
+    });
+    await this.handOver(ctx, principal, transport, undefined);
+  }
+
   /** A new session on this node, kept once the transport names it. */
   private startSession(principal: Principal): StreamableHTTPServerTransport {
     const subscriptions = new Set<string>();
     const cancelled = new Set<string | number>();
     const transport = new StreamableHTTPServerTransport({
+      eventStore: store,
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         const session: McpSession = { id, server, transport, credential: credentialIdOf(principal), principal, subscriptions, lastSeen: Date.now(), listening: 0 };
@@ -169,7 +219,7 @@ export class McpEndpoint {
 
   /** A server and transport for one request without a session: no subscriptions, no GET stream. */
   private stateless(): StreamableHTTPServerTransport {
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, eventStore: store });
     const server = this.server(new Set(), () => false);
     void server.connect(transport);
     return transport;
