@@ -66,7 +66,7 @@ export function stateOf(status: string): TaskState {
 export const isTerminal = (s: TaskState) => s === TaskState.TASK_STATE_COMPLETED || s === TaskState.TASK_STATE_FAILED || s === TaskState.TASK_STATE_CANCELED;
 
 /** The task's status as the turn has it; a failed turn says why. */
-export function statusOf(turn: Pick<TurnView, "id" | "session_id" | "status" | "error" | "ended_at" | "started_at" | "created_at">) {
+export function statusOf(turn: Pick<TurnView, "id" | "session_id" | "status" | "error" | "ended_at" | "started_at" | "created_at">): { state: TaskState; message: Message | undefined; timestamp: string } {
   const state = stateOf(turn.status);
   const why = turn.status === "failed" ? (turn.error ?? "The turn failed") : undefined;
   return { state, message: why === undefined ? undefined : agentMessage(why, turn.id, turn.session_id), timestamp: turn.ended_at ?? turn.started_at ?? turn.created_at };
