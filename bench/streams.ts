@@ -31,7 +31,8 @@ import { postOk, startStack } from "./stacks.js";
 const STREAMS = ["socket", "sharely", "agui", "ui-message", "a2a", "mcp"] as const;
 type StreamName = (typeof STREAMS)[number];
 const AGENT_ID = "bench-streams";
-const STAMP = /"t":([\d.]+)/g;
+/** A delta's stamp, bare or escaped inside a JSON string (the SSE formats and A2A carry the delta as a string). */
+const STAMP = /\\*"t\\*":([\d.]+)/g;
 
 interface Bed {
   hub: string;
