@@ -13,12 +13,11 @@ import type { Principal } from "../../../auth/principal.js";
 import { emptySnapshot } from "../../../domain/turns/events.js";
 import { NotFound } from "../../../errors.js";
 import type { Services } from "../../../services.js";
-import { followTurn, TrackedBus, type TurnSource } from "./relay.js";
+import { followTurn, inContextOrNew, titleOf, whenUnwatched, type TurnSource } from "./relay.js";
 import { ANSWER_ARTIFACT, HubTaskStore, principalOf, statusOf, taskOfTurn, textOf } from "./tasks.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A new session's title: the question's start. */
-const TITLE_CHARS = 80;
 
 export const isTurnId = (id: string) => id.startsWith("trn_");
 
@@ -60,7 +59,7 @@ export class AgentTurnExecutor implements AgentExecutor {
     };
     await this.store.save(task, request.context);
     bus.publish(AgentEvent.task(task));
-    const left = bus instanceof TrackedBus ? new Promise<void>((resolve) => bus.onIdle(resolve)) : new Promise<void>(() => undefined);
+    const left = whenUnwatched(bus);
     const at = { contextId: turn.session_id, turns: [{ turnId: turn.id, seq: 0, hasText: false, artifactId: ANSWER_ARTIFACT }] };
     await followAgentTask(this.s, this.agentId)(principal, turn.id, at, bus, left);
   }
@@ -72,15 +71,12 @@ export class AgentTurnExecutor implements AgentExecutor {
   }
 
   /** In the session `contextId` names if the caller may append to it; otherwise in a new session of the caller. */
-  private async startTurn(principal: Principal, contextId: string, content: string, id: string) {
-    if (contextId.startsWith("ses_")) {
-      try {
-        return await this.s.turns.start(principal, this.agentId, contextId, { content, id });
-      } catch (err) {
-        if (!(err instanceof NotFound)) throw err;
-      }
-    }
-    const session = await this.s.sessions.create(principal, this.agentId, { title: content.trim().slice(0, TITLE_CHARS) });
-    return this.s.turns.start(principal, this.agentId, session.id, { content, id });
+  private startTurn(principal: Principal, contextId: string, content: string, id: string) {
+    return inContextOrNew(
+      contextId,
+      (sessionId) => this.s.turns.start(principal, this.agentId, sessionId, { content, id }),
+      () => this.s.sessions.create(principal, this.agentId, { title: titleOf(content) }),
+    );
   }
+
 }

@@ -14,11 +14,10 @@ import type { AskView } from "../../../domain/asks/repository.js";
 import type { TurnView } from "../../../domain/turns/repository.js";
 import { NotFound } from "../../../errors.js";
 import type { Services } from "../../../services.js";
-import { relayTurn, TrackedBus, workingOnce, type Follow, type TurnSource } from "./relay.js";
+import { inContextOrNew, relayTurn, titleOf, whenUnwatched, workingOnce, type Follow, type TurnSource } from "./relay.js";
 import { agentMessage, answerArtifact, HubTaskStore, principalOf, textOf, type ReadPoint } from "./tasks.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TITLE_CHARS = 80;
 
 export const isAskId = (id: string) => id.startsWith("ask_");
 
@@ -97,7 +96,7 @@ export class GroupAskExecutor implements AgentExecutor {
     await this.store.save(task, request.context);
     bus.publish(AgentEvent.task(task));
     const at: ReadPoint = { contextId: ask.session_id, turns: ask.agents.filter((a) => a.turnId).map((a) => ({ turnId: a.turnId!, seq: 0, hasText: false, artifactId: a.agentId })) };
-    const left = bus instanceof TrackedBus ? new Promise<void>((resolve) => bus.onIdle(resolve)) : new Promise<void>(() => undefined);
+    const left = whenUnwatched(bus);
     await followAsk(this.s, this.groupId)(principal, ask.id, at, bus, left);
   }
 
@@ -108,15 +107,12 @@ export class GroupAskExecutor implements AgentExecutor {
   }
 
   /** In the conversation `contextId` names if the caller may append to it; otherwise in a new conversation. */
-  private async ask(principal: Principal, contextId: string, content: string, id: string) {
-    if (contextId.startsWith("ses_")) {
-      try {
-        return await this.s.conversations.ask(principal, this.groupId, contextId, { content, id });
-      } catch (err) {
-        if (!(err instanceof NotFound)) throw err;
-      }
-    }
-    const conversation = await this.s.conversations.create(principal, this.groupId, { title: content.trim().slice(0, TITLE_CHARS) });
-    return this.s.conversations.ask(principal, this.groupId, conversation.id, { content, id });
+  private ask(principal: Principal, contextId: string, content: string, id: string) {
+    return inContextOrNew(
+      contextId,
+      (sessionId) => this.s.conversations.ask(principal, this.groupId, sessionId, { content, id }),
+      () => this.s.conversations.create(principal, this.groupId, { title: titleOf(content) }),
+    );
   }
+
 }

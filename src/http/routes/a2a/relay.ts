@@ -8,6 +8,7 @@
  * turn gets a `FeedBus`, which relays the turn from the point the task store read it at, so
  * any node can follow a task any other node started.
  */
+import { NotFound } from "../../../errors.js";
 import { AgentEvent, DefaultExecutionEventBus, type ExecutionEventBus, type ExecutionEventBusManager, type ServerCallContext } from "@a2a-js/sdk/server";
 import type { TurnFeedItem, Turns } from "../../../domain/turns/service.js";
 import type { TurnView } from "../../../domain/turns/repository.js";
@@ -201,4 +202,27 @@ export class TurnBuses implements ExecutionEventBusManager {
     this.buses.get(taskId)?.removeAllListeners();
     this.buses.delete(taskId);
   }
+}
+
+/** Resolves when nobody listens to the task's bus any more (a TrackedBus; never for another bus). */
+export function whenUnwatched(bus: ExecutionEventBus): Promise<void> {
+  return bus instanceof TrackedBus ? new Promise<void>((resolve) => bus.onIdle(resolve)) : new Promise<void>(() => undefined);
+}
+
+/** A new session's (or conversation's) title: the first words of the message. */
+export const titleOf = (content: string) => content.trim().slice(0, 80);
+
+/**
+ * Starts the work in the session `contextId` names when the caller may use it there (a session id
+ * they may not use is taken as no context); otherwise in a new one that `create` makes.
+ */
+export async function inContextOrNew<T>(contextId: string, start: (sessionId: string) => Promise<T>, create: () => Promise<{ id: string }>): Promise<T> {
+  if (contextId.startsWith("ses_")) {
+    try {
+      return await start(contextId);
+    } catch (err) {
+      if (!(err instanceof NotFound)) throw err;
+    }
+  }
+  return start((await create()).id);
 }
