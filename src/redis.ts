@@ -1,4 +1,5 @@
 /** ioredis clients, each with an error listener so a Redis outage is logged, never an unhandled crash. */
+import { once } from "node:events";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 
@@ -24,14 +25,10 @@ export function createRedisClients(url: string, log: Logger): RedisClients {
  * answer in time is not waited for (readiness reports it; delivery begins once it answers).
  */
 export async function redisReady(clients: RedisClients, timeoutMs = 5000): Promise<void> {
+  const signal = AbortSignal.timeout(timeoutMs);
   const pending = Object.values(clients).filter((c) => c.status !== "ready");
-  if (!pending.length) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.all(pending.map((c) => new Promise<void>((resolve) => c.once("ready", () => resolve())))),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-  ]);
-  clearTimeout(timer);
+  // A timeout aborts every wait (their listeners go with it); the start goes on without them.
+  await Promise.all(pending.map((c) => once(c, "ready", { signal }).catch(() => undefined)));
 }
 
 /** Ready when every client is connected and Redis answers a PING. */

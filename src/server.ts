@@ -129,10 +129,12 @@ export async function startHub(config: Config, log: Logger, options: StartOption
 
     let localHub: LocalHubFile | undefined;
     const failedAuth = memoryRateLimiter(config.socket.failedAuthPer10sPerIp, options.clock);
+    const perCredential = sharedLimiter(config.rateLimitPer10s, "rl", config, redis, log, options.clock);
     const mcp = new McpEndpoint({
       services,
       auth,
       failedAuth,
+      perCredential,
       log,
       registry: metrics.registry,
       publicUrl: config.publicUrl,
@@ -156,7 +158,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
       readiness: () => checkReadiness({ db, redis, draining: () => draining, log }),
       metrics,
       limits: {
-        perCredential: sharedLimiter(config.rateLimitPer10s, "rl", config, redis, log, options.clock),
+        perCredential,
         perAddress: sharedLimiter(config.publicPer10sPerIp, "rl-ip", config, redis, log, options.clock),
         failedAuth,
       },

@@ -37,7 +37,7 @@ export interface CredentialStore {
   /** The live key with this id (for exchanged key tokens). */
   findLiveKeyById(id: string): Promise<StoredKey | undefined>;
   /** The user for these claims, created on first sight; undefined when the workspace does not exist. */
-  provisionUser(claims: { workspaceId: string; sub: string; email: string; name: string; avatar: string | null }): Promise<{ id: number } | undefined>;
+  provisionUser(claims: { workspaceId: string; sub: string; email: string; name: string; avatar: string | null; emailVerified: boolean }): Promise<{ id: number } | undefined>;
 }
 
 export class Authenticator {
@@ -128,6 +128,7 @@ export class Authenticator {
       email: claims.email,
       name: claims.name,
       avatar: claims.avatar,
+      emailVerified: claims.emailVerified,
     });
     if (!user) throw new Unauthorized("The token's workspace does not exist");
     return {

@@ -10,5 +10,5 @@ import type { TurnStreams } from "./turn-stream.js";
 
 /** Answers the request with the turn's event stream (200, text/event-stream), from its first event; `reload` reads the turn again. */
 export function streamTurn(ctx: Context, streams: TurnStreams, turn: TurnView, reload?: () => Promise<TurnView>): Promise<void> {
-  return streams.answer(ctx, sharelyFormat, turn, 0, reload);
+  return streams.answer(ctx, sharelyFormat, turn, -1, reload);
 }

@@ -27,7 +27,8 @@ import type { DomainEvent } from "../domain/events.js";
 import { Forbidden, ServiceUnavailable, Unauthorized } from "../errors.js";
 import { authenticate } from "../http/authenticate.js";
 import type { HubState } from "../http/context.js";
-import type { LocalRateLimiter } from "../rate-limit.js";
+import type { LocalRateLimiter, RateLimiter } from "../rate-limit.js";
+import { rateLimit } from "../http/rate-limit.js";
 import type { Services } from "../services.js";
 import { registerResources } from "./resources.js";
 import { credentialHash, decodePosition, positionStore, resumableCallOf, withResumableCall } from "./resume.js";
@@ -53,6 +54,8 @@ export interface McpDeps {
   services: Services;
   auth: Authenticator;
   failedAuth: LocalRateLimiter;
+  /** The API's per-credential limit (RATE_LIMIT_PER_10S), as on every authenticated route. */
+  perCredential: RateLimiter | undefined;
   log: Logger;
   /** Where the MCP metrics are registered (HubMetrics.registry). */
   registry: Registry;
@@ -94,11 +97,12 @@ export class McpEndpoint {
 
   middleware(): Middleware<HubState> {
     const auth = authenticate(this.deps.auth, this.deps.failedAuth);
+    const limit = rateLimit(this.deps.perCredential);
     return async (ctx, next) => {
       if (ctx.path !== MCP_PATH) return next();
       this.checkHost(ctx);
       try {
-        await auth(ctx, () => this.serve(ctx));
+        await auth(ctx, () => limit(ctx, () => this.serve(ctx)));
       } catch (err) {
         if (err instanceof Unauthorized) ctx.set("WWW-Authenticate", `Bearer realm="agenthub", resource="${MCP_PATH}"`);
         throw err;

@@ -48,6 +48,16 @@ describe("user tokens", () => {
     expectProblem(await as({ email_verified: false }), "not-found");
   });
 
+  it("does not let an unverified email claim a pending team invitation; a verified one does", async () => {
+    const creator = api(hub.url, await token({}));
+    const agentId = await makeAgent(creator, uniq("agent"));
+    const email = `${uniq("frank")}@example.com`;
+    expect((await creator.post(`/api/agents/${agentId}/team`, { email, access_level: "editor" })).status).toBe(201);
+    expectProblem(await api(hub.url, await token({ email, email_verified: false })).get(`/api/agents/${agentId}`), "not-found");
+    expect((await creator.get(`/api/agents/${agentId}/team`)).body.members).toContainEqual(expect.objectContaining({ email, pending: true }));
+    expect((await api(hub.url, await token({ email })).get(`/api/agents/${agentId}`)).body).toMatchObject({ id: agentId, access_level: "editor" });
+  });
+
   it("refuses a token issued longer ago than JWT_MAX_AGE, whatever its exp", async () => {
     expect((await api(hub.url, await token({}, 30)).get("/api/me")).status).toBe(200);
     expectProblem(await api(hub.url, await token({}, 120)).get("/api/me"), "unauthorized", { detail: /issued more than 60 seconds ago/ });

@@ -60,7 +60,6 @@ export class ShareLinks {
   ) {}
 
   /** Makes a new link (a session may have several live ones) showing the messages so far. */
-  /** `agentId` undefined: a session by id alone (group conversations; their route checked the group). */
   async create(actor: Principal, agentId: string, sessionId: string, expiresInHours: number): Promise<ShareLinkView> {
     return this.createFor(actor, await loadSessionFor(this.deps.db, actor, sessionId, "share", agentId), expiresInHours);
   }

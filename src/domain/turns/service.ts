@@ -90,8 +90,7 @@ export class Turns {
     this.runner.launch(started, session, trigger, asker);
   }
 
-  /** A turn of the session, with the answer so far. */
-  /** `agentId` undefined: a session by id alone (group conversations; their route checked the group). */
+  /** A turn of the session, with the answer so far; `agentId` undefined: the session by id alone (/v1 reads threads so; the session policy decides). */
   async get(actor: Principal, agentId: string | undefined, sessionId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
     return this.turnOf(await loadSessionFor(this.deps.db, actor, sessionId, "read", agentId), turnId);
   }

@@ -18,6 +18,8 @@ export interface UserClaims {
   email: string;
   name: string;
   avatar: string | null;
+  /** False when the token says `email_verified: false`: such an email claims no invitation. */
+  emailVerified: boolean;
 }
 
 const toUser = (row: Record<string, any>): User => ({
@@ -40,7 +42,7 @@ export const users = {
     if (existing) {
       if (existing.email !== claims.email || existing.name !== claims.name || existing.avatar !== claims.avatar) {
         await db("users").where({ id: existing.id }).update({ ...fields, updated_at: db.fn.now() });
-        if (existing.email !== claims.email) await teams.claimInvites(db, claims.workspaceId, int(existing.id), claims.email);
+        if (existing.email !== claims.email && claims.emailVerified) await teams.claimInvites(db, claims.workspaceId, int(existing.id), claims.email);
       }
       return toUser({ ...existing, ...fields });
     }
@@ -50,8 +52,8 @@ export const users = {
       .onConflict(["workspace_id", "sub"])
       .merge(["email", "name", "avatar"])
       .returning("*");
-    // First sign-in: the access this email was invited to becomes theirs.
-    await teams.claimInvites(db, claims.workspaceId, int(row.id), claims.email);
+    // First sign-in: the access this email was invited to becomes theirs (a verified email only, as group membership by email).
+    if (claims.emailVerified) await teams.claimInvites(db, claims.workspaceId, int(row.id), claims.email);
     return toUser(row);
   },
 

@@ -12,12 +12,11 @@ import type { Task } from "@a2a-js/sdk";
 import type { Principal } from "../../../auth/principal.js";
 import { emptySnapshot } from "../../../domain/turns/events.js";
 import { NotFound } from "../../../errors.js";
+import { Uuid } from "../../../schemas.js";
 import type { Services } from "../../../services.js";
-import { followTurn, inContextOrNew, titleOf, whenUnwatched, type TurnSource } from "./relay.js";
+import { busPrincipal, followTurn, inContextOrNew, TrackedBus, titleOf, whenUnwatched, type TurnSource } from "./relay.js";
 import { ANSWER_ARTIFACT, HubTaskStore, principalOf, statusOf, taskOfTurn, textOf } from "./tasks.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** A new session's title: the question's start. */
 
 export const isTurnId = (id: string) => id.startsWith("trn_");
 
@@ -47,10 +46,11 @@ export class AgentTurnExecutor implements AgentExecutor {
 
   async execute(request: RequestContext, bus: ExecutionEventBus): Promise<void> {
     const principal = principalOf(request.context);
+    if (bus instanceof TrackedBus) bus.principal = principal;
     const message = request.userMessage;
     const content = textOf(message.parts);
     if (!content.trim()) throw new RequestMalformedError("The message has no text");
-    const id = UUID.test(message.messageId) ? message.messageId.toLowerCase() : randomUUID();
+    const id = Uuid.safeParse(message.messageId).data ?? randomUUID();
     const { turn } = await this.startTurn(principal, request.contextId, content, id);
     const task: Task = {
       ...taskOfTurn({ ...turn, snapshot: emptySnapshot() }),
@@ -65,7 +65,7 @@ export class AgentTurnExecutor implements AgentExecutor {
   }
 
   async cancelTask(taskId: string, bus: ExecutionEventBus): Promise<void> {
-    const principal = (bus as { principal?: Principal }).principal;
+    const principal = busPrincipal(bus);
     if (!principal) return;
     await this.s.turns.cancelById(principal, this.agentId, taskId);
   }

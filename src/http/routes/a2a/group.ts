@@ -13,11 +13,11 @@ import type { Principal } from "../../../auth/principal.js";
 import type { AskView } from "../../../domain/asks/repository.js";
 import type { TurnView } from "../../../domain/turns/repository.js";
 import { NotFound } from "../../../errors.js";
+import { Uuid } from "../../../schemas.js";
 import type { Services } from "../../../services.js";
-import { inContextOrNew, relayTurn, titleOf, whenUnwatched, workingOnce, type Follow, type TurnSource } from "./relay.js";
+import { busPrincipal, inContextOrNew, relayTurn, TrackedBus, titleOf, whenUnwatched, workingOnce, type Follow, type TurnSource } from "./relay.js";
 import { agentMessage, answerArtifact, HubTaskStore, principalOf, textOf, type ReadPoint } from "./tasks.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const isAskId = (id: string) => id.startsWith("ask_");
 
@@ -79,10 +79,11 @@ export class GroupAskExecutor implements AgentExecutor {
 
   async execute(request: RequestContext, bus: ExecutionEventBus): Promise<void> {
     const principal = principalOf(request.context);
+    if (bus instanceof TrackedBus) bus.principal = principal;
     const message = request.userMessage;
     const content = textOf(message.parts);
     if (!content.trim()) throw new RequestMalformedError("The message has no text");
-    const id = UUID.test(message.messageId) ? message.messageId.toLowerCase() : randomUUID();
+    const id = Uuid.safeParse(message.messageId).data ?? randomUUID();
     const { ask } = await this.ask(principal, request.contextId, content, id);
     const turns = ask.agents.filter((a) => a.turnId).map((a) => ({ status: a.status, error: undefined, agent_id: a.agentId }));
     const task: Task = {
@@ -101,7 +102,7 @@ export class GroupAskExecutor implements AgentExecutor {
   }
 
   async cancelTask(taskId: string, bus: ExecutionEventBus): Promise<void> {
-    const principal = (bus as { principal?: Principal }).principal;
+    const principal = busPrincipal(bus);
     if (!principal) return;
     await this.s.conversations.cancelAskById(principal, this.groupId, taskId);
   }

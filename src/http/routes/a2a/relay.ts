@@ -35,6 +35,8 @@ export type Follow = (principal: Principal, taskId: string, at: ReadPoint, bus: 
 
 /** A bus that knows whether anyone still listens, so a relay stops when its reader has gone. */
 export class TrackedBus extends DefaultExecutionEventBus {
+  /** Who started or follows the task: a cancel of the task acts as them. */
+  principal: Principal | undefined;
   private listening = 0;
   private readonly whenIdle = new Set<() => void>();
 
@@ -153,12 +155,12 @@ class FeedBus extends TrackedBus {
 
   constructor(
     private readonly follow: Follow,
-    /** Who follows the task (a cancel acts as them). */
-    readonly principal: Principal,
+    principal: Principal,
     private readonly taskId: string,
     private readonly at: Promise<ReadPoint>,
   ) {
     super();
+    this.principal = principal;
   }
 
   override on(eventName: "event" | "finished", listener: (...args: never[]) => void): this {
@@ -167,7 +169,7 @@ class FeedBus extends TrackedBus {
       this.started = true;
       const left = new Promise<void>((resolve) => this.onIdle(resolve));
       void Promise.race([this.at, left])
-        .then((at) => (at ? this.follow(this.principal, this.taskId, at, this, left) : undefined))
+        .then((at) => (at ? this.follow(this.principal!, this.taskId, at, this, left) : undefined))
         .catch(() => undefined)
         .finally(() => this.finished());
     }
@@ -226,3 +228,6 @@ export async function inContextOrNew<T>(contextId: string, start: (sessionId: st
   }
   return start((await create()).id);
 }
+
+/** Who a task's bus acts for (set when the task started or was followed on this node). */
+export const busPrincipal = (bus: ExecutionEventBus): Principal | undefined => (bus instanceof TrackedBus ? bus.principal : undefined);

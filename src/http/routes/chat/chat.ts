@@ -5,6 +5,7 @@
  */
 import type { z } from "zod";
 import { Invalid } from "../../../errors.js";
+import { Uuid } from "../../../schemas.js";
 import type { ChatMessage, ChatRequest } from "./schema.js";
 
 export interface ChatCall {
@@ -13,7 +14,6 @@ export interface ChatCall {
   messageId: string | undefined;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function readChat(body: z.output<typeof ChatRequest>): ChatCall {
   // AG-UI names the session threadId, Agentgram session_id, the AI SDK the chat's id.
@@ -21,7 +21,7 @@ export function readChat(body: z.output<typeof ChatRequest>): ChatCall {
   const message = [...body.messages].reverse().find((m) => m.role === "user");
   const content = message ? textOf(message).trim() : "";
   if (!message || !content) throw Invalid.field("messages", "must hold a user message with text (its last one is the turn's message)");
-  return { sessionId, content, messageId: message.id && UUID.test(message.id) ? message.id.toLowerCase() : undefined };
+  return { sessionId, content, messageId: Uuid.safeParse(message.id).data };
 }
 
 function textOf(m: z.output<typeof ChatMessage>): string {
