@@ -181,6 +181,11 @@ export class AgentHubClient {
       this.call<{ messages: T.ChannelMessage[]; nextCursor: string | null }>("channelHistoryViaApi", { channelId }, { query: { ...query } }),
   };
 
+  /** The workspace's MCP servers the caller is granted (GET /api/mcp-servers). */
+  readonly mcpServers = {
+    list: (query: T.PageQuery = {}) => this.call<{ mcp_servers: Array<{ id: string; name: string }>; next_cursor: string | null }>("listMcpServers", {}, { query: { ...query } }),
+  };
+
   readonly knowledge = {
     create: (body: T.CreateKnowledgeBody) => this.call<T.Knowledge>("createKnowledge", {}, { body }),
     list: (query: T.PageQuery = {}) => this.call<{ items: T.Knowledge[]; next_cursor: string | null }>("listKnowledge", {}, { query: { ...query } }),

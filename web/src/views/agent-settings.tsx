@@ -74,7 +74,7 @@ export function AgentSettings({ hub, agent, onSaved }: { hub: Hub; agent: Agent;
   const [errors, setErrors] = useState<FormErrors>(noErrors);
   const [saved, setSaved] = useState<string | undefined>();
   const [secret, setSecret] = useState<string | undefined>();
-  const mcp = useMcpServers(f.protocol === "model");
+  const mcp = useMcpServers(hub, f.protocol === "model");
   const set = <K extends keyof Fields>(key: K, value: Fields[K]) => {
     setF((old) => ({ ...old, [key]: value }));
     setSaved(undefined);
