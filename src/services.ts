@@ -26,6 +26,7 @@ import { Sessions } from "./domain/sessions/service.js";
 import { ShareLinks } from "./domain/sharing/service.js";
 import { systemClock, type Clock } from "./domain/time.js";
 import { Turns } from "./domain/turns/service.js";
+import { Approvals } from "./domain/approvals/service.js";
 import { users } from "./domain/users/repository.js";
 import { knowledgeServices } from "./domain/knowledge/tools.js";
 import { Workspaces } from "./domain/workspaces/service.js";
@@ -71,7 +72,8 @@ export function createServices(deps: ServiceDeps) {
   const liveKeyIds = (keyIds: string[]) => apiKeys.liveIds(deps.db, keyIds);
   const sessionMessages = new SessionMessages(tx, clock, deps.config.messageMaxBytes);
   const limits = { turnTimeoutMs: deps.config.agents.turnTimeoutMs, leaseMs: deps.config.agents.leaseMs };
-  const turnRuntime = new TurnRuntime({ tx, log: deps.turnLog, sessionMessages, logger: deps.log, limits, endpoints: deps.endpoints });
+  const approvals = new Approvals(tx, limits);
+  const turnRuntime = new TurnRuntime({ tx, log: deps.turnLog, sessionMessages, logger: deps.log, limits, endpoints: deps.endpoints, approvals });
   const turns = new Turns(tx, sessionMessages, turnRuntime, limits);
   const sessions = new Sessions(tx, clock);
   const shareLinks = new ShareLinks(tx, clock, deps.publicUrl);
@@ -99,6 +101,7 @@ export function createServices(deps: ServiceDeps) {
     sessions,
     sessionMessages,
     turns,
+    approvals,
     turnRuntime,
     conversations,
     shareLinks,

@@ -73,6 +73,12 @@ export type DomainEvent =
       event: unknown;
       audience: SessionAudience;
     }
+  /**
+   * An approval of a turn was asked, decided on by someone, or settled (CONTRACT.md, "People in
+   * the loop"); `approval` as the REST API presents it. Once it is no longer pending, whoever
+   * runs the turn carries on with the outcome.
+   */
+  | { type: "turn.approval"; workspaceId: string; agentId: string; sessionId: string; turnId: string; approval: unknown; audience: SessionAudience }
   /** An ask (group conversations) was made or one of its turns ended; `ask` as the REST API presents it. */
   | { type: "ask.updated"; workspaceId: string; groupId: string; sessionId: string; ask: unknown; audience: SessionAudience }
   /** Whoever runs the turn (an HTTP call, a serving socket) is to stop it. */

@@ -14,7 +14,7 @@
 import { PassThrough } from "node:stream";
 import type { Context } from "koa";
 import type { TurnFeedItem, Turns } from "../domain/turns/service.js";
-import type { TurnView } from "../domain/turns/repository.js";
+import { isActive, type TurnView } from "../domain/turns/repository.js";
 
 /** Comment lines keep proxies from closing a quiet stream. */
 const KEEP_ALIVE_MS = 15_000;
@@ -149,7 +149,7 @@ export class TurnStreams {
 
     void (async () => {
       await fill(LOG_READ_LIMIT);
-      if (!finished && turn.status !== "queued" && turn.status !== "running") {
+      if (!finished && !isActive(turn.status)) {
         await end();
         return;
       }
@@ -168,7 +168,7 @@ export class TurnStreams {
         else {
           await fill(LOG_READ_LIMIT);
           const now = finished ? undefined : await reload().catch(() => undefined);
-          if (now && now.status !== "queued" && now.status !== "running") await end();
+          if (now && !isActive(now.status)) await end();
         }
       }
     })().catch(() => {

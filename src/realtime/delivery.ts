@@ -26,7 +26,7 @@ export type DeliveryDomain = {
   channels: Pick<Services["channels"], "readable" | "after" | "afterHeads" | "reachesBySubscription">;
   sessions: Pick<Services["sessions"], "readable" | "readableAmong">;
   sessionMessages: Pick<Services["sessionMessages"], "after">;
-  turns: Pick<Services["turns"], "active" | "snapshot" | "eventsAfter">;
+  turns: Pick<Services["turns"], "active" | "snapshot" | "eventsAfter" | "approvalsOf">;
 };
 
 /** A turn's stream id: its events are delivered per socket like any seq-numbered stream. */
@@ -98,7 +98,7 @@ export class Delivery {
   }
 
   /**
-   * A session watch also carries the session's running turns: `{turn, seq, snapshot}` each. Their
+   * A session watch also carries the session's running turns: `{turn, seq, snapshot, approvals}` each. Their
    * live events are held from before the snapshot is read until after the ack, so the socket gets
    * exactly the events after `seq`, none before the ack.
    */
@@ -107,7 +107,7 @@ export class Delivery {
     const active = await this.domain.turns.active(sessionId);
     for (const t of active) this.streams.beginCatchUp(socket, "turn", turnStream(sessionId, t.id), 0, { explicit: true });
     const watched = await this.watch(socket, "session", sessionId, since ?? session.message_count, session.agent_id ?? undefined);
-    const running = await Promise.all(active.map(async (turn) => ({ turn, ...(await this.domain.turns.snapshot(turn.id)) })));
+    const running = await Promise.all(active.map(async (turn) => ({ turn, ...(await this.domain.turns.snapshot(turn.id)), approvals: await this.domain.turns.approvalsOf(turn.id) })));
     if (!watched.ack.ok) return watched;
     return {
       ack: running.length ? { ...watched.ack, turns: running } : watched.ack,

@@ -30,6 +30,7 @@ export interface ServerToClientEvents {
   /** To one serving socket of the agent (after `agent:serve`): answer with `agent:event` until `done`. */
   "turn:request": (payload: TurnRequest) => void;
   "turn:cancel": (payload: { turnId: string }) => void;
+  "turn:approval": (payload: { sessionId: string; turnId: string; approval: unknown }) => void;
 }
 
 export interface TurnEventPayload {

@@ -10,6 +10,7 @@ import { belongsToGroup } from "../domain/groups/policy.js";
 import { subscriptionsReceivedBy } from "../domain/channels/policy.js";
 import { sessionPushedTo } from "../domain/sessions/policy.js";
 import type { TurnView } from "../domain/turns/repository.js";
+import type { ApprovalView } from "../domain/approvals/repository.js";
 import type { TurnRuntime } from "../turns/runtime.js";
 import { turnStream, type Delivery } from "./delivery.js";
 import type { HubSocket, ServerToClientEvents } from "./protocol.js";
@@ -21,7 +22,7 @@ export interface RouterDeps {
   sockets: LocalSockets;
   delivery: Pick<Delivery, "offer" | "joinChannels" | "leave" | "leaveSubscribed" | "recheckSessions">;
   /** This process's turn runtime: its feed's listeners (an SSE answer), and cancels (an HTTP call to abort). */
-  turns: Pick<TurnRuntime, "received" | "cancelRequested">;
+  turns: Pick<TurnRuntime, "received" | "cancelRequested" | "approvalChanged">;
   log: Logger;
 }
 
@@ -164,6 +165,22 @@ export class EventRouter {
         this.emitAdmitted(targets, event.audience, "turn:ended", { sessionId: event.sessionId, turn });
         this.deps.turns.received(turn.id, { kind: "ended", turn });
         for (const s of sockets.in(...targets)) delivery.leave(s, "turn", turnStream(event.sessionId, turn.id));
+        return;
+      }
+      case "turn.approval": {
+        // Everyone who receives the session's events, at every change; once settled, the agent's
+        // serving sockets too (the one answering the turn carries on), and whoever waits here.
+        const approval = event.approval as ApprovalView;
+        const payload = { sessionId: event.sessionId, turnId: event.turnId, approval };
+        if (approval.status === "pending") this.emitAdmitted(sessionRooms(event), event.audience, "turn:approval", payload);
+        else {
+          // Serving sockets once each, through Socket.IO's own path (serving.ts notes the turn as theirs).
+          const serving = rooms.serving(event.workspaceId, event.agentId);
+          const admits = this.admitted(event.audience);
+          sockets.emitTo(sockets.in(...sessionRooms(event)).filter((s) => !s.rooms.has(serving) && (!admits || admits(s))), "turn:approval", payload);
+          sockets.emit([serving], "turn:approval", payload);
+        }
+        this.deps.turns.approvalChanged(event.turnId, approval);
         return;
       }
       case "ask.updated":

@@ -42,7 +42,9 @@ export function handleServing(socket: HubSocket, turns: Recording, log: Logger) 
   /** Turns dispatched to this socket and not known to be over, oldest first. */
   const dispatched = new Set<string>();
   const noteDispatched = (event: string, payload: unknown) => {
-    if (event !== "turn:request") return;
+    // A settled approval hands its turn back to the agent's serving sockets (the one that asked may have gone with its node).
+    const settled = event === "turn:approval" && (payload as { approval?: { status?: unknown } } | undefined)?.approval?.status !== "pending";
+    if (event !== "turn:request" && !settled) return;
     const turnId = (payload as { turnId?: unknown } | undefined)?.turnId;
     if (typeof turnId !== "string") return;
     dispatched.add(turnId);
@@ -57,8 +59,9 @@ export function handleServing(socket: HubSocket, turns: Recording, log: Logger) 
   };
   socket.on("disconnect", () => {
     logIgnored();
+    // A turn waiting for people is not over: the decision goes to whichever socket serves the agent then.
     for (const turnId of answering) {
-      void turns.finish(turnId, { status: "failed", error: "the agent's socket disconnected mid-turn" });
+      void turns.finish(turnId, { status: "failed", error: "the agent's socket disconnected mid-turn" }, { unlessWaiting: true });
     }
   });
   return {

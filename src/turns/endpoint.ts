@@ -16,6 +16,8 @@ import type { TurnOutcome } from "../domain/turns/runner.js";
 import type { MessageView } from "../domain/sessions/messages.js";
 import type { Session } from "../domain/sessions/repository.js";
 import type { Turn } from "../domain/turns/repository.js";
+import type { ApprovalRequest } from "../domain/turns/events.js";
+import type { ApprovalView } from "../domain/approvals/repository.js";
 
 export interface TurnContext {
   turn: Turn;
@@ -39,8 +41,14 @@ export interface RunningTurn {
   finish(outcome: TurnOutcome): Promise<void>;
   /** Runs `handler` when a cancel of the turn reaches this process; answers how to stop. */
   whenCancelled(handler: () => void): () => void;
-  /** Whether any event of the turn was logged yet, by any process. */
+  /** Whether any event of the turn was logged yet, by any process (or it waits for people). */
   hasEvents(): Promise<boolean>;
+  /**
+   * Asks people before the agent acts (CONTRACT.md, "People in the loop"): the turn waits until
+   * the approval is settled, whoever decides on whichever process, and answers it settled. A
+   * cancel of the turn (`signal`) ends the wait with the signal's reason.
+   */
+  askPeople(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalView>;
 }
 
 export interface AgentEndpoint {

@@ -4,8 +4,9 @@
  * MCP servers the agent names that this person may use, each opened for the turn and closed at
  * its end. What a tool answers is bounded before the model (and the turn's watchers) see it.
  *
- * Approvals (issue 25): a tool of an MCP server marked `requiresApproval` is not run yet; the
- * model is answered that approval is not available. `approvalGate` is where a call will wait.
+ * Approvals: a tool of an MCP server marked `requiresApproval`, or a knowledge tool the agent's
+ * `toolsRequireApproval` names, runs only once people approve the call (the `ApprovalGate`,
+ * model.ts: the turn waits meanwhile); otherwise the model is told who refused it and why.
  */
 import { dynamicTool, jsonSchema, type ToolSet } from "ai";
 import type { Logger } from "pino";
@@ -51,10 +52,7 @@ export interface PendingCall {
   input: unknown;
 }
 
-/**
- * Decides whether a call that needs approval may run. Issue 25 replaces this with a call that
- * asks people (an approval on the turn) and waits for their decision.
- */
+/** Decides whether a call that needs approval may run: asks people, and waits for their decision. */
 export type ApprovalGate = (call: PendingCall, signal: AbortSignal) => Promise<{ approved: true } | { approved: false; reason: string }>;
 const noApprovals: ApprovalGate = async () => ({ approved: false, reason: APPROVAL_UNAVAILABLE });
 
@@ -76,6 +74,8 @@ export async function openTurnTools(deps: ModelToolsDeps, endpoint: ModelEndpoin
   const notes: TurnTools["notes"] = { unavailable: [], notAllowed: 0 };
   const room = () => Object.keys(tools).length < MAX_TURN_TOOLS;
 
+  const ask = endpoint.toolsRequireApproval;
+  const needsApproval = (name: string) => ask === true || (Array.isArray(ask) && ask.includes(name));
   if (endpoint.tools && deps.knowledgeTools) {
     const kt = deps.knowledgeTools;
     for (const def of kt.list()) {
@@ -83,7 +83,11 @@ export async function openTurnTools(deps: ModelToolsDeps, endpoint: ModelEndpoin
       tools[def.name] = dynamicTool({
         description: def.description,
         inputSchema: jsonSchema(def.inputSchema as never),
-        execute: async (input, { toolCallId }) => {
+        execute: async (input, { toolCallId, abortSignal }) => {
+          if (needsApproval(def.name)) {
+            const decided = await gate({ toolCallId, name: def.name, input }, abortSignal ?? signal);
+            if (!decided.approved) throw new Error(decided.reason);
+          }
           const result = await kt.execute(asker, def.name, input).catch((err: unknown) => {
             if (err instanceof AppError) throw new Error(err.message);
             deps.log.warn({ err, tool: def.name }, "a knowledge tool failed");

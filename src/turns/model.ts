@@ -17,15 +17,15 @@ import { DEFAULT_MODEL_STEPS, type ModelEndpoint } from "../domain/agents/endpoi
 import type { MessageView } from "../domain/sessions/messages.js";
 import { OutboundError } from "../endpoints/guarded-fetch.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
-import { openTurnTools, type ApprovalGate, type KnowledgeToolsPort, type McpServersPort, type TurnTools } from "./model-tools.js";
+import { boundOutput, openTurnTools, type ApprovalGate, type KnowledgeToolsPort, type McpServersPort, type PendingCall, type TurnTools } from "./model-tools.js";
+import { outcomeInWords } from "./approvals.js";
+import type { ApprovalRequest } from "../domain/turns/events.js";
 
 export interface ModelEndpointDeps extends Pick<OutboundDeps, "fetch" | "secrets" | "turnTimeoutMs" | "log"> {
   /** The workspace's knowledge tools (for `tools: true`). */
   knowledgeTools?: KnowledgeToolsPort | undefined;
   /** The workspace's MCP servers (for `mcpServers`). */
   mcpServers?: McpServersPort | undefined;
-  /** Issue 25: asks people before a call that requires approval (model-tools.ts). */
-  approvals?: ApprovalGate | undefined;
 }
 
 /** One history message's text at most (characters), and all of the history's together. */
@@ -50,8 +50,22 @@ async function runModel(deps: ModelEndpointDeps, context: TurnContext, turn: Run
   if (!running) return;
   const abort = new AbortController();
   const stopListening = turn.whenCancelled(() => abort.abort(CANCELLED));
-  const deadline = setTimeout(() => abort.abort(TIMED_OUT), deps.turnTimeoutMs);
-  deadline.unref();
+  // The time limit counts the model's time, not the time people take to decide.
+  let deadline: NodeJS.Timeout | undefined;
+  const arm = () => {
+    deadline = setTimeout(() => abort.abort(TIMED_OUT), deps.turnTimeoutMs);
+    deadline.unref();
+  };
+  arm();
+  const gate: ApprovalGate = async (call, signal) => {
+    clearTimeout(deadline);
+    try {
+      const approval = await turn.askPeople(approvalFor(call), signal);
+      return approval.status === "approved" ? { approved: true } : { approved: false, reason: `people did not let this call run: it was ${outcomeInWords(approval)}` };
+    } finally {
+      arm();
+    }
+  };
   let tools: TurnTools | undefined;
   let apiKey: string | undefined;
   try {
@@ -60,7 +74,7 @@ async function runModel(deps: ModelEndpointDeps, context: TurnContext, turn: Run
     } catch {
       return void (await turn.finish({ status: "failed", error: "the model's API key could not be opened (was SECRETS_KEY changed?); set it again" }));
     }
-    tools = await openTurnTools(deps, endpoint, context.asker, abort.signal, deps.approvals);
+    tools = await openTurnTools(deps, endpoint, context.asker, abort.signal, gate);
     const failure = await streamTurn(deps, context, turn, endpoint, tools, apiKey, abort);
     if (failure === undefined) return;
     if (abort.signal.reason === CANCELLED) return void (await turn.finish({ status: "cancelled" }));
@@ -261,4 +275,16 @@ function findCause(err: unknown, match: (e: unknown) => boolean): unknown {
 /** The reason with the API key blanked out (a server may echo what it was sent). */
 function redact(reason: string, apiKey: string | undefined): string {
   return apiKey && apiKey.length >= 4 ? reason.split(apiKey).join("[redacted]") : reason;
+}
+
+/** The approval the hub asks for before a tool call: the call's arguments are its input. */
+function approvalFor(call: PendingCall): ApprovalRequest {
+  return {
+    type: "approval_request",
+    approvalId: `call-${call.toolCallId}`.replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 200),
+    title: `Run the tool ${call.name}?`,
+    detail: `The agent wants to call ${call.name} with the input shown. It runs only once approved.`,
+    input: boundOutput(call.input),
+    quorum: 1,
+  };
 }

@@ -11,14 +11,18 @@ import type { SessionMessages } from "../domain/sessions/messages.js";
 import { sessionAudience } from "../domain/sessions/policy.js";
 import { sessions, type Session } from "../domain/sessions/repository.js";
 import { endTurn, storableError } from "../domain/turns/ending.js";
-import { MAX_TURN_BYTES, MAX_TURN_EVENTS, readAgentEvent, reduce, type AgentEvent, type TurnSnapshot } from "../domain/turns/events.js";
-import { presentTurn, turns, type Turn } from "../domain/turns/repository.js";
+import { MAX_TURN_BYTES, MAX_TURN_EVENTS, readAgentEvent, reduce, type AgentEvent, type ApprovalRequest, type TurnSnapshot } from "../domain/turns/events.js";
+import { isActive, presentTurn, turns, type Turn } from "../domain/turns/repository.js";
+import type { Approvals } from "../domain/approvals/service.js";
+import type { ApprovalView } from "../domain/approvals/repository.js";
 import type { TurnEndHook, TurnOutcome } from "../domain/turns/runner.js";
 import type { TurnFeed } from "./feed.js";
 import type { TurnLog } from "./log.js";
 
 /** A finished turn's log is kept this long for late readers. */
 export const KEEP_LOG_MS = 60_000;
+/** The most approvals one turn may ask for. */
+export const MAX_TURN_APPROVALS = 50;
 
 /** What this process knows of a turn it records. */
 interface Recording {
@@ -29,7 +33,13 @@ interface Recording {
   snapshot: TurnSnapshot;
   events: number;
   bytes: number;
+  approvals: number;
   ended: boolean;
+}
+
+/** How a turn ends: `unlessWaiting` leaves a turn that waits for people as it is (its agent's socket went away; the decision will find it). */
+export interface FinishOptions {
+  unlessWaiting?: boolean;
 }
 
 export interface RecorderDeps {
@@ -44,6 +54,8 @@ export interface RecorderDeps {
   wasCancelled(turnId: string): boolean;
   /** Cancels a turn an end hook asked to cancel. */
   stop(turn: Turn): Promise<void>;
+  /** Stores what a turn asks people, and makes it wait (domain/approvals). */
+  approvals: Pick<Approvals, "request">;
 }
 
 export class TurnRecorder {
@@ -85,9 +97,21 @@ export class TurnRecorder {
     });
   }
 
+  /**
+   * The turn asks people (an endpoint running its agent here asks for it; a socket agent sends an
+   * `approval_request`): in order with its events. Undefined when the turn is over or asked too often.
+   */
+  requestApproval(turnId: string, request: ApprovalRequest): Promise<ApprovalView | undefined> {
+    return this.inOrder(turnId, async () => {
+      const rec = this.recording.get(turnId) ?? (await this.trackById(turnId));
+      if (!rec || rec.ended) return undefined;
+      return this.ask(rec, request);
+    });
+  }
+
   /** Ends a turn once, whichever process asks first (a failure to end is logged; the lease sweep tries again). */
-  finish(turnId: string, outcome: TurnOutcome): Promise<void> {
-    return this.inOrder(turnId, () => this.finishNow(turnId, outcome)).catch((err) => {
+  finish(turnId: string, outcome: TurnOutcome, options: FinishOptions = {}): Promise<void> {
+    return this.inOrder(turnId, () => this.finishNow(turnId, outcome, options)).catch((err) => {
       this.deps.logger.error({ err, turn: turnId }, "could not end a turn; the lease sweep will try again");
     });
   }
@@ -121,6 +145,7 @@ export class TurnRecorder {
       return false;
     }
     const event = read.event;
+    if (event.type === "approval_request") return !!(await this.ask(rec, event));
     if (event.type === "done") {
       // An agent that says it stopped because it was cancelled was (its cancel may have reached it from another node first).
       const cancelled = rec.cancelling || rec.snapshot.finishReason === "cancelled";
@@ -137,7 +162,21 @@ export class TurnRecorder {
     return this.append(rec, event);
   }
 
-  private async finishNow(turnId: string, outcome: TurnOutcome): Promise<void> {
+  /** Stores the approval and makes the turn wait; past MAX_TURN_APPROVALS the turn fails instead. */
+  private async ask(rec: Recording, request: ApprovalRequest): Promise<ApprovalView | undefined> {
+    if (++rec.approvals > MAX_TURN_APPROVALS) {
+      await this.finishNow(rec.turn.id, { status: "failed", error: `the agent asked for more than ${MAX_TURN_APPROVALS} approvals in one turn` });
+      return undefined;
+    }
+    const asked = await this.deps.approvals.request(rec.turn, request);
+    if (!asked) {
+      rec.ended = true;
+      this.recording.delete(rec.turn.id);
+    }
+    return asked;
+  }
+
+  private async finishNow(turnId: string, outcome: TurnOutcome, options: FinishOptions = {}): Promise<void> {
     const rec = this.recording.get(turnId) ?? (await this.trackById(turnId));
     if (!rec || rec.ended) return;
     rec.ended = true;
@@ -148,7 +187,7 @@ export class TurnRecorder {
       if (outcome.status === "cancelled") rec.snapshot = (await this.deps.feed.snapshot(turnId)).snapshot;
       const cancel: Turn[] = [];
       const ended = await transact(tx, async (trx, emit) => {
-        const t = await endTurn(trx, emit, sessionMessages, turnId, outcome, rec.snapshot);
+        const t = await endTurn(trx, emit, sessionMessages, turnId, outcome, rec.snapshot, options.unlessWaiting);
         if (!t) return undefined;
         for (const hook of endHooks) cancel.push(...((await hook(trx, emit, t))?.cancel ?? []));
         return t;
@@ -190,14 +229,14 @@ export class TurnRecorder {
     const session = await sessions.find(this.deps.tx.db, turn.workspace_id, turn.session_id);
     const { seq, snapshot } = await this.deps.feed.snapshot(turn.id);
     const audience = session ? sessionAudience(session.readers) : { agentId: null, ownerUserId: null, groupIds: [] };
-    const rec: Recording = { turn, cancelling: this.deps.wasCancelled(turn.id), audience, snapshot, events: seq, bytes: 0, ended: false };
+    const rec: Recording = { turn, cancelling: this.deps.wasCancelled(turn.id), audience, snapshot, events: seq, bytes: 0, approvals: 0, ended: false };
     this.recording.set(turn.id, rec);
     return rec;
   }
 
   private async trackById(turnId: string): Promise<Recording | undefined> {
     const turn = await turns.byId(this.deps.tx.db, turnId);
-    if (!turn || (turn.status !== "queued" && turn.status !== "running")) return undefined;
+    if (!turn || !isActive(turn.status)) return undefined;
     return this.trackTurn(turn);
   }
 }

@@ -13,18 +13,24 @@ import type { TxDeps } from "../domain/events.js";
 import type { MessageView, SessionMessages } from "../domain/sessions/messages.js";
 import { messages, type Session } from "../domain/sessions/repository.js";
 import type { TurnSnapshot } from "../domain/turns/events.js";
-import { turns, type Turn } from "../domain/turns/repository.js";
+import { isActive, turns, type Turn } from "../domain/turns/repository.js";
 import type { TurnEndHook, TurnFeedItem, TurnOutcome, TurnRunner } from "../domain/turns/runner.js";
 import { protocolOf } from "../domain/agents/endpoint.js";
+import type { ApprovalView } from "../domain/approvals/repository.js";
+import type { Approvals } from "../domain/approvals/service.js";
+import type { ApprovalRequest } from "../domain/turns/events.js";
+import { ApprovalWaits } from "./approvals.js";
 import type { AgentEndpoint, RunningTurn } from "./endpoint.js";
 import { TurnFeed } from "./feed.js";
 import type { TurnLog, TurnLogEntry } from "./log.js";
-import { KEEP_LOG_MS, TurnRecorder, publishTurn } from "./recorder.js";
+import { KEEP_LOG_MS, TurnRecorder, publishTurn, type FinishOptions } from "./recorder.js";
 
 /** History a turn's agent is given. */
 export const HISTORY_MESSAGES = 50;
 /** At most this many cancels are remembered (each for as long as a finished turn's log is kept). */
 const MAX_REMEMBERED_CANCELS = 10_000;
+/** How often each process looks for approvals past their time. */
+const APPROVAL_SWEEP_MS = 1000;
 
 export interface TurnRuntimeDeps {
   tx: TxDeps;
@@ -39,6 +45,8 @@ export interface TurnRuntimeDeps {
   };
   /** One endpoint per agent protocol: the agent's protocol picks the one that runs its turns. */
   endpoints: readonly AgentEndpoint[];
+  /** What turns ask people (domain/approvals): stored, decided, expired. */
+  approvals: Pick<Approvals, "request" | "expireDue">;
 }
 
 export class TurnRuntime implements TurnRunner {
@@ -50,6 +58,9 @@ export class TurnRuntime implements TurnRunner {
   private readonly cancelHandlers = new Map<string, () => void>();
   /** Cancels that reached this process (turn id -> when), oldest first, bounded. */
   private readonly cancels = new Map<string, number>();
+  /** The time limit of each turn this process began; paused while the turn waits for people. */
+  private readonly deadlines = new Map<string, NodeJS.Timeout | undefined>();
+  private readonly waits = new ApprovalWaits();
 
   constructor(private readonly deps: TurnRuntimeDeps) {
     this.feed = new TurnFeed(deps.log);
@@ -62,6 +73,7 @@ export class TurnRuntime implements TurnRunner {
       endHooks: this.endHooks,
       wasCancelled: (turnId) => this.cancels.has(turnId),
       stop: (turn) => this.stop(turn),
+      approvals: deps.approvals,
     });
   }
 
@@ -70,13 +82,17 @@ export class TurnRuntime implements TurnRunner {
     const every = this.deps.limits.leaseMs / 3;
     const renew = setInterval(() => void this.renewLeases(), every);
     const sweep = setInterval(() => void this.failLapsed(), every);
+    const expire = setInterval(() => void this.expireApprovals(), APPROVAL_SWEEP_MS);
     renew.unref();
     sweep.unref();
-    this.timers.push(renew, sweep);
+    expire.unref();
+    this.timers.push(renew, sweep, expire);
   }
 
   close(): void {
     for (const t of this.timers) clearInterval(t);
+    for (const t of this.deadlines.values()) clearTimeout(t);
+    this.deadlines.clear();
   }
 
   /** Adds `hook` to those run in every turn's ending transaction (asks.ts), after those added before. */
@@ -100,7 +116,7 @@ export class TurnRuntime implements TurnRunner {
    * ends it when the cancel reaches it, and the lease sweep after that.
    */
   async stop(turn: Turn): Promise<void> {
-    if (turn.status !== "queued" && turn.status !== "running") return;
+    if (!isActive(turn.status)) return;
     try {
       await this.deps.log.close(turn.id);
       await this.recorder.finish(turn.id, { status: "cancelled" });
@@ -115,8 +131,40 @@ export class TurnRuntime implements TurnRunner {
   }
 
   /** Ends a turn once, whichever process asks first. */
-  finish(turnId: string, outcome: TurnOutcome): Promise<void> {
-    return this.recorder.finish(turnId, outcome);
+  finish(turnId: string, outcome: TurnOutcome, options?: FinishOptions): Promise<void> {
+    return this.recorder.finish(turnId, outcome, options);
+  }
+
+  /**
+   * An approval of a turn changed, on any process (the realtime router feeds every node's): a
+   * wait here for its outcome ends, and the time limit of a turn begun here pauses while the turn
+   * waits and starts afresh when it runs on.
+   */
+  approvalChanged(turnId: string, approval: ApprovalView): void {
+    this.waits.settled(turnId, approval);
+    if (!this.deadlines.has(turnId)) return;
+    clearTimeout(this.deadlines.get(turnId));
+    this.deadlines.set(turnId, approval.status === "pending" ? undefined : this.deadline(turnId));
+  }
+
+  /** Asks people on the turn's behalf and waits for their outcome (a cancel ends the wait with `signal`'s reason). */
+  private async askPeople(turnId: string, request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalView> {
+    const wait = this.waits.wait(turnId, request.approvalId, signal);
+    // A cancel rejects `settled` before anyone awaits it; the caller hears it from askPeople.
+    wait.settled.catch(() => {});
+    const asked = await this.recorder.requestApproval(turnId, request).catch((err: unknown) => {
+      wait.drop();
+      throw err;
+    });
+    if (!asked) {
+      wait.drop();
+      throw new Error("the turn is over");
+    }
+    if (asked.status !== "pending") {
+      wait.drop();
+      return asked;
+    }
+    return wait.settled;
   }
 
   /**
@@ -160,9 +208,19 @@ export class TurnRuntime implements TurnRunner {
     const turn = await turns.markRunning(this.deps.tx.db, turnId, limits.leaseMs);
     if (!turn) return undefined;
     await this.recorder.track(turn);
-    const limit = setTimeout(() => void this.finish(turnId, { status: "failed", error: `the turn took longer than ${limits.turnTimeoutMs / 1000} s` }), limits.turnTimeoutMs);
-    limit.unref();
+    this.deadlines.set(turnId, this.deadline(turnId));
     return turn;
+  }
+
+  /** Fails the turn once it has run for the longest a turn may take (time waiting for people does not count). */
+  private deadline(turnId: string): NodeJS.Timeout {
+    const { turnTimeoutMs } = this.deps.limits;
+    const limit = setTimeout(() => {
+      this.deadlines.delete(turnId);
+      void this.finish(turnId, { status: "failed", error: `the turn took longer than ${turnTimeoutMs / 1000} s` }, { unlessWaiting: true });
+    }, turnTimeoutMs);
+    limit.unref();
+    return limit;
   }
 
   /** Runs `handler` when a cancel of the turn reaches this process (until the turn ends here). */
@@ -179,7 +237,8 @@ export class TurnRuntime implements TurnRunner {
       record: (raw) => this.record(turnId, raw),
       finish: (outcome) => this.finish(turnId, outcome),
       whenCancelled: (handler) => this.whenCancelled(turnId, handler),
-      hasEvents: async () => (await this.deps.log.read(turnId, 0, 1)).length > 0,
+      askPeople: (request, signal) => this.askPeople(turnId, request, signal),
+      hasEvents: async () => (await this.deps.log.read(turnId, 0, 1)).length > 0 || (await turns.byId(this.deps.tx.db, turnId))?.status === "waiting",
     };
   }
 
@@ -204,6 +263,14 @@ export class TurnRuntime implements TurnRunner {
   private async renewLeases(): Promise<void> {
     const { tx, limits, logger } = this.deps;
     for (const id of this.recorder.ids()) await turns.renew(tx.db, id, limits.leaseMs).catch((err) => logger.warn({ err, turn: id }, "could not renew a turn's lease"));
+  }
+
+  private async expireApprovals(): Promise<void> {
+    try {
+      while ((await this.deps.approvals.expireDue()) > 0);
+    } catch (err) {
+      this.deps.logger.warn({ err }, "could not expire approvals");
+    }
   }
 
   /** Turns whose process stopped (lease lapsed) are failed here, keeping what their log holds. */

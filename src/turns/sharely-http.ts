@@ -7,6 +7,10 @@
 import { AgentCallError, isAbortError, streamHttpAgent, type HttpAgentOptions } from "../endpoints/http-agent.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
 
+/** Why a Sharely HTTP agent's `approval_request` ends its turn (README, "People in the loop"). */
+export const APPROVAL_REFUSED =
+  "this agent asked for an approval, but a Sharely HTTP agent's answer cannot be paused and resumed mid-stream: serve the agent over a socket (agent:serve) or A2A to ask people before it acts";
+
 export interface SharelyHttpDeps extends Pick<OutboundDeps, "callerToken" | "endpointSecret" | "log"> {
   http: HttpAgentOptions;
 }
@@ -41,6 +45,10 @@ async function runHttp(deps: SharelyHttpDeps, context: TurnContext, turn: Runnin
     );
     for await (const raw of events) {
       const { threadId: _thread, messageId: _message, ...event } = raw;
+      if (event.type === "approval_request") {
+        abort.abort();
+        return void (await turn.finish({ status: "failed", error: APPROVAL_REFUSED }));
+      }
       if (!(await turn.record(event))) return;
     }
     await turn.finish({ status: "failed", error: "the agent server's stream ended without done" });

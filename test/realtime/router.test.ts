@@ -72,6 +72,7 @@ function setup() {
     turns: {
       received: (turnId, item) => calls.push(`received ${turnId} ${item.kind}`),
       cancelRequested: (turnId) => calls.push(`cancel requested ${turnId}`),
+      approvalChanged: (turnId, a) => calls.push(`approval ${turnId} ${a.status}`),
     },
     log: pino({ level: "silent" }),
   };

@@ -10,6 +10,7 @@ import type { TurnView } from "../../src/domain/turns/repository.js";
 import { Turns } from "../../src/domain/turns/service.js";
 import type { AgentEndpoint } from "../../src/turns/endpoint.js";
 import { memoryTurnLog } from "../../src/turns/log.js";
+import { Approvals } from "../../src/domain/approvals/service.js";
 import { TurnRuntime } from "../../src/turns/runtime.js";
 import { api } from "../support/api.js";
 import { makeAgent, makeSession, uniq } from "../support/factories.js";
@@ -37,7 +38,7 @@ const echo: AgentEndpoint = {
 function runtimeWith(endpoints: AgentEndpoint[]) {
   const tx = { db: hub.db, bus: hub.bus };
   const { sessionMessages } = hub.services;
-  const runtime = new TurnRuntime({ tx, log: memoryTurnLog(), sessionMessages, logger: pino({ level: "silent" }), limits: LIMITS, endpoints });
+  const runtime = new TurnRuntime({ tx, log: memoryTurnLog(), sessionMessages, logger: pino({ level: "silent" }), limits: LIMITS, endpoints, approvals: new Approvals(tx, LIMITS) });
   return { runtime, turns: new Turns(tx, sessionMessages, runtime, LIMITS) };
 }
 

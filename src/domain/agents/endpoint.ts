@@ -36,6 +36,8 @@ const ModelFields = {
   system: z.string().max(32_000).optional(),
   /** The workspace's knowledge tools. */
   tools: z.boolean().optional(),
+  /** People approve each call of the knowledge tools first: all of them (true), or those named. */
+  toolsRequireApproval: z.union([z.boolean(), z.array(z.string().min(1).max(100)).max(50)]).optional(),
   mcpServers: McpServerIds.optional(),
   maxSteps: z.number().int().min(1).max(MAX_MODEL_STEPS).optional(),
 };

@@ -23,11 +23,9 @@ import { sessionAudience } from "../sessions/policy.js";
 import { sessions, type Session } from "../sessions/repository.js";
 import { pageSessions, presentSession, type LoadSession, type PageInput, type SessionPage, type SessionView, type Sessions } from "../sessions/service.js";
 import type { ShareLinkView, ShareLinks } from "../sharing/service.js";
-import type { TurnSnapshot } from "../turns/reduce.js";
-import type { TurnView } from "../turns/repository.js";
 import type { Clock } from "../time.js";
-import { ONE_ACTIVE_PER_SESSION, turns, type Turn } from "../turns/repository.js";
-import type { Turns } from "../turns/service.js";
+import { ONE_ACTIVE_PER_SESSION, isActive, turns, type Turn } from "../turns/repository.js";
+import type { TurnDetail, Turns } from "../turns/service.js";
 import { loadConversationFor } from "./policy.js";
 import { ONE_RUNNING_PER_CONVERSATION, asks, presentAsk, type Ask, type AskView } from "./repository.js";
 import { routeAsk, type AgentCard } from "./routing.js";
@@ -100,7 +98,7 @@ export class Conversations {
     await this.use.sessions.removeLoaded(this.load(actor, groupId, sessionId, "write"));
   }
 
-  async getTurn(actor: Principal, groupId: string, sessionId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
+  async getTurn(actor: Principal, groupId: string, sessionId: string, turnId: string): Promise<TurnDetail> {
     return this.use.turns.turnOf(await this.loaded(actor, groupId, sessionId, "read"), turnId);
   }
 
@@ -203,7 +201,7 @@ export class Conversations {
     const ask = await asks.lock(trx, ended.ask_id);
     if (!ask) return;
     const askTurns = await turns.ofAsk(trx, ask.id);
-    const active = askTurns.filter((t) => t.status === "queued" || t.status === "running");
+    const active = askTurns.filter((t) => isActive(t.status));
     const current = active.length ? ask : await asks.complete(trx, ask.id);
     const session = await sessions.find(trx, ask.workspace_id, ask.session_id);
     if (session) emitAsk(emit, current, askTurns, session);

@@ -46,6 +46,8 @@ export interface MessageParts {
   /** In a group's conversation: the person who asked (user messages). */
   userId?: number;
   userName?: string;
+  /** An answer's approvals: what people were asked during its turn, and their decisions (domain/approvals). */
+  approvals?: unknown[];
 }
 
 /**
@@ -54,6 +56,7 @@ export interface MessageParts {
  */
 export type MessageInput = z.output<typeof AppendMessage> & {
   metadata?: Record<string, unknown> | null | undefined;
+  approvals?: unknown[] | undefined;
   agentId?: string | undefined;
   userId?: number | undefined;
   userName?: string | undefined;
@@ -67,7 +70,7 @@ export interface MessageView extends MessageParts {
   createdAt: string;
 }
 
-const TURN_KEYS = ["content", "thinking", "toolCalls", "sources", "model", "finishReason", "tokenUsage", "metadata", "agentId", "userId", "userName"] as const;
+const TURN_KEYS = ["content", "thinking", "toolCalls", "sources", "model", "finishReason", "tokenUsage", "metadata", "agentId", "userId", "userName", "approvals"] as const;
 const ID_UNIQUE = "session_messages_session_id_id_unique";
 
 function turnOf(input: MessageInput): MessageParts {

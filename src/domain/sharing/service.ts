@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Knex } from "knex";
+import type { ApprovalView } from "../approvals/repository.js";
 import { keyIdOf, userIdOf, type Principal } from "../../auth/principal.js";
 import { NotFound } from "../../errors.js";
 import { newId, sha256 } from "../../ids.js";
@@ -42,9 +43,12 @@ export interface SharedSessionView {
 
 export type AnonymousMessageView = Omit<MessageView, "userId" | "userName">;
 
-/** A shared message as anyone with the link sees it: the person who said it is not named. */
+/** A shared message as anyone with the link sees it: the person who said it, or decided its approvals, is not named. */
 function anonymous({ userId: _userId, userName: _userName, ...message }: MessageView): AnonymousMessageView {
-  return message;
+  if (!message.approvals) return message;
+  // Nor whom it named to decide: assignees are people's emails.
+  const approvals = (message.approvals as ApprovalView[]).map((a) => ({ ...a, assignees: null, decisions: a.decisions.map(({ user_id: _u, name: _n, ...d }) => d) }));
+  return { ...message, approvals };
 }
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;

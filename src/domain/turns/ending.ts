@@ -5,6 +5,7 @@
  * decide (src/turns/); what an end stores is decided here.
  */
 import type { Knex } from "knex";
+import { settleApprovalsOfEnded } from "../approvals/service.js";
 import type { Emit } from "../events.js";
 import type { SessionMessages } from "../sessions/messages.js";
 import { messages, sessions } from "../sessions/repository.js";
@@ -13,8 +14,9 @@ import { turns, type Turn } from "./repository.js";
 import type { TurnOutcome } from "./runner.js";
 
 /** Records the outcome and stores the answer; undefined when the turn had already ended. */
-export async function endTurn(trx: Knex.Transaction, emit: Emit, sessionMessages: SessionMessages, turnId: string, outcome: TurnOutcome, answer: TurnSnapshot): Promise<Turn | undefined> {
-  const ended = await turns.end(trx, turnId, outcome.status, outcome.status === "failed" ? storableError(outcome.error) : null);
+/** `unlessWaiting`: a turn that waits for people is left as it is (undefined). */
+export async function endTurn(trx: Knex.Transaction, emit: Emit, sessionMessages: SessionMessages, turnId: string, outcome: TurnOutcome, answer: TurnSnapshot, unlessWaiting = false): Promise<Turn | undefined> {
+  const ended = await turns.end(trx, turnId, outcome.status, outcome.status === "failed" ? storableError(outcome.error) : null, unlessWaiting);
   if (ended) await storeAnswer(trx, emit, sessionMessages, ended, outcome, answer);
   return ended;
 }
@@ -29,7 +31,10 @@ export function storableError(error: string): string {
 /** Stores what arrived as the assistant message; an answer the agent stored itself under the turn's message id stands. */
 async function storeAnswer(trx: Knex.Transaction, emit: Emit, sessionMessages: SessionMessages, turn: Turn, outcome: TurnOutcome, s: TurnSnapshot): Promise<void> {
   const session = await sessions.find(trx, turn.workspace_id, turn.session_id);
-  if (!session || (await messages.find(trx, session.id, turn.message_id))) return;
+  if (!session) return;
+  // What people were asked during the turn, and what they decided, stay with its answer.
+  const approvals = await settleApprovalsOfEnded(trx, emit, turn, session);
+  if (await messages.find(trx, session.id, turn.message_id)) return;
   const finishReason = outcome.status === "completed" ? (s.finishReason ?? "stop") : outcome.status === "failed" ? "error" : "cancelled";
   const prepared = sessionMessages.prepare({
     id: turn.message_id,
@@ -44,6 +49,7 @@ async function storeAnswer(trx: Knex.Transaction, emit: Emit, sessionMessages: S
     finishReason,
     tokenUsage: s.tokenUsage,
     metadata: Object.keys(s.metadata).length ? s.metadata : undefined,
+    approvals: approvals.length ? approvals : undefined,
   }, 2 * MAX_TURN_BYTES);
   await sessionMessages.appendLocked(trx, emit, session, prepared);
 }

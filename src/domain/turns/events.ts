@@ -28,6 +28,31 @@ const EventSource = Source.extend({
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** The longest an approval may wait for people, and how long one waits when the agent names no time. */
+export const MAX_APPROVAL_WAIT_SEC = 7 * 24 * 3600;
+export const DEFAULT_APPROVAL_WAIT_SEC = 24 * 3600;
+
+/**
+ * An agent asks people before it acts (CONTRACT.md, "People in the loop"): the turn waits until
+ * they decide. `approvalId` is the agent's own, unique within the turn.
+ */
+export const ApprovalRequest = z.object({
+  type: z.literal("approval_request"),
+  approvalId: z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, "must be 1 to 200 letters, digits or _ . : -"),
+  title: z.string().trim().min(1).max(500),
+  detail: z.string().max(16_000).optional(),
+  input: z.unknown().optional(),
+  assignees: z
+    .object({
+      users: z.array(z.string().trim().toLowerCase().email().max(320)).max(100).optional(),
+      groups: z.array(z.string().min(1).max(500)).max(100).optional(),
+    })
+    .optional(),
+  quorum: z.number().int().min(1).max(100).default(1),
+  expiresInSec: z.number().int().min(1).max(MAX_APPROVAL_WAIT_SEC).optional(),
+});
+export type ApprovalRequest = z.output<typeof ApprovalRequest>;
+
 /** Every event an agent may send, by `type`. Unknown types and fields of the wrong shape are refused. */
 export const AgentEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("message_start"), role: z.literal("assistant").default("assistant"), model: z.string().max(200).default("") }),
@@ -42,6 +67,7 @@ export const AgentEvent = z.discriminatedUnion("type", [
   z.object({ type: z.literal("metadata_update"), metadata: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal("message_end"), finishReason: z.string().min(1).max(100), tokenUsage: TokenUsage.optional() }),
   z.object({ type: z.literal("error"), error: z.string().max(4000) }),
+  ApprovalRequest,
   z.object({ type: z.literal("done") }),
 ]);
 export type AgentEvent = z.output<typeof AgentEvent>;

@@ -90,6 +90,7 @@ export function reduce(s: TurnSnapshot, e: AgentEvent): TurnSnapshot {
       s.error = e.error;
       break;
     case "content_end":
+    case "approval_request": // kept as the turn's approvals (domain/approvals), not in its log
     case "done":
       break;
   }

@@ -3,8 +3,12 @@ import type { Knex } from "knex";
 import { intOrNull } from "../rows.js";
 import { toIso, toIsoOrNull } from "../time.js";
 
-export type TurnStatus = "queued" | "running" | "completed" | "failed" | "cancelled";
-export const ACTIVE: TurnStatus[] = ["queued", "running"];
+export type TurnStatus = "queued" | "running" | "waiting" | "completed" | "failed" | "cancelled";
+/** Not ended: queued, running, or waiting for people (approvals). */
+export const ACTIVE: TurnStatus[] = ["queued", "running", "waiting"];
+/** Held by a process that renews its lease (a waiting turn is held by nobody: people decide). */
+const LEASED: TurnStatus[] = ["queued", "running"];
+export const isActive = (status: string): boolean => (ACTIVE as string[]).includes(status);
 /** The partial unique index that allows one queued or running turn per session. */
 export const ONE_ACTIVE_PER_SESSION = "turns_one_active_per_session";
 
@@ -121,16 +125,34 @@ export const turns = {
     return row ? toTurn(row) : undefined;
   },
 
-  /** Extends the lease of an active turn. */
+  /** Extends the lease of a queued or running turn. */
   async renew(db: Knex, id: string, leaseMs: number): Promise<void> {
-    await db("turns").where({ id }).whereIn("status", ACTIVE).update({ lease_until: db.raw("now() + make_interval(secs => ?)", [leaseMs / 1000]) });
+    await db("turns").where({ id }).whereIn("status", LEASED).update({ lease_until: db.raw("now() + make_interval(secs => ?)", [leaseMs / 1000]) });
   },
 
-  /** Ends an active turn; undefined when it had already ended (someone else finished it). */
-  async end(db: Knex, id: string, status: Exclude<TurnStatus, "queued" | "running">, error: string | null): Promise<Turn | undefined> {
+  /** A running turn waits for people: no lease while it waits. Undefined when it is not running (nor waiting already). */
+  async wait(db: Knex, id: string): Promise<Turn | undefined> {
+    const [row] = await db("turns").where({ id }).whereIn("status", ["running", "waiting"]).update({ status: "waiting", lease_until: null }).returning("*");
+    return row ? toTurn(row) : undefined;
+  },
+
+  /** A waiting turn runs on, leased again (whoever records its next event renews it). */
+  async resume(db: Knex, id: string, leaseMs: number): Promise<Turn | undefined> {
+    const [row] = await db("turns")
+      .where({ id, status: "waiting" })
+      .update({ status: "running", lease_until: db.raw("now() + make_interval(secs => ?)", [leaseMs / 1000]) })
+      .returning("*");
+    return row ? toTurn(row) : undefined;
+  },
+
+  /**
+   * Ends an active turn; undefined when it had already ended (someone else finished it), or,
+   * with `unlessWaiting`, when it waits for people (a serving socket that went away does not end it).
+   */
+  async end(db: Knex, id: string, status: Exclude<TurnStatus, "queued" | "running" | "waiting">, error: string | null, unlessWaiting = false): Promise<Turn | undefined> {
     const [row] = await db("turns")
       .where({ id })
-      .whereIn("status", ACTIVE)
+      .whereIn("status", unlessWaiting ? LEASED : ACTIVE)
       .update({ status, error, ended_at: db.fn.now(), lease_until: null })
       .returning("*");
     return row ? toTurn(row) : undefined;
@@ -138,6 +160,6 @@ export const turns = {
 
   /** Active turns whose lease lapsed: their process stopped without ending them. */
   async lapsed(db: Knex, limit: number): Promise<Turn[]> {
-    return (await db("turns").whereIn("status", ACTIVE).where("lease_until", "<", db.fn.now()).orderBy("lease_until").limit(limit)).map(toTurn);
+    return (await db("turns").whereIn("status", LEASED).where("lease_until", "<", db.fn.now()).orderBy("lease_until").limit(limit)).map(toTurn);
   },
 };

@@ -9,6 +9,7 @@ import type { Knex } from "knex";
 import { userIdOf, type Principal } from "../../auth/principal.js";
 import { Conflict, NotFound, isUniqueViolation } from "../../errors.js";
 import { newId } from "../../ids.js";
+import { approvals, presentApproval, type ApprovalView } from "../approvals/repository.js";
 import { agentServers } from "../backplane/repository.js";
 import { transact, type TxDeps } from "../events.js";
 import type { MessageView, SessionMessages } from "../sessions/messages.js";
@@ -18,6 +19,9 @@ import type { TurnSnapshot } from "./events.js";
 import { assertTakesTurns } from "./policy.js";
 import { ONE_ACTIVE_PER_SESSION, presentTurn, turns, type Turn, type TurnView } from "./repository.js";
 import type { TurnEndHook, TurnFeedItem, TurnRunner } from "./runner.js";
+
+/** A turn as GET …/turns/{turnId} answers it: with the answer so far, the seq it is at, and its approvals. */
+export type TurnDetail = TurnView & { seq: number; snapshot: TurnSnapshot; approvals: ApprovalView[] };
 
 export type { TurnEndHook, TurnFeedItem, TurnOutcome } from "./runner.js";
 
@@ -91,7 +95,7 @@ export class Turns {
   }
 
   /** A turn of the session, with the answer so far; `agentId` undefined: the session by id alone (/v1 reads threads so; the session policy decides). */
-  async get(actor: Principal, agentId: string | undefined, sessionId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
+  async get(actor: Principal, agentId: string | undefined, sessionId: string, turnId: string): Promise<TurnDetail> {
     return this.turnOf(await loadSessionFor(this.deps.db, actor, sessionId, "read", agentId), turnId);
   }
 
@@ -99,7 +103,7 @@ export class Turns {
    * A turn by its id alone, for protocols whose task id is the turn id (A2A): the turn must be
    * of the caller's workspace and of a session of `agentId` the caller may read; otherwise 404.
    */
-  async getById(actor: Principal, agentId: string, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
+  async getById(actor: Principal, agentId: string, turnId: string): Promise<TurnDetail> {
     const turn = await turns.find(this.deps.db, actor.workspaceId, turnId);
     if (!turn || turn.agent_id !== agentId) throw new NotFound("Turn");
     return this.get(actor, agentId, turn.session_id, turnId);
@@ -113,10 +117,10 @@ export class Turns {
   }
 
   /** A turn of a session the caller already loaded with the right to read it, with its `seq` and snapshot. */
-  async turnOf(session: Session, turnId: string): Promise<TurnView & { seq: number; snapshot: TurnSnapshot }> {
+  async turnOf(session: Session, turnId: string): Promise<TurnDetail> {
     const turn = await turns.find(this.deps.db, session.workspace_id, turnId);
     if (!turn || turn.session_id !== session.id) throw new NotFound("Turn");
-    return { ...presentTurn(turn), ...(await this.runner.snapshot(turn.id)) };
+    return { ...presentTurn(turn), ...(await this.runner.snapshot(turn.id)), approvals: await this.approvalsOf(turn.id) };
   }
 
   /**
@@ -143,6 +147,11 @@ export class Turns {
   /** The session's queued or running turns. */
   async active(sessionId: string): Promise<TurnView[]> {
     return (await turns.active(this.deps.db, sessionId)).map(presentTurn);
+  }
+
+  /** What the turn asked people, oldest first (domain/approvals). */
+  async approvalsOf(turnId: string): Promise<ApprovalView[]> {
+    return (await approvals.ofTurn(this.deps.db, turnId)).map(presentApproval);
   }
 
   /** A turn's answer so far, and the seq it is at. */

@@ -10,6 +10,8 @@ import { buildOpenApi, schemaComponents } from "../openapi.js";
 import type { Route } from "../table.js";
 import { TurnStreams, type TurnStreamOptions } from "../turn-stream.js";
 import * as a2aSchemas from "./a2a/schema.js";
+import * as approvalSchemas from "../../domain/approvals/schema.js";
+import { approvalsTable } from "./approvals/table.js";
 import { a2aTable, type A2aOptions } from "./a2a/table.js";
 import * as agentSchemas from "./agents/schema.js";
 import { agentsTable } from "./agents/table.js";
@@ -51,14 +53,14 @@ export interface TableSettings {
 }
 
 /** Every family's named schemas, by export name, as the document's components. */
-export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas, groupSchemas, knowledgeSchemas, mcpSchemas, backplaneSchemas, chatSchemas, a2aSchemas);
+export const SCHEMA_COMPONENTS = schemaComponents(agentSchemas, sessionSchemas, channelSchemas, groupSchemas, knowledgeSchemas, mcpSchemas, backplaneSchemas, chatSchemas, a2aSchemas, approvalSchemas);
 
 export function routeTables(s: Services, auth: Authenticator, settings: TableSettings): RouteTables {
   const publish = channelSchemas.publishSchema(settings.messageMaxBytes);
   const streams = new TurnStreams(s.turns, settings.streams ?? { maxBufferedBytes: 8 * 1024 * 1024 });
   return {
     open: sharedViewTable(s),
-    api: [...agentsTable(s), ...sessionsTable(s, streams), ...chatTable(s, streams), ...channelsTable(s, publish), ...groupsTable(s), ...knowledgeTable(s), ...mcpServersTable(s), ...a2aTable(s, settings.a2a)],
+    api: [...agentsTable(s), ...sessionsTable(s, streams), ...chatTable(s, streams), ...channelsTable(s, publish), ...groupsTable(s), ...knowledgeTable(s), ...mcpServersTable(s), ...approvalsTable(s), ...a2aTable(s, settings.a2a)],
     keyExchange: keyExchangeTable(auth),
     v1: backplaneTable(s, auth, streams),
     names: new Map([...SCHEMA_COMPONENTS, [publish, "PublishChannelMessage"]]),

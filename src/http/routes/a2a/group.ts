@@ -11,7 +11,7 @@ import { RequestMalformedError } from "@a2a-js/sdk/errors";
 import { TaskState, type Task } from "@a2a-js/sdk";
 import type { Principal } from "../../../auth/principal.js";
 import type { AskView } from "../../../domain/asks/repository.js";
-import type { TurnView } from "../../../domain/turns/repository.js";
+import { isActive, type TurnView } from "../../../domain/turns/repository.js";
 import { NotFound } from "../../../errors.js";
 import { Uuid } from "../../../schemas.js";
 import type { Services } from "../../../services.js";
@@ -28,7 +28,7 @@ function groupTurns(s: Services, groupId: string): TurnSource {
 /** The ask's state from its turns: working while any runs; then completed if any agent completed, cancelled if all were, else failed. */
 function askStatus(askId: string, contextId: string, turns: Array<Pick<TurnView, "status" | "error" | "agent_id">>, running: boolean) {
   const timestamp = new Date().toISOString();
-  if (running || turns.some((t) => t.status === "queued" || t.status === "running")) {
+  if (running || turns.some((t) => isActive(t.status))) {
     const state = turns.every((t) => t.status === "queued") ? TaskState.TASK_STATE_SUBMITTED : TaskState.TASK_STATE_WORKING;
     return { state, message: undefined, timestamp };
   }

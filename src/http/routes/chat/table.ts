@@ -12,6 +12,7 @@
  * Who may: append to the session to chat, read it to resume (sessions/policy.ts, through the
  * services); a client that goes away does not stop the turn, a cancel does.
  */
+import { isActive } from "../../../domain/turns/repository.js";
 import { Forbidden, Invalid, NotFound } from "../../../errors.js";
 import type { Services } from "../../../services.js";
 import { aguiFormat } from "../../formats/agui.js";
@@ -23,7 +24,6 @@ import { readChat } from "./chat.js";
 import * as S from "./schema.js";
 
 const FORMATS: Record<"agui" | "ui-message" | "sharely", StreamFormat> = { agui: aguiFormat, "ui-message": uiMessageFormat, sharely: sharelyFormat };
-const ACTIVE = new Set(["queued", "running"]);
 
 export function chatTable(s: Services, streams: TurnStreams): Route[] {
   return [
@@ -69,7 +69,7 @@ export function chatTable(s: Services, streams: TurnStreams): Route[] {
           const at = parseEventId(header);
           if (!at) throw Invalid.field("Last-Event-ID", "must be `<turnId>:<seq>` as the stream's `id:` lines carry it");
           const turn = await s.turns.get(principal, agentId, sessionId, at.turnId);
-          if (ACTIVE.has(turn.status) || at.seq < turn.seq) {
+          if (isActive(turn.status) || at.seq < turn.seq) {
             await streams.answer(ctx, format, turn, at.seq, reload(turn.id));
             return ANSWERED;
           }

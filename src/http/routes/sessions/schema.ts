@@ -3,6 +3,7 @@
  * routes take and what they answer. The group conversations' routes answer the same views.
  */
 import { z } from "zod";
+import { Approval } from "../../../domain/approvals/schema.js";
 import { MESSAGE_ROLES } from "../../../domain/sessions/messages.js";
 import { SHARE_MAX_HOURS } from "../../../domain/sharing/policy.js";
 import { Title, Uuid } from "../../../schemas.js";
@@ -84,6 +85,8 @@ export const Message = z.object({
   /** In a group's conversation: the person who asked. */
   userId: z.number().int().optional(),
   userName: z.string().optional(),
+  /** An answer's approvals: what people were asked during its turn, and their decisions. */
+  approvals: z.array(Approval).optional(),
   seq: z.number().int().meta({ description: "From 1, one more per message of the session" }),
   createdAt: Time,
 });
@@ -93,7 +96,7 @@ export const Turn = z.object({
   id: z.string(),
   session_id: z.string(),
   agent_id: z.string(),
-  status: z.enum(["queued", "running", "completed", "failed", "cancelled"]),
+  status: z.enum(["queued", "running", "waiting", "completed", "failed", "cancelled"]).meta({ description: "`waiting`: people are deciding an approval it asked for" }),
   trigger_message_id: z.string(),
   message_id: z.string(),
   error: z.string().optional(),
@@ -115,17 +118,19 @@ export const TurnSnapshot = z.object({
   tokenUsage: TokenUsage.optional(),
   error: z.string().optional(),
 });
-export const TurnWithSnapshot = Turn.extend({ seq: z.number().int(), snapshot: TurnSnapshot });
+export const TurnWithSnapshot = Turn.extend({ seq: z.number().int(), snapshot: TurnSnapshot, approvals: z.array(Approval).meta({ description: "What the turn asked people, oldest first" }) });
 export const StartedTurn = z.object({ turn: Turn, message: Message });
 
 export const ShareLink = z.object({ token: z.string(), url: z.string(), expires_at: Time });
+/** An approval in the public share view: the decisions, not who made them. */
+const SharedApproval = Approval.extend({ decisions: z.array(Approval.shape.decisions.element.omit({ user_id: true, name: true })) });
 /** The read-only view of a shared session: who asked is not named. */
 export const SharedSession = z.object({
   title: z.string(),
   session: z.object({ id: z.string(), title: z.string(), created_at: Time }),
   agent: z.object({ id: z.string(), name: z.string() }).nullable(),
   group: z.object({ id: z.string(), name: z.string() }).optional(),
-  messages: z.array(Message.omit({ userId: true, userName: true })),
+  messages: z.array(Message.omit({ userId: true, userName: true }).extend({ approvals: z.array(SharedApproval).optional() })),
   next_cursor: z.string().nullable(),
   expires_at: Time,
 });

@@ -114,7 +114,7 @@ function turnRoutes(s: Services, streams: TurnStreams): Route[] {
     route({
       method: "get", path: `${turns}/{turnId}`, operationId: "getTurn", tag: "Turns", summary: "A turn, with `seq` and `snapshot` (the answer so far)",
       security: ANY, policy: READ,
-      answer: { status: 200, description: "The turn with `seq` and `snapshot`", schema: S.TurnWithSnapshot, example: { ...ex.turn, seq: 12, snapshot: { content: "I read ", thinking: [], toolCalls: [], sources: [], metadata: {} } } },
+      answer: { status: 200, description: "The turn with `seq` and `snapshot`", schema: S.TurnWithSnapshot, example: { ...ex.turn, seq: 12, snapshot: { content: "I read ", thinking: [], toolCalls: [], sources: [], metadata: {} }, approvals: [] } },
       handle: ({ principal, params }) => s.turns.get(principal, params.agentId!, params.sessionId!, params.turnId!),
     }),
     route({
