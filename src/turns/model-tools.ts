@@ -25,7 +25,6 @@ export const MAX_TOOL_OUTPUT_BYTES = 16 * 1024;
 export const MAX_TURN_TOOLS = 128;
 /** OpenAI-compatible servers accept tool names of at most 64 characters out of [a-zA-Z0-9_-]. */
 const MAX_TOOL_NAME = 64;
-export const APPROVAL_UNAVAILABLE = "this tool requires approval, which is not available yet";
 
 /** The knowledge tools, as the endpoint needs them (services.tools, wired in server.ts). */
 export interface KnowledgeToolsPort {
@@ -54,7 +53,6 @@ export interface PendingCall {
 
 /** Decides whether a call that needs approval may run: asks people, and waits for their decision. */
 export type ApprovalGate = (call: PendingCall, signal: AbortSignal) => Promise<{ approved: true } | { approved: false; reason: string }>;
-const noApprovals: ApprovalGate = async () => ({ approved: false, reason: APPROVAL_UNAVAILABLE });
 
 export interface TurnTools {
   tools: ToolSet;
@@ -67,7 +65,7 @@ export interface TurnTools {
 }
 
 /** Opens the turn's tools. Never throws for a server that cannot be opened: it is left out, with a note. */
-export async function openTurnTools(deps: ModelToolsDeps, endpoint: ModelEndpoint, asker: Principal, signal: AbortSignal, gate: ApprovalGate = noApprovals): Promise<TurnTools> {
+export async function openTurnTools(deps: ModelToolsDeps, endpoint: ModelEndpoint, asker: Principal, signal: AbortSignal, gate: ApprovalGate): Promise<TurnTools> {
   const tools: ToolSet = {};
   const sources = new Map<string, Source[]>();
   const sessions: McpSession[] = [];

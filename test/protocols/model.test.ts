@@ -279,14 +279,4 @@ describe("model agents: MCP tools", () => {
     expect(fedBack.content.length).toBeLessThan(17_000);
     expect(fedBack.content).toContain("[truncated");
   });
-
-  it("does not run a tool that requires approval: the model is told approval is not available yet", async () => {
-    const { id, name } = await registeredMcp({ requiresApproval: true });
-    const server = await modelServer((_, i) => (i === 0 ? toolAnswer([{ id: "call_echo", name: `${name}__echo`, args: { text: "hi" } }]) : textAnswer("I may not.")));
-    const f = await modelAgent(server, { mcpServers: [id] });
-    const { turn, events } = await ask(f, "Echo hi");
-    expect(turn.status).toBe("completed");
-    expect(events.find((e) => e.type === "tool_call_end")).toMatchObject({ toolCallId: "call_echo", error: "this tool requires approval, which is not available yet" });
-    expect(server.requests[1]!.body.messages.at(-1)).toMatchObject({ role: "tool", tool_call_id: "call_echo", content: expect.stringContaining("requires approval") });
-  });
 });
