@@ -26,6 +26,20 @@ export async function signIn(token: string): Promise<Hub> {
   return { rest, live, me };
 }
 
+const RETURN_KEY = "agenthub.return-to";
+
+/** Where to go back to after signing in (a shared link the person came from); only the app's own shared views. */
+export const rememberReturn = (path: string) => {
+  if (/^\/shared\/[A-Za-z0-9_-]+$/.test(path)) sessionStorage.setItem(RETURN_KEY, path);
+};
+
+/** The remembered place, once: reading it forgets it. */
+export function takeReturn(): string | undefined {
+  const path = sessionStorage.getItem(RETURN_KEY);
+  sessionStorage.removeItem(RETURN_KEY);
+  return path && /^\/shared\/[A-Za-z0-9_-]+$/.test(path) ? path : undefined;
+}
+
 export async function signOut(hub: Hub | undefined): Promise<void> {
   sessionStorage.removeItem(TOKEN_KEY);
   await hub?.live.close();

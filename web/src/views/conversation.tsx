@@ -240,7 +240,7 @@ export function Conversation({ hub, where, agentNames, onChanged }: { hub: Hub; 
         ) : null}
         <div ref={bottom} />
       </div>
-      <Composer hub={hub} where={where} running={running.length > 0} onCancel={cancel} onError={setError} agentNames={agentNames} input={composer} />
+      <Composer hub={hub} where={where} running={running.length > 0} onCancel={cancel} agentNames={agentNames} input={composer} />
     </section>
   );
 }
@@ -325,11 +325,12 @@ function Composer(props: {
   where: Where;
   running: boolean;
   onCancel: () => void;
-  onError: (e: string | undefined) => void;
   agentNames: Map<string, string>;
   input: RefObject<HTMLTextAreaElement | null>;
 }) {
-  const { hub, where, running, onCancel, onError, agentNames, input } = props;
+  const { hub, where, running, onCancel, agentNames, input } = props;
+  // A refused message is said here, beside the box it came from.
+  const [error, onError] = useState<string | undefined>();
   const [text, setText] = useState("");
   const [strategy, setStrategy] = useState<(typeof STRATEGIES)[number]>("auto");
   const [picked, setPicked] = useState<string[]>([]);
@@ -406,6 +407,7 @@ function Composer(props: {
           }}
         />
       </label>
+      <ErrorNote error={error} />
       <div class="composer-buttons">
         <button type="submit" class="primary" disabled={busy || !text.trim()}>
           {where.kind === "agent" ? "Send" : "Ask"}

@@ -1,7 +1,8 @@
 /** A group: its conversations (ask the group), its shared sessions, and its settings (agents, members). */
-import type { Agent, Group, Session } from "agenthub/client";
+import type { Agent, Group, Session, WorkspaceMember } from "agenthub/client";
 import { useEffect, useState } from "preact/hooks";
 import { describe, type Hub } from "../hub.js";
+import { cannotChangeGroup } from "../permissions.js";
 import { go } from "../router.js";
 import { ErrorNote } from "./error-note.js";
 
@@ -67,6 +68,7 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
   const [editing, setEditing] = useState(false);
   const [title, setTitle] = useState("");
   const [error, setError] = useState<string | undefined>();
+  const [people, setPeople] = useState<WorkspaceMember[]>([]);
 
   async function load() {
     try {
@@ -80,6 +82,11 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
   useEffect(() => {
     setEditing(false);
     void load();
+    // Names for the creator (the list of people may be refused: then the group shows emails only).
+    hub.rest.agents
+      .workspaceTeam(hub.me.workspace_id, { limit: 200 })
+      .then((t) => setPeople(t.members))
+      .catch(() => undefined);
     return hub.live.on("group:session", (e) => e.groupId === groupId && void load());
   }, [groupId]);
 
@@ -96,14 +103,22 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
 
   if (!group) return <section class="panel">{error ? <ErrorNote error={error} /> : "Loading…"}</section>;
   const names = new Map(agents.map((a) => [a.id, a.name]));
+  const refusal = cannotChangeGroup(hub.me, group);
+  const me = hub.me.kind === "user" ? hub.me : undefined;
+  const creator = group.created_by === null ? undefined : people.find((p) => p.user_id === group.created_by);
+  const creatorLabel = me && group.created_by === me.user_id ? "you" : creator ? `${creator.name || creator.email}` : group.created_by === null ? "a key" : `user ${group.created_by}`;
   return (
     <section aria-labelledby="group-title">
       <header class="view-header">
         <h2 id="group-title">{group.name}</h2>
         <div class="actions">
-          <button type="button" onClick={() => setEditing(!editing)} aria-expanded={editing}>
-            Edit group
-          </button>
+          {refusal ? <p class="muted refusal">{refusal}.</p> : null}
+          {refusal ? null : (
+            <button type="button" onClick={() => setEditing(!editing)} aria-expanded={editing}>
+              Edit group
+            </button>
+          )}
+          {refusal ? null : (
           <button
             type="button"
             class="danger"
@@ -120,13 +135,41 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
           >
             Delete
           </button>
+          )}
         </div>
       </header>
-      <p class="muted">
-        Agents: {group.agentIds.map((id) => names.get(id) ?? id).join(", ")} · Members: the creator
-        {group.allowed_users.length ? `, ${group.allowed_users.join(", ")}` : ""}
-        {group.allowed_groups.length ? `, groups ${group.allowed_groups.join(", ")}` : ""}
-      </p>
+      <div class="panel group-roster">
+        <div>
+          <h3>Agents</h3>
+          <ul class="list">
+            {group.agentIds.map((id) => (
+              <li key={id}>
+                {names.get(id) ?? id} <code>{id}</code>
+              </li>
+            ))}
+          </ul>
+        </div>
+        <div>
+          <h3>Members</h3>
+          <ul class="list members">
+            <li>
+              {creatorLabel} <span class="badge">created the group</span>
+            </li>
+            {group.allowed_users.map((email) => (
+              <li key={email}>
+                {people.find((p) => p.email.toLowerCase() === email.toLowerCase())?.name || email} <span class="muted">{email}</span>
+                {me && me.email.toLowerCase() === email.toLowerCase() ? <span class="badge">you</span> : null}
+              </li>
+            ))}
+            {group.allowed_groups.map((g) => (
+              <li key={`g:${g}`}>
+                everyone in <strong>{g}</strong> <span class="muted">(identity-provider group)</span>
+              </li>
+            ))}
+          </ul>
+          <p class="muted">Members ask the group's agents here, even when they are not on an agent's team.</p>
+        </div>
+      </div>
       <ErrorNote error={error} />
       {editing ? (
         <GroupForm

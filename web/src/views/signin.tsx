@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { describe, localSignIn, localToken, signIn, type Hub, type LocalSignIn } from "../hub.js";
+import { ThemeToggle } from "../theme.js";
 import { ErrorNote } from "./error-note.js";
 
 export function SignIn({ onSignedIn }: { onSignedIn: (hub: Hub) => void }) {
@@ -38,6 +39,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (hub: Hub) => void }) {
     <main class="sign-in" id="main">
       <h1>agenthub</h1>
       <p class="muted">Realtime collaboration for AI agents and their people.</p>
+      <ThemeToggle />
       <ErrorNote error={error} />
       {local ? (
         <section class="panel" aria-labelledby="local-title">
