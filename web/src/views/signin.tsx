@@ -39,7 +39,6 @@ export function SignIn({ onSignedIn }: { onSignedIn: (hub: Hub) => void }) {
     <main class="sign-in" id="main">
       <h1>agenthub</h1>
       <p class="muted">Realtime collaboration for AI agents and their people.</p>
-      <ThemeToggle />
       <ErrorNote error={error} />
       {local ? (
         <section class="panel" aria-labelledby="local-title">
@@ -95,6 +94,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (hub: Hub) => void }) {
           </button>
         </form>
       </section>
+      <ThemeToggle />
     </main>
   );
 }
