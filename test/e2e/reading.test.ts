@@ -299,7 +299,7 @@ describeInBrowser("reading answers in the web app", () => {
     const page = await open(cluster.a.url, { colorScheme: "dark" });
     await signIn(page);
     await page.goto(`${cluster.a.url}/#/agents/writer/sessions/${hostileSession}`);
-    await page.locator(".message.assistant").waitFor();
+    await page.locator(".message.assistant .who", { hasText: "Writer" }).waitFor(); // the sidebar has loaded too
     const background = () => page.evaluate<string>("getComputedStyle(document.documentElement).backgroundColor");
     const isDark = async () => {
       const [r, g, b] = (await background()).match(/\d+/g)!.map(Number);
