@@ -90,6 +90,10 @@ beforeAll(async () => {
       } else if (question.includes("hostile")) {
         emit({ type: "content_delta", delta: HOSTILE });
       } else {
+        // A closed "Thinking" section with a link inside it.
+        emit({ type: "thinking_start", thinkingId: "t1", title: "Reading" });
+        emit({ type: "thinking_delta", thinkingId: "t1", delta: "Checked [the notes](https://example.com/notes)." });
+        emit({ type: "thinking_end", thinkingId: "t1", status: "completed", durationMs: 1 });
         emit({ type: "content_delta", delta: `You said: *${question}*` });
       }
       emit({ type: "message_end", finishReason: "stop" });
@@ -285,6 +289,13 @@ describeInBrowser("reading answers in the web app", () => {
     await composer.getByRole("alert").filter({ hasText: "The hub could not be reached: check your connection, then try again." }).waitFor();
     expect(await page.getByText("Failed to fetch").count()).toBe(0);
     await page.unroute("**/turns");
+    // Too long a message: its size in words, beside the box, once.
+    await page.getByRole("textbox", { name: "Message the agent" }).fill("x".repeat(300_000));
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    const tooLong = composer.getByRole("alert").filter({ hasText: "too long" });
+    await tooLong.waitFor();
+    expect(await tooLong.innerText()).toMatch(/^The message is 293 KB, too long: at most 256 KB is allowed$/);
+    expect(await page.getByText(/bytes/).count()).toBe(0);
 
     await page.getByRole("link", { name: "+ New agent" }).click();
     const id = page.getByLabel(/^Id/);
@@ -379,6 +390,12 @@ describeInBrowser("reading answers in the web app", () => {
     await page.keyboard.type("Keyboard session");
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Keyboard session", level: 2 }).waitFor();
+
+    // The closed "Thinking" section is one tab stop (its summary); the link inside it is reached only once it is open.
+    await focusOn(`el.tagName === "SUMMARY"`, "the thinking section");
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(`document.activeElement?.textContent`)).toBe("the notes");
   });
 });
 

@@ -69,11 +69,16 @@ function Thinking({ thinking }: { thinking: unknown }) {
       {steps.map((step: any, i) => (
         <div key={i} class="step">
           {step?.title ? <strong>{step.title}</strong> : null}
-          <pre>{typeof step === "string" ? step : (step?.content ?? step?.text ?? json(step))}</pre>
+          <StepText text={typeof step === "string" ? step : (step?.content ?? step?.text ?? json(step))} />
         </div>
       ))}
     </details>
   );
+}
+
+/** A thinking step: Markdown when it is text (agents think in Markdown too), else as it came. */
+function StepText({ text }: { text: unknown }) {
+  return typeof text === "string" ? <Markdown text={text} class="step-text" /> : <pre>{json(text)}</pre>;
 }
 
 function ToolCalls({ calls }: { calls: unknown[] | undefined }) {
