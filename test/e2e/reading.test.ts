@@ -348,6 +348,7 @@ describeInBrowser("reading answers in the web app", () => {
     expect(await item.innerText()).toMatch(/role: support[\s\S]*role: sales/);
     const listed = await api(cluster.a.url, adminToken).get("/api/knowledge");
     expect(listed.body.items.map((k: { title: string }) => k.title)).toContain("Refund policy");
+    await page.evaluate(`document.getElementById("main").scrollTop = 0`);
     await shot(page, "knowledge");
 
     page.once("dialog", (d) => void d.accept());

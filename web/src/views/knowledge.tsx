@@ -46,11 +46,10 @@ export function KnowledgePage({ hub }: { hub: Hub }) {
         <h2 id="knowledge-title">Knowledge</h2>
       </header>
       <p class="muted">What the workspace's agents search when they answer (retrieval and the knowledge tools). An item with roles is seen only by callers of those roles; without roles, by everyone.</p>
-      {refusal ? <p class="muted refusal">{refusal}.</p> : <KnowledgeForm hub={hub} onCreated={(k) => setItems((current) => [k, ...(current ?? [])])} />}
       <ErrorNote error={error} />
       <div class="panel">
         <h3>Items</h3>
-        {items === undefined ? <p class="muted">Loading…</p> : items.length ? null : <p class="muted">No knowledge yet{refusal ? "." : ": add the first item above."}</p>}
+        {items === undefined ? <p class="muted">Loading…</p> : items.length ? null : <p class="muted">No knowledge yet{refusal ? "." : ": add the first item below."}</p>}
         <ul class="list knowledge">
           {(items ?? []).map((k) => (
             <li key={k.id} class="knowledge-item">
@@ -79,6 +78,7 @@ export function KnowledgePage({ hub }: { hub: Hub }) {
           </button>
         ) : null}
       </div>
+      {refusal ? <p class="muted refusal">{refusal}.</p> : <KnowledgeForm hub={hub} onCreated={(k) => setItems((current) => [k, ...(current ?? [])])} />}
     </section>
   );
 }
