@@ -297,6 +297,19 @@ describeInBrowser("reading answers in the web app", () => {
     expect(await tooLong.innerText()).toMatch(/^The message is 293 KB, too long: at most 256 KB is allowed$/);
     expect(await page.getByText(/bytes/).count()).toBe(0);
 
+    // A refused group: each error beside its field, in words, and nothing repeated above the form.
+    await page.getByRole("link", { name: "+ New group" }).click();
+    const groupForm = page.getByRole("form", { name: "Create a group" });
+    await groupForm.getByLabel("Name").fill("Solo");
+    await groupForm.getByLabel(/^Writer/).check();
+    await groupForm.getByLabel(/^Members by email/).fill("not-an-email");
+    await groupForm.getByRole("button", { name: "Create group" }).click();
+    await groupForm.locator("fieldset .field-error").filter({ hasText: "a group needs at least two distinct agents" }).waitFor();
+    expect(await groupForm.getByLabel(/^Members by email/).getAttribute("aria-invalid")).toBe("true");
+    expect(await groupForm.locator(".field-error").filter({ hasText: "must be an email address" }).count()).toBe(1);
+    expect(await groupForm.locator("p.error").count()).toBe(0);
+    expect(await page.getByText(/agentIds|allowed_users/).count()).toBe(0);
+
     await page.getByRole("link", { name: "+ New agent" }).click();
     const id = page.getByLabel(/^Id/);
     await id.fill("Bad Id!");

@@ -4,7 +4,13 @@ import { useEffect, useState } from "preact/hooks";
 import { describe, type Hub } from "../hub.js";
 import { cannotChangeGroup } from "../permissions.js";
 import { go } from "../router.js";
-import { ErrorNote } from "./error-note.js";
+import { ErrorNote, FieldError, fieldErrorId, formErrors, noErrors, type FormErrors } from "./error-note.js";
+
+const GROUP_FIELDS = ["name", "agentIds", "allowed_users", "allowed_groups"] as const;
+
+/** The fields a refusal names that belong to the form's lists (`agentIds.0`, `allowed_users.2`). */
+const fieldsOf = (err: unknown): string[] =>
+  ((err as { errors?: Array<{ field: string }> }).errors ?? []).map((e) => e.field).filter((f) => GROUP_FIELDS.some((g) => f.startsWith(`${g}.`)));
 
 const lines = (s: string) =>
   s
@@ -17,16 +23,24 @@ export function GroupForm({ hub, agents, group, onSaved }: { hub: Hub; agents: A
   const [picked, setPicked] = useState<string[]>(group?.agentIds ?? []);
   const [users, setUsers] = useState((group?.allowed_users ?? []).join("\n"));
   const [groups, setGroups] = useState((group?.allowed_groups ?? []).join("\n"));
-  const [error, setError] = useState<string | undefined>();
+  const [errors, setErrors] = useState<FormErrors>(noErrors);
+  const invalid = (f: string) => (errors.fields.has(f) ? { "aria-invalid": true, "aria-describedby": fieldErrorId(f) } : {});
 
   async function save(e: Event) {
     e.preventDefault();
-    setError(undefined);
+    setErrors(noErrors);
     try {
       const body = { name: name.trim(), agentIds: picked, allowed_users: lines(users), allowed_groups: lines(groups) };
       onSaved(group ? await hub.rest.groups.replace(group.id, body) : await hub.rest.groups.create(body));
     } catch (err) {
-      setError(describe(err));
+      // Errors of one entry (`allowed_users.1`) stand by the list they are in.
+      const shown = formErrors(err, [...GROUP_FIELDS, ...fieldsOf(err)]);
+      const fields = new Map<string, string>();
+      for (const [field, message] of shown.fields) {
+        const list = field.split(".")[0]!;
+        fields.set(list, fields.has(list) ? `${fields.get(list)}; ${message}` : message);
+      }
+      setErrors({ fields, rest: shown.rest });
     }
   }
 
@@ -34,9 +48,10 @@ export function GroupForm({ hub, agents, group, onSaved }: { hub: Hub; agents: A
     <form class="panel form" onSubmit={save} aria-label={group ? "Edit the group" : "Create a group"}>
       <label>
         Name
-        <input value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} />
+        <input value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} {...invalid("name")} />
+        <FieldError errors={errors} field="name" />
       </label>
-      <fieldset>
+      <fieldset {...invalid("agentIds")}>
         <legend>Agents (at least two)</legend>
         {agents.map((a) => (
           <label key={a.id} class="check">
@@ -44,16 +59,19 @@ export function GroupForm({ hub, agents, group, onSaved }: { hub: Hub; agents: A
             {a.name} <code>{a.id}</code>
           </label>
         ))}
+        <FieldError errors={errors} field="agentIds" />
       </fieldset>
       <label>
         Members by email (one per line)
-        <textarea value={users} onInput={(e) => setUsers(e.currentTarget.value)} rows={3} />
+        <textarea value={users} onInput={(e) => setUsers(e.currentTarget.value)} rows={3} {...invalid("allowed_users")} />
+        <FieldError errors={errors} field="allowed_users" />
       </label>
       <label>
         Members by identity-provider group (one per line)
-        <textarea value={groups} onInput={(e) => setGroups(e.currentTarget.value)} rows={2} />
+        <textarea value={groups} onInput={(e) => setGroups(e.currentTarget.value)} rows={2} {...invalid("allowed_groups")} />
+        <FieldError errors={errors} field="allowed_groups" />
       </label>
-      <ErrorNote error={error} />
+      <ErrorNote error={errors.rest} />
       <button type="submit" class="primary">
         {group ? "Save group" : "Create group"}
       </button>
