@@ -285,7 +285,7 @@ function Home({ hub, dir, refresh }: { hub: Hub; dir: Directory; refresh: () => 
     try {
       const res = await fetch("/api/local/demo-agent", { method: "POST", headers: { authorization: `Bearer ${savedToken()}` } });
       const body = (await res.json()) as { agent_id?: string; detail?: string };
-      if (!res.ok || !body.agent_id) throw new Error(body.detail ?? `HTTP ${res.status}`);
+      if (!res.ok || !body.agent_id) throw new Error(body.detail ?? `The demo agent could not be made (the hub answered ${res.status})`);
       const session = await hub.rest.sessions.create(body.agent_id, { title: "Trying the demo agent" });
       refresh();
       go({ view: "session", agentId: body.agent_id, sessionId: session.id });
