@@ -161,6 +161,8 @@ export function presentPrincipal(p: Principal): Record<string, unknown> {
         name: p.name,
         groups: p.groups,
         role: p.role ?? null,
+        // Whether the user may do what the master key may (the web app offers admins' pages by it).
+        admin: p.admin,
         expires_at: p.expiresAt.toISOString(),
       };
     case "master":

@@ -86,7 +86,7 @@ export type MessagePage = { messages: Message[]; next_cursor: string | null };
 
 /** GET /api/me */
 export type Me =
-  | { kind: "user"; workspace_id: string; user_id: number; sub: string; email: string; name: string; groups: string[]; role: string | null; expires_at: string }
+  | { kind: "user"; workspace_id: string; user_id: number; sub: string; email: string; name: string; groups: string[]; role: string | null; admin: boolean; expires_at: string }
   | { kind: "master"; workspace_id: string; key_id: string }
   | { kind: "agent"; workspace_id: string; agent_id: string; key_id: string; scopes: string[] };
 

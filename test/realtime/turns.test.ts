@@ -172,6 +172,9 @@ describe("turns over a serving socket", () => {
     const status = async () => (await alice.get(`${path}/turns/${turn.id}`)).body;
     await pollUntil(status, (t) => t.status === "failed", "the turn to be failed");
     expect(await status()).toMatchObject({ status: "failed", error: expect.stringMatching(/no server_url and no socket serving it/) });
+    // The stored answer keeps why, so a reader after a reload sees the reason too.
+    const stored = (await alice.get(`${path}/messages`)).body.messages.find((m: { id: string }) => m.id === turn.message_id);
+    expect(stored).toMatchObject({ finishReason: "error", metadata: { error: expect.stringMatching(/no server_url and no socket serving it/) } });
   });
 });
 

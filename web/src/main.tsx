@@ -2,7 +2,7 @@
 import type { Agent, Channel, Group, Session } from "agenthub/client";
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { describe, savedToken, signIn, signOut, type Hub } from "./hub.js";
+import { describe, savedToken, signIn, signOut, takeReturn, type Hub } from "./hub.js";
 import { go, href, useRoute, type Route } from "./router.js";
 import "./styles.css";
 import { AgentForm } from "./views/agents.js";
@@ -12,7 +12,10 @@ import { Conversation } from "./views/conversation.js";
 import { GroupForm, GroupView } from "./views/groups.js";
 import { SharedPage } from "./views/share.js";
 import { SignIn } from "./views/signin.js";
+import { KnowledgePage } from "./views/knowledge.js";
+import { isAdmin } from "./permissions.js";
 import { ErrorNote } from "./views/error-note.js";
+import { applySavedTheme, ThemeToggle } from "./theme.js";
 
 interface Directory {
   agents: Agent[];
@@ -44,7 +47,17 @@ function App() {
       .finally(() => setRestoring(false));
   }, []);
   if (restoring) return <p class="loading">Signing in…</p>;
-  if (!hub) return <SignIn onSignedIn={setHub} />;
+  if (!hub)
+    return (
+      <SignIn
+        onSignedIn={(h) => {
+          // Signed in from a shared link: back to it (now with "Clone").
+          const back = takeReturn();
+          if (back) location.assign(back);
+          else setHub(h);
+        }}
+      />
+    );
   return <Workspace hub={hub} onSignOut={() => void signOut(hub).then(() => setHub(undefined))} />;
 }
 
@@ -121,6 +134,12 @@ function Workspace({ hub, onSignOut }: { hub: Hub; onSignOut: () => void }) {
         <span class={`status ${online ? "online" : "offline"}`} role="status">
           {online ? "Live" : "Reconnecting…"}
         </span>
+        {isAdmin(me) ? (
+          <a href={href({ view: "knowledge" })} aria-current={route.view === "knowledge" ? "page" : undefined}>
+            Knowledge
+          </a>
+        ) : null}
+        <ThemeToggle />
         <span class="me">{me.kind === "user" ? me.name || me.email : me.kind}</span>
         <button type="button" onClick={onSignOut}>
           Sign out
@@ -250,6 +269,8 @@ function View({ hub, route, dir, agentNames, refresh }: { hub: Hub; route: Route
       );
     case "agent":
       return <AgentPage key={route.agentId} hub={hub} agentId={route.agentId} onChanged={refresh} />;
+    case "knowledge":
+      return <KnowledgePage hub={hub} />;
     case "home":
       return <Home hub={hub} dir={dir} refresh={refresh} />;
   }
@@ -264,7 +285,7 @@ function Home({ hub, dir, refresh }: { hub: Hub; dir: Directory; refresh: () => 
     try {
       const res = await fetch("/api/local/demo-agent", { method: "POST", headers: { authorization: `Bearer ${savedToken()}` } });
       const body = (await res.json()) as { agent_id?: string; detail?: string };
-      if (!res.ok || !body.agent_id) throw new Error(body.detail ?? `HTTP ${res.status}`);
+      if (!res.ok || !body.agent_id) throw new Error(body.detail ?? `The demo agent could not be made (the hub answered ${res.status})`);
       const session = await hub.rest.sessions.create(body.agent_id, { title: "Trying the demo agent" });
       refresh();
       go({ view: "session", agentId: body.agent_id, sessionId: session.id });
@@ -295,5 +316,6 @@ function Home({ hub, dir, refresh }: { hub: Hub; dir: Directory; refresh: () => 
   );
 }
 
+applySavedTheme();
 const shared = /^\/shared\/([^/]+)$/.exec(location.pathname);
 render(shared ? <SharedPage token={decodeURIComponent(shared[1]!)} /> : <App />, document.getElementById("app")!);

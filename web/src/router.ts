@@ -10,7 +10,8 @@ export type Route =
   | { view: "channel"; channelId: string }
   | { view: "new-channel" }
   | { view: "new-agent" }
-  | { view: "agent"; agentId: string };
+  | { view: "agent"; agentId: string }
+  | { view: "knowledge" };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
@@ -23,6 +24,7 @@ export function parseRoute(hash: string): Route {
   if (a === "groups" && b) return { view: "group", groupId: b };
   if (a === "channels" && b === "new") return { view: "new-channel" };
   if (a === "channels" && b) return { view: "channel", channelId: b };
+  if (a === "knowledge" && !b) return { view: "knowledge" };
   return { view: "home" };
 }
 
@@ -47,6 +49,8 @@ export function href(route: Route): string {
       return "#/agents/new";
     case "agent":
       return `#/agents/${e(route.agentId)}`;
+    case "knowledge":
+      return "#/knowledge";
   }
 }
 

@@ -48,8 +48,14 @@ async function storeAnswer(trx: Knex.Transaction, emit: Emit, sessionMessages: S
     model: s.model,
     finishReason,
     tokenUsage: s.tokenUsage,
-    metadata: Object.keys(s.metadata).length ? s.metadata : undefined,
+    metadata: metadataOf(s, outcome),
     approvals: approvals.length ? approvals : undefined,
   }, 2 * MAX_TURN_BYTES);
   await sessionMessages.appendLocked(trx, emit, session, prepared);
+}
+
+/** The answer's metadata; a failed turn's also keeps why (`error`), so the stored message can say it after a reload. */
+function metadataOf(s: TurnSnapshot, outcome: TurnOutcome): Record<string, unknown> | undefined {
+  const metadata = outcome.status === "failed" ? { ...s.metadata, error: storableError(outcome.error) } : s.metadata;
+  return Object.keys(metadata).length ? metadata : undefined;
 }

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { describe, type Hub } from "../hub.js";
 import { go } from "../router.js";
 import { ErrorNote } from "./error-note.js";
+import { Markdown } from "./markdown.js";
 
 export function ChannelForm({ hub, onCreated }: { hub: Hub; onCreated: () => void }) {
   const [name, setName] = useState("");
@@ -133,7 +134,7 @@ export function ChannelView({ hub, channelId, agents }: { hub: Hub; channelId: s
               <span class="who">{names.get(m.agentId) ?? m.agentId}</span>
               <time dateTime={m.createdAt}>{new Date(m.createdAt).toLocaleTimeString()}</time>
             </header>
-            <div class="content">{m.message}</div>
+            <Markdown text={m.message} />
           </article>
         ))}
         <div ref={bottom} />

@@ -5,8 +5,10 @@
  * answers to one question stand side by side, one column per agent.
  */
 import type { Ask, LiveTurn, Message, Session } from "agenthub/client";
+import type { RefObject } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { describe, type Hub } from "../hub.js";
+import { cannotChangeSession } from "../permissions.js";
 import { go } from "../router.js";
 import { MessageView } from "./message.js";
 import { ShareDialog } from "./share.js";
@@ -14,6 +16,20 @@ import { ErrorNote } from "./error-note.js";
 
 const PAGE = 50;
 const STRATEGIES = ["auto", "all", "mentions", "match", "first", "round_robin"] as const;
+
+/** What each strategy does, in a line (contract: "Group conversations"). */
+export const STRATEGY_HELP: Record<(typeof STRATEGIES)[number], string> = {
+  auto: "The agents you @mention answer; with no mention, every agent answers.",
+  all: "Every agent of the group answers at once, side by side.",
+  mentions: "Only the agents named with @agent-id in the question answer.",
+  match: "The agents whose name and description best match the question answer.",
+  first: "All agents start; the first to finish answers and the others are cancelled.",
+  round_robin: "One agent answers, the next one in turn each time.",
+};
+
+/** The text of a message's content (a person's question), for asking it again. */
+const textOf = (content: unknown): string =>
+  typeof content === "string" ? content : Array.isArray(content) ? content.map((b: any) => (b?.type === "text" && typeof b.text === "string" ? b.text : "")).join("\n") : "";
 
 export type Where = { kind: "agent"; agentId: string; sessionId: string } | { kind: "group"; groupId: string; sessionId: string; agentIds: string[] };
 
@@ -29,6 +45,7 @@ export function Conversation({ hub, where, agentNames, onChanged }: { hub: Hub; 
   const [renaming, setRenaming] = useState(false);
   const [sharing, setSharing] = useState(false);
   const bottom = useRef<HTMLDivElement>(null);
+  const composer = useRef<HTMLTextAreaElement>(null);
 
   const api = useMemo(
     () =>
@@ -76,6 +93,8 @@ export function Conversation({ hub, where, agentNames, onChanged }: { hub: Hub; 
         const s = await api.get();
         if (stopped) return;
         setSession(s);
+        // A chat opens ready to type in (unless the person is typing somewhere else, e.g. the search).
+        if (!(document.activeElement instanceof HTMLInputElement || document.activeElement instanceof HTMLTextAreaElement)) composer.current?.focus();
         const from = Math.max(0, s.message_count - PAGE);
         const page = await api.messages({ after_seq: from, limit: PAGE });
         if (stopped) return;
@@ -113,6 +132,22 @@ export function Conversation({ hub, where, agentNames, onChanged }: { hub: Hub; 
 
   const stored = new Set(messages.map((m) => m.id));
   const running = turns.filter((t) => !t.ended && !(t.message.id && stored.has(t.message.id)));
+  // Why the turns that ended while watched failed (turn:ended), by the id their answer is stored under.
+  const turnErrors = new Map(turns.filter((t) => t.ended && t.turn?.error).map((t) => [t.turn!.message_id, t.turn!.error!]));
+  const refusal = session ? cannotChangeSession(hub.me, session) : undefined;
+
+  /** Asks again what a failed or cancelled answer was answering: the person's message before it, as a new turn. */
+  const retryOf = (answer: Message) => {
+    const question = [...messages].reverse().find((m) => m.role === "user" && m.seq < answer.seq);
+    const content = question ? textOf(question.content).trim() : "";
+    if (!content) return undefined;
+    return () =>
+      void act(() =>
+        where.kind === "agent"
+          ? rest.turns.start(where.agentId, sessionId, { content })
+          : rest.conversations.ask(where.groupId, sessionId, { content, strategy: "all", agentIds: [(answer as { agentId?: string }).agentId ?? ""].filter(Boolean) }),
+      )();
+  };
   const act = (fn: () => Promise<unknown>) => async () => {
     setError(undefined);
     try {
@@ -148,26 +183,33 @@ export function Conversation({ hub, where, agentNames, onChanged }: { hub: Hub; 
           <h2 id="conversation-title">{session?.title ?? "…"}</h2>
         )}
         <div class="actions">
-          <button type="button" onClick={() => setRenaming(true)} disabled={!session}>
-            Rename
-          </button>
-          {where.kind === "agent" && session ? (
+          {refusal ? <p class="muted refusal">{refusal}.</p> : null}
+          {refusal ? null : (
+            <button type="button" onClick={() => setRenaming(true)} disabled={!session}>
+              Rename
+            </button>
+          )}
+          {where.kind === "agent" && session && !refusal ? (
             <button type="button" onClick={act(() => (session.archived ? rest.sessions.restore(where.agentId, sessionId) : rest.sessions.archive(where.agentId, sessionId)))}>
               {session.archived ? "Restore" : "Archive"}
             </button>
           ) : null}
-          <button type="button" onClick={() => setSharing(!sharing)} aria-expanded={sharing}>
-            Share
-          </button>
-          <button
-            type="button"
-            class="danger"
-            onClick={() => {
-              if (confirm("Delete this conversation and all its messages?")) void act(async () => (await api.remove(), go({ view: "home" })))();
-            }}
-          >
-            Delete
-          </button>
+          {refusal ? null : (
+            <button type="button" onClick={() => setSharing(!sharing)} aria-expanded={sharing}>
+              Share
+            </button>
+          )}
+          {refusal ? null : (
+            <button
+              type="button"
+              class="danger"
+              onClick={() => {
+                if (confirm("Delete this conversation and all its messages?")) void act(async () => (await api.remove(), go({ view: "home" })))();
+              }}
+            >
+              Delete
+            </button>
+          )}
         </div>
       </header>
       {sharing ? <ShareDialog hub={hub} where={where} onClose={() => setSharing(false)} /> : null}
@@ -178,30 +220,46 @@ export function Conversation({ hub, where, agentNames, onChanged }: { hub: Hub; 
             Load earlier messages
           </button>
         ) : null}
-        {where.kind === "group" ? <GroupedMessages messages={messages} running={running} agentNames={agentNames} ask={ask} /> : null}
+        {where.kind === "group" ? <GroupedMessages messages={messages} running={running} agentNames={agentNames} ask={ask} turnErrors={turnErrors} retryOf={retryOf} /> : null}
         {where.kind === "agent" ? (
           <>
             {messages.map((m) => (
-              <MessageView key={m.id} message={m} agentLabel={agentNames.get(where.agentId) ?? where.agentId} />
+              <MessageView
+                key={m.id}
+                message={m}
+                agentId={where.agentId}
+                agentLabel={agentNames.get(where.agentId) ?? where.agentId}
+                turnError={turnErrors.get(m.id)}
+                onRetry={running.length ? undefined : retryOf(m)}
+              />
             ))}
             {running.map((t) => (
-              <MessageView key={t.turnId} message={t.message} live agentLabel={agentNames.get(where.agentId) ?? where.agentId} />
+              <MessageView key={t.turnId} message={t.message} live agentId={where.agentId} agentLabel={agentNames.get(where.agentId) ?? where.agentId} />
             ))}
           </>
         ) : null}
         <div ref={bottom} />
       </div>
-      <Composer hub={hub} where={where} running={running.length > 0} onCancel={cancel} onError={setError} agentNames={agentNames} />
+      <Composer hub={hub} where={where} running={running.length > 0} onCancel={cancel} agentNames={agentNames} input={composer} />
     </section>
   );
 }
 
 /** A group's conversation: each question, then its answers side by side (one column per agent). */
-function GroupedMessages({ messages, running, agentNames, ask }: { messages: Message[]; running: LiveTurn[]; agentNames: Map<string, string>; ask: Ask | undefined }) {
+function GroupedMessages(props: {
+  messages: Message[];
+  running: LiveTurn[];
+  agentNames: Map<string, string>;
+  ask: Ask | undefined;
+  turnErrors: Map<string, string>;
+  retryOf: (answer: Message) => (() => void) | undefined;
+}) {
+  const { messages, running, agentNames, ask, turnErrors, retryOf } = props;
   const rounds: Array<{ question?: Message; answers: Array<{ key: string; node: any }> }> = [];
   for (const m of messages) {
     if (m.role === "user" || !rounds.length) rounds.push({ question: m.role === "user" ? m : undefined, answers: [] });
-    if (m.role !== "user") rounds.at(-1)!.answers.push({ key: m.id, node: <MessageView message={m} agentNames={agentNames} /> });
+    if (m.role !== "user")
+      rounds.at(-1)!.answers.push({ key: m.id, node: <MessageView message={m} agentNames={agentNames} turnError={turnErrors.get(m.id)} onRetry={running.length || ask?.status === "running" ? undefined : retryOf(m)} /> });
   }
   const last = rounds.at(-1);
   if (last) for (const t of running) last.answers.push({ key: t.turnId, node: <MessageView message={{ ...t.message, agentId: t.turn?.agent_id } as any} live agentNames={agentNames} /> });
@@ -240,6 +298,11 @@ function AskStatus({ ask, agentNames }: { ask: Ask; agentNames: Map<string, stri
 
 function RenameForm({ title, onDone }: { title: string; onDone: (title: string | undefined) => void }) {
   const [value, setValue] = useState(title);
+  const field = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    field.current?.focus();
+    field.current?.select();
+  }, []);
   return (
     <form
       class="rename"
@@ -250,14 +313,24 @@ function RenameForm({ title, onDone }: { title: string; onDone: (title: string |
     >
       <label>
         <span class="sr-only">Title</span>
-        <input value={value} onInput={(e) => setValue(e.currentTarget.value)} maxLength={200} autoFocus onKeyDown={(e) => e.key === "Escape" && onDone(undefined)} />
+        <input ref={field} value={value} onInput={(e) => setValue(e.currentTarget.value)} maxLength={200} onKeyDown={(e) => e.key === "Escape" && onDone(undefined)} />
       </label>
       <button type="submit">Save</button>
     </form>
   );
 }
 
-function Composer({ hub, where, running, onCancel, onError, agentNames }: { hub: Hub; where: Where; running: boolean; onCancel: () => void; onError: (e: string | undefined) => void; agentNames: Map<string, string> }) {
+function Composer(props: {
+  hub: Hub;
+  where: Where;
+  running: boolean;
+  onCancel: () => void;
+  agentNames: Map<string, string>;
+  input: RefObject<HTMLTextAreaElement | null>;
+}) {
+  const { hub, where, running, onCancel, agentNames, input } = props;
+  // A refused message is said here, beside the box it came from.
+  const [error, onError] = useState<string | undefined>();
   const [text, setText] = useState("");
   const [strategy, setStrategy] = useState<(typeof STRATEGIES)[number]>("auto");
   const [picked, setPicked] = useState<string[]>([]);
@@ -296,7 +369,7 @@ function Composer({ hub, where, running, onCancel, onError, agentNames }: { hub:
         <div class="ask-options">
           <label>
             Strategy{" "}
-            <select value={strategy} onChange={(e) => setStrategy(e.currentTarget.value as (typeof STRATEGIES)[number])}>
+            <select value={strategy} aria-describedby="strategy-help" onChange={(e) => setStrategy(e.currentTarget.value as (typeof STRATEGIES)[number])}>
               {STRATEGIES.map((s) => (
                 <option key={s} value={s}>
                   {s === "auto" ? "auto (@mentions, else all)" : s}
@@ -304,6 +377,9 @@ function Composer({ hub, where, running, onCancel, onError, agentNames }: { hub:
               ))}
             </select>
           </label>
+          <p id="strategy-help" class="muted strategy-help">
+            {STRATEGY_HELP[strategy]}
+          </p>
           <fieldset>
             <legend>Only these agents (optional)</legend>
             {where.agentIds.map((id) => (
@@ -318,6 +394,7 @@ function Composer({ hub, where, running, onCancel, onError, agentNames }: { hub:
       <label class="message-input">
         <span class="sr-only">{where.kind === "agent" ? "Message the agent" : "Ask the group"}</span>
         <textarea
+          ref={input}
           value={text}
           placeholder={where.kind === "agent" ? "Message the agent (Enter sends, Shift+Enter for a new line)" : "Ask the group; @agent-id mentions an agent"}
           rows={2}
@@ -330,6 +407,7 @@ function Composer({ hub, where, running, onCancel, onError, agentNames }: { hub:
           }}
         />
       </label>
+      <ErrorNote error={error} />
       <div class="composer-buttons">
         <button type="submit" class="primary" disabled={busy || !text.trim()}>
           {where.kind === "agent" ? "Send" : "Ask"}

@@ -1,7 +1,7 @@
 /** Failures to show: the problem's `detail` (hub.ts `describe`), and a 422's errors next to the fields they name. */
 import { AgentHubError } from "agenthub/client";
 import { useState } from "preact/hooks";
-import { describe } from "../hub.js";
+import { describe, fieldMessage, inWords } from "../hub.js";
 
 export function ErrorNote({ error }: { error: string | undefined }) {
   return error ? (
@@ -24,10 +24,12 @@ export function formErrors(err: unknown, shown: readonly string[]): FormErrors {
   const fields = new Map<string, string>();
   const others: string[] = [];
   for (const e of err.errors) {
-    if (shown.includes(e.field)) fields.set(e.field, fields.has(e.field) ? `${fields.get(e.field)}; ${e.message}` : e.message);
-    else others.push(`${e.field}: ${e.message}`);
+    const message = inWords(e.message);
+    if (shown.includes(e.field)) fields.set(e.field, fields.has(e.field) ? `${fields.get(e.field)}; ${message}` : message);
+    else others.push(fieldMessage(e.field, e.message));
   }
-  return { fields, rest: others.length ? `${err.detail || err.title} — ${others.join("; ")}` : undefined };
+  // Each error once: beside its field, or (for a field the form does not show) here, in words.
+  return { fields, rest: others.length ? others.join("; ") : undefined };
 }
 
 /** The message for one field, tied to its input by id (`aria-describedby`). */

@@ -1,9 +1,16 @@
 /** A group: its conversations (ask the group), its shared sessions, and its settings (agents, members). */
-import type { Agent, Group, Session } from "agenthub/client";
+import type { Agent, Group, Session, WorkspaceMember } from "agenthub/client";
 import { useEffect, useState } from "preact/hooks";
 import { describe, type Hub } from "../hub.js";
+import { cannotChangeGroup } from "../permissions.js";
 import { go } from "../router.js";
-import { ErrorNote } from "./error-note.js";
+import { ErrorNote, FieldError, fieldErrorId, formErrors, noErrors, type FormErrors } from "./error-note.js";
+
+const GROUP_FIELDS = ["name", "agentIds", "allowed_users", "allowed_groups"] as const;
+
+/** The fields a refusal names that belong to the form's lists (`agentIds.0`, `allowed_users.2`). */
+const fieldsOf = (err: unknown): string[] =>
+  ((err as { errors?: Array<{ field: string }> }).errors ?? []).map((e) => e.field).filter((f) => GROUP_FIELDS.some((g) => f.startsWith(`${g}.`)));
 
 const lines = (s: string) =>
   s
@@ -16,16 +23,24 @@ export function GroupForm({ hub, agents, group, onSaved }: { hub: Hub; agents: A
   const [picked, setPicked] = useState<string[]>(group?.agentIds ?? []);
   const [users, setUsers] = useState((group?.allowed_users ?? []).join("\n"));
   const [groups, setGroups] = useState((group?.allowed_groups ?? []).join("\n"));
-  const [error, setError] = useState<string | undefined>();
+  const [errors, setErrors] = useState<FormErrors>(noErrors);
+  const invalid = (f: string) => (errors.fields.has(f) ? { "aria-invalid": true, "aria-describedby": fieldErrorId(f) } : {});
 
   async function save(e: Event) {
     e.preventDefault();
-    setError(undefined);
+    setErrors(noErrors);
     try {
       const body = { name: name.trim(), agentIds: picked, allowed_users: lines(users), allowed_groups: lines(groups) };
       onSaved(group ? await hub.rest.groups.replace(group.id, body) : await hub.rest.groups.create(body));
     } catch (err) {
-      setError(describe(err));
+      // Errors of one entry (`allowed_users.1`) stand by the list they are in.
+      const shown = formErrors(err, [...GROUP_FIELDS, ...fieldsOf(err)]);
+      const fields = new Map<string, string>();
+      for (const [field, message] of shown.fields) {
+        const list = field.split(".")[0]!;
+        fields.set(list, fields.has(list) ? `${fields.get(list)}; ${message}` : message);
+      }
+      setErrors({ fields, rest: shown.rest });
     }
   }
 
@@ -33,9 +48,10 @@ export function GroupForm({ hub, agents, group, onSaved }: { hub: Hub; agents: A
     <form class="panel form" onSubmit={save} aria-label={group ? "Edit the group" : "Create a group"}>
       <label>
         Name
-        <input value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} />
+        <input value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} {...invalid("name")} />
+        <FieldError errors={errors} field="name" />
       </label>
-      <fieldset>
+      <fieldset {...invalid("agentIds")}>
         <legend>Agents (at least two)</legend>
         {agents.map((a) => (
           <label key={a.id} class="check">
@@ -43,16 +59,19 @@ export function GroupForm({ hub, agents, group, onSaved }: { hub: Hub; agents: A
             {a.name} <code>{a.id}</code>
           </label>
         ))}
+        <FieldError errors={errors} field="agentIds" />
       </fieldset>
       <label>
         Members by email (one per line)
-        <textarea value={users} onInput={(e) => setUsers(e.currentTarget.value)} rows={3} />
+        <textarea value={users} onInput={(e) => setUsers(e.currentTarget.value)} rows={3} {...invalid("allowed_users")} />
+        <FieldError errors={errors} field="allowed_users" />
       </label>
       <label>
         Members by identity-provider group (one per line)
-        <textarea value={groups} onInput={(e) => setGroups(e.currentTarget.value)} rows={2} />
+        <textarea value={groups} onInput={(e) => setGroups(e.currentTarget.value)} rows={2} {...invalid("allowed_groups")} />
+        <FieldError errors={errors} field="allowed_groups" />
       </label>
-      <ErrorNote error={error} />
+      <ErrorNote error={errors.rest} />
       <button type="submit" class="primary">
         {group ? "Save group" : "Create group"}
       </button>
@@ -67,6 +86,7 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
   const [editing, setEditing] = useState(false);
   const [title, setTitle] = useState("");
   const [error, setError] = useState<string | undefined>();
+  const [people, setPeople] = useState<WorkspaceMember[]>([]);
 
   async function load() {
     try {
@@ -80,6 +100,11 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
   useEffect(() => {
     setEditing(false);
     void load();
+    // Names for the creator (the list of people may be refused: then the group shows emails only).
+    hub.rest.agents
+      .workspaceTeam(hub.me.workspace_id, { limit: 200 })
+      .then((t) => setPeople(t.members))
+      .catch(() => undefined);
     return hub.live.on("group:session", (e) => e.groupId === groupId && void load());
   }, [groupId]);
 
@@ -96,14 +121,22 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
 
   if (!group) return <section class="panel">{error ? <ErrorNote error={error} /> : "Loading…"}</section>;
   const names = new Map(agents.map((a) => [a.id, a.name]));
+  const refusal = cannotChangeGroup(hub.me, group);
+  const me = hub.me.kind === "user" ? hub.me : undefined;
+  const creator = group.created_by === null ? undefined : people.find((p) => p.user_id === group.created_by);
+  const creatorLabel = me && group.created_by === me.user_id ? "you" : creator ? `${creator.name || creator.email}` : group.created_by === null ? "a key" : `user ${group.created_by}`;
   return (
     <section aria-labelledby="group-title">
       <header class="view-header">
         <h2 id="group-title">{group.name}</h2>
         <div class="actions">
-          <button type="button" onClick={() => setEditing(!editing)} aria-expanded={editing}>
-            Edit group
-          </button>
+          {refusal ? <p class="muted refusal">{refusal}.</p> : null}
+          {refusal ? null : (
+            <button type="button" onClick={() => setEditing(!editing)} aria-expanded={editing}>
+              Edit group
+            </button>
+          )}
+          {refusal ? null : (
           <button
             type="button"
             class="danger"
@@ -120,13 +153,41 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
           >
             Delete
           </button>
+          )}
         </div>
       </header>
-      <p class="muted">
-        Agents: {group.agentIds.map((id) => names.get(id) ?? id).join(", ")} · Members: the creator
-        {group.allowed_users.length ? `, ${group.allowed_users.join(", ")}` : ""}
-        {group.allowed_groups.length ? `, groups ${group.allowed_groups.join(", ")}` : ""}
-      </p>
+      <div class="panel group-roster">
+        <div>
+          <h3>Agents</h3>
+          <ul class="list">
+            {group.agentIds.map((id) => (
+              <li key={id}>
+                {names.get(id) ?? id} <code>{id}</code>
+              </li>
+            ))}
+          </ul>
+        </div>
+        <div>
+          <h3>Members</h3>
+          <ul class="list members">
+            <li>
+              {creatorLabel} <span class="badge">created the group</span>
+            </li>
+            {group.allowed_users.map((email) => (
+              <li key={email}>
+                {people.find((p) => p.email.toLowerCase() === email.toLowerCase())?.name || email} <span class="muted">{email}</span>
+                {me && me.email.toLowerCase() === email.toLowerCase() ? <span class="badge">you</span> : null}
+              </li>
+            ))}
+            {group.allowed_groups.map((g) => (
+              <li key={`g:${g}`}>
+                everyone in <strong>{g}</strong> <span class="muted">(identity-provider group)</span>
+              </li>
+            ))}
+          </ul>
+          <p class="muted">Members ask the group's agents here, even when they are not on an agent's team.</p>
+        </div>
+      </div>
       <ErrorNote error={error} />
       {editing ? (
         <GroupForm

@@ -1,22 +1,63 @@
-/** One message as a whole turn: content, collapsible thinking, tool calls with input and output, sources as links. */
+/**
+ * One message as a whole turn: content (Markdown), collapsible thinking, tool calls with input and
+ * output, sources as links, and for a failed or cancelled turn why, in words, with a retry.
+ */
 import type { LiveMessage, Message } from "agenthub/client";
+import { href } from "../router.js";
+import { Markdown } from "./markdown.js";
 
 type Shown = (Message | (LiveMessage & { seq?: number; createdAt?: string })) & { agentId?: string; userName?: string };
 
 const json = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v, null, 2));
 
-function Content({ content }: { content: unknown }) {
-  if (typeof content === "string") return <div class="content">{content}</div>;
+function Content({ content, live }: { content: unknown; live: boolean }) {
+  if (typeof content === "string") return content ? <Markdown text={content} live={live} /> : null;
   if (Array.isArray(content)) {
     return (
       <div class="content">
-        {content.map((block: any, i) => (
-          <div key={i}>{block?.type === "text" && typeof block.text === "string" ? block.text : <pre>{json(block)}</pre>}</div>
-        ))}
+        {content.map((block: any, i) => (block?.type === "text" && typeof block.text === "string" ? <Markdown key={i} text={block.text} live={live} /> : <pre key={i}>{json(block)}</pre>))}
       </div>
     );
   }
   return null;
+}
+
+/** Why a turn did not finish, in words: the turn's `error` (live, or kept in the stored answer's metadata). */
+export function outcomeOf(m: { finishReason?: unknown; error?: unknown; metadata?: unknown }, turnError?: string): { kind: "failed" | "cancelled"; why: string } | undefined {
+  const stored = (m.metadata as { error?: unknown } | undefined)?.error;
+  const error = turnError ?? (typeof m.error === "string" ? m.error : undefined) ?? (typeof stored === "string" ? stored : undefined);
+  if (m.finishReason === "cancelled") return { kind: "cancelled", why: "The turn was cancelled before the agent finished; what it had sent is kept." };
+  if (m.finishReason === "error" || error) return { kind: "failed", why: error ? sentence(error) : "The agent stopped without saying why." };
+  return undefined;
+}
+
+const sentence = (s: string) => {
+  const t = s.trim();
+  return `${t.charAt(0).toUpperCase()}${t.slice(1)}${/[.!?]$/.test(t) ? "" : "."}`;
+};
+
+/** What no socket or server behind the agent looks like (the hub's words for it). */
+const NOTHING_CONNECTED = /no socket serving|no server_url|socket went away|socket disconnected|no A2A URL/i;
+
+function Outcome({ outcome, agentId, agentLabel, onRetry }: { outcome: { kind: "failed" | "cancelled"; why: string }; agentId?: string | undefined; agentLabel: string; onRetry?: (() => void) | undefined }) {
+  return (
+    <div class={`outcome ${outcome.kind}`}>
+      <p class={outcome.kind === "failed" ? "error-text" : "muted"}>
+        <strong>{outcome.kind === "failed" ? `${agentLabel} could not answer.` : "Cancelled."}</strong> {outcome.why}
+        {outcome.kind === "failed" && agentId && NOTHING_CONNECTED.test(outcome.why) ? (
+          <>
+            {" "}
+            Nothing is connected to answer for it: <a href={href({ view: "agent", agentId })}>see how to connect {agentLabel}</a>.
+          </>
+        ) : null}
+      </p>
+      {onRetry ? (
+        <button type="button" class="small" onClick={onRetry}>
+          Retry
+        </button>
+      ) : null}
+    </div>
+  );
 }
 
 function Thinking({ thinking }: { thinking: unknown }) {
@@ -28,11 +69,16 @@ function Thinking({ thinking }: { thinking: unknown }) {
       {steps.map((step: any, i) => (
         <div key={i} class="step">
           {step?.title ? <strong>{step.title}</strong> : null}
-          <pre>{typeof step === "string" ? step : (step?.content ?? step?.text ?? json(step))}</pre>
+          <StepText text={typeof step === "string" ? step : (step?.content ?? step?.text ?? json(step))} />
         </div>
       ))}
     </details>
   );
+}
+
+/** A thinking step: Markdown when it is text (agents think in Markdown too), else as it came. */
+function StepText({ text }: { text: unknown }) {
+  return typeof text === "string" ? <Markdown text={text} class="step-text" /> : <pre>{json(text)}</pre>;
 }
 
 function ToolCalls({ calls }: { calls: unknown[] | undefined }) {
@@ -89,22 +135,39 @@ function Sources({ sources }: { sources: Array<Record<string, any>> | undefined 
   );
 }
 
-export function MessageView({ message, live, agentNames, agentLabel }: { message: Shown; live?: boolean; agentNames?: Map<string, string>; agentLabel?: string }) {
+export function MessageView(props: {
+  message: Shown;
+  live?: boolean;
+  agentNames?: Map<string, string>;
+  agentLabel?: string;
+  /** The agent of an agent's session (a group's answers name theirs). */
+  agentId?: string;
+  /** Who wrote a person's message when the reader is not them (the shared view: "the owner"). */
+  userLabel?: string;
+  /** The turn's `error` when it ended while watched. */
+  turnError?: string | undefined;
+  /** Re-sends the question this answered, as a new turn. */
+  onRetry?: (() => void) | undefined;
+}) {
+  const { message, live = false, agentNames, agentLabel, userLabel, turnError, onRetry } = props;
   const m = message as any;
-  const who = m.role === "user" ? (m.userName ?? "You") : m.role === "assistant" ? (m.agentId ? (agentNames?.get(m.agentId) ?? m.agentId) : (agentLabel ?? "Agent")) : m.role;
-  const finish = m.finishReason && m.finishReason !== "stop" ? m.finishReason : undefined;
+  const agentId: string | undefined = m.agentId ?? props.agentId;
+  const agentName = m.agentId ? (agentNames?.get(m.agentId) ?? m.agentId) : (agentLabel ?? "The agent");
+  const who = m.role === "user" ? (m.userName ?? userLabel ?? "You") : m.role === "assistant" ? agentName : m.role;
+  const outcome = m.role === "assistant" ? outcomeOf(m, turnError) : undefined;
   return (
-    <article class={`message ${m.role}${live ? " live" : ""}`} aria-busy={live ? "true" : undefined} data-agent={m.agentId} data-seq={m.seq}>
+    <article class={`message ${m.role}${live ? " live" : ""}${outcome ? ` ${outcome.kind}` : ""}`} aria-busy={live ? "true" : undefined} data-agent={m.agentId} data-seq={m.seq}>
       <header>
         <span class="who">{who}</span>
         {live ? <span class="badge live-badge">streaming…</span> : null}
-        {finish ? <span class={`badge ${finish === "error" ? "error" : ""}`}>{finish}</span> : null}
+        {outcome ? <span class={`badge ${outcome.kind === "failed" ? "error" : ""}`}>{outcome.kind}</span> : null}
+        {m.finishReason && m.finishReason !== "stop" && !outcome ? <span class="badge">{m.finishReason}</span> : null}
         {m.createdAt ? <time dateTime={m.createdAt}>{new Date(m.createdAt).toLocaleTimeString()}</time> : null}
       </header>
       <Thinking thinking={m.thinking} />
       <ToolCalls calls={m.toolCalls} />
-      <Content content={m.content} />
-      {m.error ? <p class="error-text">{String(m.error)}</p> : null}
+      <Content content={m.content} live={live} />
+      {outcome ? <Outcome outcome={outcome} agentId={agentId} agentLabel={agentName} onRetry={live ? undefined : onRetry} /> : null}
       <Sources sources={m.sources} />
     </article>
   );

@@ -2,9 +2,10 @@
 import type { Message, SharedSession } from "agenthub/client";
 import { AgentHubClient } from "agenthub/client";
 import { useEffect, useState } from "preact/hooks";
-import { describe, savedToken, type Hub } from "../hub.js";
+import { describe, rememberReturn, savedToken, type Hub } from "../hub.js";
 import type { Where } from "./conversation.js";
 import { MessageView } from "./message.js";
+import { ThemeToggle } from "../theme.js";
 import { ErrorNote } from "./error-note.js";
 
 export function ShareDialog({ hub, where, onClose }: { hub: Hub; where: Where; onClose: () => void }) {
@@ -117,19 +118,22 @@ export function SharedPage({ token }: { token: string }) {
           {view ? <> · read-only · link expires {new Date(view.expires_at).toLocaleString()}</> : null}
         </p>
         <div class="actions">
+          <ThemeToggle />
           {signedIn ? (
             <button type="button" class="primary" onClick={clone} disabled={!view}>
               Clone into my conversations
             </button>
           ) : (
-            <a href="/">Sign in to clone it</a>
+            <a href="/" onClick={() => rememberReturn(location.pathname)}>
+              Sign in to clone it
+            </a>
           )}
         </div>
       </header>
       <ErrorNote error={error} />
       <div class="messages" role="log" aria-label="Messages">
         {messages.map((m) => (
-          <MessageView key={m.id} message={m} />
+          <MessageView key={m.id} message={m} agentLabel={view?.agent?.name ?? "The agent"} userLabel={view?.group ? "A member" : "The owner"} />
         ))}
         {view?.next_cursor ? (
           <button type="button" class="load-earlier" onClick={() => page(view.next_cursor!)}>

@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { describe, localSignIn, localToken, signIn, type Hub, type LocalSignIn } from "../hub.js";
+import { ThemeToggle } from "../theme.js";
 import { ErrorNote } from "./error-note.js";
 
 export function SignIn({ onSignedIn }: { onSignedIn: (hub: Hub) => void }) {
@@ -93,6 +94,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (hub: Hub) => void }) {
           </button>
         </form>
       </section>
+      <ThemeToggle />
     </main>
   );
 }

@@ -122,6 +122,8 @@ export const Me = z.discriminatedUnion("kind", [
     name: z.string(),
     groups: z.array(z.string()),
     role: z.string().nullable(),
+    /** A workspace admin (JWT_ADMIN_CLAIM/VALUE): may do what the master key may. */
+    admin: z.boolean(),
     expires_at: Time,
   }),
   z.object({ kind: z.literal("master"), workspace_id: z.string(), key_id: z.string() }),
