@@ -58,7 +58,7 @@ export const Ask = z.object({
   message_id: z.string(),
   strategy: z.enum(STRATEGIES),
   status: z.enum(["running", "completed"]),
-  agents: z.array(z.object({ agentId: z.string(), turnId: z.string().nullable(), status: z.enum(["queued", "running", "completed", "failed", "cancelled"]) })),
+  agents: z.array(z.object({ agentId: z.string(), turnId: z.string().nullable(), status: z.enum(["queued", "running", "waiting", "completed", "failed", "cancelled"]) })),
   ignored_mentions: z.array(z.string()),
   created_at: Time,
   ended_at: Time.nullable(),
