@@ -4,7 +4,7 @@ import type { Knex } from "knex";
  * People in the loop (CONTRACT.md, "People in the loop: approvals"). An agent's turn may ask
  * people before it acts: the approval is kept with its turn (`id` is the agent's approvalId,
  * unique within the turn) and every decision is kept beside it, one per person. A turn that waits
- * is `waiting`: still active (one active turn per session), but not leased, so no lease sweep
+ * is `waiting`: still active (one active turn per session and agent), but not leased, so no lease sweep
  * fails it while people decide; its approval's `expires_at` bounds the wait.
  */
 export async function up(knex: Knex): Promise<void> {
@@ -41,14 +41,14 @@ export async function up(knex: Knex): Promise<void> {
     t.foreign(["turn_id", "approval_id"]).references(["turn_id", "id"]).inTable("approvals").onDelete("CASCADE");
     t.check("decision in ('approve', 'reject')", [], "approval_decisions_decision_check");
   });
-  // A waiting turn is active too: still one per session.
+  // A waiting turn is active too: still one per session and agent.
   await knex.raw(`drop index turns_one_active_per_session`);
-  await knex.raw(`create unique index turns_one_active_per_session on turns (session_id) where status in ('queued', 'running', 'waiting')`);
+  await knex.raw(`create unique index turns_one_active_per_session on turns (session_id, agent_id) where status in ('queued', 'running', 'waiting')`);
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`drop index turns_one_active_per_session`);
-  await knex.raw(`create unique index turns_one_active_per_session on turns (session_id) where status in ('queued', 'running')`);
+  await knex.raw(`create unique index turns_one_active_per_session on turns (session_id, agent_id) where status in ('queued', 'running')`);
   await knex.schema.dropTable("approval_decisions");
   await knex.schema.dropTable("approvals");
 }

@@ -261,6 +261,44 @@ describe("approvals: a model agent's MCP tool that requires approval", () => {
   });
 });
 
+describe("approvals: done when (a model agent in a group)", () => {
+  it("the model's MCP tool asks; two members see it live on different nodes; the first approval lets it run; the decision shows in the conversation and the audit list", async () => {
+    const mcp = await startMcpServer();
+    closers.push(() => mcp.close());
+    const name = uniq("ops");
+    const master = api(cluster.a.url, cluster.ws.masterKey);
+    const registered = await master.post("/api/mcp-servers", { name, url: mcp.url, allowed_groups: ["*"], requiresApproval: true });
+    const model = await startModelServer((_, i) => (i === 0 ? toolAnswer([{ id: "call_1", name: `${name}__add`, args: { a: 40, b: 2 } }]) : textAnswer("The sum is 42.")));
+    closers.push(() => model.close());
+    const alice = api(cluster.a.url, await cluster.ws.token("alice"));
+    const modelAgent = await makeAgent(alice, uniq("model"));
+    const other = await makeAgent(alice, uniq("other"));
+    expect((await alice.patch(`/api/agents/${modelAgent}`, { endpoint: { protocol: "model", url: model.url, model: "m", mcpServers: [registered.body.id] } })).status).toBe(200);
+    const group = await alice.post("/api/groups", { name: uniq("ops"), agentIds: [modelAgent, other], allowed_users: ["carol@example.com", "dave@example.com"] });
+    const base = `/api/groups/${group.body.id}/conversations`;
+    const conversation = (await alice.post(base, { title: "Sum" })).body;
+    const carol = await cluster.open(cluster.a.url, await cluster.ws.token("carol"));
+    const dave = await cluster.open(cluster.b.url, await cluster.ws.token("dave"));
+    for (const c of [carol, dave]) expect((await c.emitAck("session:watch", { sessionId: conversation.id })).ok).toBe(true);
+    const asked = await alice.post(`${base}/${conversation.id}/ask`, { content: "Add 40 and 2", agentIds: [modelAgent], strategy: "all" });
+    const turnId: string = asked.body.ask.agents[0].turnId;
+    for (const c of [carol, dave]) await c.until(() => !!approvalOf(c, turnId, "pending"), "the request, live on both nodes");
+
+    const daveApi = api(cluster.b.url, await cluster.ws.token("dave"));
+    const pending = (await daveApi.get("/api/approvals")).body.approvals.find((a: { turn_id: string }) => a.turn_id === turnId);
+    expect(pending).toMatchObject({ group_id: group.body.id, input: { a: 40, b: 2 }, status: "pending" });
+    const approved = await daveApi.post(`${base}/${conversation.id}/turns/${turnId}/approvals/${pending.id}`, { decision: "approve", comment: "fine" });
+    expect(approved.body.status).toBe("approved");
+    await carol.until(() => endOf(carol, turnId)?.status === "completed", "the answer to finish");
+    const events = carol.of("turn:event").filter((e) => e.turnId === turnId).map((e) => e.event);
+    expect(events.find((e) => e.type === "tool_call_end")).toMatchObject({ output: "42" });
+    expect(events.filter((e) => e.type === "content_delta").map((e) => e.delta).join("")).toBe("The sum is 42.");
+    const answer = (await alice.get(`${base}/${conversation.id}/messages`)).body.messages.find((m: { role: string }) => m.role === "assistant");
+    expect(answer.approvals[0]).toMatchObject({ status: "approved", decisions: [{ decision: "approve", comment: "fine", name: expect.any(String) }] });
+    expect((await daveApi.get("/api/approvals?status=approved")).body.approvals.map((a: { turn_id: string }) => a.turn_id)).toContain(turnId);
+  });
+});
+
 describe("approvals: a Sharely HTTP agent", () => {
   it("cannot wait mid-stream: its approval_request ends the turn with a clear error", async () => {
     const server: AgentServer = await startAgentServer(() => answer([{ type: "message_start", model: "http" }, { type: "approval_request", approvalId: "x", title: "May I?" }, { type: "done" }]));
