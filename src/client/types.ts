@@ -149,6 +149,10 @@ export interface ServerToClientEvents {
   "session:message": (payload: { sessionId: string; message: Message }) => void;
   "session:updated": (payload: { sessionId: string; change: "renamed" | "archived" | "restored" | "deleted"; session: Session }) => void;
   "group:session": (payload: { groupId: string; action: "added" | "removed"; sessionId: string }) => void;
+  /** A group the person belongs to (or belonged to) was made, changed, deleted, or they joined or left it. */
+  "group:updated": (payload: { groupId: string; action: "created" | "changed" | "deleted" | "joined" | "left" }) => void;
+  /** The workspace's channels changed: one was made or deleted, or an agent (un)subscribed. */
+  "channel:updated": (payload: { channelId: string; action: "created" | "deleted" | "subscribed" | "unsubscribed" }) => void;
   "turn:started": (payload: { sessionId: string; turn: Turn }) => void;
   "turn:event": (payload: { sessionId: string; turnId: string; seq: number; event: TurnEvent }) => void;
   "turn:ended": (payload: { sessionId: string; turn: Turn }) => void;
