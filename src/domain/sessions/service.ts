@@ -182,7 +182,8 @@ export class Sessions {
 
   /** Renames the session `load` finds with the right to write it, loaded once, in the change's transaction (a group conversation: under its group). */
   async renameLoaded(load: LoadSession, title: string): Promise<void> {
-    await this.change(load, "renamed", (s) => (s.title === title ? undefined : { title }));
+    // Naming it its default title still sets it: the first message will not rename it then.
+    await this.change(load, "renamed", (s) => (s.title === title && !s.title_is_default ? undefined : { title }));
   }
 
   /** Archiving an archived session (or restoring a live one) is a no-op: 204, no event. */
