@@ -215,3 +215,18 @@ describe("content search", () => {
     expectProblem(await hub.anon.get(`/api/sessions/search?q=${word}`), "unauthorized");
   });
 });
+
+describe("cloning without access says whom to ask", () => {
+  it("names the agent's editors in the 403, and the clone works once an editor gives access by email", async () => {
+    const session = await makeSession(alice, agentId, { title: "Shared" });
+    await appendMessage(alice, agentId, session.id, { role: "user", content: "hello" });
+    const link = await alice.post(`/api/agents/${agentId}/sessions/${session.id}/share`, { expires_in_hours: 1 });
+    expect(link.status).toBe(201);
+    const shareToken = new URL(link.body.url).pathname.split("/").pop();
+    const email = `${uniq("gil")}@example.com`;
+    const gil = api(hub.url, await token(uniq("gil"), email));
+    expectProblem(await gil.post(`/api/shared/${shareToken}/clone`), "forbidden", { detail: /ask Alice Liddell .*\(its editors\) to add you to its team/ });
+    expect((await alice.post(`/api/agents/${agentId}/team`, { email, access_level: "viewer" })).status).toBe(201);
+    expect((await gil.post(`/api/shared/${shareToken}/clone`)).status).toBe(201);
+  });
+});
