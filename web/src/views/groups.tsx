@@ -80,7 +80,18 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
   useEffect(() => {
     setEditing(false);
     void load();
-    return hub.live.on("group:session", (e) => e.groupId === groupId && void load());
+    const offs = [
+      hub.live.on("group:session", (e) => e.groupId === groupId && void load()),
+      // Changed, deleted or left on any node: show it as it is now, or say it is gone.
+      hub.live.on("group:updated", (e) => {
+        if (e.groupId !== groupId) return;
+        if (e.action === "deleted" || e.action === "left") {
+          setGroup(undefined);
+          setError(e.action === "deleted" ? "This group was deleted." : "You are no longer a member of this group.");
+        } else void load();
+      }),
+    ];
+    return () => offs.forEach((off) => off());
   }, [groupId]);
 
   async function start(e: Event) {
@@ -96,6 +107,7 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
 
   if (!group) return <section class="panel">{error ? <ErrorNote error={error} /> : "Loading…"}</section>;
   const names = new Map(agents.map((a) => [a.id, a.name]));
+  const isCreator = hub.me.kind === "user" && group.created_by === hub.me.user_id;
   return (
     <section aria-labelledby="group-title">
       <header class="view-header">
@@ -123,7 +135,7 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
         </div>
       </header>
       <p class="muted">
-        Agents: {group.agentIds.map((id) => names.get(id) ?? id).join(", ")} · Members: the creator
+        Agents: {group.agentIds.map((id) => names.get(id) ?? id).join(", ")} · Members: {isCreator ? "you (the creator)" : "its creator"}
         {group.allowed_users.length ? `, ${group.allowed_users.join(", ")}` : ""}
         {group.allowed_groups.length ? `, groups ${group.allowed_groups.join(", ")}` : ""}
       </p>
