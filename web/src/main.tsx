@@ -104,7 +104,10 @@ function Workspace({ hub, onSignOut }: { hub: Hub; onSignOut: () => void }) {
 
   // The channels are watched from now, for unread markers (a channel's own view replays history).
   useEffect(() => {
-    for (const ch of dir.channels.slice(0, 50)) if (hub.live.position("channel", ch.id) === undefined) void hub.live.watchChannel(ch.id).catch(() => undefined);
+    // From the count the directory was loaded with: a post made since (a new channel's first) is not missed.
+    for (const ch of dir.channels.slice(0, 50)) {
+      if (hub.live.position("channel", ch.id) === undefined) void hub.live.watchChannel(ch.id, { since: ch.messageCount }).catch(() => undefined);
+    }
   }, [dir.channels.map((c) => c.id).join()]);
 
   useEffect(() => {
