@@ -81,7 +81,8 @@ export class EventRouter {
   /** `channel:updated` to this node's sockets of the workspace's people. */
   private channelUpdated(workspaceId: string, channelId: string, action: "created" | "deleted" | "subscribed" | "unsubscribed"): void {
     const { sockets } = this.deps;
-    sockets.emitTo(sockets.in(rooms.workspaceUsers(workspaceId)).filter((s) => receivesChannelUpdates(s.data.principal)), "channel:updated", { channelId, action });
+    const targets = sockets.in(rooms.workspaceUsers(workspaceId)).filter((s) => receivesChannelUpdates(s.data.principal));
+    if (targets.length) sockets.emitTo(targets, "channel:updated", { channelId, action });
   }
 
   /** Delivers one event to this node's sockets; awaits only when it must read Postgres. */
