@@ -230,3 +230,15 @@ describe("cloning without access says whom to ask", () => {
     expect((await gil.post(`/api/shared/${shareToken}/clone`)).status).toBe(201);
   });
 });
+
+describe("content search in content blocks", () => {
+  it("looks in the blocks' text only, not in their types or other keys", async () => {
+    const word = uniq("narwhal");
+    const s = await makeSession(alice, agentId, { title: "Blocks" });
+    await appendMessage(alice, agentId, s.id, { role: "user", content: [{ type: "text", text: `spotted a ${word}` }, { type: "image", url: "https://example.com/a.png" }] });
+    const hits = (await alice.get(`/api/sessions/search?q=${word}`)).body.results;
+    expect(hits).toEqual([{ session: expect.objectContaining({ id: s.id }), match: { seq: 1, snippet: expect.stringContaining(`spotted a ${word}`) } }]);
+    const byType = (await alice.get(`/api/sessions/search?q=${encodeURIComponent("example.com/a.png")}`)).body.results;
+    expect(byType.map((r: any) => r.session.id)).not.toContain(s.id);
+  });
+});

@@ -158,6 +158,14 @@ function filtered(db: Knex, f: SessionFilter): Knex.QueryBuilder {
   return afterMillisecond(q, "s.updated_at", f.updatedSince);
 }
 
+/**
+ * A message's text for search, in SQL: its `content` when a string; for content blocks, their
+ * `text` fields joined, so block types and other keys never match.
+ */
+const contentText = (turn: string) =>
+  `(case json_typeof(${turn}->'content') when 'string' then ${turn}->>'content'
+     when 'array' then (select string_agg(b->>'text', ' ') from json_array_elements(${turn}->'content') b where json_typeof(b) = 'object') end)`;
+
 export const sessions = {
   async find(db: Knex, workspaceId: string, id: string, agentId?: string): Promise<Session | undefined> {
     const row = await filtered(db, { workspaceId, agentId }).andWhere("s.id", id).first();
@@ -260,7 +268,7 @@ export const sessions = {
   async search(db: Knex, workspaceId: string, q: string, limit: number, cursor: string | undefined): Promise<Array<{ session: Session; match: { seq: number; content: string } | null }>> {
     const pattern = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const query = filtered(db, { workspaceId }).andWhere((w) =>
-      w.where("s.title", "ilike", pattern).orWhereExists(db("session_messages as m").whereRaw("m.session_id = s.id").andWhereRaw("m.turn->>'content' ilike ?", [pattern])),
+      w.where("s.title", "ilike", pattern).orWhereExists(db("session_messages as m").whereRaw("m.session_id = s.id").andWhereRaw(`${contentText("m.turn")} ilike ?`, [pattern])),
     );
     if (cursor) {
       const after = decodeActivityCursor(cursor);
@@ -270,9 +278,9 @@ export const sessions = {
     if (!found.length) return [];
     const matches = await db("session_messages")
       .distinctOn("session_id")
-      .select("session_id", "seq", db.raw("turn->>'content' as content"))
+      .select("session_id", "seq", db.raw(`${contentText("turn")} as content`))
       .whereIn("session_id", found.map((f) => f.id))
-      .andWhereRaw("turn->>'content' ilike ?", [pattern])
+      .andWhereRaw(`${contentText("turn")} ilike ?`, [pattern])
       .orderBy([{ column: "session_id" }, { column: "seq" }]);
     const bySession = new Map(matches.map((m) => [m.session_id as string, { seq: int(m.seq), content: String(m.content ?? "") }]));
     return found.map((session) => ({ session, match: bySession.get(session.id) ?? null }));
