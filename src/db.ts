@@ -21,6 +21,7 @@ import * as m20261207131500 from "../migrations/20261207131500_key_roles.js";
 import * as m20261207160000 from "../migrations/20261207160000_agent_endpoints.js";
 import * as m20261207170000 from "../migrations/20261207170000_pending_members.js";
 import * as m20261207180000 from "../migrations/20261207180000_approvals.js";
+import * as m20261207183000 from "../migrations/20261207183000_people_in_channels.js";
 
 // int8 (bigint) ids fit in a JS number (< 2^53); the contract sends user ids as JSON numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -132,6 +133,7 @@ const migrations: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ["20261207160000_agent_endpoints", m20261207160000],
   ["20261207170000_pending_members", m20261207170000],
   ["20261207180000_approvals", m20261207180000],
+  ["20261207183000_people_in_channels", m20261207183000],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -58,7 +58,7 @@ export function routeHubEvents(socket: HubSocket, streams: StreamOrder, turns: T
     if (p?.turn) turns.ended(p.sessionId, p.turn);
     fire("turn:ended", p);
   });
-  for (const event of ["session:updated", "group:session", "ask:updated", "turn:request", "turn:cancel", "hub:closing"] as const) {
+  for (const event of ["session:updated", "group:session", "group:updated", "channel:updated", "ask:updated", "turn:request", "turn:cancel", "hub:closing"] as const) {
     socket.on(event, (payload: any) => fire(event, payload));
   }
 }

@@ -97,6 +97,7 @@ export const REST_OPERATIONS = {
   revokeMasterKey: ["DELETE", "/api/workspace/master-keys/{keyId}"],
   revokeShareLinks: ["DELETE", "/api/agents/{agentId}/sessions/{sessionId}/share"],
   rotateEndpointSecret: ["POST", "/api/agents/{agentId}/endpoint-secret"],
+  searchSessions: ["GET", "/api/sessions/search"],
   shareConversation: ["POST", "/api/groups/{groupId}/conversations/{sessionId}/share"],
   sharedView: ["GET", "/api/shared/{token}"],
   sharedViewAtLink: ["GET", "/shared/{token}"],

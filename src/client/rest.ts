@@ -117,6 +117,8 @@ export class AgentHubClient {
     remove: (agentId: string, sessionId: string) => this.call<void>("deleteSession", { agentId, sessionId }),
     archive: (agentId: string, sessionId: string) => this.call<void>("archiveSession", { agentId, sessionId }),
     restore: (agentId: string, sessionId: string) => this.call<void>("restoreSession", { agentId, sessionId }),
+    /** Sessions and group conversations the caller may read whose title or message content holds `q`. */
+    search: (query: T.SessionSearchQuery) => this.call<T.SessionSearchPage>("searchSessions", {}, { query: { ...query } }),
   };
 
   readonly messages = {

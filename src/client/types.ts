@@ -21,7 +21,7 @@ import type { GroupSessionView } from "../domain/groups/repository.js";
 import type { ApiKeyView, MasterKeyView } from "../domain/keys/repository.js";
 import type { KnowledgeView } from "../domain/knowledge/service.js";
 import type { MessageView } from "../domain/sessions/messages.js";
-import type { SessionView } from "../domain/sessions/service.js";
+import type { SearchHit, SessionView } from "../domain/sessions/service.js";
 import type { ShareLinkView, SharedSessionView } from "../domain/sharing/service.js";
 import type { TurnView } from "../domain/turns/repository.js";
 import type { AgentEvent, TurnSnapshot } from "../domain/turns/events.js";
@@ -35,6 +35,9 @@ export type AddMemberBody = z.input<typeof A.AddMember>;
 export type CreateKeyBody = z.input<typeof A.CreateKey>;
 export type CreateMasterKeyBody = z.input<typeof A.CreateMasterKey>;
 export type CreateSessionBody = z.input<typeof Se.CreateSession>;
+/** GET /api/sessions/search */
+export type SessionSearchQuery = { q: string; limit?: number; cursor?: string };
+export type SessionSearchPage = { results: SearchHit[]; next_cursor: string | null };
 export type AppendMessageBody = z.input<typeof Se.AppendMessage>;
 export type StartTurnBody = z.input<typeof Se.StartTurn>;
 export type CreateShareBody = z.input<typeof Se.CreateShare>;
@@ -149,6 +152,10 @@ export interface ServerToClientEvents {
   "session:message": (payload: { sessionId: string; message: Message }) => void;
   "session:updated": (payload: { sessionId: string; change: "renamed" | "archived" | "restored" | "deleted"; session: Session }) => void;
   "group:session": (payload: { groupId: string; action: "added" | "removed"; sessionId: string }) => void;
+  /** A group the person belongs to (or belonged to) was made, changed, deleted, or they joined or left it. */
+  "group:updated": (payload: { groupId: string; action: "created" | "changed" | "deleted" | "joined" | "left" }) => void;
+  /** The workspace's channels changed: one was made or deleted, or an agent (un)subscribed. */
+  "channel:updated": (payload: { channelId: string; action: "created" | "deleted" | "subscribed" | "unsubscribed" }) => void;
   "turn:started": (payload: { sessionId: string; turn: Turn }) => void;
   "turn:event": (payload: { sessionId: string; turnId: string; seq: number; event: TurnEvent }) => void;
   "turn:ended": (payload: { sessionId: string; turn: Turn }) => void;

@@ -50,7 +50,7 @@ export type DomainEvent =
       /** The role the session is bound to while RBAC is on (as in SessionAudience): only members it admits are told. */
       roleId?: string | null;
     }
-  | { type: "channel.deleted"; workspaceId: string; channelId: string }
+  | { type: "channel.created" | "channel.deleted"; workspaceId: string; channelId: string }
   | {
       type: "channel.subscribed";
       workspaceId: string;

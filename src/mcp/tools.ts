@@ -129,7 +129,7 @@ export function registerTools(server: McpServer, deps: ToolDeps, context: Omit<A
   server.registerTool(
     "publish_to_channel",
     {
-      description: "Broadcast a message to a team channel's subscribers, as an agent you act for",
+      description: "Broadcast a message to a team channel's subscribers, as an agent you act for; a person (user token) without agentId posts as themselves",
       inputSchema: {
         channelId: z.string(),
         message: z.string().min(1),

@@ -3,6 +3,7 @@ import type { Server, Socket } from "socket.io";
 import type { Principal } from "../auth/principal.js";
 import type { ChannelHead } from "../domain/channels/repository.js";
 import type { StreamState } from "./streams.js";
+import type { GroupUpdate } from "../domain/groups/policy.js";
 
 export interface AckError {
   status: number;
@@ -19,6 +20,10 @@ export interface ServerToClientEvents {
   "session:message": (payload: { sessionId: string; message: unknown }) => void;
   "session:updated": (payload: { sessionId: string; change: string; session: unknown }) => void;
   "group:session": (payload: { groupId: string; action: "added" | "removed"; sessionId: string }) => void;
+  /** To the members the change concerns (groups/policy.ts groupUpdateFor). */
+  "group:updated": (payload: { groupId: string; action: GroupUpdate }) => void;
+  /** To the workspace's people (channels/policy.ts receivesChannelUpdates). */
+  "channel:updated": (payload: { channelId: string; action: "created" | "deleted" | "subscribed" | "unsubscribed" }) => void;
   /** Sent just before the server closes a socket on purpose (revoked, expired, slow, abusive). */
   "hub:closing": (payload: { reason: string }) => void;
   /** A turn of a session the socket receives started, produced an event (seq from 1, per turn), ended. */

@@ -6,8 +6,8 @@
  */
 import type { Logger } from "pino";
 import type { DomainEvent, SessionAudience } from "../domain/events.js";
-import { belongsToGroup } from "../domain/groups/policy.js";
-import { subscriptionsReceivedBy } from "../domain/channels/policy.js";
+import { belongsToGroup, groupUpdateFor } from "../domain/groups/policy.js";
+import { receivesChannelUpdates, subscriptionsReceivedBy } from "../domain/channels/policy.js";
 import { sessionPushedTo } from "../domain/sessions/policy.js";
 import type { TurnView } from "../domain/turns/repository.js";
 import type { ApprovalView } from "../domain/approvals/repository.js";
@@ -79,6 +79,13 @@ export class EventRouter {
     return admits ? (s) => admits(s.data.principal) : undefined;
   }
 
+  /** `channel:updated` to this node's sockets of the workspace's people. */
+  private channelUpdated(workspaceId: string, channelId: string, action: "created" | "deleted" | "subscribed" | "unsubscribed"): void {
+    const { sockets } = this.deps;
+    const targets = sockets.in(rooms.workspaceUsers(workspaceId)).filter((s) => receivesChannelUpdates(s.data.principal));
+    if (targets.length) sockets.emitTo(targets, "channel:updated", { channelId, action });
+  }
+
   /** Delivers one event to this node's sockets; awaits only when it must read Postgres. */
   private route(event: DomainEvent): Promise<void> | void {
     const { sockets, delivery } = this.deps;
@@ -95,12 +102,18 @@ export class EventRouter {
             delivery.joinChannels(s, [{ id: event.channelId, head: event.head }]);
           }
         }
+        this.channelUpdated(event.workspaceId, event.channelId, "subscribed");
         return;
       case "channel.unsubscribed":
         for (const s of sockets.in(rooms.agent(event.workspaceId, event.agentId))) delivery.leaveSubscribed(s, event.channelId);
+        this.channelUpdated(event.workspaceId, event.channelId, "unsubscribed");
+        return;
+      case "channel.created":
+        this.channelUpdated(event.workspaceId, event.channelId, "created");
         return;
       case "channel.deleted":
         for (const s of sockets.in(rooms.channel(event.channelId))) delivery.leave(s, "channel", event.channelId);
+        this.channelUpdated(event.workspaceId, event.channelId, "deleted");
         return;
       case "session.message_appended":
         this.reorder.push(`session:${event.sessionId}`, event.seq, () =>
@@ -128,13 +141,18 @@ export class EventRouter {
       case "group.deleted": {
         const room = rooms.group(event.groupId);
         const rules = { created_by: event.createdBy, allowed_users: event.allowedUsers, allowed_groups: event.allowedGroups };
+        const change = event.type === "group.created" ? "created" : event.type === "group.updated" ? "updated" : "deleted";
         const left = [];
         for (const s of sockets.in(rooms.workspaceUsers(event.workspaceId))) {
-          if (event.type !== "group.deleted" && belongsToGroup(s.data.principal, rules)) s.join(room);
-          else if (s.rooms.has(room)) {
+          const wasMember = s.rooms.has(room);
+          const isMember = event.type !== "group.deleted" && belongsToGroup(s.data.principal, rules);
+          if (isMember) s.join(room);
+          else if (wasMember) {
             s.leave(room);
             left.push(s);
           }
+          const action = groupUpdateFor(change, wasMember, isMember);
+          if (action) sockets.emitTo([s], "group:updated", { groupId: event.groupId, action });
         }
         return delivery.recheckSessions(left);
       }

@@ -10,6 +10,7 @@ import type { DomainEvent } from "../../src/domain/events.js";
 import type { HubSocket } from "../../src/realtime/protocol.js";
 import { rooms } from "../../src/realtime/rooms.js";
 import { EventRouter, type RouterDeps } from "../../src/realtime/router.js";
+import { groupUpdateFor } from "../../src/domain/groups/policy.js";
 
 const WS = "ws_1";
 const user = (userId: number, extra: Partial<UserPrincipal> = {}): UserPrincipal => ({
@@ -153,10 +154,11 @@ describe("event router", () => {
     const carol = socket("carol", user(3), [rooms.workspaceUsers(WS), room]);
     await route({ type: "group.updated", workspaceId: WS, groupId: "grp_1", createdBy: 9, allowedUsers: ["erin@example.com"], allowedGroups: ["sre"] });
     expect([erin, sre, carol].map((s) => s.rooms.has(room))).toEqual([true, true, false]);
-    expect(calls).toEqual(["recheck carol"]);
+    // Each is told (group:updated): erin joined, sre's group changed, carol left (groups/policy.ts groupUpdateFor).
+    expect(calls).toEqual(["emitTo group:updated -> erin", "emitTo group:updated -> sre", "emitTo group:updated -> carol", "recheck carol"]);
     await route({ type: "group.deleted", workspaceId: WS, groupId: "grp_1", createdBy: null, allowedUsers: [], allowedGroups: [] });
     expect([erin, sre].map((s) => s.rooms.has(room))).toEqual([false, false]);
-    expect(calls[1]).toBe("recheck erin,sre");
+    expect(calls.slice(4)).toEqual(["emitTo group:updated -> erin", "emitTo group:updated -> sre", "recheck erin,sre"]);
     router.close();
   });
 
@@ -225,5 +227,27 @@ describe("event router", () => {
     await route({ type: "agent.member_removed", workspaceId: WS, agentId: "helper", userId: 5 }, channelMessage(1));
     expect(calls).toEqual(["offer channel:ch_1#1 -> c:ch_1"]);
     router.close();
+  });
+});
+
+describe("groupUpdateFor (who is told what of a group's change)", () => {
+  it("tells members after the change of creation, change and joining, and members before it of leaving and deletion", () => {
+    const table = (["created", "updated", "deleted"] as const).flatMap((change) =>
+      [false, true].flatMap((was) => [false, true].map((is) => `${change} ${was ? "was" : "-"} ${is ? "is" : "-"}: ${groupUpdateFor(change, was, is) ?? "nothing"}`)),
+    );
+    expect(table).toEqual([
+      "created - -: nothing",
+      "created - is: created",
+      "created was -: nothing",
+      "created was is: created",
+      "updated - -: nothing",
+      "updated - is: joined",
+      "updated was -: left",
+      "updated was is: changed",
+      "deleted - -: nothing",
+      "deleted - is: nothing",
+      "deleted was -: deleted",
+      "deleted was is: deleted",
+    ]);
   });
 });

@@ -16,6 +16,8 @@ import { KnowledgePage } from "./views/knowledge.js";
 import { isAdmin } from "./permissions.js";
 import { ErrorNote } from "./views/error-note.js";
 import { applySavedTheme, ThemeToggle } from "./theme.js";
+import { SearchResults } from "./views/search.js";
+import { loadUnread, saveUnread, tabTitle } from "./unread.js";
 
 interface Directory {
   agents: Agent[];
@@ -65,7 +67,8 @@ function Workspace({ hub, onSignOut }: { hub: Hub; onSignOut: () => void }) {
   const route = useRoute();
   const [dir, setDir] = useState<Directory>(empty);
   const [error, setError] = useState<string | undefined>();
-  const [unread, setUnread] = useState<Set<string>>(new Set());
+  // Unread markers persist per user in this browser (unread.ts); the tab's title counts them.
+  const [unread, setUnread] = useState<Set<string>>(() => loadUnread(hub.me));
   const [online, setOnline] = useState(true);
   const [search, setSearch] = useState("");
   const [navOpen, setNavOpen] = useState(false);
@@ -76,13 +79,23 @@ function Workspace({ hub, onSignOut }: { hub: Hub; onSignOut: () => void }) {
       .then((d) => {
         setDir(d);
         setError(undefined);
+        // Markers of what is gone (deleted, left) or never listed here do not count.
+        const known = new Set([...d.sessions.values(), ...d.conversations.values()].flat().map((x) => x.id).concat(d.channels.map((c) => c.id)));
+        setUnread((u) => ([...u].every((id) => known.has(id)) ? u : new Set([...u].filter((id) => known.has(id)))));
       })
       .catch((err) => setError(describe(err)));
 
   useEffect(() => {
     void refresh();
-    const mark = (id: string) => setUnread((u) => (id === currentOpen() ? u : new Set(u).add(id)));
+    const mark = (id: string) => setUnread((u) => (id === currentOpen() || u.has(id) ? u : new Set(u).add(id)));
+    // New groups and channels, joins and leaves, on any node: the sidebar reloads (coalesced).
+    let pending: ReturnType<typeof setTimeout> | undefined;
+    const refreshSoon = () => {
+      if (pending === undefined) pending = setTimeout(() => ((pending = undefined), void refresh()), 100);
+    };
     const offs = [
+      hub.live.on("group:updated", refreshSoon),
+      hub.live.on("channel:updated", refreshSoon),
       hub.live.on("session:message", ({ sessionId }) => mark(sessionId)),
       hub.live.on("channel:message", (m) => mark(m.channelId)),
       hub.live.on("ask:updated", ({ ask }) => mark((ask as { session_id: string }).session_id)),
@@ -91,12 +104,23 @@ function Workspace({ hub, onSignOut }: { hub: Hub; onSignOut: () => void }) {
       hub.live.on("connect", () => setOnline(true)),
       hub.live.on("disconnect", () => setOnline(false)),
     ];
-    return () => offs.forEach((off) => off());
+    return () => {
+      clearTimeout(pending);
+      offs.forEach((off) => off());
+    };
   }, []);
+
+  useEffect(() => {
+    saveUnread(hub.me, unread);
+    document.title = tabTitle(unread.size);
+  }, [unread]);
 
   // The channels are watched from now, for unread markers (a channel's own view replays history).
   useEffect(() => {
-    for (const ch of dir.channels.slice(0, 50)) if (hub.live.position("channel", ch.id) === undefined) void hub.live.watchChannel(ch.id).catch(() => undefined);
+    // From the count the directory was loaded with: a post made since (a new channel's first) is not missed.
+    for (const ch of dir.channels.slice(0, 50)) {
+      if (hub.live.position("channel", ch.id) === undefined) void hub.live.watchChannel(ch.id, { since: ch.messageCount }).catch(() => undefined);
+    }
   }, [dir.channels.map((c) => c.id).join()]);
 
   useEffect(() => {
@@ -145,7 +169,7 @@ function Workspace({ hub, onSignOut }: { hub: Hub; onSignOut: () => void }) {
           Sign out
         </button>
       </header>
-      <Sidebar dir={dir} search={search} setSearch={setSearch} unread={unread} openId={openId} open={navOpen} onNewSession={newSession} />
+      <Sidebar hub={hub} dir={dir} agentNames={agentNames} search={search} setSearch={setSearch} unread={unread} openId={openId} open={navOpen} onNewSession={newSession} />
       <main id="main" tabIndex={-1}>
         <ErrorNote error={error} />
         <View hub={hub} route={route} dir={dir} agentNames={agentNames} refresh={refresh} />
@@ -154,10 +178,19 @@ function Workspace({ hub, onSignOut }: { hub: Hub; onSignOut: () => void }) {
   );
 }
 
-function Sidebar(props: { dir: Directory; search: string; setSearch: (s: string) => void; unread: Set<string>; openId: string | undefined; open: boolean; onNewSession: (agentId: string) => void }) {
-  const { dir, search, setSearch, unread, openId, open, onNewSession } = props;
-  const q = search.trim().toLowerCase();
-  const match = (title: string) => !q || title.toLowerCase().includes(q);
+function Sidebar(props: {
+  hub: Hub;
+  dir: Directory;
+  agentNames: Map<string, string>;
+  search: string;
+  setSearch: (s: string) => void;
+  unread: Set<string>;
+  openId: string | undefined;
+  open: boolean;
+  onNewSession: (agentId: string) => void;
+}) {
+  const { hub, dir, agentNames, search, setSearch, unread, openId, open, onNewSession } = props;
+  const q = search.trim();
   const item = (id: string, title: string, link: string) => (
     <li key={id}>
       <a href={link} aria-current={openId === id ? "page" : undefined} class={unread.has(id) ? "unread" : undefined}>
@@ -169,13 +202,26 @@ function Sidebar(props: { dir: Directory; search: string; setSearch: (s: string)
   return (
     <nav id="sidebar" class={`sidebar${open ? " open" : ""}`} aria-label="Conversations">
       <label class="search">
-        <span class="sr-only">Search by title</span>
-        <input type="search" placeholder="Search by title" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
+        <span class="sr-only">Search conversations and channels</span>
+        <input type="search" placeholder="Search titles and messages" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
       </label>
+      {q ? (
+        <SearchResults hub={hub} q={q} channels={dir.channels} agentNames={agentNames} groupNames={new Map(dir.groups.map((g) => [g.id, g.name]))} />
+      ) : (
+        <Directories dir={dir} item={item} onNewSession={onNewSession} />
+      )}
+    </nav>
+  );
+}
+
+/** The sidebar's lists: sessions by agent, group conversations by group, team channels. */
+function Directories({ dir, item, onNewSession }: { dir: Directory; item: (id: string, title: string, link: string) => preact.JSX.Element; onNewSession: (agentId: string) => void }) {
+  return (
+    <>
       <section aria-labelledby="nav-sessions">
         <h2 id="nav-sessions">Sessions</h2>
         {dir.agents.map((a) => {
-          const sessions = (dir.sessions.get(a.id) ?? []).filter((s) => match(s.title));
+          const sessions = dir.sessions.get(a.id) ?? [];
           return (
             <div class="nav-group" key={a.id}>
               <h3>
@@ -201,7 +247,7 @@ function Sidebar(props: { dir: Directory; search: string; setSearch: (s: string)
             <h3>
               <a href={href({ view: "group", groupId: g.id })}>{g.name}</a>
             </h3>
-            <ul>{(dir.conversations.get(g.id) ?? []).filter((c) => match(c.title)).map((c) => item(c.id, c.title, href({ view: "conversation", groupId: g.id, sessionId: c.id })))}</ul>
+            <ul>{(dir.conversations.get(g.id) ?? []).map((c) => item(c.id, c.title, href({ view: "conversation", groupId: g.id, sessionId: c.id })))}</ul>
           </div>
         ))}
         <a class="add" href={href({ view: "new-group" })}>
@@ -210,12 +256,12 @@ function Sidebar(props: { dir: Directory; search: string; setSearch: (s: string)
       </section>
       <section aria-labelledby="nav-channels">
         <h2 id="nav-channels">Team channels</h2>
-        <ul>{dir.channels.filter((c) => match(c.name)).map((c) => item(c.id, `# ${c.name}`, href({ view: "channel", channelId: c.id })))}</ul>
+        <ul>{dir.channels.map((c) => item(c.id, `# ${c.name}`, href({ view: "channel", channelId: c.id })))}</ul>
         <a class="add" href={href({ view: "new-channel" })}>
           + New channel
         </a>
       </section>
-    </nav>
+    </>
   );
 }
 

@@ -201,7 +201,7 @@ export class Agents {
     });
   }
 
-  /** The one user of the workspace who signed in with this email; undefined when no one has yet. */
+  /** The one user of the workspace who signed in with this email, verified; undefined when no one has yet (users/repository.ts byEmail). */
   private async userByEmail(db: Knex, workspaceId: string, email: string): Promise<number | undefined> {
     const found = await users.byEmail(db, workspaceId, email);
     if (found.length > 1) throw Invalid.field("email", "several people of this workspace use this email: add them by user_id");

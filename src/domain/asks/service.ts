@@ -54,6 +54,7 @@ export class Conversations {
         group_id: group.id,
         owner_id: userIdOf(actor),
         title: input.title ?? DEFAULT_CONVERSATION_TITLE,
+        title_is_default: input.title === undefined,
         now: this.clock.now(),
         role_id: roleForNewSession(await roleScope(trx, actor)),
       });

@@ -5,6 +5,11 @@
  * - create: users and master keys; delete: the creator, admins, master keys
  * - act for an agent (subscribe it, publish as it): a user who may use the agent, the master
  *   key, or the agent's own key (`channels:read` to subscribe, `channels:publish` to publish)
+ * - post as oneself (no `agentId`): a person (user token) who may read the channel, that is any
+ *   user of the workspace. Keys have no person to post as: an agent key or the master key must
+ *   name `agentId` (422), so a post is always credited to who wrote it.
+ * - who is told live that channels changed (`channel:updated`: created, deleted, subscribed,
+ *   unsubscribed): the sockets of the workspace's users, who may all read its channels.
  * - who receives a channel's messages live: the sockets of every subscribed agent's keys that
  *   hold `channels:read` (from connect, and as subscriptions change on any node), and sockets
  *   that watched it (allowed to read channels when they watched).
@@ -53,6 +58,25 @@ export async function assertActsForAgent(db: Knex, actor: Principal, agentId: st
   }
   if (!(await agents.find(db, actor.workspaceId, agentId))) throw Invalid.field("agentId", "no such agent in this workspace");
   if (!(await accessLevel(db, actor, agentId))) throw new Forbidden("You may not act for this agent");
+}
+
+/**
+ * Who a post without `agentId` is from: the person posting (a user token). A key must name the
+ * agent it posts as (422), before the channel is looked at, as a missing body field would be.
+ */
+export function personPosting(actor: Principal): { userId: number; userName: string } {
+  if (actor.kind !== "user") throw Invalid.field("agentId", "required for API keys: a key posts as an agent; only a person (user token) may post as themselves");
+  return { userId: actor.userId, userName: actor.name || actor.email };
+}
+
+/** A person may post as themselves in a channel they may read; an unknown channel is 404. */
+export async function assertCanPostAsPerson(db: Knex, actor: Principal, channelId: string): Promise<void> {
+  await loadReadableChannel(db, actor, channelId);
+}
+
+/** The sockets told that the workspace's channels changed (`channel:updated`): its people's. */
+export function receivesChannelUpdates(p: Principal): boolean {
+  return p.kind === "user" && hasScope(p, "channels:read");
 }
 
 /**

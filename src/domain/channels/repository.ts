@@ -18,7 +18,10 @@ export interface Channel {
 export interface ChannelMessageView {
   id: string;
   channelId: string;
-  agentId: string;
+  /** The agent it was posted as; null when a person posted as themselves (then `userId`, `userName`). */
+  agentId: string | null;
+  userId?: number;
+  userName?: string;
   message: string;
   metadata: Record<string, unknown> | null;
   seq: number;
@@ -29,6 +32,9 @@ export interface StoredChannelMessage {
   body_hash: string;
   view: ChannelMessageView;
 }
+
+/** Who a broadcast is from: an agent (posted by it or for it), or a person as themselves. */
+export type ChannelAuthor = { agentId: string } | { userId: number; userName: string };
 
 /** A channel and its last seq, where a subscriber's live stream starts. */
 export interface ChannelHead {
@@ -51,7 +57,8 @@ const toMessage = (row: Record<string, any>): StoredChannelMessage => ({
   view: {
     id: row.id,
     channelId: row.channel_id,
-    agentId: row.agent_id,
+    agentId: row.agent_id ?? null,
+    ...(row.user_id != null ? { userId: int(row.user_id), userName: row.user_name ?? "" } : {}),
     message: row.message,
     metadata: json<Record<string, unknown> | null>(row.metadata, null),
     seq: int(row.seq),
@@ -144,12 +151,12 @@ export const channelMessages = {
    */
   async append(
     db: Knex,
-    m: { workspaceId: string; channelId: string; id: string; agentId: string; message: string; metadata: Record<string, unknown> | null; hash: string; keyId: string | undefined },
+    m: { workspaceId: string; channelId: string; id: string; author: ChannelAuthor; message: string; metadata: Record<string, unknown> | null; hash: string; keyId: string | undefined },
   ): Promise<ChannelMessageView | undefined> {
     const keyId = m.keyId ?? null;
     const [row] = await preparedRaw(
       db,
-      "agenthub_channel_append_v1",
+      "agenthub_channel_append_v2",
       `WITH channel AS (
          UPDATE team_channels SET message_count = message_count + 1
          WHERE id = ? AND workspace_id = ?
@@ -157,10 +164,15 @@ export const channelMessages = {
              SELECT 1 FROM api_keys k WHERE k.id = ? AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())))
          RETURNING id, message_count
        )
-       INSERT INTO team_channel_messages (channel_id, seq, id, agent_id, message, metadata, body_hash)
-       SELECT channel.id, channel.message_count, ?, ?, ?, ?::jsonb, ? FROM channel
-       RETURNING channel_id, seq, id, agent_id, message, metadata, body_hash, created_at`,
-      [m.channelId, m.workspaceId, keyId, keyId, m.id, m.agentId, m.message, m.metadata === null ? null : JSON.stringify(m.metadata), m.hash],
+       INSERT INTO team_channel_messages (channel_id, seq, id, agent_id, user_id, user_name, message, metadata, body_hash)
+       SELECT channel.id, channel.message_count, ?, ?, ?::bigint, ?, ?, ?::jsonb, ? FROM channel
+       RETURNING channel_id, seq, id, agent_id, user_id, user_name, message, metadata, body_hash, created_at`,
+      [
+        m.channelId, m.workspaceId, keyId, keyId, m.id,
+        "agentId" in m.author ? m.author.agentId : null,
+        "userId" in m.author ? m.author.userId : null,
+        "userId" in m.author ? m.author.userName : null,
+        m.message, m.metadata === null ? null : JSON.stringify(m.metadata), m.hash],
     );
     return row ? toMessage(row).view : undefined;
   },

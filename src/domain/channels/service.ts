@@ -14,13 +14,15 @@ import {
   assertActsForAgent,
   assertCanCreateChannel,
   assertCanDeleteChannel,
+  assertCanPostAsPerson,
   assertCanPublish,
   assertCanReadChannels,
+  personPosting,
   loadReadableChannel,
   readableChannelIds,
   subscriptionsReceivedBy,
 } from "./policy.js";
-import { channelMessages, channels, subscriptions, type Channel, type ChannelHead, type ChannelMessageView } from "./repository.js";
+import { channelMessages, channels, subscriptions, type Channel, type ChannelAuthor, type ChannelHead, type ChannelMessageView } from "./repository.js";
 import type { z } from "zod";
 import type { publishSchema } from "../../http/routes/channels/schema.js";
 
@@ -58,16 +60,18 @@ export class Channels {
 
   async create(actor: Principal, input: { name: string; description?: string | null | undefined }): Promise<ChannelView> {
     assertCanCreateChannel(actor);
-    const { db } = this.deps;
     try {
-      const channel = await channels.insert(db, {
-        id: newId("ch"),
-        workspace_id: actor.workspaceId,
-        name: input.name,
-        description: input.description ?? null,
-        created_by: userIdOf(actor),
+      return await transact(this.deps, async (trx, emit) => {
+        const channel = await channels.insert(trx, {
+          id: newId("ch"),
+          workspace_id: actor.workspaceId,
+          name: input.name,
+          description: input.description ?? null,
+          created_by: userIdOf(actor),
+        });
+        emit({ type: "channel.created", workspaceId: actor.workspaceId, channelId: channel.id });
+        return (await this.present(trx, [channel]))[0]!;
       });
-      return (await this.present(db, [channel]))[0]!;
     } catch (err) {
       if (isUniqueViolation(err)) throw new Conflict(`A channel named '${input.name}' already exists in this workspace`);
       throw err;
@@ -129,9 +133,17 @@ export class Channels {
    */
   async publish(actor: Principal, channelId: string, input: PublishInput): Promise<{ message: ChannelMessageView; created: boolean }> {
     const { db } = this.deps;
-    await assertCanPublish(db, actor, channelId, input.agentId);
+    let author: ChannelAuthor;
+    if (input.agentId === undefined) {
+      author = personPosting(actor);
+      await assertCanPostAsPerson(db, actor, channelId);
+    } else {
+      author = { agentId: input.agentId };
+      await assertCanPublish(db, actor, channelId, input.agentId);
+    }
     const metadata = input.metadata ?? null;
-    const hash = canonicalHash({ agentId: input.agentId, message: input.message, metadata });
+    // A person's post hashes as theirs (the name is presentation, not identity).
+    const hash = canonicalHash("agentId" in author ? { agentId: author.agentId, message: input.message, metadata } : { userId: author.userId, message: input.message, metadata });
     const replay = async () => {
       const existing = input.id === undefined ? undefined : await channelMessages.find(db, channelId, input.id);
       if (!existing) return undefined;
@@ -148,7 +160,7 @@ export class Channels {
         workspaceId: actor.workspaceId,
         channelId,
         id: input.id ?? randomUUID(),
-        agentId: input.agentId,
+        author,
         message: input.message,
         metadata,
         hash,

@@ -11,6 +11,9 @@
  * - non-members: 404. Members who are not the creator may read, not change or delete (403).
  * - a shared session may be removed by who added it, the group's creator and admins.
  * - live: members' sockets are in the group's room (realtime), joined and left by isGroupMember.
+ * - told of a change (`group:updated`, groupUpdateFor): who is a member after it (created,
+ *   changed, joined) or was one before it (left, deleted). Admins who are not members are not
+ *   told: they manage every group without belonging to it.
  * Groups are read by what could admit the caller (memberFacts, in SQL), never the whole
  * workspace's list, so a handshake or a re-check costs what the caller belongs to.
  */
@@ -79,6 +82,21 @@ export function groupsAdmittingAny(db: Knex, workspaceId: string, users: UserPri
 /** The principal is a user who belongs to the group right now (for live rooms). */
 export function belongsToGroup(p: Principal, group: Omit<GroupRules, "id">): boolean {
   return p.kind === "user" && isGroupMember(group, p);
+}
+
+export type GroupUpdate = "created" | "changed" | "deleted" | "joined" | "left";
+
+/**
+ * What a socket is told of a committed change to a group's rules (`group:updated`), given
+ * whether it was a member before (its node's live room) and whether the new rules admit it;
+ * undefined: nothing, the change does not concern it.
+ */
+export function groupUpdateFor(change: "created" | "updated" | "deleted", wasMember: boolean, isMember: boolean): GroupUpdate | undefined {
+  if (change === "deleted") return wasMember ? "deleted" : undefined;
+  if (change === "created") return isMember ? "created" : undefined;
+  if (wasMember && isMember) return "changed";
+  if (isMember) return "joined";
+  return wasMember ? "left" : undefined;
 }
 
 /** The groups the caller sees: the ones they belong to, or every group for admins. */

@@ -13,6 +13,8 @@ import type { Clock } from "../time.js";
 import { loadSessionFor, sessionAudience } from "./policy.js";
 import { messages, sessions, type Session, type StoredMessage } from "./repository.js";
 import type { Source } from "./source.js";
+import { emitUpdated } from "./service.js";
+import { titleFromMessage } from "./titles.js";
 import type { z } from "zod";
 import type { AppendMessage } from "../../http/routes/sessions/schema.js";
 import type { MessagesQuery } from "../../schemas.js";
@@ -148,6 +150,11 @@ export class SessionMessages {
       message,
       audience: sessionAudience(session.readers),
     });
+    if (session.title_is_default && m.role === "user") {
+      const title = titleFromMessage(m.turn.content);
+      const named = title === undefined ? undefined : await sessions.nameAutomatically(trx, session, title, now);
+      if (named) emitUpdated(emit, named, "renamed");
+    }
     return { message, created: true };
   }
 

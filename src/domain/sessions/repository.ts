@@ -35,6 +35,8 @@ export interface Session {
   group_id: string | null;
   owner_id: number | null;
   title: string;
+  /** The title is the default one (none was given): the first user message names the session (titles.ts). */
+  title_is_default: boolean;
   archived: boolean;
   message_count: number;
   created_at: Date;
@@ -80,6 +82,7 @@ const toColumns = (row: Record<string, any>): Omit<Session, "readers"> => ({
   group_id: row.group_id ?? null,
   owner_id: intOrNull(row.owner_id),
   title: row.title,
+  title_is_default: !!row.title_is_default,
   archived: row.archived,
   message_count: int(row.message_count),
   created_at: row.created_at,
@@ -155,6 +158,14 @@ function filtered(db: Knex, f: SessionFilter): Knex.QueryBuilder {
   return afterMillisecond(q, "s.updated_at", f.updatedSince);
 }
 
+/**
+ * A message's text for search, in SQL: its `content` when a string; for content blocks, their
+ * `text` fields joined, so block types and other keys never match.
+ */
+const contentText = (turn: string) =>
+  `(case json_typeof(${turn}->'content') when 'string' then ${turn}->>'content'
+     when 'array' then (select string_agg(b->>'text', ' ') from json_array_elements(${turn}->'content') b where json_typeof(b) = 'object') end)`;
+
 export const sessions = {
   async find(db: Knex, workspaceId: string, id: string, agentId?: string): Promise<Session | undefined> {
     const row = await filtered(db, { workspaceId, agentId }).andWhere("s.id", id).first();
@@ -194,6 +205,8 @@ export const sessions = {
       group_id?: string | null;
       owner_id: number | null;
       title: string;
+      /** No title was given: `title` is the default, to be replaced by the first user message's. */
+      title_is_default?: boolean;
       now: Date;
       message_count?: number;
       role_id?: string | null;
@@ -208,13 +221,25 @@ export const sessions = {
     return (await sessions.find(db, row.workspace_id, row.id))!;
   },
 
-  /** Renames, archives or restores; updated_at never goes backwards. */
+  /** Renames, archives or restores; updated_at never goes backwards. A title given is never replaced automatically. */
   async update(db: Knex, session: Session, patch: Partial<Pick<Session, "title" | "archived">>, now: Date): Promise<Session> {
     const [row] = await db("sessions")
       .where({ id: session.id })
-      .update({ ...patch, updated_at: db.raw("greatest(updated_at, ?::timestamptz)", [now]) })
+      .update({ ...patch, ...(patch.title !== undefined ? { title_is_default: false } : {}), updated_at: db.raw("greatest(updated_at, ?::timestamptz)", [now]) })
       .returning("*");
     return { ...toColumns(row), readers: session.readers };
+  },
+
+  /**
+   * Gives the session its automatic title if it still has the default one (checked in the same
+   * statement, so of two first messages only one names it, and a rename always wins); undefined otherwise.
+   */
+  async nameAutomatically(db: Knex, session: Session, title: string, now: Date): Promise<Session | undefined> {
+    const [row] = await db("sessions")
+      .where({ id: session.id, title_is_default: true })
+      .update({ title, title_is_default: false, updated_at: db.raw("greatest(updated_at, ?::timestamptz)", [now]) })
+      .returning("*");
+    return row ? { ...toColumns(row), readers: session.readers } : undefined;
   },
 
   /** Serialises appends to the session across every process (held until the transaction ends). */
@@ -233,6 +258,37 @@ export const sessions = {
       })
       .returning("message_count");
     return int(row.message_count);
+  },
+
+  /**
+   * Up to `limit` sessions of the workspace, newest activity first, after the (activity_at, id)
+   * cursor, whose title or any message's content contains `q` (ILIKE, `%`/`_` taken literally),
+   * each with its first matching message (seq and content). Access is not decided here.
+   */
+  async search(db: Knex, workspaceId: string, q: string, limit: number, cursor: string | undefined): Promise<Array<{ session: Session; match: { seq: number; content: string } | null }>> {
+    const pattern = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const query = filtered(db, { workspaceId }).andWhere((w) =>
+      w.where("s.title", "ilike", pattern).orWhereExists(db("session_messages as m").whereRaw("m.session_id = s.id").andWhereRaw(`${contentText("m.turn")} ilike ?`, [pattern])),
+    );
+    if (cursor) {
+      const after = decodeActivityCursor(cursor);
+      query.whereRaw("(s.activity_at, s.id) < (?, ?)", [after.activityAt, after.id]);
+    }
+    const found: Session[] = (await query.orderBy("s.activity_at", "desc").orderBy("s.id", "desc").limit(limit)).map(toSession);
+    if (!found.length) return [];
+    const matches = await db("session_messages")
+      .distinctOn("session_id")
+      .select("session_id", "seq", db.raw(`${contentText("turn")} as content`))
+      .whereIn("session_id", found.map((f) => f.id))
+      .andWhereRaw(`${contentText("turn")} ilike ?`, [pattern])
+      .orderBy([{ column: "session_id" }, { column: "seq" }]);
+    const bySession = new Map(matches.map((m) => [m.session_id as string, { seq: int(m.seq), content: String(m.content ?? "") }]));
+    return found.map((session) => ({ session, match: bySession.get(session.id) ?? null }));
+  },
+
+  /** The cursor after a session of a search page. */
+  cursorAfter(session: Session): string {
+    return encodeActivityCursor({ activityAt: new Date(session.activity_at), id: session.id });
   },
 
   /** Deletes sessions by id, a chunk per statement (Postgres takes at most 65,535 parameters in one). */

@@ -71,6 +71,26 @@ export async function pageSessions(db: Knex, filter: SessionFilter, page: PageIn
   return { sessions: items.map(presentSession), next_cursor: next };
 }
 
+/** One search hit: the session, and its first message whose content matched (null: the title did). */
+export interface SearchHit {
+  session: SessionView;
+  match: { seq: number; snippet: string } | null;
+}
+
+/** At most this many candidate sessions are looked at per search request; past it the page ends early with a cursor. */
+export const SEARCH_SCAN_MAX = 500;
+const SEARCH_BATCH = 100;
+const SNIPPET_CHARS = 160;
+
+/** Up to SNIPPET_CHARS of `text` around the first occurrence of `q` (any case), on one line. */
+export function snippetOf(text: string, q: string): string {
+  const flat = text.replace(/\s+/g, " ");
+  const at = Math.max(0, flat.toLowerCase().indexOf(q.toLowerCase()));
+  const start = Math.max(0, at - Math.floor((SNIPPET_CHARS - q.length) / 2));
+  const cut = flat.slice(start, start + SNIPPET_CHARS);
+  return `${start > 0 ? "…" : ""}${cut}${start + SNIPPET_CHARS < flat.length ? "…" : ""}`;
+}
+
 export class Sessions {
   constructor(
     private readonly deps: TxDeps,
@@ -96,6 +116,7 @@ export class Sessions {
         agent_id: agentId,
         owner_id: owner,
         title: input.title ?? DEFAULT_SESSION_TITLE,
+        title_is_default: input.title === undefined,
         now: this.clock.now(),
         role_id: roleForNewSession(await roleScope(trx, actor)),
         space_id: input.space_id ?? null,
@@ -131,13 +152,38 @@ export class Sessions {
     return new Set(found.filter((s) => canReadSession(actor, s.readers)).map((s) => s.id));
   }
 
+  /**
+   * Sessions and group conversations the caller may read whose title or message content holds
+   * `q`, newest activity first. Bounded: at most SEARCH_SCAN_MAX candidates are looked at per
+   * request, so a page may hold fewer than `limit` hits and still have a `next_cursor`.
+   */
+  async search(actor: Principal, input: { q: string; limit: number; cursor?: string | undefined }): Promise<{ results: SearchHit[]; next_cursor: string | null }> {
+    const { db } = this.deps;
+    const results: SearchHit[] = [];
+    let cursor = input.cursor;
+    let scanned = 0;
+    while (scanned < SEARCH_SCAN_MAX) {
+      const batch = await sessions.search(db, actor.workspaceId, input.q, SEARCH_BATCH, cursor);
+      for (const { session, match } of batch) {
+        scanned++;
+        cursor = sessions.cursorAfter(session);
+        if (!canReadSession(actor, session.readers)) continue;
+        results.push({ session: presentSession(session), match: match && { seq: match.seq, snippet: snippetOf(match.content, input.q) } });
+        if (results.length === input.limit) return { results, next_cursor: cursor };
+      }
+      if (batch.length < SEARCH_BATCH) return { results, next_cursor: null };
+    }
+    return { results, next_cursor: cursor ?? null };
+  }
+
   async rename(actor: Principal, agentId: string, sessionId: string, title: string): Promise<void> {
     await this.renameLoaded((db) => loadSessionFor(db, actor, sessionId, "write", agentId), title);
   }
 
   /** Renames the session `load` finds with the right to write it, loaded once, in the change's transaction (a group conversation: under its group). */
   async renameLoaded(load: LoadSession, title: string): Promise<void> {
-    await this.change(load, "renamed", (s) => (s.title === title ? undefined : { title }));
+    // Naming it its default title still sets it: the first message will not rename it then.
+    await this.change(load, "renamed", (s) => (s.title === title && !s.title_is_default ? undefined : { title }));
   }
 
   /** Archiving an archived session (or restoring a live one) is a no-op: 204, no event. */
@@ -188,7 +234,7 @@ export async function deleteSessions(trx: Knex.Transaction, emit: Emit, gone: Se
   for (const s of gone) emitUpdated(emit, s, "deleted");
 }
 
-function emitUpdated(emit: Emit, s: Session, change: SessionChange): void {
+export function emitUpdated(emit: Emit, s: Session, change: SessionChange): void {
   emit({
     type: "session.updated",
     workspaceId: s.workspace_id,

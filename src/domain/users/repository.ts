@@ -38,11 +38,14 @@ export const users = {
    */
   async provision(db: Knex, claims: UserClaims): Promise<User | undefined> {
     const existing = await db("users").where({ workspace_id: claims.workspaceId, sub: claims.sub }).first();
-    const fields = { email: claims.email, name: claims.name, avatar: claims.avatar };
+    const fields = { email: claims.email, name: claims.name, avatar: claims.avatar, email_verified: claims.emailVerified };
     if (existing) {
-      if (existing.email !== claims.email || existing.name !== claims.name || existing.avatar !== claims.avatar) {
+      const changed = existing.email !== claims.email || existing.name !== claims.name || existing.avatar !== claims.avatar || existing.email_verified !== claims.emailVerified;
+      if (changed) {
         await db("users").where({ id: existing.id }).update({ ...fields, updated_at: db.fn.now() });
-        if (existing.email !== claims.email && claims.emailVerified) await teams.claimInvites(db, claims.workspaceId, int(existing.id), claims.email);
+        // A new email, or one verified since: the invitations to it become theirs.
+        const newlyVerified = claims.emailVerified && (existing.email !== claims.email || existing.email_verified !== true);
+        if (newlyVerified) await teams.claimInvites(db, claims.workspaceId, int(existing.id), claims.email);
       }
       return toUser({ ...existing, ...fields });
     }
@@ -50,7 +53,7 @@ export const users = {
     const [row] = await db("users")
       .insert({ workspace_id: claims.workspaceId, sub: claims.sub, ...fields })
       .onConflict(["workspace_id", "sub"])
-      .merge(["email", "name", "avatar"])
+      .merge(["email", "name", "avatar", "email_verified"])
       .returning("*");
     // First sign-in: the access this email was invited to becomes theirs (a verified email only, as group membership by email).
     if (claims.emailVerified) await teams.claimInvites(db, claims.workspaceId, int(row.id), claims.email);
@@ -75,9 +78,16 @@ export const users = {
     return row ? toUser(row) : undefined;
   },
 
-  /** The workspace's users with this email (any case), at most two: one is an answer, two are ambiguous. */
+  /**
+   * The workspace's users with this email (any case) as a verified email, at most two: one is an
+   * answer, two are ambiguous. A user whose token said `email_verified: false` is not found by
+   * it (whoever can mint such a token could claim any address): adding them by email makes a
+   * pending invitation instead, which their email claims once it is verified.
+   */
   async byEmail(db: Knex, workspaceId: string, email: string): Promise<User[]> {
-    return (await db("users").where({ workspace_id: workspaceId }).andWhereRaw("lower(email) = lower(?)", [email]).orderBy("id").limit(2)).map(toUser);
+    return (
+      await db("users").where({ workspace_id: workspaceId, email_verified: true }).andWhereRaw("lower(email) = lower(?)", [email]).orderBy("id").limit(2)
+    ).map(toUser);
   },
 
   /** Up to `limit` users of these workspaces by id (the embedded hub's local sign-in lists them). */

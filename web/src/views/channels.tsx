@@ -1,4 +1,7 @@
-/** Team channels: create, subscribe agents, and a live feed with its history. */
+/**
+ * Team channels: create, subscribe agents, and a live feed with its history. People post as
+ * themselves (or, when they choose, as an agent they may act for); each post says who wrote it.
+ */
 import type { Agent, Channel, ChannelMessage } from "agenthub/client";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describe, type Hub } from "../hub.js";
@@ -45,6 +48,8 @@ export function ChannelView({ hub, channelId, agents }: { hub: Hub; channelId: s
   const [channel, setChannel] = useState<Channel | undefined>();
   const [messages, setMessages] = useState<ChannelMessage[]>([]);
   const [agent, setAgent] = useState("");
+  /** "" posts as the person; otherwise the agent to post as. */
+  const [postAs, setPostAs] = useState("");
   const [text, setText] = useState("");
   const [error, setError] = useState<string | undefined>();
   const bottom = useRef<HTMLDivElement>(null);
@@ -60,7 +65,15 @@ export function ChannelView({ hub, channelId, agents }: { hub: Hub; channelId: s
   useEffect(() => {
     let stopped = false;
     setMessages([]);
-    const off = hub.live.on("channel:message", (m) => m.channelId === channelId && merge([m]));
+    const offs = [
+      hub.live.on("channel:message", (m) => m.channelId === channelId && merge([m])),
+      // Subscriptions changed elsewhere (another person, another node): show the current list.
+      hub.live.on("channel:updated", (e) => {
+        if (e.channelId !== channelId) return;
+        if (e.action === "deleted") setError("This channel was deleted.");
+        else void hub.rest.channels.get(channelId).then((ch) => !stopped && setChannel(ch), () => undefined);
+      }),
+    ];
     (async () => {
       try {
         const ch = await hub.rest.channels.get(channelId);
@@ -75,8 +88,8 @@ export function ChannelView({ hub, channelId, agents }: { hub: Hub; channelId: s
     })();
     return () => {
       stopped = true;
-      off();
-      void hub.live.unwatchChannel(channelId).catch(() => undefined);
+      // Still watched after leaving it: the sidebar marks the channel unread when someone posts.
+      offs.forEach((off) => off());
     };
   }, [channelId]);
 
@@ -131,7 +144,7 @@ export function ChannelView({ hub, channelId, agents }: { hub: Hub; channelId: s
         {messages.map((m) => (
           <article class="channel-message" key={m.seq} data-seq={m.seq}>
             <header>
-              <span class="who">{names.get(m.agentId) ?? m.agentId}</span>
+              <span class="who">{authorOf(m, names)}</span>
               <time dateTime={m.createdAt}>{new Date(m.createdAt).toLocaleTimeString()}</time>
             </header>
             <Markdown text={m.message} />
@@ -143,18 +156,40 @@ export function ChannelView({ hub, channelId, agents }: { hub: Hub; channelId: s
         class="composer"
         onSubmit={(e) => {
           e.preventDefault();
-          if (!agent || !text.trim()) return setError("Choose the agent to post as, and write a message");
+          if (!text.trim()) return setError("Write a message to post");
           void act(async () => {
-            await hub.rest.channels.publish(channelId, { agentId: agent, message: text.trim() });
+            await hub.rest.channels.publish(channelId, { ...(postAs ? { agentId: postAs } : {}), message: text.trim() });
             setText("");
           })();
         }}
       >
         <label class="message-input">
-          <span class="sr-only">Post to the channel as the chosen agent</span>
-          <textarea rows={2} value={text} placeholder="Post as the agent chosen above" onInput={(e) => setText(e.currentTarget.value)} />
+          <span class="sr-only">{postAs ? `Post to the channel as ${names.get(postAs) ?? postAs}` : "Post to the channel as yourself"}</span>
+          <textarea
+            rows={2}
+            value={text}
+            placeholder={postAs ? `Post as ${names.get(postAs) ?? postAs}` : "Post as yourself"}
+            onInput={(e) => setText(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter" && !e.shiftKey) {
+                e.preventDefault();
+                e.currentTarget.form?.requestSubmit();
+              }
+            }}
+          />
         </label>
         <div class="composer-buttons">
+          <label>
+            <span class="sr-only">Post as</span>
+            <select value={postAs} onChange={(e) => setPostAs(e.currentTarget.value)} aria-label="Post as">
+              <option value="">Yourself ({hub.me.kind === "user" ? hub.me.name || hub.me.email : "you"})</option>
+              {agents.map((a) => (
+                <option key={a.id} value={a.id}>
+                  {a.name} (agent)
+                </option>
+              ))}
+            </select>
+          </label>
           <button type="submit" class="primary">
             Post
           </button>
@@ -162,4 +197,10 @@ export function ChannelView({ hub, channelId, agents }: { hub: Hub; channelId: s
       </form>
     </section>
   );
+}
+
+/** Who wrote a post: the agent it was posted as, or the person who posted as themselves. */
+function authorOf(m: ChannelMessage, agentNames: Map<string, string>): string {
+  if (m.agentId !== null) return agentNames.get(m.agentId) ?? m.agentId;
+  return m.userName || "Someone";
 }

@@ -105,7 +105,18 @@ export function GroupView({ hub, groupId, agents, onChanged }: { hub: Hub; group
       .workspaceTeam(hub.me.workspace_id, { limit: 200 })
       .then((t) => setPeople(t.members))
       .catch(() => undefined);
-    return hub.live.on("group:session", (e) => e.groupId === groupId && void load());
+    const offs = [
+      hub.live.on("group:session", (e) => e.groupId === groupId && void load()),
+      // Changed, deleted or left on any node: show it as it is now, or say it is gone.
+      hub.live.on("group:updated", (e) => {
+        if (e.groupId !== groupId) return;
+        if (e.action === "deleted" || e.action === "left") {
+          setGroup(undefined);
+          setError(e.action === "deleted" ? "This group was deleted." : "You are no longer a member of this group.");
+        } else void load();
+      }),
+    ];
+    return () => offs.forEach((off) => off());
   }, [groupId]);
 
   async function start(e: Event) {

@@ -7,6 +7,7 @@ import type { Where } from "./conversation.js";
 import { MessageView } from "./message.js";
 import { ThemeToggle } from "../theme.js";
 import { ErrorNote } from "./error-note.js";
+import { GiveAccess } from "./give-access.js";
 
 export function ShareDialog({ hub, where, onClose }: { hub: Hub; where: Where; onClose: () => void }) {
   const [hours, setHours] = useState(24);
@@ -76,6 +77,7 @@ export function ShareDialog({ hub, where, onClose }: { hub: Hub; where: Where; o
         </div>
       ) : null}
       {note ? <p role="status">{note}</p> : null}
+      {link && where.kind === "agent" ? <GiveAccess hub={hub} agentId={where.agentId} /> : null}
     </div>
   );
 }

@@ -22,7 +22,8 @@ export function publishSchema(maxBytes: number) {
   return z
     .object({
       id: Uuid.optional(),
-      agentId: AgentId,
+      /** Omitted: a person (user token) posts as themselves. */
+      agentId: AgentId.optional(),
       message: z.string().min(1, "must not be empty"),
       metadata: z.record(z.string(), z.unknown()).nullable().optional(),
     })
@@ -53,7 +54,9 @@ export const ChannelPage = z.object({ channels: z.array(Channel), nextCursor: z.
 export const ChannelMessage = z.object({
   id: z.string(),
   channelId: z.string(),
-  agentId: z.string(),
+  agentId: z.string().nullable().describe("The agent it was posted as; null when a person posted as themselves"),
+  userId: z.number().int().optional().describe("A person's own post: who wrote it"),
+  userName: z.string().optional().describe("A person's own post: their name when they wrote it"),
   message: z.string(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
   seq: z.number().int(),

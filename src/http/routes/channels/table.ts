@@ -54,8 +54,10 @@ export function channelsTable(s: Services, publish: ReturnType<typeof S.publishS
       }),
       route({
         method: "post", path: `${one}/messages`, operationId: id("publishChannelMessage"), tag, summary: "Broadcast a message to the channel's subscribers",
-        description: "`message` and `metadata` together are at most MESSAGE_MAX_BYTES. The same `id` again with the same body answers 200 with the stored message; another body, 409.",
-        security: ANY, policy: "channels/policy.ts: acting for the agent (its users, the master key, or its key with channels:publish)", errors: [409],
+        description:
+          "`message` and `metadata` together are at most MESSAGE_MAX_BYTES. The same `id` again with the same body answers 200 with the stored message; another body, 409. " +
+          "Without `agentId` a person (user token) posts as themselves: the message has `agentId: null`, `userId` and `userName`; a key must name `agentId` (422).",
+        security: ANY, policy: "channels/policy.ts: acting for the agent (its users, the master key, or its key with channels:publish); without agentId, a user who may read the channel", errors: [409],
         body: publish, bodyExample: { agentId: "logs-agent", message: "Disk 91% on db-2", metadata: { host: "db-2" } },
         answer: {
           status: 201, description: "The stored message", schema: S.ChannelMessage, example: ex.channelMessage,

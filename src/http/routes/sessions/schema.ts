@@ -6,7 +6,7 @@ import { z } from "zod";
 import { Approval } from "../../../domain/approvals/schema.js";
 import { MESSAGE_ROLES } from "../../../domain/sessions/messages.js";
 import { SHARE_MAX_HOURS } from "../../../domain/sharing/policy.js";
-import { Title, Uuid } from "../../../schemas.js";
+import { CursorQuery, Title, Uuid, limitQuery } from "../../../schemas.js";
 import { Source } from "../../../domain/sessions/source.js";
 import { Time } from "../agents/schema.js";
 import { ContentBlock, Count } from "./parts.js";
@@ -49,6 +49,13 @@ export const CreateShare = z.strictObject({
     .transform((h) => h ?? SHARE_MAX_HOURS),
 });
 
+/** GET /api/sessions/search: `q` is looked for in titles and message content (any case). */
+export const SessionSearchQuery = z.object({
+  q: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
+  limit: limitQuery(20, 50),
+  cursor: CursorQuery,
+});
+
 // ---- answers ------------------------------------------------------------------------------------
 
 export const Session = z.object({
@@ -65,6 +72,18 @@ export const Session = z.object({
   message_count: z.number().int(),
 });
 export const SessionPage = z.object({ sessions: z.array(Session), next_cursor: z.string().nullable() });
+export const SessionSearchPage = z.object({
+  results: z.array(
+    z.object({
+      session: Session,
+      match: z
+        .object({ seq: z.number().int(), snippet: z.string() })
+        .nullable()
+        .describe("The first message whose content matched, with the text around the match; null when only the title matched"),
+    }),
+  ),
+  next_cursor: z.string().nullable(),
+});
 
 const TokenUsage = z.object({ inputTokens: z.number().int(), outputTokens: z.number().int(), totalTokens: z.number().int() });
 

@@ -21,6 +21,18 @@ const WRITE = "sessions/policy.ts loadSessionFor(write): the owner (or the maste
 export function sessionsTable(s: Services, streams: TurnStreams): Route[] {
   return [
     route({
+      method: "get", path: "/api/sessions/search", operationId: "searchSessions", tag: "Sessions", summary: "Search the sessions the caller may read, by title and message content",
+      description:
+        "Sessions and group conversations whose title or any message's content contains `q` (any case, taken literally), newest activity first, with the first matching message. " +
+        "Bounded: at most 500 candidate sessions are looked at per request, so a page may hold fewer than `limit` results and still have a `next_cursor`.",
+      security: ANY, policy: "sessions/policy.ts canReadSession, for each candidate", query: S.SessionSearchQuery,
+      answer: {
+        status: 200, description: "`{results: [{session, match}], next_cursor}`", schema: S.SessionSearchPage,
+        example: { results: [{ session: ex.session, match: { seq: 1, snippet: "Why is the disk on db-2 at 91%?" } }], next_cursor: null },
+      },
+      handle: ({ principal, query }) => s.sessions.search(principal, query),
+    }),
+    route({
       method: "post", path: base, operationId: "createSession", tag: "Sessions", summary: "Start a session with the agent",
       security: ANY, policy: "sessions/policy.ts loadAgentForSessions(write)",
       body: S.CreateSession, bodyExample: { title: "First questions" },
