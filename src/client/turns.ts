@@ -4,6 +4,7 @@
  * reducer (src/domain/turns/events.ts), so what renders is what the hub will store. Events are
  * applied once each, in seq order; a snapshot newer than what was applied replaces it (after a
  * reconnect). The turn ends with `turn:ended`, or with its stored answer arriving as a message.
+ * What the turn asks people (approvals) is kept beside it, from the ack and `turn:approval`.
  */
 import type { AgentEvent } from "../domain/turns/events.js";
 import { emptySnapshot, reduce, type TurnSnapshot } from "../domain/turns/reduce.js";
