@@ -5,8 +5,10 @@
  * B, sees the request live (the card, the top bar's count, the pending list with its context),
  * approves with a comment, and the agent's answer streams on in his page with the decision kept
  * as its audit trail, while the pending list empties. Then a request assigned to someone else:
- * Bob is told why he may not decide, and sees the assignee's approval (made over REST on node A)
- * arrive live.
+ * Bob is told why he may not decide (also in a page opened while the turn waits, from the watch
+ * ack), and sees the assignee's decision (made over REST on node A) arrive live. Last, an agent's
+ * session: its owner rejects in the page, and the shared view shows the decision without names;
+ * and a refused decision (409) said beside the card.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -143,6 +145,12 @@ describeInBrowser("approvals in the web app", () => {
     await expect.poll(() => card.innerText()).toContain("Only its assignees decide this (carol@example.com).");
     expect(await card.getByRole("button", { name: "Approve" }).count()).toBe(0);
     expect(await approvalsLink(bob).getAttribute("aria-label")).toBe("Approvals: 0 pending");
+    // A page opened while the turn waits (on node A) shows the card from the watch ack's running turn.
+    const late = await signedIn(cluster.a.url, bobToken);
+    await late.goto(`${cluster.a.url}/#/groups/${groupId}/conversations/${conversation.id}`);
+    const lateCard = late.getByRole("region", { name: "Refund order 1234?" });
+    await lateCard.waitFor({ timeout: 15_000 });
+    expect(await lateCard.innerText()).toContain('"amount": "49.00 EUR"');
 
     const carol = api(cluster.a.url, await cluster.ws.token("carol", { name: "Carol" }));
     const decided = await carol.post(`/api/groups/${groupId}/conversations/${conversation.id}/turns/${turnId}/approvals/refund`, { decision: "reject", comment: "Outside the window" });
@@ -151,6 +159,7 @@ describeInBrowser("approvals in the web app", () => {
     await expect.poll(() => answer.innerText(), { timeout: 15_000 }).toContain("The request was rejected.");
     await answer.locator(".approval-trail summary").click();
     expect(await answer.locator(".approval-trail").innerText()).toMatch(/rejected\s+Carol[\s\S]*Outside the window/);
+    await expect.poll(() => late.locator(".message.assistant:not(.live)").innerText(), { timeout: 15_000 }).toContain("The request was rejected.");
   }, 90_000);
 
   it("in an agent's session the owner decides in the page; the shared view shows the decision without who made it", async () => {
@@ -184,5 +193,44 @@ describeInBrowser("approvals in the web app", () => {
     expect(trail).toMatch(/Rotate the database password\?: rejected/);
     expect(trail).toMatch(/rejected\s+Someone/);
     expect(trail).not.toContain("Alice");
+  }, 90_000);
+
+  it("a refused decision is said in words beside the card (409: Bob already decided, on another node, in a page that missed the event)", async () => {
+    nextRequest = { approvalId: "scale", title: "Scale the cluster to 12 nodes?", quorum: 2 };
+    const conversation = (await alice.post(`/api/groups/${groupId}/conversations`, { title: "Capacity" })).body;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(context);
+    const bob = await context.newPage();
+    // This page's socket never hears `turn:approval`, so it still offers the buttons after Bob decided elsewhere.
+    await bob.routeWebSocket(/\/socket\.io\//, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((frame) => {
+        if (!String(frame).includes('"turn:approval"')) ws.send(frame);
+      });
+    });
+    await bob.goto(`${cluster.b.url}/`);
+    await bob.getByRole("textbox", { name: "Token" }).fill(bobToken);
+    await bob.getByRole("button", { name: "Sign in with token" }).click();
+    await bob.getByRole("button", { name: "Sign out" }).waitFor();
+    await bob.goto(`${cluster.b.url}/#/groups/${groupId}/conversations/${conversation.id}`);
+    await bob.getByRole("textbox", { name: "Ask the group" }).waitFor();
+    const turnId = await ask(conversation.id, "Scale up");
+    await agent.until(() => agent.requests.some((r) => r.turnId === turnId), "the agent to ask");
+    // Without `turn:approval`, the card comes from the watch ack's running turn after a reload.
+    await bob.reload();
+    const card = bob.getByRole("region", { name: "Scale the cluster to 12 nodes?" });
+    await card.waitFor({ timeout: 15_000 });
+    expect(await card.innerText()).toContain("0 of 2 approvals needed");
+
+    const path = `/api/groups/${groupId}/conversations/${conversation.id}/turns/${turnId}/approvals/scale`;
+    const first = await api(cluster.a.url, bobToken).post(path, { decision: "approve" });
+    expect(first.status, first.text).toBe(200);
+    await card.getByRole("button", { name: "Approve" }).click();
+    await expect.poll(() => card.getByRole("alert").innerText()).toMatch(/already decided/i);
+
+    // Carol's approval completes the quorum; the turn ends and the answer is stored.
+    const carol = api(cluster.a.url, await cluster.ws.token("carol", { name: "Carol" }));
+    expect((await carol.post(path, { decision: "approve" })).body).toMatchObject({ status: "approved" });
+    await expect.poll(() => bob.locator(".message.assistant:not(.live)").innerText(), { timeout: 15_000 }).toContain("The request was approved.");
   }, 90_000);
 });
