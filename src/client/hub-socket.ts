@@ -58,6 +58,10 @@ export function routeHubEvents(socket: HubSocket, streams: StreamOrder, turns: T
     if (p?.turn) turns.ended(p.sessionId, p.turn);
     fire("turn:ended", p);
   });
+  socket.on("turn:approval", (p) => {
+    if (p?.turnId && p.approval) turns.approval(p.sessionId, p.turnId, p.approval);
+    fire("turn:approval", p);
+  });
   for (const event of ["session:updated", "group:session", "group:updated", "channel:updated", "ask:updated", "turn:request", "turn:cancel", "hub:closing"] as const) {
     socket.on(event, (payload: any) => fire(event, payload));
   }

@@ -188,6 +188,22 @@ export class AgentHubClient {
     list: (query: T.PageQuery = {}) => this.call<{ mcp_servers: Array<{ id: string; name: string }>; next_cursor: string | null }>("listMcpServers", {}, { query: { ...query } }),
   };
 
+  /**
+   * Approvals (contract: "People in the loop"): what agents' turns ask people. `list` answers those
+   * the caller may decide (default `pending`); a decision answers the approval after it (409 once
+   * decided, or a second decision by the same person).
+   */
+  readonly approvals = {
+    list: (query: T.ApprovalsQuery = {}) => this.call<T.ApprovalPage>("listApprovals", {}, { query: { ...query } }),
+    get: (agentId: string, sessionId: string, turnId: string, approvalId: string) => this.call<T.Approval>("getApproval", { agentId, sessionId, turnId, approvalId }),
+    decide: (agentId: string, sessionId: string, turnId: string, approvalId: string, body: T.DecideApprovalBody) =>
+      this.call<T.Approval>("decideApproval", { agentId, sessionId, turnId, approvalId }, { body }),
+    getInConversation: (groupId: string, sessionId: string, turnId: string, approvalId: string) =>
+      this.call<T.Approval>("getApprovalInConversation", { groupId, sessionId, turnId, approvalId }),
+    decideInConversation: (groupId: string, sessionId: string, turnId: string, approvalId: string, body: T.DecideApprovalBody) =>
+      this.call<T.Approval>("decideApprovalInConversation", { groupId, sessionId, turnId, approvalId }, { body }),
+  };
+
   readonly knowledge = {
     create: (body: T.CreateKnowledgeBody) => this.call<T.Knowledge>("createKnowledge", {}, { body }),
     list: (query: T.PageQuery = {}) => this.call<{ items: T.Knowledge[]; next_cursor: string | null }>("listKnowledge", {}, { query: { ...query } }),

@@ -4,10 +4,11 @@
  * reducer (src/domain/turns/events.ts), so what renders is what the hub will store. Events are
  * applied once each, in seq order; a snapshot newer than what was applied replaces it (after a
  * reconnect). The turn ends with `turn:ended`, or with its stored answer arriving as a message.
+ * What the turn asks people (approvals) is kept beside it, from the ack and `turn:approval`.
  */
 import type { AgentEvent } from "../domain/turns/events.js";
 import { emptySnapshot, reduce, type TurnSnapshot } from "../domain/turns/reduce.js";
-import type { Message, RunningTurn, Turn } from "./types.js";
+import type { Approval, Message, RunningTurn, Turn } from "./types.js";
 
 /** A running turn's answer so far, shaped like the message it will be stored as. */
 export interface LiveMessage extends TurnSnapshot {
@@ -25,6 +26,8 @@ export interface LiveTurn {
   seq: number;
   /** The live answer: the same object for the turn's whole life, updated in place. */
   message: LiveMessage;
+  /** What the turn asked people (`turn:approval`, or the watch ack's), oldest first, each as last seen. */
+  approvals: Approval[];
   ended: boolean;
 }
 
@@ -91,7 +94,15 @@ export class TurnRenderer {
       Object.assign(e.message, emptySnapshot(), fresh);
       e.seq = running.seq;
     }
+    for (const a of running.approvals ?? []) this.keepApproval(e, a);
     this.drain(e);
+    this.notify(e);
+  }
+
+  /** A `turn:approval`: the approval asked, decided on or settled. */
+  approval(sessionId: string, turnId: string, approval: Approval): void {
+    const e = this.entry(sessionId, turnId);
+    this.keepApproval(e, approval);
     this.notify(e);
   }
 
@@ -130,10 +141,19 @@ export class TurnRenderer {
   private entry(sessionId: string, turnId: string): Entry {
     let e = this.entries.get(turnId);
     if (!e) {
-      e = { sessionId, turnId, turn: undefined, seq: 0, message: { id: undefined, role: "assistant", ...emptySnapshot() }, ended: false, pending: new Map(), gapSince: undefined };
+      e = { sessionId, turnId, turn: undefined, seq: 0, message: { id: undefined, role: "assistant", ...emptySnapshot() }, approvals: [], ended: false, pending: new Map(), gapSince: undefined };
       this.entries.set(turnId, e);
     }
     return e;
+  }
+
+  /** Keeps the later of two views of one approval: more decisions, or settled, wins (events of two nodes may cross). */
+  private keepApproval(e: Entry, approval: Approval): void {
+    const i = e.approvals.findIndex((a) => a.id === approval.id);
+    if (i < 0) return void e.approvals.push(approval);
+    const old = e.approvals[i]!;
+    const newer = (old.status === "pending" && approval.status !== "pending") || (old.status === approval.status && approval.decisions.length >= old.decisions.length);
+    if (newer) e.approvals[i] = approval;
   }
 
   private drain(e: Entry): void {

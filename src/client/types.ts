@@ -11,6 +11,8 @@ import type * as C from "../http/routes/channels/schema.js";
 import type * as G from "../http/routes/groups/schema.js";
 import type * as K from "../http/routes/knowledge/schema.js";
 import type * as Se from "../http/routes/sessions/schema.js";
+import type * as Ap from "../domain/approvals/schema.js";
+import type { ApprovalView } from "../domain/approvals/repository.js";
 import type { AgentView, AgentWithSecret } from "../domain/agents/service.js";
 import type { EndpointCheck } from "../domain/agents/endpoint-check.js";
 import type { AskView } from "../domain/asks/repository.js";
@@ -47,6 +49,7 @@ export type PublishBody = z.input<ReturnType<typeof C.publishSchema>>;
 export type CreateKnowledgeBody = z.input<typeof K.CreateKnowledge>;
 export type CreateConversationBody = z.input<typeof G.CreateConversation>;
 export type AskBody = z.input<typeof G.AskBody>;
+export type DecideApprovalBody = z.input<typeof Ap.Decide>;
 
 /** `?limit=&cursor=`, as numbers and strings (the hub reads them from the query string). */
 export interface PageQuery {
@@ -65,6 +68,10 @@ export interface MessagesQuery extends PageQuery {
 }
 export interface ChannelHistoryQuery extends PageQuery {
   since?: Since;
+}
+export interface ApprovalsQuery extends PageQuery {
+  /** Default `pending`. */
+  status?: ApprovalStatus;
 }
 
 // ---- responses: what the hub presents -------------------------------------------------------------
@@ -103,7 +110,19 @@ export interface StartedTurn {
   message: Message;
 }
 /** GET …/turns/{turnId}: the turn with the answer so far. */
-export type TurnWithSnapshot = Turn & { seq: number; snapshot: TurnSnapshot };
+export type TurnWithSnapshot = Turn & { seq: number; snapshot: TurnSnapshot; approvals: Approval[] };
+
+/**
+ * What an agent's turn asked people, with every decision so far (contract: "People in the
+ * loop: approvals"). In the public share view `assignees` is null and decisions carry no
+ * `user_id` or `name`.
+ */
+export type Approval = ApprovalView;
+export type ApprovalStatus = ApprovalView["status"];
+export type ApprovalDecision = ApprovalView["decisions"][number];
+/** An approval in the pending list: `group_id` names the group of a group's conversation. */
+export type ListedApproval = Approval & { group_id: string | null };
+export type ApprovalPage = { approvals: ListedApproval[]; next_cursor: string | null };
 
 /** An ask of a group conversation (contract: "Group conversations"). */
 export type Ask = AskView;
@@ -131,6 +150,8 @@ export interface RunningTurn {
   turn: Turn;
   seq: number;
   snapshot: TurnSnapshot;
+  /** What the turn asked people (pending while it waits), oldest first. */
+  approvals?: Approval[];
 }
 
 export type WatchAck<M> = { ok: true; missed: M[]; more?: true; turns?: RunningTurn[] } | { ok: false; error: AckProblem };
@@ -160,6 +181,8 @@ export interface ServerToClientEvents {
   "turn:event": (payload: { sessionId: string; turnId: string; seq: number; event: TurnEvent }) => void;
   "turn:ended": (payload: { sessionId: string; turn: Turn }) => void;
   "ask:updated": (payload: { groupId: string; ask: Ask }) => void;
+  /** An approval asked, decided on, or settled (approved, rejected, expired, cancelled). */
+  "turn:approval": (payload: { sessionId: string; turnId: string; approval: Approval }) => void;
   "turn:request": (payload: TurnRequest) => void;
   "turn:cancel": (payload: { turnId: string }) => void;
   /** Sent just before the hub closes the socket on purpose (revoked, expired, slow, abusive). */

@@ -13,6 +13,7 @@ import { GroupForm, GroupView } from "./views/groups.js";
 import { SharedPage } from "./views/share.js";
 import { SignIn } from "./views/signin.js";
 import { KnowledgePage } from "./views/knowledge.js";
+import { ApprovalsPage, usePendingApprovals } from "./views/approvals.js";
 import { isAdmin } from "./permissions.js";
 import { ErrorNote } from "./views/error-note.js";
 import { applySavedTheme, ThemeToggle } from "./theme.js";
@@ -133,6 +134,7 @@ function Workspace({ hub, onSignOut }: { hub: Hub; onSignOut: () => void }) {
   };
 
   const agentNames = useMemo(() => new Map(dir.agents.map((a) => [a.id, a.name])), [dir.agents]);
+  const pending = usePendingApprovals(hub);
   const me = hub.me;
   const newSession = async (agentId: string) => {
     try {
@@ -158,6 +160,16 @@ function Workspace({ hub, onSignOut }: { hub: Hub; onSignOut: () => void }) {
         <span class={`status ${online ? "online" : "offline"}`} role="status">
           {online ? "Live" : "Reconnecting…"}
         </span>
+        {me.kind === "user" ? (
+          <a
+            href={href({ view: "approvals" })}
+            class="approvals-link"
+            aria-current={route.view === "approvals" ? "page" : undefined}
+            aria-label={`Approvals: ${pending.approvals.length} pending`}
+          >
+            Approvals{pending.approvals.length ? <span class="badge count">{pending.approvals.length}</span> : null}
+          </a>
+        ) : null}
         {isAdmin(me) ? (
           <a href={href({ view: "knowledge" })} aria-current={route.view === "knowledge" ? "page" : undefined}>
             Knowledge
@@ -172,7 +184,7 @@ function Workspace({ hub, onSignOut }: { hub: Hub; onSignOut: () => void }) {
       <Sidebar hub={hub} dir={dir} agentNames={agentNames} search={search} setSearch={setSearch} unread={unread} openId={openId} open={navOpen} onNewSession={newSession} />
       <main id="main" tabIndex={-1}>
         <ErrorNote error={error} />
-        <View hub={hub} route={route} dir={dir} agentNames={agentNames} refresh={refresh} />
+        <View hub={hub} route={route} dir={dir} agentNames={agentNames} refresh={refresh} pending={pending} />
       </main>
     </div>
   );
@@ -265,7 +277,8 @@ function Directories({ dir, item, onNewSession }: { dir: Directory; item: (id: s
   );
 }
 
-function View({ hub, route, dir, agentNames, refresh }: { hub: Hub; route: Route; dir: Directory; agentNames: Map<string, string>; refresh: () => void }) {
+function View(props: { hub: Hub; route: Route; dir: Directory; agentNames: Map<string, string>; refresh: () => void; pending: ReturnType<typeof usePendingApprovals> }) {
+  const { hub, route, dir, agentNames, refresh, pending } = props;
   switch (route.view) {
     case "session":
       return <Conversation key={route.sessionId} hub={hub} where={{ kind: "agent", agentId: route.agentId, sessionId: route.sessionId }} agentNames={agentNames} onChanged={refresh} />;
@@ -317,6 +330,10 @@ function View({ hub, route, dir, agentNames, refresh }: { hub: Hub; route: Route
       return <AgentPage key={route.agentId} hub={hub} agentId={route.agentId} onChanged={refresh} />;
     case "knowledge":
       return <KnowledgePage hub={hub} />;
+    case "approvals": {
+      const titles = new Map([...dir.sessions.values(), ...dir.conversations.values()].flat().map((s) => [s.id, s.title]));
+      return <ApprovalsPage hub={hub} pending={pending} agentNames={agentNames} groupNames={new Map(dir.groups.map((g) => [g.id, g.name]))} sessionTitles={titles} />;
+    }
     case "home":
       return <Home hub={hub} dir={dir} refresh={refresh} />;
   }

@@ -11,7 +11,8 @@ export type Route =
   | { view: "new-channel" }
   | { view: "new-agent" }
   | { view: "agent"; agentId: string }
-  | { view: "knowledge" };
+  | { view: "knowledge" }
+  | { view: "approvals" };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
@@ -25,6 +26,7 @@ export function parseRoute(hash: string): Route {
   if (a === "channels" && b === "new") return { view: "new-channel" };
   if (a === "channels" && b) return { view: "channel", channelId: b };
   if (a === "knowledge" && !b) return { view: "knowledge" };
+  if (a === "approvals" && !b) return { view: "approvals" };
   return { view: "home" };
 }
 
@@ -51,6 +53,8 @@ export function href(route: Route): string {
       return `#/agents/${e(route.agentId)}`;
     case "knowledge":
       return "#/knowledge";
+    case "approvals":
+      return "#/approvals";
   }
 }
 

@@ -13,6 +13,7 @@ import { go } from "../router.js";
 import { MessageView } from "./message.js";
 import { ShareDialog } from "./share.js";
 import { ErrorNote } from "./error-note.js";
+import { TurnApprovals, type ApprovalPlace } from "./approvals.js";
 
 const PAGE = 50;
 const STRATEGIES = ["auto", "all", "mentions", "match", "first", "round_robin"] as const;
@@ -135,6 +136,9 @@ export function Conversation({ hub, where, agentNames, onChanged }: { hub: Hub; 
   // Why the turns that ended while watched failed (turn:ended), by the id their answer is stored under.
   const turnErrors = new Map(turns.filter((t) => t.ended && t.turn?.error).map((t) => [t.turn!.message_id, t.turn!.error!]));
   const refusal = session ? cannotChangeSession(hub.me, session) : undefined;
+  const place: ApprovalPlace = where.kind === "agent" ? { kind: "agent", agentId: where.agentId } : { kind: "group", groupId: where.groupId };
+  /** A running turn's approvals (live from turn:approval), under its answer so far. */
+  const approvalsOf = (t: LiveTurn) => <TurnApprovals hub={hub} approvals={t.approvals} place={place} session={session} />;
 
   /** Asks again what a failed or cancelled answer was answering: the person's message before it, as a new turn. */
   const retryOf = (answer: Message) => {
@@ -220,7 +224,9 @@ export function Conversation({ hub, where, agentNames, onChanged }: { hub: Hub; 
             Load earlier messages
           </button>
         ) : null}
-        {where.kind === "group" ? <GroupedMessages messages={messages} running={running} agentNames={agentNames} ask={ask} turnErrors={turnErrors} retryOf={retryOf} /> : null}
+        {where.kind === "group" ? (
+          <GroupedMessages messages={messages} running={running} agentNames={agentNames} ask={ask} turnErrors={turnErrors} retryOf={retryOf} approvalsOf={approvalsOf} />
+        ) : null}
         {where.kind === "agent" ? (
           <>
             {messages.map((m) => (
@@ -234,7 +240,10 @@ export function Conversation({ hub, where, agentNames, onChanged }: { hub: Hub; 
               />
             ))}
             {running.map((t) => (
-              <MessageView key={t.turnId} message={t.message} live agentId={where.agentId} agentLabel={agentNames.get(where.agentId) ?? where.agentId} />
+              <div key={t.turnId} class="running-turn">
+                <MessageView message={t.message} live waiting={isWaiting(t)} agentId={where.agentId} agentLabel={agentNames.get(where.agentId) ?? where.agentId} />
+                {approvalsOf(t)}
+              </div>
             ))}
           </>
         ) : null}
@@ -253,8 +262,9 @@ function GroupedMessages(props: {
   ask: Ask | undefined;
   turnErrors: Map<string, string>;
   retryOf: (answer: Message) => (() => void) | undefined;
+  approvalsOf: (t: LiveTurn) => any;
 }) {
-  const { messages, running, agentNames, ask, turnErrors, retryOf } = props;
+  const { messages, running, agentNames, ask, turnErrors, retryOf, approvalsOf } = props;
   const rounds: Array<{ question?: Message; answers: Array<{ key: string; node: any }> }> = [];
   for (const m of messages) {
     if (m.role === "user" || !rounds.length) rounds.push({ question: m.role === "user" ? m : undefined, answers: [] });
@@ -262,7 +272,17 @@ function GroupedMessages(props: {
       rounds.at(-1)!.answers.push({ key: m.id, node: <MessageView message={m} agentNames={agentNames} turnError={turnErrors.get(m.id)} onRetry={running.length || ask?.status === "running" ? undefined : retryOf(m)} /> });
   }
   const last = rounds.at(-1);
-  if (last) for (const t of running) last.answers.push({ key: t.turnId, node: <MessageView message={{ ...t.message, agentId: t.turn?.agent_id } as any} live agentNames={agentNames} /> });
+  if (last)
+    for (const t of running)
+      last.answers.push({
+        key: t.turnId,
+        node: (
+          <>
+            <MessageView message={{ ...t.message, agentId: t.turn?.agent_id } as any} live waiting={isWaiting(t)} agentNames={agentNames} />
+            {approvalsOf(t)}
+          </>
+        ),
+      });
   return (
     <>
       {rounds.map((r, i) => (
@@ -281,6 +301,9 @@ function GroupedMessages(props: {
     </>
   );
 }
+
+/** The turn waits for people: one of its approvals is pending. */
+const isWaiting = (t: LiveTurn) => t.approvals.some((a) => a.status === "pending");
 
 function AskStatus({ ask, agentNames }: { ask: Ask; agentNames: Map<string, string> }) {
   return (

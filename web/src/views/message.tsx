@@ -5,6 +5,7 @@
 import type { LiveMessage, Message } from "agenthub/client";
 import { href } from "../router.js";
 import { Markdown } from "./markdown.js";
+import { ApprovalTrail } from "./approvals.js";
 
 type Shown = (Message | (LiveMessage & { seq?: number; createdAt?: string })) & { agentId?: string; userName?: string };
 
@@ -148,8 +149,10 @@ export function MessageView(props: {
   turnError?: string | undefined;
   /** Re-sends the question this answered, as a new turn. */
   onRetry?: (() => void) | undefined;
+  /** A live turn waits for people (an approval is pending). */
+  waiting?: boolean;
 }) {
-  const { message, live = false, agentNames, agentLabel, userLabel, turnError, onRetry } = props;
+  const { message, live = false, waiting = false, agentNames, agentLabel, userLabel, turnError, onRetry } = props;
   const m = message as any;
   const agentId: string | undefined = m.agentId ?? props.agentId;
   const agentName = m.agentId ? (agentNames?.get(m.agentId) ?? m.agentId) : (agentLabel ?? "The agent");
@@ -159,7 +162,7 @@ export function MessageView(props: {
     <article class={`message ${m.role}${live ? " live" : ""}${outcome ? ` ${outcome.kind}` : ""}`} aria-busy={live ? "true" : undefined} data-agent={m.agentId} data-seq={m.seq}>
       <header>
         <span class="who">{who}</span>
-        {live ? <span class="badge live-badge">streaming…</span> : null}
+        {live ? <span class="badge live-badge">{waiting ? "waiting for approval" : "streaming…"}</span> : null}
         {outcome ? <span class={`badge ${outcome.kind === "failed" ? "error" : ""}`}>{outcome.kind}</span> : null}
         {m.finishReason && m.finishReason !== "stop" && !outcome ? <span class="badge">{m.finishReason}</span> : null}
         {m.createdAt ? <time dateTime={m.createdAt}>{new Date(m.createdAt).toLocaleTimeString()}</time> : null}
@@ -169,6 +172,7 @@ export function MessageView(props: {
       <Content content={m.content} live={live} />
       {outcome ? <Outcome outcome={outcome} agentId={agentId} agentLabel={agentName} onRetry={live ? undefined : onRetry} /> : null}
       <Sources sources={m.sources} />
+      {live ? null : <ApprovalTrail approvals={m.approvals} />}
     </article>
   );
 }
