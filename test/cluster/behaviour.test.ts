@@ -5,14 +5,19 @@
  * refused on the other node at once, and a rate limit shared by the nodes must hold on both.
  * (The wider suites run over a cluster too: TEST_REDIS_SETUP=cluster, see support/cluster.ts.)
  */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { api } from "../support/api.js";
+import { JWT_SECRET, REDIS_URL } from "../support/env.js";
 import { useCluster, type RedisSetup } from "../support/cluster.js";
 import { makeAgent, makeKey, makeSession, uniq } from "../support/factories.js";
 import { expectProblem } from "../support/problem.js";
 import { scriptedAnswer, startSocketAgent, type SocketAgent } from "../support/socket-agent.js";
 import type { Client } from "../support/sockets.js";
 import { freshWindow } from "../support/waiters.js";
+
+const run = promisify(execFile);
 
 /** Low enough to reach in a test, high enough for the other tests' requests (each uses its own credentials). */
 const RATE_LIMIT = 40;
@@ -104,6 +109,25 @@ describe.each(SETUPS)("on %s, with two hub processes", (_name, setup) => {
     expect((await master.delete(`/api/agents/${agentId}/keys/${created.body.id}`)).status).toBe(204);
     // No wait: the revocation answered once node B had confirmed it.
     expectProblem(await onB.get("/api/me"), "unauthorized");
+  });
+
+  it("lets the CLI's rotate-key tell both hubs: the old master key is refused on each, its socket closed", async () => {
+    const old = c.ws.masterKey;
+    for (const node of [c.a, c.b]) expect((await api(node.url, old).get("/api/me")).status).toBe(200);
+    const socket = await c.open(c.b.url, old);
+    const redisEnv = c.redisCluster ? { REDIS_URL: "", REDIS_CLUSTER_NODES: c.redisCluster.nodeList } : { REDIS_URL };
+    const env = { ...process.env, DATABASE_URL: process.env.TEST_FILE_DATABASE_URL!, JWT_SECRET, REDIS_PREFIX: process.env.TEST_FILE_REDIS_PREFIX!, ...redisEnv };
+    const { stdout, stderr } = await run(process.execPath, ["bin/agenthub.js", "workspace", "rotate-key", "--workspace", c.ws.id], { env });
+    expect(stderr).not.toContain("were not told");
+    const rotated = JSON.parse(stdout) as { master_key: string };
+    // Told over Redis: both hubs forget the old key (the CLI answers once it has published).
+    await socket.until(() => socket.closed !== undefined, "the old key's socket on B to close");
+    expect(socket.of("hub:closing")).toEqual([{ reason: "key revoked" }]);
+    for (const node of [c.a, c.b]) {
+      expectProblem(await api(node.url, old).get("/api/me"), "unauthorized");
+      expect((await api(node.url, rotated.master_key).get("/api/me")).status).toBe(200);
+    }
+    c.ws.masterKey = rotated.master_key;
   });
 
   it("shares one rate limit between the nodes", async () => {
