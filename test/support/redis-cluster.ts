@@ -45,8 +45,6 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   const ports = await freePorts(NODES);
   const dir = mkdtempSync(path.join(tmpdir(), "agenthub-redis-cluster-"));
   const nodes: RedisClusterNode[] = ports.map((port) => {
-    const nodeDir = path.join(dir, String(port));
-    rmSync(nodeDir, { recursive: true, force: true });
     const args = [
       "--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
       "--cluster-config-file", path.join(dir, `nodes-${port}.conf`), "--cluster-node-timeout", String(options.nodeTimeoutMs ?? 1500),
@@ -55,8 +53,14 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     ];
     return { port, process: spawn("redis-server", args, { stdio: "ignore" }) };
   });
+  // A test process that dies without its afterAll still takes its redis-servers with it.
+  const killAll = () => {
+    for (const n of nodes) if (isAlive(n)) n.process.kill("SIGKILL");
+  };
+  process.once("exit", killAll);
   const stop = async () => {
-    for (const n of nodes) if (n.process.exitCode === null && n.process.signalCode === null) n.process.kill("SIGKILL");
+    process.removeListener("exit", killAll);
+    killAll();
     await Promise.all(nodes.map((n) => (n.process.exitCode === null && n.process.signalCode === null ? once(n.process, "exit") : undefined)));
     rmSync(dir, { recursive: true, force: true });
   };
