@@ -19,6 +19,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { DomainEvent } from "../domain/events.js";
 import { publishTo, subscribeTo, type RedisClient } from "../redis.js";
+import { withTimeout } from "../timeout.js";
 
 /** How long start waits for the events subscription before going on without it. */
 const SUBSCRIBE_WAIT_MS = 5000;
@@ -40,9 +41,10 @@ export interface EventTransport {
   onEvent(handler: EventHandler): void;
   /**
    * Resolves once every event published so far has been handed to Redis (or is held in the
-   * backlog while Redis is away), and every key revocation among them has been routed by every
-   * other node that received it: each such node answers with an ack once its handler has run
-   * (or CONFIRM_TIMEOUT_MS passed: a node that died meanwhile, or one too old to answer).
+   * backlog while Redis is away, or a cluster's retries took CONFIRM_TIMEOUT_MS), and every key
+   * revocation among them has been routed by every other node that received it: each such node
+   * answers with an ack once its handler has run (or CONFIRM_TIMEOUT_MS passed: a node that died
+   * meanwhile, or one too old to answer).
    */
   settled(): Promise<void>;
 }
@@ -145,7 +147,9 @@ export async function redisTransport(pub: RedisClient, sub: RedisClient, channel
       handler = h;
     },
     settled: async () => {
-      await lastSent;
+      // Bounded like the confirmations: on a Redis Cluster failing over, a PUBLISH is retried
+      // until the replica takes over (seconds), and a revocation must not wait for it.
+      await withTimeout(lastSent, CONFIRM_TIMEOUT_MS).catch(() => undefined);
       await confirmations.all();
     },
   };
