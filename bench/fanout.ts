@@ -8,6 +8,8 @@
  *                    [--server-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *                    [--pg-url postgres://root@127.0.0.1:5432/postgres] [--redis-url redis://127.0.0.1:6379]
  *
+ *   npm run bench -- --scenario cluster [the fan-out's options]
+ *
  *   npm run bench -- --scenario turns [--turns 50] [--deltas 500] [--delta-rate 100] [--watchers 20]
  *                    [--serving 4] [--rounds 3] [--warmup 3] [--socket-events-per-10s 100000] [--quick]
  *
@@ -32,6 +34,11 @@
  * no gap or duplicate, each delta where it was sent; every turn completed and stored as sent).
  * Goal: turns' p99 within 1.5× the channel's. The hubs run with SOCKET_EVENTS_PER_10S raised to
  * --socket-events-per-10s (every agent:event counts against it).
+ *
+ * Scenario cluster: the fan-out (fixed rounds, then max rate) of agenthub on one Redis beside
+ * agenthub on a Redis Cluster of 3 masters and 3 replicas (test/support/redis-cluster.ts, started
+ * for the run on free loopback ports), in the same run: max rate, p99 at --rate, and the cost
+ * per message (CPU of the hubs and of Redis per message published, and per delivery).
  *
  * Scenario rag (bench/rag.ts): --chunks knowledge chunks (items of 5 chunks, deterministic text
  * from topical word lists) loaded through POST /api/knowledge into one agenthub process per
@@ -86,7 +93,7 @@ import { startSubscribers } from "./ipc.js";
 import { ensureHubBuilt, now, round } from "./lib.js";
 import { cfg, type StackName } from "./options.js";
 import { freshDatabase } from "./postgres.js";
-import { median, printBanner, printHeader, printSummary, type StackResult } from "./report.js";
+import { median, printBanner, printClusterSummary, printHeader, printSummary, type StackResult } from "./report.js";
 import { startStack } from "./stacks.js";
 import { benchCpuGroups, measuredStep, warmUp, type Testbed } from "./step.js";
 
@@ -120,7 +127,7 @@ async function openStack(name: StackName, masterKey: string | undefined): Promis
 
   const { subs, connect, clockOffsetsMs } = await startSubscribers(
     name,
-    { urls: stack.servers.map((s) => s.url), count: cfg.subscribers, procs: cfg.clientProcs, token: stack.token, batch: cfg.connectBatch, checkSeq: name === "agenthub" },
+    { urls: stack.servers.map((s) => s.url), count: cfg.subscribers, procs: cfg.clientProcs, token: stack.token, batch: cfg.connectBatch, checkSeq: name.startsWith("agenthub") },
     own,
   );
   const cpuGroups = benchCpuGroups(stack, subs);
@@ -194,7 +201,7 @@ async function runMaxRate(o: OpenStack): Promise<void> {
 
 async function main(): Promise<void> {
   printBanner();
-  const masterKey = cfg.stacks.includes("agenthub") ? (await freshDatabase()).masterKey : undefined;
+  const masterKey = cfg.stacks.some((s) => s.startsWith("agenthub")) ? (await freshDatabase()).masterKey : undefined;
   const results: Partial<Record<StackName, StackResult>> = {};
   const open: OpenStack[] = [];
   for (const name of cfg.stacks) {
@@ -208,7 +215,8 @@ async function main(): Promise<void> {
     if (cfg.mode !== "fixed") await runMaxRate(o);
     await o.close();
   }
-  printSummary(results, round((now() - runStarted) / 1000));
+  if (cfg.scenario === "cluster") printClusterSummary(results, round((now() - runStarted) / 1000));
+  else printSummary(results, round((now() - runStarted) / 1000));
 }
 
 try {

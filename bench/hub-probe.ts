@@ -9,7 +9,7 @@
  *   http     request event to response finish, in the process
  *   pg       every Postgres round trip (pg Client#query), by kind: the API-key lookup, the channel
  *            insert, anything else; and new connections (Client#connect) with their time
- *   redis    PUBLISH call to reply (the event transport, the adapter's broadcasts)
+ *   redis    PUBLISH (SPUBLISH on a Redis Cluster) call to reply (the event transport, the adapter's broadcasts)
  *   hop      bench send time (the message's metadata.t) to the event's arrival for routing on this
  *            node (agenthub: HubMetrics#routed, right where the Redis message was read)
  *   reorder  events held by the per-node reorderer (agenthub), and for how long
@@ -119,6 +119,9 @@ try {
 
 const { Redis } = require("ioredis") as typeof import("ioredis");
 Redis.prototype.publish = timed(Redis.prototype.publish, (ms) => h.redisPublishMs.add(ms));
+// On a Redis Cluster: SPUBLISH, on the Cluster client (which sends it to the channel's shard).
+const { Cluster } = require("ioredis") as typeof import("ioredis");
+Cluster.prototype.spublish = timed(Cluster.prototype.spublish, (ms) => h.redisPublishMs.add(ms));
 
 // ---- socket writes -------------------------------------------------------------------------
 

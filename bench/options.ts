@@ -94,9 +94,9 @@ function num(name: Name, fallback: number, min: number, max: number): number {
 
 const int = (name: Name, fallback: number, min: number, max: number) => Math.round(num(name, fallback, min, max));
 
-const SCENARIOS = ["fanout", "turns", "rag", "scale", "protocols", "streams"] as const;
+const SCENARIOS = ["fanout", "turns", "rag", "scale", "protocols", "streams", "cluster"] as const;
 const scenario = (opt("scenario") ?? "fanout") as (typeof SCENARIOS)[number];
-if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout, turns, rag, scale, protocols or streams");
+if (!SCENARIOS.includes(scenario)) usageError("--scenario must be fanout, turns, rag, scale, protocols, streams or cluster");
 /** --quick (or BENCH_QUICK=1): the turns and rag scenarios' small defaults, for a first look. */
 const quick = argv.quick ?? ["1", "true", "yes"].includes(process.env.BENCH_QUICK ?? "");
 
@@ -107,11 +107,13 @@ if (!MODES.includes(mode)) usageError("--mode must be fixed, max or both");
 /**
  * bare and agenthub are the issue's comparison. bare-coalesced is bare with agenthub's write
  * coalescing (src/realtime/coalesce.ts): not part of the bar, it shows what persistence costs
- * when both stacks write to sockets the same way.
+ * when both stacks write to sockets the same way. agenthub-cluster is agenthub on a Redis
+ * Cluster of 3 masters and 3 replicas started for the run (the cluster scenario's default
+ * stacks are agenthub,agenthub-cluster).
  */
-const STACKS = ["bare", "bare-coalesced", "agenthub"] as const;
+const STACKS = ["bare", "bare-coalesced", "agenthub", "agenthub-cluster"] as const;
 export type StackName = (typeof STACKS)[number];
-const stacks = (opt("stacks") ?? "bare,agenthub").split(",").map((s) => s.trim()) as StackName[];
+const stacks = (opt("stacks") ?? (scenario === "cluster" ? "agenthub,agenthub-cluster" : "bare,agenthub")).split(",").map((s) => s.trim()) as StackName[];
 if (!stacks.length || stacks.some((s) => !STACKS.includes(s))) usageError(`--stacks is a comma-separated list of ${STACKS.join(", ")}`);
 
 /** The rag scenario's databases: a hub on Postgres (DATABASE_URL) and one on embedded PGlite. */

@@ -161,3 +161,68 @@ export function printSummary(results: Partial<Record<StackName, StackResult>>, e
     }),
   );
 }
+
+/** CPU per message published (ms of one core), from a step's CPU figures: hubs, Redis, both. */
+function costPerMessage(r: StepResult): { hubs: number; redis: number; total: number; perDeliveryUs: number } {
+  const perMessage = (pct: number) => round((pct * 10) / Math.max(r.achievedSendRate || r.rate, 0.001));
+  const hubs = perMessage(r.cpu.servers ?? 0);
+  const redis = perMessage(r.cpu.redis ?? 0);
+  const perSubscriber = Math.max(1, r.delivered / Math.max(1, r.messages));
+  return { hubs, redis, total: round(hubs + redis), perDeliveryUs: round(((hubs + redis) * 1000) / perSubscriber) };
+}
+
+/**
+ * The cluster scenario's summary: agenthub on one Redis and on a Redis Cluster, side by side
+ * (max rate, p99 at the fixed rate, CPU per message), then the JSON line.
+ */
+export function printClusterSummary(results: Partial<Record<StackName, StackResult>>, elapsedS: number): void {
+  const single = results.agenthub;
+  const cluster = results["agenthub-cluster"];
+  const cost = (r: StackResult | undefined) => {
+    const rounds = (r?.fixedRounds ?? []).map(costPerMessage);
+    if (!rounds.length) return null;
+    return {
+      hubsMs: median(rounds.map((c) => c.hubs)),
+      redisMs: median(rounds.map((c) => c.redis)),
+      totalMs: median(rounds.map((c) => c.total)),
+      perDeliveryUs: median(rounds.map((c) => c.perDeliveryUs)),
+    };
+  };
+  const [singleCost, clusterCost] = [cost(single), cost(cluster)];
+  const describeCost = (c: ReturnType<typeof cost>) =>
+    c ? `${fmt(c.totalMs ?? NaN, 2)} ms CPU per message (hubs ${fmt(c.hubsMs ?? NaN, 2)}, Redis ${fmt(c.redisMs ?? NaN, 2)}); ${fmt(c.perDeliveryUs ?? NaN, 1)} µs per delivery` : "-";
+  console.log("\n== summary: one Redis beside a Redis Cluster (3 masters + 3 replicas) ==");
+  console.log(`max sustained rate (>= 99% delivered, p99 <= 1 s):`);
+  console.log(`  one Redis  ${describeMax(single)}`);
+  console.log(`  cluster    ${describeMax(cluster)}`);
+  console.log(`  ratio cluster/one: ${ratio(cluster?.maxSustainedRate, single?.maxSustainedRate) ?? "-"}`);
+  console.log(`p99 at ${cfg.fixedRate} msg/s (median of ${cfg.rounds} round(s)):`);
+  console.log(`  one Redis  ${describeFixed(single)}`);
+  console.log(`  cluster    ${describeFixed(cluster)}`);
+  console.log(`  ratio cluster/one: ${ratio(cluster?.fixedP99Ms, single?.fixedP99Ms) ?? "-"}`);
+  console.log(`cost at ${cfg.fixedRate} msg/s (median of the rounds):`);
+  console.log(`  one Redis  ${describeCost(singleCost)}`);
+  console.log(`  cluster    ${describeCost(clusterCost)}`);
+  const kept = Object.values(results).flatMap((r) => [...r.fixedRounds, ...r.steps]);
+  const disturbed = kept.filter((r) => r.disturbed && (r.kind === "fixed" || !r.pass)).map((r) => `${r.stack} ${r.kind} ${r.rate}`);
+  if (disturbed.length) console.log(`WARNING: other workloads on the machine disturbed these steps, so their verdicts are less trustworthy: ${disturbed.join(", ")}`);
+  console.log(`run took ${fmt(elapsedS, 0)} s`);
+  console.log(
+    JSON.stringify({
+      bench: "cluster",
+      config: { ...cfg, passDelivery: PASS_DELIVERY, passP99Ms: PASS_P99_MS, hubLogLevel: "warn" },
+      results,
+      summary: {
+        singleMaxRate: single?.maxSustainedRate ?? null,
+        clusterMaxRate: cluster?.maxSustainedRate ?? null,
+        fixedRate: cfg.fixedRate,
+        singleP99AtFixed: single?.fixedP99Ms ?? null,
+        clusterP99AtFixed: cluster?.fixedP99Ms ?? null,
+        singleCost,
+        clusterCost,
+        disturbedSteps: disturbed,
+      },
+      elapsedS,
+    }),
+  );
+}

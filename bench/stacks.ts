@@ -8,6 +8,7 @@ import { api, type Api } from "../test/support/api.js";
 import { JWT_SECRET } from "../test/support/env.js";
 import type { Cleanups } from "./cleanup.js";
 import { freePort, HUB_NODE_ARGS, HUB_SCRIPT, ROOT, spawnNode, waitHealthy, type Child } from "./lib.js";
+import { startRedisCluster } from "../test/support/redis-cluster.js";
 import { cfg, REDIS_PREFIX, REDIS_URL, type StackName } from "./options.js";
 import { BENCH_DB_URL, PgSampler } from "./postgres.js";
 
@@ -33,15 +34,30 @@ export interface Stack {
   note: string;
   /** agenthub only: what the bench database's sessions do while a step publishes. */
   pgSampler: PgSampler | undefined;
+  /** The stack's own Redis processes, when it has them (agenthub-cluster), for the CPU figures. */
+  redisPids?: () => number[];
 }
 
 const AGENT_ID = "bench-agent";
 
 /** Starts a stack; what it starts is stopped by `cleanups`. agenthub needs the bench database's master key. */
 export function startStack(name: StackName, masterKey: string | undefined, cleanups: Cleanups): Promise<Stack> {
-  if (name !== "agenthub") return startBare(name, cleanups);
+  if (name === "bare" || name === "bare-coalesced") return startBare(name, cleanups);
   if (masterKey === undefined) throw new Error("agenthub needs the bench database (freshDatabase)");
+  if (name === "agenthub-cluster") return startAgenthubOnCluster(masterKey, cleanups);
   return startAgenthub(masterKey, cleanups);
+}
+
+/** agenthub on a Redis Cluster of its own (3 masters, 3 replicas), stopped with the stack. */
+async function startAgenthubOnCluster(masterKey: string, cleanups: Cleanups): Promise<Stack> {
+  const cluster = await startRedisCluster();
+  cleanups.add(() => cluster.stop());
+  const stack = await startAgenthub(masterKey, cleanups, "agenthub-cluster", { REDIS_URL: "", REDIS_CLUSTER_NODES: cluster.nodeList });
+  return {
+    ...stack,
+    redisPids: () => cluster.nodes.map((n) => n.process.pid!).filter(Boolean),
+    note: `${stack.note}; on a Redis Cluster of 3 masters + 3 replicas (${cluster.nodeList})`,
+  };
 }
 
 /** Two server processes running `script` (with `nodeArgs`), once each is healthy. */
@@ -51,7 +67,7 @@ async function startServers(name: StackName, script: string, nodeArgs: string[],
     for (let attempt = 1; ; attempt++) {
       const [port, probePort] = [await freePort(), await freePort()];
       // bench/hub-probe.ts measures inside the process (event loop, GC, Postgres, Redis, writes).
-      const probeEnv = { PROBE_PORT: String(probePort), PROBE_AGENTHUB: name === "agenthub" ? "1" : "0" };
+      const probeEnv = { PROBE_PORT: String(probePort), PROBE_AGENTHUB: name.startsWith("agenthub") ? "1" : "0" };
       const proc = spawnNode(`${name}-${i}`, [...nodeArgs, ...cfg.serverNodeArgs, "--import", "./bench/hub-probe.ts", script], { ...process.env, ...env(port), ...probeEnv }, ROOT);
       const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
       cleanups.add(async () => {
@@ -108,9 +124,9 @@ export function agenthubEnv(): Record<string, string> {
   };
 }
 
-async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Stack> {
+async function startAgenthub(masterKey: string, cleanups: Cleanups, name: "agenthub" | "agenthub-cluster" = "agenthub", env: Record<string, string> = {}): Promise<Stack> {
   const servers = await startServers(
-    "agenthub",
+    name,
     HUB_SCRIPT,
     HUB_NODE_ARGS,
     (port) => ({
@@ -119,24 +135,27 @@ async function startAgenthub(masterKey: string, cleanups: Cleanups): Promise<Sta
       HOST: "127.0.0.1",
       // Client events per socket: every agent:event of a serving socket counts (the turns scenario).
       SOCKET_EVENTS_PER_10S: String(cfg.socketEventsPer10s),
+      ...env,
     }),
     cleanups,
   );
-  // The agent, its key and the channel it is subscribed to, made with the workspace's master key.
+  // The agent, its key and the channel it is subscribed to, made with the workspace's master key
+  // (one of each per stack: both agenthub stacks share the bench database).
   const admin = api(servers[0]!.url, masterKey);
-  await postOk(admin, "/api/agents", { id: AGENT_ID, name: "Bench agent" });
-  const { key } = await postOk<{ key: string }>(admin, `/api/agents/${AGENT_ID}/keys`, { name: "bench", scopes: ["channels:read", "channels:publish"] });
-  const channel = await postOk<{ id: string }>(admin, "/team-channels", { name: "bench" });
-  await postOk(admin, `/team-channels/${channel.id}/subscribe`, { agentId: AGENT_ID });
+  const agentId = name === "agenthub" ? AGENT_ID : `${AGENT_ID}-cluster`;
+  await postOk(admin, "/api/agents", { id: agentId, name: "Bench agent" });
+  const { key } = await postOk<{ key: string }>(admin, `/api/agents/${agentId}/keys`, { name: "bench", scopes: ["channels:read", "channels:publish"] });
+  const channel = await postOk<{ id: string }>(admin, "/team-channels", { name: name === "agenthub" ? "bench" : "bench-cluster" });
+  await postOk(admin, `/team-channels/${channel.id}/subscribe`, { agentId });
   const pgSampler = new PgSampler();
   cleanups.add(() => pgSampler.close());
   return {
-    name: "agenthub",
+    name,
     servers,
     token: key,
     publishPaths: [`/team-channels/${channel.id}/messages`],
     publishHeaders: { authorization: `Bearer ${key}` },
-    agentId: AGENT_ID,
+    agentId,
     pgSampler,
     note: `dist/src/main.js with npm start's Node options (${HUB_NODE_ARGS.join(" ")}) on Postgres + Redis, LOG_LEVEL=warn, RATE_LIMIT_PER_10S=0, publishing with the agent's key`,
   };

@@ -7,7 +7,7 @@
 import { HTTP_TIMEOUT_MS, publishOpenLoop } from "./publisher.js";
 import { statusAll, type StatusReport, type StepReport, type SubscriberProc } from "./ipc.js";
 import { cpuBetween, cpuSnapshot, Histogram, now, pidsByComm, round, sleep, type CpuGroups } from "./lib.js";
-import { BENCH_DB, cfg, PASS_DELIVERY, PASS_P99_MS, type StackName } from "./options.js";
+import { BENCH_DB, cfg, PASS_DELIVERY, PASS_P99_MS, REDIS_URL, type StackName } from "./options.js";
 import type { PgActivity } from "./postgres.js";
 import { readProbes, resetProbes, type HubInternals } from "./internals.js";
 import { fmt, printRow } from "./report.js";
@@ -34,7 +34,7 @@ export function benchCpuGroups(stack: Stack, subs: SubscriberProc[]): CpuGroups 
     clients: () => subs.map((s) => s.child.pid!).filter(Boolean),
     // Backends of the bench database, plus Postgres' own background processes (WAL writer...).
     postgres: () => pidsByComm("postgres", (cmd) => cmd.includes(BENCH_DB) || !/\(\d+\)|\[local\]/.test(cmd)),
-    redis: () => pidsByComm("redis-server"),
+    redis: stack.redisPids ?? (() => pidsByComm("redis-server", (cmd) => cmd.includes(`:${new URL(REDIS_URL).port || 6379}`))),
     bench: () => [process.pid],
   };
 }

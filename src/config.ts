@@ -107,6 +107,13 @@ function tsConfig(env: string, fallback: (typeof TS_CONFIGS)[number], doc: strin
     .map((v) => v.toLowerCase());
 }
 
+/** `host:port` (an IPv6 host in brackets). */
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/;
+function hostPort(v: string): { host: string; port: number } {
+  const m = HOST_PORT.exec(v)!;
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const HTTP = ["http:", "https:"];
 
@@ -120,6 +127,10 @@ const SETTINGS = {
   databasePoolMax: int("DATABASE_POOL_MAX", 2, 200, 10, "Postgres pool size per process"),
   redisUrl: url("REDIS_URL", ["redis:", "rediss:"], "unset: in-process adapter",
     "Redis for the Socket.IO adapter and cross-node events; required to run more than one process"),
+  redisClusterNodes: optional("REDIS_CLUSTER_NODES", "unset: one Redis (REDIS_URL)",
+    "a Redis Cluster (7+) to run on instead of one Redis: some of its nodes as `host:port,host:port,…` (the rest are discovered); broadcasts go through sharded pub/sub; not with REDIS_URL",
+    [{ test: (v) => v.split(",").every((n) => HOST_PORT.test(n.trim())) }, "a comma-separated list of host:port"])
+    .map((v) => (v ? v.split(",").map((n) => n.trim()).filter(Boolean).map(hostPort) : undefined)),
   redisPrefix: text("REDIS_PREFIX", "agenthub", "prefix of every Redis channel and key, so hubs can share a Redis",
     [/^[\w:.-]{1,64}$/, "1-64 letters, digits or _:.-"]),
   jwt: {
@@ -221,6 +232,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ),
     );
   const config = read(SETTINGS) as Config;
+  if (problems.length === 0 && config.redisUrl && config.redisClusterNodes) {
+    problems.push("REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a Redis Cluster");
+  }
   if (problems.length === 0) problems.push(...productionProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -51,7 +51,11 @@ try {
 
 function printBanner(url: string, c: Config): void {
   const db = isEmbedded(c) ? `embedded PGlite in ${c.dataDir}` : "Postgres (DATABASE_URL)";
-  const adapter = c.redisUrl ? "Redis adapter (REDIS_URL)" : "in-process adapter (single process)";
+  const adapter = c.redisClusterNodes
+    ? "sharded Redis adapter on a Redis Cluster (REDIS_CLUSTER_NODES)"
+    : c.redisUrl
+      ? "Redis adapter (REDIS_URL)"
+      : "in-process adapter (single process)";
   process.stderr.write(
     [
       "",

@@ -2,9 +2,9 @@
  * Fixed 10-second windows of counts per key (a credential, an address), for REST and sockets
  * alike. In memory the count is per process; in Redis it is shared by every process.
  */
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "./domain/time.js";
+import type { RedisClient } from "./redis.js";
 import { withTimeout } from "./timeout.js";
 
 export const WINDOW_MS = 10_000;
@@ -60,7 +60,7 @@ export function memoryRateLimiter(limit: number, clock: Clock = systemClock): Lo
  * still bounded (each process allows the limit) rather than refuse everything or hang on
  * ioredis's offline queue. It logs once when it falls back and once when Redis is back.
  */
-export function redisRateLimiter(redis: Redis, prefix: string, limit: number, log: Logger, clock: Clock = systemClock): RateLimiter {
+export function redisRateLimiter(redis: RedisClient, prefix: string, limit: number, log: Logger, clock: Clock = systemClock): RateLimiter {
   const local = memoryRateLimiter(limit, clock);
   let degraded = false;
   const fallback = (who: string, reason: string) => {
@@ -72,6 +72,7 @@ export function redisRateLimiter(redis: Redis, prefix: string, limit: number, lo
     async hit(who) {
       if (redis.status !== "ready") return fallback(who, `redis is ${redis.status}`);
       const w = windowOf(clock.now().getTime());
+      // One key per count: MULTI on it runs on its slot's shard of a cluster.
       const key = `${prefix}:${who}:${w.id}`;
       try {
         const result = await withTimeout(redis.multi().incr(key).pexpire(key, WINDOW_MS * 2).exec(), REDIS_ANSWER_MS);

@@ -28,7 +28,7 @@ import { HubMetrics } from "./observability/metrics.js";
 import { McpEndpoint } from "./mcp/http.js";
 import { createRealtime, createSocketServer } from "./realtime/server.js";
 import { servingSocketCount, socketDispatch } from "./realtime/serving.js";
-import { closeRedisClients, createRedisClients, redisReady, type RedisClients } from "./redis.js";
+import { closeRedisClients, createRedisClients, isCluster, redisReady, redisTarget, type RedisClients } from "./redis.js";
 import { memoryTurnLog } from "./turns/log.js";
 import { createServices, type Services } from "./services.js";
 import { redisTurnLog } from "./turns/redis-log.js";
@@ -65,7 +65,8 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     const applied = await migrateLatest(db);
     if (applied.length) log.info({ applied }, "migrations applied");
     await warmPool(db);
-    redis = config.redisUrl ? createRedisClients(config.redisUrl, log) : undefined;
+    const target = redisTarget(config);
+    redis = target ? createRedisClients(target, log) : undefined;
     if (redis) await redisReady(redis);
 
     const secret = await jwtSecret(config, db, log);
@@ -177,7 +178,7 @@ export async function startHub(config: Config, log: Logger, options: StartOption
     if (embedded) localHub = writeLocalHubFile(config.dataDir, port);
     const url = `http://localhost:${port}`;
     publicUrl = config.publicUrl ?? url;
-    log.info({ port, database: embedded ? "embedded (PGlite)" : "postgres", adapter: redis ? "redis" : "in-process" }, "agenthub listening");
+    log.info({ port, database: embedded ? "embedded (PGlite)" : "postgres", adapter: redis ? (isCluster(redis.pub) ? "redis-cluster" : "redis") : "in-process" }, "agenthub listening");
 
     const drain = () => {
       if (!draining) log.info("draining: /readyz answers 503 from now on");

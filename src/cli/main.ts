@@ -4,7 +4,7 @@
  * SECRETS_KEY*), so it acts on the same database, secrets and event channel.
  */
 import { parseArgs } from "node:util";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { mintUserToken } from "../auth/jwt.js";
 import { developmentJwtSecret } from "../domain/settings.js";
 import { ConfigError, loadConfig, type Config } from "../config.js";
@@ -13,6 +13,7 @@ import { EventBus, type DomainEvent } from "../domain/events.js";
 import { MasterKeys } from "../domain/keys/service.js";
 import { createWorkspace } from "../domain/workspaces/service.js";
 import { findLocalHub } from "../http/routes/local/hub-file.js";
+import { publishTo, redisTarget, type RedisClient } from "../redis.js";
 import { DEMO_USAGE, parseDemoArgs, runDemoAgent } from "./demo-agent.js";
 import { rotateSecrets } from "./secrets.js";
 
@@ -170,21 +171,18 @@ const REDIS_TIMEOUT_MS = 5000;
 /**
  * Publishes committed events on the hubs' events channel (`${REDIS_PREFIX}:events`, the one
  * realtime/server.ts subscribes to), as a hub that committed them would. Without REDIS_URL
- * there is no channel, and no other process to tell.
+ * (or REDIS_CLUSTER_NODES) there is no channel, and no other process to tell.
  */
 async function tellRunningHubs(config: Config, events: DomainEvent[]): Promise<void> {
-  if (!config.redisUrl || events.length === 0) return;
-  const redis = new Redis(config.redisUrl, {
-    lazyConnect: true,
-    connectTimeout: REDIS_TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
+  const target = redisTarget(config);
+  if (!target || events.length === 0) return;
+  const options = { lazyConnect: true, connectTimeout: REDIS_TIMEOUT_MS, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null };
+  const redis: RedisClient =
+    "url" in target ? new Redis(target.url, options) : new Cluster([...target.clusterNodes], { lazyConnect: true, redisOptions: options, clusterRetryStrategy: () => null });
   redis.on("error", () => {}); // reported through the rejected promise below
   try {
     await redis.connect();
-    for (const event of events) await redis.publish(`${config.redisPrefix}:events`, JSON.stringify(event));
+    for (const event of events) await publishTo(redis, `${config.redisPrefix}:events`, JSON.stringify(event));
     await redis.quit();
   } finally {
     redis.disconnect();

@@ -15,6 +15,8 @@ export interface DependencyCheck {
   /** `embedded`: no such service is configured (Redis: the in-process adapter). */
   status: "up" | "down" | "embedded";
   latency_ms?: number;
+  /** Redis Cluster only: `CLUSTER INFO`'s cluster_state; up only when `ok`. */
+  cluster_state?: string;
 }
 
 export interface Readiness {
@@ -42,8 +44,12 @@ export async function checkReadiness(deps: ReadinessDeps): Promise<Readiness> {
 async function check(name: string, probe: () => Promise<unknown>, log: Logger): Promise<DependencyCheck> {
   const started = performance.now();
   try {
-    await withTimeout(probe(), CHECK_TIMEOUT_MS);
-    return { status: "up", latency_ms: Math.round((performance.now() - started) * 10) / 10 };
+    const answer = await withTimeout(probe(), CHECK_TIMEOUT_MS);
+    const latency_ms = Math.round((performance.now() - started) * 10) / 10;
+    const state = (answer as { cluster_state?: string } | undefined)?.cluster_state;
+    if (state === undefined) return { status: "up", latency_ms };
+    if (state !== "ok") log.warn({ dependency: name, cluster_state: state }, "dependency not ready");
+    return { status: state === "ok" ? "up" : "down", latency_ms, cluster_state: state };
   } catch (err) {
     // The reason may name internal addresses: logged, not answered to an unauthenticated probe.
     log.warn({ dependency: name, reason: (err as Error).message }, "dependency not ready");

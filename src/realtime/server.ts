@@ -6,7 +6,7 @@
  * given the socket dispatch before the services it belongs to exist.
  */
 import type http from "node:http";
-import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import type { Logger } from "pino";
 import { Server } from "socket.io";
 import type { Authenticator } from "../auth/authenticate.js";
@@ -15,7 +15,7 @@ import type { DomainEvent, EventBus } from "../domain/events.js";
 import type { Clock } from "../domain/time.js";
 import type { HubMetrics } from "../observability/metrics.js";
 import { memoryRateLimiter, type LocalRateLimiter } from "../rate-limit.js";
-import type { RedisClients } from "../redis.js";
+import { isCluster, type RedisClients } from "../redis.js";
 import type { Services } from "../services.js";
 import { coalesceWrites } from "./coalesce.js";
 import { acceptConnections } from "./connection.js";
@@ -60,8 +60,20 @@ export function createSocketServer(server: http.Server, config: Config, redis: R
     cors: { origin: true, credentials: false },
   });
   coalesceWrites(io.engine);
-  if (redis) io.adapter(createAdapter(redis.pub, redis.sub, { key: config.redisPrefix }));
+  if (redis) io.adapter(adapterOn(redis, config.redisPrefix));
   return io;
+}
+
+/**
+ * The Socket.IO adapter across nodes: Redis pub/sub on one Redis; on a Redis Cluster the sharded
+ * adapter (SPUBLISH/SSUBSCRIBE). It carries only what Socket.IO itself sends between nodes
+ * (emits to one socket id, fetchSockets): room broadcasts go through the event transport,
+ * routed by each node. So one channel per namespace ("static"): "dynamic" would SSUBSCRIBE once
+ * per room on every node, for rooms nothing is ever sent to through the adapter.
+ */
+function adapterOn(redis: RedisClients, prefix: string) {
+  if (!isCluster(redis.pub)) return createAdapter(redis.pub, redis.sub, { key: prefix });
+  return createShardedAdapter(redis.pub, redis.sub, { channelPrefix: `${prefix}:socket.io`, subscriptionMode: "static" });
 }
 
 export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {

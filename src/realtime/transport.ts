@@ -1,5 +1,6 @@
 /**
- * Carries committed domain events to every hub process. With Redis: one pub/sub channel,
+ * Carries committed domain events to every hub process. With Redis: one pub/sub channel (on a
+ * Redis Cluster a sharded channel: SPUBLISH/SSUBSCRIBE on the shard that owns its slot),
  * published after commit by the process that committed and received once by every other
  * process; the committing process hands its own events to its router at once rather than
  * waiting for Redis to echo them (each event carries its process's origin, so the echo is
@@ -15,9 +16,10 @@
  * how long it took to reach their sockets.
  */
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { DomainEvent } from "../domain/events.js";
+import { publishTo, subscribeTo, type RedisClient } from "../redis.js";
+import { withTimeout } from "../timeout.js";
 
 /** How long start waits for the events subscription before going on without it. */
 const SUBSCRIBE_WAIT_MS = 5000;
@@ -39,9 +41,10 @@ export interface EventTransport {
   onEvent(handler: EventHandler): void;
   /**
    * Resolves once every event published so far has been handed to Redis (or is held in the
-   * backlog while Redis is away), and every key revocation among them has been routed by every
-   * other node that received it: each such node answers with an ack once its handler has run
-   * (or CONFIRM_TIMEOUT_MS passed: a node that died meanwhile, or one too old to answer).
+   * backlog while Redis is away, or a cluster's retries took CONFIRM_TIMEOUT_MS), and every key
+   * revocation among them has been routed by every other node that received it: each such node
+   * answers with an ack once its handler has run (or CONFIRM_TIMEOUT_MS passed: a node that died
+   * meanwhile, or one too old to answer).
    */
   settled(): Promise<void>;
 }
@@ -61,15 +64,15 @@ export function localTransport(): EventTransport {
   };
 }
 
-export async function redisTransport(pub: Redis, sub: Redis, channel: string, log: Logger): Promise<EventTransport> {
+export async function redisTransport(pub: RedisClient, sub: RedisClient, channel: string, log: Logger): Promise<EventTransport> {
   let handler: EventHandler | undefined;
   /** This process, on the events it publishes: their echo from Redis is not handled again. */
   const origin = randomUUID();
   // Events carry their origin first (`{"origin":"…",`), so this process's own echo is dropped
   // before it is parsed.
   const ownPrefix = `{"origin":${JSON.stringify(origin)},`;
-  sub.on("message", (ch: string, raw: string) => {
-    if (ch !== channel || raw.startsWith(ownPrefix)) return;
+  const received = (raw: string) => {
+    if (raw.startsWith(ownPrefix)) return;
     let event: DomainEvent & { publishedAt?: unknown; origin?: unknown; confirm?: unknown; ack?: { origin?: unknown; n?: unknown } };
     try {
       event = JSON.parse(raw);
@@ -84,12 +87,13 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
     }
     handler?.(rest as DomainEvent, typeof publishedAt === "number" ? publishedAt : undefined);
     if (typeof confirm === "number" && typeof from === "string") {
-      pub.publish(channel, JSON.stringify({ origin, ack: { origin: from, n: confirm } })).catch((err) => log.warn({ err }, "could not confirm an event"));
+      publishTo(pub, channel, JSON.stringify({ origin, ack: { origin: from, n: confirm } })).catch((err) => log.warn({ err }, "could not confirm an event"));
     }
-  });
-  // ioredis re-subscribes by itself after a reconnect. If Redis is down at start, start anyway
-  // (readiness reports it) rather than hang; delivery begins once Redis answers.
-  const subscribed = sub.subscribe(channel);
+  };
+  // ioredis re-subscribes by itself after a reconnect (and, on a cluster, after a failover moved
+  // the channel's slot). If Redis is down at start, start anyway (readiness reports it) rather
+  // than hang; delivery begins once Redis answers.
+  const subscribed = subscribeTo(sub, channel, received);
   const waited = await Promise.race([
     subscribed.then(() => true),
     new Promise<false>((resolve) => setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS).unref()),
@@ -106,7 +110,7 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
   let lastSent: Promise<unknown> = Promise.resolve();
   const confirmations = new Confirmations(CONFIRM_TIMEOUT_MS, log);
   const send = (raw: string, confirm?: number) => {
-    const sent = pub.publish(channel, raw);
+    const sent = publishTo(pub, channel, raw);
     lastSent = sent.catch((err) => log.error({ err }, "could not publish event"));
     // Every subscriber but this process's own connection answers.
     if (confirm !== undefined) sent.then((receivers) => confirmations.expect(confirm, receivers - 1), () => confirmations.expect(confirm, 0));
@@ -143,7 +147,9 @@ export async function redisTransport(pub: Redis, sub: Redis, channel: string, lo
       handler = h;
     },
     settled: async () => {
-      await lastSent;
+      // Bounded like the confirmations: on a Redis Cluster failing over, a PUBLISH is retried
+      // until the replica takes over (seconds), and a revocation must not wait for it.
+      await withTimeout(lastSent, CONFIRM_TIMEOUT_MS).catch(() => undefined);
       await confirmations.all();
     },
   };

@@ -1,9 +1,10 @@
 /**
  * The turn log in Redis: one list per turn (RPUSH answers the new length: the event's seq), and
  * beside it a marker that closes the list to further events. Both keys share the turn id as
- * their hash tag, so the script that checks the marker and appends runs on one slot.
+ * their hash tag, so the script that checks the marker and appends, and the MULTI that expires
+ * both, run on one slot (of a Redis Cluster too).
  */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis.js";
 import type { TurnLog } from "./log.js";
 
 /** Every turn's log lives at most this long, even if no process ends it. */
@@ -16,9 +17,9 @@ local seq = redis.call("RPUSH", KEYS[1], ARGV[1])
 redis.call("PEXPIRE", KEYS[1], ARGV[2])
 return seq`;
 
-type ScriptedRedis = Redis & { turnLogAppend(list: string, closed: string, event: string, ttl: number, final: string): Promise<number> };
+type ScriptedRedis = RedisClient & { turnLogAppend(list: string, closed: string, event: string, ttl: number, final: string): Promise<number> };
 
-export function redisTurnLog(redis: Redis, prefix: string): TurnLog {
+export function redisTurnLog(redis: RedisClient, prefix: string): TurnLog {
   const key = (turnId: string) => `${prefix}:turn:{${turnId}}`;
   const closedKey = (turnId: string) => `${prefix}:turn:{${turnId}}:closed`;
   if (!("turnLogAppend" in redis)) redis.defineCommand("turnLogAppend", { numberOfKeys: 2, lua: APPEND });

@@ -90,6 +90,17 @@ describe("configuration", () => {
     expect(problems({ KNOWLEDGE_TS_CONFIG: "english; drop table x" })).toContain("KNOWLEDGE_TS_CONFIG");
   });
 
+  it("reads a Redis Cluster's nodes, and refuses it beside REDIS_URL", () => {
+    expect(loadConfig({}).redisClusterNodes).toBeUndefined();
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:7000, redis-b:7001,[::1]:7002" }).redisClusterNodes).toEqual([
+      { host: "10.0.0.1", port: 7000 },
+      { host: "redis-b", port: 7001 },
+      { host: "::1", port: 7002 },
+    ]);
+    expect(problems({ REDIS_CLUSTER_NODES: "10.0.0.1" })).toContain("REDIS_CLUSTER_NODES must be a comma-separated list of host:port");
+    expect(problems({ REDIS_CLUSTER_NODES: "a:1", REDIS_URL: "redis://b:6379" })).toContain("REDIS_URL and REDIS_CLUSTER_NODES are both set");
+  });
+
   it("keeps the shape the rest of the hub uses", () => {
     expectTypeOf<Omit<Config, "banner">>().toEqualTypeOf<{
       readonly port: number;
@@ -98,6 +109,7 @@ describe("configuration", () => {
       readonly databaseUrl: string | undefined;
       readonly databasePoolMax: number;
       readonly redisUrl: string | undefined;
+      readonly redisClusterNodes: { host: string; port: number }[] | undefined;
       readonly redisPrefix: string;
       readonly jwt: {
         readonly secret: string | undefined;
