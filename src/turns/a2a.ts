@@ -100,6 +100,8 @@ async function runA2a(deps: A2aDeps, cards: AgentCardCache, context: TurnContext
       } finally {
         arm();
       }
+      // Cancelled: the turn is being cancelled (the approval ends with it), maybe before this process heard.
+      if (approval.status === "cancelled") return void (await cancelTurn(turn, stopTask));
       answer.resumed();
       request = continuation(context, answer.taskId ?? "", approval);
     }

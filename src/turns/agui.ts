@@ -66,6 +66,8 @@ async function runAgui(deps: OutboundDeps, context: TurnContext, turn: RunningTu
         }
         const request = asked.request.input === undefined && asked.toolCallId ? { ...asked.request, input: said.inputOf(asked.toolCallId) } : asked.request;
         const approval = await turn.askPeople(request, signal);
+        // Cancelled: the turn is being cancelled (the approval ends with it), maybe before this process heard.
+        if (approval.status === "cancelled") return void (await turn.finish({ status: "cancelled" }));
         resume.push({ interruptId: asked.interruptId, status: "resolved", payload: outcomePayload(approval) });
       }
       input = { ...input, runId: `${running.id}-resume-${resumed + 1}`, messages: [...input.messages, ...said.messages(input.runId)], resume };
