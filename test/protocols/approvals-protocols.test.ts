@@ -272,6 +272,21 @@ describe("AG-UI agents ask people (RUN_FINISHED with an interrupt, resumed with 
     expect(peer.requests.slice(before).map((r) => r.input.runId)).toEqual([turn.id, later.id]);
   });
 
+  it("an interrupt's expiresAt is the approval's expiry: expired, the agent is resumed with it", async () => {
+    const { path, watcher } = await agentWith({ protocol: "agui", url: peer.url });
+    peer.script((input) =>
+      !input.resume
+        ? { steps: run(input, [], { outcome: { type: "interrupt", interrupts: [interrupt("soon", "Quick one?", { expiresAt: new Date(Date.now() + 1500).toISOString() })] } }) }
+        : { steps: run(input, text("m2", `Outcome: ${input.resume[0].payload.status}.`)) },
+    );
+    const { turn } = await askAndWait(path, watcher, "Hurry");
+    await watcher.until(() => !!endOf(watcher, turn.id), "turn:ended on node B", 15_000);
+    expect(approvalOf(watcher, turn.id)).toMatchObject({ id: "soon", status: "expired", decisions: [] });
+    expect(peer.requests.at(-1)!.input.resume).toEqual([{ interruptId: "soon", status: "resolved", payload: { approvalId: "soon", status: "expired", decisions: [] } }]);
+    const stored = (await alice.get(`${path}/messages`)).body.messages.find((m: { id: string }) => m.id === turn.message_id);
+    expect(stored.content).toBe("Outcome: expired.");
+  });
+
   it("an interrupt of another kind ends the turn as before", async () => {
     const { path, watcher } = await agentWith({ protocol: "agui", url: peer.url });
     peer.script((input) => ({ steps: run(input, text("m1", "Which region?"), { outcome: { type: "interrupt", interrupts: [{ id: "q", reason: "input_required", message: "Which region?" }] } }) }));
