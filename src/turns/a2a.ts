@@ -22,6 +22,7 @@ import type { Client } from "@a2a-js/sdk/client";
 import { A2aAnswer, type TurnEvent } from "../endpoints/a2a-answer.js";
 import { A2aError, AgentCardCache, a2aClient, describe, isAbort, turnFetch } from "../endpoints/a2a-client.js";
 import type { ApprovalView } from "../domain/approvals/repository.js";
+import type { Turn } from "../domain/turns/repository.js";
 import { outcomeInWords } from "./approvals.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
 
@@ -71,7 +72,8 @@ async function runA2a(deps: A2aDeps, cards: AgentCardCache, context: TurnContext
   const stopTask = () => (client && answer.taskId && !answer.ending ? cancelTask(deps, turn.id, client, answer.taskId) : Promise.resolve());
   try {
     const token = await deps.callerToken({ ...context, turn: running });
-    const fetch = turnFetch(deps.fetch, token, await deps.endpointSecret(context), abort.signal);
+    const secret = await deps.endpointSecret(context);
+    const fetch = turnFetch(deps.fetch, token, secret, abort.signal);
     const card = await cards.get(url, fetch);
     client = await a2aClient(card, url, fetch);
     let request = sendRequest(context, running.id);
@@ -104,6 +106,8 @@ async function runA2a(deps: A2aDeps, cards: AgentCardCache, context: TurnContext
       if (approval.status === "cancelled") return void (await cancelTurn(turn, stopTask));
       answer.resumed();
       request = continuation(context, answer.taskId ?? "", approval);
+      // A fresh turn token: the one the call began with may have expired while people decided.
+      client = await a2aClient(card, url, turnFetch(deps.fetch, await deps.callerToken({ ...context, turn: runsOn(running) }), secret, abort.signal));
     }
     if (cancelled) return void (await cancelTurn(turn, stopTask));
     const ending = answer.ending;
@@ -124,6 +128,14 @@ async function runA2a(deps: A2aDeps, cards: AgentCardCache, context: TurnContext
     abort.abort(); // whatever is still open (a stream past its final state)
     stopListening();
   }
+}
+
+/**
+ * The turn as it runs on after people decided: its time limit starts afresh then (turns/runtime.ts),
+ * so a turn token made for it lasts from now, not from when the turn began.
+ */
+export function runsOn(turn: Turn): Turn {
+  return { ...turn, started_at: new Date() };
 }
 
 /** The one answer of a non-streaming agent (`SendMessage`, blocking), as a stream of one. */

@@ -18,7 +18,8 @@
  * the same messages plus what the agent said in the paused run, and `resume: [{interruptId,
  * status: "resolved", payload: {approvalId, status, decisions}}]` (an interrupt left unasked
  * after one that was not approved is answered `status: "cancelled"`). That run's events go on in
- * the same turn, until it ends. This endpoint keeps no timer of its own; the turn's time limit
+ * the same turn, until it ends, with a fresh turn token (`runsOn`: the turn's time limit starts
+ * afresh once people decided). This endpoint keeps no timer of its own; the turn's time limit
  * is paused while people decide (turns/runtime.ts).
  */
 import { MessageSchema } from "@ag-ui/core/schemas";
@@ -29,6 +30,7 @@ import type { MessageView } from "../domain/sessions/messages.js";
 import { AgentAnswerError, readJson, sseJson } from "../endpoints/event-stream.js";
 import { signWebhook } from "../endpoints/signature.js";
 import type { ApprovalView } from "../domain/approvals/repository.js";
+import { runsOn } from "./a2a.js";
 import { AguiTranslator, type InterruptApproval } from "./agui-events.js";
 import { splitDelta, streamedTurn, textOf } from "./streamed-call.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
@@ -47,7 +49,7 @@ export function aguiEndpoint(deps: OutboundDeps): AgentEndpoint {
 
 async function runAgui(deps: OutboundDeps, context: TurnContext, turn: RunningTurn): Promise<void> {
   await streamedTurn(deps, turn, async (running, signal) => {
-    const token = await deps.callerToken({ ...context, turn: running });
+    let token = await deps.callerToken({ ...context, turn: running });
     const secret = await deps.endpointSecret(context);
     const translator = new AguiTranslator();
     let input = runInput(context, running.id);
@@ -70,6 +72,8 @@ async function runAgui(deps: OutboundDeps, context: TurnContext, turn: RunningTu
         if (approval.status === "cancelled") return void (await turn.finish({ status: "cancelled" }));
         resume.push({ interruptId: asked.interruptId, status: "resolved", payload: outcomePayload(approval) });
       }
+      // A fresh turn token: the first may have expired while people decided.
+      token = await deps.callerToken({ ...context, turn: runsOn(running) });
       input = { ...input, runId: `${running.id}-resume-${resumed + 1}`, messages: [...input.messages, ...said.messages(input.runId)], resume };
     }
   });

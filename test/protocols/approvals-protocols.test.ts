@@ -12,9 +12,9 @@ import { TaskState, type Part } from "@a2a-js/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, type Api } from "../support/api.js";
 import { data, startA2aAgent, text as a2aText, type A2aAgent, type A2aScript } from "../support/a2a-agent.js";
-import { ev, run, startAguiPeer, text, type AguiPeer } from "../support/agui-peer.js";
+import { ev, run, startAguiPeer, text, type AguiPeer, type AguiRequest } from "../support/agui-peer.js";
 import { useCluster } from "../support/cluster.js";
-import { makeSession, uniq } from "../support/factories.js";
+import { makeSession, uniq, userId } from "../support/factories.js";
 import type { Client } from "../support/sockets.js";
 
 const TURN_TIMEOUT_MS = 3000;
@@ -172,6 +172,11 @@ describe("AG-UI agents ask people (RUN_FINISHED with an interrupt, resumed with 
     peers.push(peer);
   });
 
+  /** What the hub says of the request's turn token (checked while the run is open). */
+  const validate = async (request: AguiRequest) => {
+    const token = String(request.headers.authorization).replace(/^Bearer /, "");
+    return (await api(cluster.b.url, await cluster.ws.token(uniq("validator"))).post(`/v1/workspaces/${cluster.ws.id}/api-authenticated`, { token })).body;
+  };
   const interrupt = (id: string, message: string, extra: Record<string, unknown> = {}) => ({ id, reason: "approval_request", message, ...extra });
 
   it("waits past the turn's time limit, is approved on the other node, and the resumed run goes on in the same turn", async () => {
@@ -190,7 +195,7 @@ describe("AG-UI agents ask people (RUN_FINISHED with an interrupt, resumed with 
               { outcome: { type: "interrupt", interrupts: [interrupt("approve-deploy", "Deploy to production?", { toolCallId: "call-1", metadata: { approval: { detail: "Release 42" } } })] } },
             ),
           }
-        : { steps: run(input, text("m2", `Deploying: ${input.resume[0].payload.status}.`)) },
+        : { onRequest: validate, steps: run(input, text("m2", `Deploying: ${input.resume[0].payload.status}.`)) },
     );
     const before = peer.requests.length;
     const { turn, approval, decide } = await askAndWait(path, watcher, "Ship release 42");
@@ -224,6 +229,8 @@ describe("AG-UI agents ask people (RUN_FINISHED with an interrupt, resumed with 
     ]);
     expect(peer.requests.at(-1)!.body).not.toMatch(/@/);
     expect(peer.requests.at(-1)!.headers["webhook-id"]).toBe(`${turn.id}-resume-1`);
+    // Its turn token is good, though the turn began longer ago than its time limit.
+    expect(peer.requests.at(-1)!.seen).toEqual({ id: String(await userId(alice)), user_metadata: {} });
 
     // One turn: one message_start, one message_end, the answer whole.
     const events = turnEvents(watcher, turn.id);
