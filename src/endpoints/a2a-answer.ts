@@ -15,8 +15,15 @@
  *   with `metadata.a2a = {state: "input-required", taskId}`, and the next turn in the session
  *   continues that task). `failed` / `rejected` / `auth-required`: the turn fails with the
  *   agent's text as the reason. `canceled`: the turn is cancelled.
+ * - `input-required` whose status message holds an approval request (a data part
+ *   `{type: "approval_request", approvalId, title, detail?, input?, assignees?, quorum?,
+ *   expiresInSec?}`, see `approvalIn`): the agent asks people, and the turn goes on. The message's
+ *   text is part of the answer, `asking` holds the request, and the endpoint (turns/a2a.ts) asks
+ *   people, sends the outcome as the continuation message of the same task and feeds its answer
+ *   here again (`resumed`); the turn's answer stays one.
  */
 import { TaskState, type Artifact, type Message, type Part, type StreamResponse, type Task, type TaskStatus } from "@a2a-js/sdk";
+import { ApprovalRequest } from "../domain/turns/events.js";
 import { bounded } from "./a2a-client.js";
 
 /** A turn event, as the recorder validates it. */
@@ -33,6 +40,8 @@ const THINKING_ID = "a2a-working";
 export class A2aAnswer {
   taskId: string | undefined;
   ending: A2aEnding | undefined;
+  /** The approval the task is waiting for (`input-required` with an approval request), until `resumed`. */
+  asking: ApprovalRequest | undefined;
   private readonly artifacts = new Set<string>();
   private hasContent = false;
   private working: { since: number } | undefined;
@@ -42,7 +51,7 @@ export class A2aAnswer {
   /** The events one stream response gives; `ending` is set once the task is over. */
   take(response: StreamResponse): TurnEvent[] {
     const payload = response.payload;
-    if (!payload || this.ending) return [];
+    if (!payload || this.ending || this.asking) return [];
     switch (payload.$case) {
       case "task":
         return this.task(payload.value);
@@ -74,9 +83,16 @@ export class A2aAnswer {
         return message ? this.progress(message) : [];
       case TaskState.TASK_STATE_COMPLETED:
         return [...this.closeWorking(), ...(message ? this.message(message, "content") : []), ...this.end({ status: "completed" })];
-      case TaskState.TASK_STATE_INPUT_REQUIRED:
+      case TaskState.TASK_STATE_INPUT_REQUIRED: {
+        const approval = message ? approvalIn(message.parts) : undefined;
+        if (approval && "problem" in approval) return this.failed(undefined, `the A2A agent asked for an approval the hub cannot take: ${approval.problem}`);
+        if (approval) {
+          this.asking = approval.request;
+          return [...this.closeWorking(), ...this.message({ ...message!, parts: message!.parts.filter((p) => p !== approval.part) }, "content")];
+        }
         this.state = "input-required";
         return [...this.closeWorking(), ...(message ? this.message(message, "content") : []), ...this.end({ status: "completed" })];
+      }
       case TaskState.TASK_STATE_CANCELED:
         return [...this.closeWorking(), ...this.end({ status: "cancelled" })];
       case TaskState.TASK_STATE_FAILED:
@@ -88,6 +104,11 @@ export class A2aAnswer {
       default:
         return [];
     }
+  }
+
+  /** The approval was settled and its outcome sent: the task's next answer continues this one. */
+  resumed(): void {
+    this.asking = undefined;
   }
 
   private failed(message: Message | undefined, what: string): TurnEvent[] {
@@ -159,6 +180,20 @@ export class A2aAnswer {
     if (this.data.length) a2a.data = this.data;
     return { type: "metadata_update", metadata: { a2a } };
   }
+}
+
+/**
+ * The approval request among a status message's parts: the first data part whose value has
+ * `type: "approval_request"`, checked as the hub checks any agent's (domain/turns/events.ts);
+ * undefined when there is none, the reason when it is malformed.
+ */
+export function approvalIn(parts: Part[] | undefined): { request: ApprovalRequest; part: Part } | { problem: string } | undefined {
+  const part = (parts ?? []).find((p) => p.content?.$case === "data" && (p.content.value as { type?: unknown } | null)?.type === "approval_request");
+  if (!part || part.content?.$case !== "data") return undefined;
+  const parsed = ApprovalRequest.safeParse(part.content.value);
+  if (parsed.success) return { request: parsed.data, part };
+  const issue = parsed.error.issues[0];
+  return { problem: `${issue?.path.join(".") || "approval_request"}: ${bounded(issue?.message ?? "malformed")}` };
 }
 
 /** The text parts of a message, joined. */

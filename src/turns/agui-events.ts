@@ -11,6 +11,11 @@
  * - REASONING_MESSAGE_* (and the older THINKING_TEXT_MESSAGE_*): `thinking_*`;
  * - RUN_FINISHED: `message_end` (usage summed) and the end; RUN_ERROR: the turn fails with its
  *   message;
+ * - RUN_FINISHED with `outcome: {type: "interrupt", interrupts}` where every interrupt is an
+ *   approval request (`approvalsIn`): the run pauses, not the turn. The step answers the
+ *   requests (`end: "interrupt"`) and no `message_end`; the endpoint (agui.ts) asks people and
+ *   feeds the resumed run's events to the same translator, so the turn's answer stays one. An
+ *   interrupt of any other kind ends the turn as a run that finished (`finishReason: "interrupt"`);
  * - STATE_SNAPSHOT: `metadata_update {aguiState}` when it fits in 16 KiB; STATE_DELTA,
  *   MESSAGES_SNAPSHOT, ACTIVITY_*, STEP_*, CUSTOM, RAW, SUBAGENT_*, REASONING_START/END and
  *   REASONING_ENCRYPTED_VALUE carry nothing the stored answer keeps, and are skipped.
@@ -18,13 +23,25 @@
 import { EventSchema, EventTypeSchema } from "@ag-ui/core/schemas";
 import type { Event as AguiEvent } from "@ag-ui/core";
 import { z } from "zod";
-import { MAX_EVENT_BYTES } from "../domain/turns/events.js";
+import { ApprovalRequest, MAX_APPROVAL_WAIT_SEC, MAX_EVENT_BYTES } from "../domain/turns/events.js";
 import { AgentAnswerError } from "../endpoints/event-stream.js";
 
 type TurnEvent = { type: string } & Record<string, unknown>;
 
 /** What one AG-UI event means for the turn. */
-export type Step = { events: TurnEvent[] } | { end: "finished"; events: TurnEvent[] } | { end: "error"; error: string };
+export type Step =
+  | { events: TurnEvent[] }
+  | { end: "finished"; events: TurnEvent[] }
+  | { end: "interrupt"; approvals: InterruptApproval[]; events: TurnEvent[] }
+  | { end: "error"; error: string };
+
+/** An interrupt that asks people: the interrupt's id and the approval request it stands for. */
+export interface InterruptApproval {
+  interruptId: string;
+  request: ApprovalRequest;
+  /** The tool call the interrupt concerns, if it names one. */
+  toolCallId?: string;
+}
 
 /** Tool calls whose arguments may be open at once, and the arguments' bytes per call. */
 const MAX_OPEN_CALLS = 64;
@@ -138,6 +155,11 @@ export class AguiTranslator {
         return { end: "error", error: `the agent reported an error: ${e.message.slice(0, 1000)}${e.code ? ` (${e.code.slice(0, 100)})` : ""}` };
       case "RUN_FINISHED": {
         this.finishAll(out);
+        if (e.outcome?.type === "interrupt") {
+          const approvals = approvalsIn(e.outcome.interrupts);
+          if ("problem" in approvals) return { end: "error", error: `the agent asked for an approval the hub cannot take: ${approvals.problem}` };
+          if (approvals.length) return { end: "interrupt", approvals, events: out };
+        }
         const outcome = e.outcome?.type;
         const finishReason = outcome === "interrupt" ? "interrupt" : outcome === "cancelled" ? "cancelled" : "stop";
         const tokenUsage = sumUsage(e.usage);
@@ -228,6 +250,36 @@ export class AguiTranslator {
     for (const [id, at] of this.called) out.push({ type: "tool_call_end", toolCallId: id, durationMs: Date.now() - at });
     this.called.clear();
   }
+}
+
+/** The reason of an interrupt that asks people (the convention is agenthub's; AG-UI leaves `reason` open). */
+export const APPROVAL_REASON = "approval_request";
+
+type Interrupt = { id: string; reason: string; message?: string | undefined; toolCallId?: string | undefined; expiresAt?: string | undefined; metadata?: Record<string, unknown> | undefined };
+
+/**
+ * The approval requests of an interrupt outcome: `{id, reason: "approval_request", message,
+ * toolCallId?, expiresAt?, metadata?: {approval?: {detail?, input?, assignees?, quorum?,
+ * expiresInSec?}}}` stands for `approval_request {approvalId: id, title: message, …}`
+ * (`expiresAt`, ISO 8601, counts when `expiresInSec` is not given). Empty when any interrupt is
+ * of another kind (the turn ends as it did before); the reason when one is malformed.
+ */
+export function approvalsIn(interrupts: Interrupt[]): InterruptApproval[] | { problem: string } {
+  if (!interrupts.length || interrupts.some((i) => i.reason !== APPROVAL_REASON)) return [];
+  const out: InterruptApproval[] = [];
+  for (const i of interrupts) {
+    const extra = i.metadata?.approval;
+    const more = extra && typeof extra === "object" && !Array.isArray(extra) ? (extra as Record<string, unknown>) : {};
+    const untilMs = i.expiresAt !== undefined ? Date.parse(i.expiresAt) : NaN;
+    const expiresInSec = more.expiresInSec ?? (Number.isFinite(untilMs) ? Math.min(MAX_APPROVAL_WAIT_SEC, Math.max(1, Math.ceil((untilMs - Date.now()) / 1000))) : undefined);
+    const parsed = ApprovalRequest.safeParse({ ...more, type: "approval_request", approvalId: i.id, title: i.message ?? "", ...(expiresInSec !== undefined && { expiresInSec }) });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return { problem: `interrupt ${i.id.slice(0, 100)}: ${issue?.path.join(".") || "interrupt"}: ${issue?.message.slice(0, 300)}` };
+    }
+    out.push({ interruptId: i.id, request: parsed.data, ...(i.toolCallId && { toolCallId: i.toolCallId }) });
+  }
+  return out;
 }
 
 /** A call's arguments: a JSON object as it is, any other JSON as `{value}`, text that is not JSON as `{text}`. */

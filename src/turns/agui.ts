@@ -10,15 +10,28 @@
  * not sent in the request are the answer). Either must end the run: RUN_FINISHED completes the
  * turn, RUN_ERROR fails it with its message, and an answer that stops before either fails it.
  * The events are translated by agui-events.ts. A cancel aborts the request.
+ *
+ * Interrupts (AG-UI 1.0's human in the loop): a run that finishes with `outcome: {type:
+ * "interrupt", interrupts}` whose interrupts ask for approval (agui-events.ts, `approvalsIn`)
+ * pauses the turn: the hub asks people (`RunningTurn.askPeople`), and once they decided starts
+ * the next run on the same thread, a new `runId` (`{turn}-resume-{n}`, also the `webhook-id`),
+ * the same messages plus what the agent said in the paused run, and `resume: [{interruptId,
+ * status: "resolved", payload: {approvalId, status, decisions}}]` (an interrupt left unasked
+ * after one that was not approved is answered `status: "cancelled"`). That run's events go on in
+ * the same turn, until it ends, with a fresh turn token (`runsOn`: the turn's time limit starts
+ * afresh once people decided). This endpoint keeps no timer of its own; the turn's time limit
+ * is paused while people decide (turns/runtime.ts).
  */
 import { MessageSchema } from "@ag-ui/core/schemas";
-import type { Message as AguiMessage, RunAgentInput } from "@ag-ui/core";
+import type { Message as AguiMessage, ResumeEntry, RunAgentInput } from "@ag-ui/core";
 import { z } from "zod";
 import { MAX_TURN_BYTES } from "../domain/turns/events.js";
 import type { MessageView } from "../domain/sessions/messages.js";
 import { AgentAnswerError, readJson, sseJson } from "../endpoints/event-stream.js";
 import { signWebhook } from "../endpoints/signature.js";
-import { AguiTranslator } from "./agui-events.js";
+import type { ApprovalView } from "../domain/approvals/repository.js";
+import { runsOn } from "./a2a.js";
+import { AguiTranslator, type InterruptApproval } from "./agui-events.js";
 import { splitDelta, streamedTurn, textOf } from "./streamed-call.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
 
@@ -36,44 +49,139 @@ export function aguiEndpoint(deps: OutboundDeps): AgentEndpoint {
 
 async function runAgui(deps: OutboundDeps, context: TurnContext, turn: RunningTurn): Promise<void> {
   await streamedTurn(deps, turn, async (running, signal) => {
-    const token = await deps.callerToken({ ...context, turn: running });
-    const input = runInput(context, running.id);
-    const body = JSON.stringify(input);
-    const res = await deps.fetch(endpointUrl(context), {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "text/event-stream",
-        "user-agent": "agenthub",
-        authorization: `Bearer ${token}`,
-        ...signWebhook(await deps.endpointSecret(context), running.id, Math.floor(Date.now() / 1000), body),
-      },
-      body,
-      signal,
-    });
-    if (!res.ok) {
-      await res.body?.cancel().catch(() => {});
-      throw new AgentAnswerError(`the agent answered ${res.status}`);
-    }
-    const type = (res.headers.get("content-type") ?? "").toLowerCase();
-    const events = type.startsWith("text/event-stream")
-      ? sseJson(res.body ?? emptyBody(), { maxEventBytes: AGUI_MAX_EVENT_BYTES, maxEvents: AGUI_MAX_EVENTS })
-      : /^application\/([\w.+-]*\+)?json\b/.test(type)
-        ? jsonAnswer(await readJson(res.body, MAX_TURN_BYTES), input.messages)
-        : undefined;
-    if (!events) {
-      await res.body?.cancel().catch(() => {});
-      throw new AgentAnswerError(`the agent answered content-type ${type.slice(0, 100) || "(none)"}, neither an event stream nor JSON`);
-    }
+    let token = await deps.callerToken({ ...context, turn: running });
+    const secret = await deps.endpointSecret(context);
     const translator = new AguiTranslator();
-    for await (const raw of events) {
-      const step = translator.step(raw);
-      if ("error" in step) return void (await turn.finish({ status: "failed", error: step.error }));
-      for (const event of step.events.flatMap(splitDelta)) if (!(await turn.record(event))) return;
-      if ("end" in step) return void (await turn.record({ type: "done" }));
+    let input = runInput(context, running.id);
+    for (let resumed = 0; ; resumed++) {
+      const said = new RunSaid();
+      const step = await oneRun(deps, context, turn, input, token, secret, translator, said, signal);
+      if (step === undefined) return;
+      // The run paused for people: ask them (in order; the first outcome that is not an approval
+      // ends the asking, the rest are answered cancelled), then resume the same thread.
+      if (resumed >= MAX_RESUMES) return void (await turn.finish({ status: "failed", error: `the agent interrupted its run for approval more than ${MAX_RESUMES} times in one turn` }));
+      const resume: ResumeEntry[] = [];
+      for (const asked of step.approvals) {
+        if (resume.some((r) => r.status === "cancelled" || (r.payload as { status?: string } | undefined)?.status !== "approved")) {
+          resume.push({ interruptId: asked.interruptId, status: "cancelled" });
+          continue;
+        }
+        const request = asked.request.input === undefined && asked.toolCallId ? { ...asked.request, input: said.inputOf(asked.toolCallId) } : asked.request;
+        const approval = await turn.askPeople(request, signal);
+        // Cancelled: the turn is being cancelled (the approval ends with it), maybe before this process heard.
+        if (approval.status === "cancelled") return void (await turn.finish({ status: "cancelled" }));
+        resume.push({ interruptId: asked.interruptId, status: "resolved", payload: outcomePayload(approval) });
+      }
+      // A fresh turn token: the first may have expired while people decided.
+      token = await deps.callerToken({ ...context, turn: runsOn(running) });
+      input = { ...input, runId: `${running.id}-resume-${resumed + 1}`, messages: [...input.messages, ...said.messages(input.runId)], resume };
     }
-    await turn.finish({ status: "failed", error: "the agent's answer ended before RUN_FINISHED" });
   });
+}
+
+/** The most runs one turn resumes (the recorder bounds a turn's approvals too). */
+const MAX_RESUMES = 20;
+
+/**
+ * One run: the request, and its answer recorded in the turn. Answers the approvals asked for
+ * when the run ended on an interrupt that asks people; undefined once the turn is over.
+ */
+async function oneRun(
+  deps: OutboundDeps,
+  context: TurnContext,
+  turn: RunningTurn,
+  input: RunAgentInput,
+  token: string,
+  secret: string,
+  translator: AguiTranslator,
+  said: RunSaid,
+  signal: AbortSignal,
+): Promise<{ approvals: InterruptApproval[] } | undefined> {
+  const body = JSON.stringify(input);
+  const res = await deps.fetch(endpointUrl(context), {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "text/event-stream",
+      "user-agent": "agenthub",
+      authorization: `Bearer ${token}`,
+      ...signWebhook(secret, input.runId, Math.floor(Date.now() / 1000), body),
+    },
+    body,
+    signal,
+  });
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => {});
+    throw new AgentAnswerError(`the agent answered ${res.status}`);
+  }
+  const type = (res.headers.get("content-type") ?? "").toLowerCase();
+  const events = type.startsWith("text/event-stream")
+    ? sseJson(res.body ?? emptyBody(), { maxEventBytes: AGUI_MAX_EVENT_BYTES, maxEvents: AGUI_MAX_EVENTS })
+    : /^application\/([\w.+-]*\+)?json\b/.test(type)
+      ? jsonAnswer(await readJson(res.body, MAX_TURN_BYTES), input.messages)
+      : undefined;
+  if (!events) {
+    await res.body?.cancel().catch(() => {});
+    throw new AgentAnswerError(`the agent answered content-type ${type.slice(0, 100) || "(none)"}, neither an event stream nor JSON`);
+  }
+  for await (const raw of events) {
+    const step = translator.step(raw);
+    if ("error" in step) return void (await turn.finish({ status: "failed", error: step.error }));
+    for (const event of step.events.flatMap(splitDelta)) {
+      said.add(event);
+      if (!(await turn.record(event))) return;
+    }
+    if ("approvals" in step) return { approvals: step.approvals };
+    if ("end" in step) return void (await turn.record({ type: "done" }));
+  }
+  await turn.finish({ status: "failed", error: "the agent's answer ended before RUN_FINISHED" });
+}
+
+/** The most characters of one run's text, and tool calls, that go back to the agent in the resumed run's history. */
+const MAX_SAID_CHARS = 64 * 1024;
+const MAX_SAID_CALLS = 64;
+
+/** What the agent said in a run that paused: it goes back to the agent in the resumed run's history. */
+class RunSaid {
+  private text = "";
+  private readonly calls = new Map<string, { name: string; input: Record<string, unknown>; output?: unknown }>();
+
+  add(event: { type: string } & Record<string, unknown>): void {
+    if (event.type === "content_delta" && typeof event.delta === "string") this.text = (this.text + event.delta).slice(0, MAX_SAID_CHARS);
+    else if (event.type === "tool_call_start" && this.calls.size < MAX_SAID_CALLS) this.calls.set(String(event.toolCallId), { name: String(event.name), input: (event.input ?? {}) as Record<string, unknown> });
+    else if (event.type === "tool_call_end" && "output" in event) {
+      const call = this.calls.get(String(event.toolCallId));
+      if (call) call.output = event.output;
+    }
+  }
+
+  /** The arguments of a tool call of the run (what an interrupt about that call asks people to approve). */
+  inputOf(toolCallId: string): unknown {
+    return this.calls.get(toolCallId)?.input;
+  }
+
+  /** The run's answer as AG-UI messages: the assistant's text and tool calls, and the results the run gave. */
+  messages(runId: string): AguiMessage[] {
+    if (!this.text && !this.calls.size) return [];
+    const toolCalls = [...this.calls].map(([id, c]) => ({ id, type: "function" as const, function: { name: c.name, arguments: JSON.stringify(c.input) } }));
+    const results = [...this.calls].flatMap(([id, c]) =>
+      c.output === undefined ? [] : [{ id: `${runId}-result-${id}`, role: "tool" as const, toolCallId: id, content: typeof c.output === "string" ? c.output : JSON.stringify(c.output) }],
+    );
+    return [{ id: `${runId}-answer`, role: "assistant", content: this.text, ...(toolCalls.length && { toolCalls }) }, ...results];
+  }
+}
+
+/**
+ * The outcome of an approval as the resumed run's `resume` payload: `{approvalId, status,
+ * decisions: [{decision, name, comment, at}]}` (who decided by the name they signed in with,
+ * never an email).
+ */
+export function outcomePayload(approval: ApprovalView) {
+  return {
+    approvalId: approval.id,
+    status: approval.status,
+    decisions: approval.decisions.map((d) => ({ decision: d.decision, name: d.name, comment: d.comment, at: d.at })),
+  };
 }
 
 function endpointUrl(context: TurnContext): string {

@@ -25,6 +25,8 @@ export interface A2aCall {
   runs: string;
   headers: IncomingHttpHeaders;
   rawBody: string;
+  /** The message's parts as the agent received them (data parts carry an approval's outcome). */
+  parts: Part[];
 }
 
 /** What a script does on one call. */
@@ -33,6 +35,8 @@ export interface A2aTurn {
   /** Publishes the task (required first, unless the answer is a Message). */
   start(): void;
   status(state: TaskState, text?: string): void;
+  /** A status update whose message has these parts (an approval request is a data part). */
+  statusParts(state: TaskState, parts: Part[]): void;
   artifact(text: string, options?: { append?: boolean; lastChunk?: boolean; artifactId?: string; parts?: Part[] }): void;
   /** Answers with a Message instead of a task. */
   reply(text: string): void;
@@ -51,10 +55,14 @@ export interface A2aAgent {
   close(): Promise<void>;
 }
 
-const text = (value: string): Part => ({ content: { $case: "text", value }, metadata: undefined, filename: "", mediaType: "text/plain" });
+export const text = (value: string): Part => ({ content: { $case: "text", value }, metadata: undefined, filename: "", mediaType: "text/plain" });
 
-function agentMessage(value: string, contextId: string, taskId = ""): Message {
-  return { messageId: randomUUID(), contextId, taskId, role: Role.ROLE_AGENT, parts: [text(value)], metadata: undefined, extensions: [], referenceTaskIds: [] };
+/** A data part (structured JSON). */
+export const data = (value: unknown): Part => ({ content: { $case: "data", value }, metadata: undefined, filename: "", mediaType: "application/json" });
+
+function agentMessage(value: string | Part[], contextId: string, taskId = ""): Message {
+  const parts = typeof value === "string" ? [text(value)] : value;
+  return { messageId: randomUUID(), contextId, taskId, role: Role.ROLE_AGENT, parts, metadata: undefined, extensions: [], referenceTaskIds: [] };
 }
 
 function card(name: string, url: string, streaming: boolean): AgentCard {
@@ -123,6 +131,7 @@ export async function startA2aAgent(script: A2aScript, options: { streaming?: bo
         runs: ctx.taskId,
         headers,
         rawBody: rawBodies.get(m.messageId) ?? "",
+        parts: m.parts,
       };
       calls.push(call);
       w.wake();
@@ -135,6 +144,8 @@ export async function startA2aAgent(script: A2aScript, options: { streaming?: bo
         start: () => bus.publish(AgentEvent.task({ ...task, status: { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: new Date().toISOString() } })),
         status: (state, said) =>
           bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: { state, message: said === undefined ? undefined : agentMessage(said, contextId, taskId), timestamp: new Date().toISOString() }, metadata: undefined })),
+        statusParts: (state, parts) =>
+          bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: { state, message: agentMessage(parts, contextId, taskId), timestamp: new Date().toISOString() }, metadata: undefined })),
         artifact: (value, o = {}) =>
           bus.publish(
             AgentEvent.artifactUpdate({
