@@ -215,35 +215,6 @@ describeInBrowser("the web app", () => {
     }
   }, 90_000);
 
-  it("works from the keyboard alone", async () => {
-    const page = await open(cluster.a.url);
-    await page.keyboard.press("Tab"); // the token field is the first control
-    expect(await page.evaluate("document.activeElement?.tagName")).toBe("TEXTAREA");
-    await page.keyboard.type(token);
-    await page.keyboard.press("Tab");
-    await page.keyboard.press("Enter");
-    await page.getByRole("navigation", { name: "Conversations" }).waitFor();
-
-    /** Presses Tab until the focused element matches `test` (an expression over `el`). */
-    const focusOn = async (test: string, what: string) => {
-      for (let i = 0; i < 80; i++) {
-        await page.keyboard.press("Tab");
-        if (await page.evaluate(`(() => { const el = document.activeElement; return !!el && (${test}); })()`)) return;
-      }
-      throw new Error(`could not reach ${what} with Tab`);
-    };
-    await focusOn(`el.getAttribute("aria-label") === "New session with Demo"`, "the new-session button");
-    await page.keyboard.press("Enter");
-    await page.getByRole("textbox", { name: "Message the agent" }).waitFor();
-    await focusOn(`el.tagName === "TEXTAREA"`, "the composer");
-    await page.keyboard.type("Typed without a mouse");
-    await page.keyboard.press("Enter");
-    await expect.poll(() => page.locator(".message.assistant:not(.live)").count(), { timeout: 20_000 }).toBe(1);
-    // Focus is visible where it lands.
-    const outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle");
-    expect(outline).not.toBe("none");
-  });
-
   it("offers no local sign-in on a hub with Postgres", async () => {
     expect((await fetch(`${cluster.a.url}/api/local/sign-in`)).status).toBe(404);
     expect((await fetch(`${cluster.a.url}/api/local/demo-agent`, { method: "POST" })).status).toBe(404);

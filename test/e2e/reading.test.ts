@@ -396,6 +396,8 @@ describeInBrowser("reading answers in the web app", () => {
     await page.keyboard.type("Typed without a mouse");
     await page.keyboard.press("Enter");
     await page.locator(".message.assistant:not(.live)").getByText("Typed without a mouse").waitFor({ timeout: 20_000 });
+    // Focus is visible where it lands.
+    expect(await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")).not.toBe("none");
 
     await focusOn(`el.textContent === "Rename"`, "Rename");
     await page.keyboard.press("Enter");

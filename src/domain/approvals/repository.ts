@@ -109,19 +109,8 @@ async function withDecisions(db: Knex, rows: Array<Record<string, any>>): Promis
   return rows.map((r) => toApproval(r, decided.filter((d) => d.turn_id === r.turn_id && d.approval_id === r.id).map(toDecision)));
 }
 
-export interface NewApproval {
-  id: string;
-  turn_id: string;
-  workspace_id: string;
-  session_id: string;
-  agent_id: string;
-  title: string;
-  detail: string | null;
-  input: unknown;
-  assignees: Assignees | null;
-  quorum: number;
-  expiresInSec: number;
-}
+/** What an agent's request stores: the approval's own fields, and how long it may wait. */
+export type NewApproval = Pick<Approval, "id" | "turn_id" | "workspace_id" | "session_id" | "agent_id" | "title" | "detail" | "input" | "assignees" | "quorum"> & { expiresInSec: number };
 
 /** The sort key of the pending list: newest first. */
 export interface ApprovalKey {
