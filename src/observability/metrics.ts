@@ -50,6 +50,18 @@ export class HubMetrics {
     buckets: TURN_BUCKETS,
     registers: [this.registry],
   });
+  private readonly approvals = this.counter(
+    "agenthub_approvals_total",
+    "Approvals committed by this process: asked (`asked`), then settled, by outcome (approved, rejected, expired, cancelled)",
+    ["status"],
+  );
+  private readonly approvalWait = new Histogram({
+    name: "agenthub_approval_wait_seconds",
+    help: "From an approval being asked to its settlement, by outcome: how long turns wait for people",
+    labelNames: ["status"],
+    buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600],
+    registers: [this.registry],
+  });
   private readonly agentErrors = this.counter(
     "agenthub_agent_request_errors_total",
     "Failed calls to HTTP agent servers (after retries), by phase: before the answer streamed, or while it did",
@@ -149,9 +161,10 @@ export class HubMetrics {
 
   // --- what is read at scrape time, or followed from the event bus -------------------------
 
-  /** Turns started and ended by this process, from its committed events. */
+  /** Turns started and ended by this process, and approvals asked and settled, from its committed events. */
   followTurns(bus: EventBus): () => void {
     return bus.subscribe((event) => {
+      if (event.type === "turn.approval") return this.followApproval(event.approval as { status: string; decisions: unknown[]; created_at: string; decided_at: string | null });
       if (event.type === "turn.started") this.turnsRunning.inc();
       if (event.type !== "turn.ended") return;
       this.turnsRunning.dec();
@@ -162,6 +175,16 @@ export class HubMetrics {
       const to = Date.parse(turn.ended_at ?? "");
       if (Number.isFinite(from) && Number.isFinite(to)) this.turnDuration.observe({ outcome }, Math.max(0, to - from) / 1000);
     });
+  }
+
+  private followApproval(a: { status: string; decisions: unknown[]; created_at: string; decided_at: string | null }): void {
+    if (a.status === "pending") {
+      if (!a.decisions.length) this.approvals.inc({ status: "asked" });
+      return;
+    }
+    this.approvals.inc({ status: a.status });
+    const waited = Date.parse(a.decided_at ?? "") - Date.parse(a.created_at);
+    if (Number.isFinite(waited)) this.approvalWait.observe({ status: a.status }, Math.max(0, waited) / 1000);
   }
 
   /** Sockets by credential kind, and rooms, on this process. */

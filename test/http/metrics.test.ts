@@ -71,6 +71,8 @@ const FAMILIES = [
   ["agenthub_events_delivered_total", "counter"],
   ["agenthub_delivery_lag_seconds", "histogram"],
   ["agenthub_turns_running", "gauge"],
+  ["agenthub_approvals_total", "counter"],
+  ["agenthub_approval_wait_seconds", "histogram"],
   ["agenthub_turns_finished_total", "counter"],
   ["agenthub_turn_duration_seconds", "histogram"],
   ["agenthub_agent_request_errors_total", "counter"],

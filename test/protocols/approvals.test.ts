@@ -16,7 +16,13 @@ import { startModelServer, textAnswer, toolAnswer, type ModelServer } from "../s
 import { expectProblem } from "../support/problem.js";
 import type { Client } from "../support/sockets.js";
 
-const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true" });
+const METRICS_TOKEN = "approvals-metrics-token-0123";
+const cluster = useCluster({ AGENT_SERVER_ALLOW_PRIVATE: "true", AGENT_SERVER_ALLOW_HTTP: "true", METRICS_TOKEN });
+/** A counter's value on a node (0 when it has no such sample). */
+async function counter(url: string, sample: string): Promise<number> {
+  const text = (await api(url, METRICS_TOKEN).raw("/metrics", { method: "GET" })).text;
+  return Number(text.match(new RegExp(`^${sample.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m"))?.[1] ?? 0);
+}
 const closers: Array<() => unknown> = [];
 afterAll(async () => {
   await Promise.all(closers.map((c) => c()));
@@ -92,6 +98,11 @@ describe("approvals: a socket agent waits for people", () => {
     const deltas = f.watcherB.of("turn:event").filter((e) => e.turnId === turnId && e.event.type === "content_delta").map((e) => e.event.delta);
     expect(deltas.join("")).toBe("Asking first. The request was approved.");
     expect(approvalOf(f.watcherA, turnId)?.status).toBe("approved");
+
+    // Counted where committed: asked on A (the agent's node), settled on B (the decider's).
+    expect(await counter(cluster.a.url, 'agenthub_approvals_total{status="asked"}')).toBeGreaterThanOrEqual(1);
+    expect(await counter(cluster.b.url, 'agenthub_approvals_total{status="approved"}')).toBeGreaterThanOrEqual(1);
+    expect(await counter(cluster.b.url, 'agenthub_approval_wait_seconds_count{status="approved"}')).toBeGreaterThanOrEqual(1);
 
     // Settled: a second decision is 409, and it is no longer pending for anyone.
     expectProblem(await f.alice.post(decide, { decision: "reject" }), "conflict", { detail: /already approved/ });
