@@ -182,8 +182,10 @@ export class Streams {
     let st = states.get(key);
     if (!st) {
       // First message of a stream this socket gets without having watched it (an owner's
-      // other tab, a group member): start from here.
-      st = freshState(seq - 1, { explicit: false });
+      // other tab, a group member): a channel or session starts from here; a turn from its
+      // first event (seq 1), so events that reached this node late, or not at all (pub/sub
+      // drops what arrives while a subscriber reconnects), are repaired from the turn log.
+      st = freshState(kind === "turn" ? 0 : seq - 1, { explicit: false });
       states.set(key, st);
     }
     if (seq <= st.cursor || contains(st.skip, seq)) return;
