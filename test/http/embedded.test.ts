@@ -87,6 +87,18 @@ describe("embedded default", () => {
     expect(await groupsOf(carolToken)).toEqual([]);
   }, 60_000);
 
+  it("starts the built-in demo once when several tabs ask at once: one key, one serving socket", async () => {
+    const created = JSON.parse(await cli("workspace", "create", "--name", "two-tabs"));
+    const token = await cli("token", "--workspace", created.workspace_id, "--sub", "dana", "--email", "dana@example.com");
+    const dana = api(hub.url, token);
+    const answers = await Promise.all(Array.from({ length: 4 }, () => dana.post("/api/local/demo-agent", {})));
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201]);
+    const keys = (await dana.get("/api/agents/demo-agent/keys")).body.keys.filter((k: { name: string }) => k.name === "built-in demo (web app)");
+    expect(keys).toHaveLength(1);
+    expect((await dana.post("/api/local/demo-agent", {})).status).toBe(201);
+    expect((await dana.get("/api/agents/demo-agent/keys")).body.keys.filter((k: { name: string }) => k.name === "built-in demo (web app)")).toHaveLength(1);
+  }, 30_000);
+
   it("takes the built-in demo's credential through the one authentication middleware: refused ones count against the same limit", async () => {
     await freshWindow(WINDOW_MS); // the five requests must fall in one window
     const bad = api(hub.url, "not-a-token");

@@ -20,33 +20,46 @@ const SERVING_WAIT_MS = 5000;
 
 export function localDemoRoutes(deps: { authenticate: Middleware<HubState>; services: Services; hubUrl: () => string; log: Logger }): { router: Router<HubState>; close(): Promise<void> } {
   const served = new Map<string, ServedAgent>();
+  /** Each workspace's demo start, made once: two tabs asking at once share it (one key, one socket). */
+  const starting = new Map<string, Promise<void>>();
   const router = new Router<HubState>();
   const { agents, agentKeys } = deps.services;
+
+  async function start(actor: HubState["principal"]): Promise<void> {
+    const { key } = await agentKeys.create(actor, DEMO_AGENT_ID, { name: "built-in demo (web app)", scopes: ["turns:serve", "knowledge:read", "tools:execute"] });
+    const url = deps.hubUrl();
+    let serving!: () => void;
+    const ready = new Promise<void>((resolve) => (serving = resolve));
+    served.set(
+      actor.workspaceId,
+      serveTurns({
+        url,
+        key,
+        handler: demoHandler({ url, key, workspaceId: actor.workspaceId }),
+        log: (e) => {
+          if (e.event === "serving") serving();
+          if (e.level === "info") deps.log.debug({ demo: e.event }, e.message);
+          else deps.log.warn({ demo: e.event }, e.message);
+        },
+      }),
+    );
+    // Answer once it serves, so the first question the page sends finds it (or after 5 s regardless).
+    await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, SERVING_WAIT_MS).unref())]);
+    deps.log.info({ workspace: actor.workspaceId }, "serving the built-in demo agent");
+  }
+
   router.post("/api/local/demo-agent", browserOnThisMachine("The built-in demo agent is only for browsers on this machine"), deps.authenticate, async (ctx) => {
     const actor = ctx.state.principal;
     await agents.joinDemoAgent(actor);
-    if (!served.has(actor.workspaceId)) {
-      const { key } = await agentKeys.create(actor, DEMO_AGENT_ID, { name: "built-in demo (web app)", scopes: ["turns:serve", "knowledge:read", "tools:execute"] });
-      const url = deps.hubUrl();
-      let serving!: () => void;
-      const ready = new Promise<void>((resolve) => (serving = resolve));
-      served.set(
-        actor.workspaceId,
-        serveTurns({
-          url,
-          key,
-          handler: demoHandler({ url, key, workspaceId: actor.workspaceId }),
-          log: (e) => {
-            if (e.event === "serving") serving();
-            if (e.level === "info") deps.log.debug({ demo: e.event }, e.message);
-            else deps.log.warn({ demo: e.event }, e.message);
-          },
-        }),
-      );
-      // Answer once it serves, so the first question the page sends finds it (or after 5 s regardless).
-      await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, SERVING_WAIT_MS).unref())]);
-      deps.log.info({ workspace: actor.workspaceId }, "serving the built-in demo agent");
+    // Looked up and set with no await between: the first request starts it, the others wait for it.
+    let started = starting.get(actor.workspaceId);
+    if (!started) {
+      started = start(actor);
+      starting.set(actor.workspaceId, started);
+      // A start that failed (the key could not be made) is tried again by the next request.
+      started.catch(() => starting.get(actor.workspaceId) === started && starting.delete(actor.workspaceId));
     }
+    await started;
     ctx.status = 201;
     ctx.body = { agent_id: DEMO_AGENT_ID };
   });
@@ -55,6 +68,7 @@ export function localDemoRoutes(deps: { authenticate: Middleware<HubState>; serv
     close: async () => {
       await Promise.all([...served.values()].map((a) => a.close()));
       served.clear();
+      starting.clear();
     },
   };
 }
