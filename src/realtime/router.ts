@@ -10,7 +10,7 @@ import { belongsToGroup, groupUpdateFor } from "../domain/groups/policy.js";
 import { receivesChannelUpdates, subscriptionsReceivedBy } from "../domain/channels/policy.js";
 import { sessionPushedTo } from "../domain/sessions/policy.js";
 import type { TurnView } from "../domain/turns/repository.js";
-import type { ApprovalView } from "../domain/approvals/repository.js";
+import { approvalForAgent, type ApprovalView } from "../domain/approvals/repository.js";
 import type { TurnRuntime } from "../turns/runtime.js";
 import { turnStream, type Delivery } from "./delivery.js";
 import type { HubSocket, ServerToClientEvents } from "./protocol.js";
@@ -196,7 +196,7 @@ export class EventRouter {
           const serving = rooms.serving(event.workspaceId, event.agentId);
           const admits = this.admitted(event.audience);
           sockets.emitTo(sockets.in(...sessionRooms(event)).filter((s) => !s.rooms.has(serving) && (!admits || admits(s))), "turn:approval", payload);
-          sockets.emit([serving], "turn:approval", payload);
+          sockets.emit([serving], "turn:approval", { ...payload, approval: approvalForAgent(approval) });
         }
         this.deps.turns.approvalChanged(event.turnId, approval);
         return;

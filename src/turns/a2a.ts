@@ -23,7 +23,7 @@ import { A2aAnswer, type TurnEvent } from "../endpoints/a2a-answer.js";
 import { A2aError, AgentCardCache, a2aClient, describe, isAbort, turnFetch } from "../endpoints/a2a-client.js";
 import type { ApprovalView } from "../domain/approvals/repository.js";
 import type { Turn } from "../domain/turns/repository.js";
-import { outcomeInWords } from "./approvals.js";
+import { outcomeForAgent, outcomeInWords } from "./approvals.js";
 import type { AgentEndpoint, OutboundDeps, RunningTurn, TurnContext } from "./endpoint.js";
 
 export interface A2aDeps extends Pick<OutboundDeps, "fetch" | "callerToken" | "endpointSecret" | "turnTimeoutMs" | "log"> {
@@ -198,12 +198,7 @@ function sendRequest(context: TurnContext, turnId: string): SendMessageRequest {
  * never an email) and the outcome in words as a text part.
  */
 export function continuation(context: TurnContext, taskId: string, approval: ApprovalView): SendMessageRequest {
-  const outcome = {
-    type: "approval_outcome",
-    approvalId: approval.id,
-    status: approval.status,
-    decisions: approval.decisions.map((d) => ({ decision: d.decision, name: d.name, comment: d.comment, at: d.at })),
-  };
+  const outcome = { type: "approval_outcome", ...outcomeForAgent(approval) };
   const message: Message = {
     messageId: randomUUID(),
     contextId: context.session.id,

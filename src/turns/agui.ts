@@ -29,7 +29,7 @@ import { MAX_TURN_BYTES } from "../domain/turns/events.js";
 import type { MessageView } from "../domain/sessions/messages.js";
 import { AgentAnswerError, readJson, sseJson } from "../endpoints/event-stream.js";
 import { signWebhook } from "../endpoints/signature.js";
-import type { ApprovalView } from "../domain/approvals/repository.js";
+import { outcomeForAgent } from "./approvals.js";
 import { runsOn } from "./a2a.js";
 import { AguiTranslator, type InterruptApproval } from "./agui-events.js";
 import { splitDelta, streamedTurn, textOf } from "./streamed-call.js";
@@ -70,7 +70,7 @@ async function runAgui(deps: OutboundDeps, context: TurnContext, turn: RunningTu
         const approval = await turn.askPeople(request, signal);
         // Cancelled: the turn is being cancelled (the approval ends with it), maybe before this process heard.
         if (approval.status === "cancelled") return void (await turn.finish({ status: "cancelled" }));
-        resume.push({ interruptId: asked.interruptId, status: "resolved", payload: outcomePayload(approval) });
+        resume.push({ interruptId: asked.interruptId, status: "resolved", payload: outcomeForAgent(approval) });
       }
       // A fresh turn token: the first may have expired while people decided.
       token = await deps.callerToken({ ...context, turn: runsOn(running) });
@@ -169,19 +169,6 @@ class RunSaid {
     );
     return [{ id: `${runId}-answer`, role: "assistant", content: this.text, ...(toolCalls.length && { toolCalls }) }, ...results];
   }
-}
-
-/**
- * The outcome of an approval as the resumed run's `resume` payload: `{approvalId, status,
- * decisions: [{decision, name, comment, at}]}` (who decided by the name they signed in with,
- * never an email).
- */
-export function outcomePayload(approval: ApprovalView) {
-  return {
-    approvalId: approval.id,
-    status: approval.status,
-    decisions: approval.decisions.map((d) => ({ decision: d.decision, name: d.name, comment: d.comment, at: d.at })),
-  };
 }
 
 function endpointUrl(context: TurnContext): string {

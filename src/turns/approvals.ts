@@ -5,12 +5,12 @@
  * process, and reaches this one as the `turn.approval` event every process hears (the realtime
  * router hands it to `settled`). What is decided and by whom is the domain's (domain/approvals).
  */
-import type { ApprovalView } from "../domain/approvals/repository.js";
+import { approvalForAgent, type ApprovalView } from "../domain/approvals/repository.js";
 
 /** The most approvals one process waits for at once (each is one turn's pending call). */
 const MAX_WAITING = 10_000;
 
-type Waiter = { resolve: (a: ApprovalView) => void; reject: (reason: unknown) => void };
+type Waiter = (a: ApprovalView) => void;
 
 export class ApprovalWaits {
   private readonly waiters = new Map<string, Waiter>();
@@ -34,12 +34,9 @@ export class ApprovalWaits {
       };
       if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort, { once: true });
-      this.waiters.set(key, {
-        resolve: (a) => {
-          drop();
-          resolve(a);
-        },
-        reject,
+      this.waiters.set(key, (a) => {
+        drop();
+        resolve(a);
       });
     });
     return { settled, drop: () => drop() };
@@ -48,8 +45,13 @@ export class ApprovalWaits {
   /** An approval changed somewhere: a wait for it ends once it is no longer pending. */
   settled(turnId: string, approval: ApprovalView): void {
     if (approval.status === "pending") return;
-    this.waiters.get(`${turnId}:${approval.id}`)?.resolve(approval);
+    this.waiters.get(`${turnId}:${approval.id}`)?.(approval);
   }
+}
+
+/** The outcome as an agent's protocol carries it (A2A's continuation, AG-UI's resume payload): `{approvalId, status, decisions}`. */
+export function outcomeForAgent(a: ApprovalView) {
+  return { approvalId: a.id, status: a.status, decisions: approvalForAgent(a).decisions.map(({ decision, name, comment, at }) => ({ decision, name, comment, at })) };
 }
 
 /** The outcome in words, for an agent told it in text (a model's tool call, an A2A message). */

@@ -185,8 +185,12 @@ export class TurnRuntime implements TurnRunner {
     if (recorded) void this.recorder.finish(turnId, { status: "cancelled" });
   }
 
-  /** A turn's event or end reached this process (the realtime router feeds every node's). */
+  /** A turn's event or end reached this process (the realtime router feeds every node's); an end drops its time limit here. */
   received(turnId: string, item: TurnFeedItem): void {
+    if (item.kind === "ended" && this.deadlines.has(turnId)) {
+      clearTimeout(this.deadlines.get(turnId));
+      this.deadlines.delete(turnId);
+    }
     this.feed.received(turnId, item);
   }
 
@@ -216,8 +220,12 @@ export class TurnRuntime implements TurnRunner {
   private deadline(turnId: string): NodeJS.Timeout {
     const { turnTimeoutMs } = this.deps.limits;
     const limit = setTimeout(() => {
-      this.deadlines.delete(turnId);
-      void this.finish(turnId, { status: "failed", error: `the turn took longer than ${turnTimeoutMs / 1000} s` }, { unlessWaiting: true });
+      // Paused, not forgotten: a turn that waits for people runs on with a fresh limit once they decide.
+      this.deadlines.set(turnId, undefined);
+      void this.finish(turnId, { status: "failed", error: `the turn took longer than ${turnTimeoutMs / 1000} s` }, { unlessWaiting: true })
+        .then(() => turns.byId(this.deps.tx.db, turnId))
+        .then((t) => t?.status !== "waiting" && this.deadlines.get(turnId) === undefined && this.deadlines.delete(turnId))
+        .catch(() => undefined);
     }, turnTimeoutMs);
     limit.unref();
     return limit;

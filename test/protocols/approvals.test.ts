@@ -95,6 +95,10 @@ describe("approvals: a socket agent waits for people", () => {
     // The agent (on node A) hears the outcome and finishes; watchers see the answer stream on.
     await f.watcherB.until(() => endOf(f.watcherB, turnId)?.status === "completed", "the turn to complete");
     expect(f.agent.approvals.some((a) => a.turnId === turnId && a.approval.status === "approved")).toBe(true);
+    // The agent is told who decided by name, not by user id.
+    const told = f.agent.approvals.find((a) => a.turnId === turnId && a.approval.status === "approved")!.approval.decisions[0];
+    expect(told).toMatchObject({ decision: "approve", comment: "Checked", name: expect.any(String) });
+    expect(told).not.toHaveProperty("user_id");
     const deltas = f.watcherB.of("turn:event").filter((e) => e.turnId === turnId && e.event.type === "content_delta").map((e) => e.event.delta);
     expect(deltas.join("")).toBe("Asking first. The request was approved.");
     expect(approvalOf(f.watcherA, turnId)?.status).toBe("approved");

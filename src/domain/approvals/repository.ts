@@ -76,6 +76,16 @@ export function presentApproval(a: Approval): ApprovalView {
   };
 }
 
+/**
+ * An approval as the agent that asked is told it (its serving sockets, an A2A continuation, an
+ * AG-UI resume): who decided by the name they signed in with, never their user id.
+ */
+export type AgentApprovalView = Omit<ApprovalView, "decisions"> & { decisions: Array<Omit<ApprovalView["decisions"][number], "user_id">> };
+
+export function approvalForAgent(a: ApprovalView): AgentApprovalView {
+  return { ...a, decisions: a.decisions.map(({ user_id: _user, ...d }) => d) };
+}
+
 const toApproval = (row: Record<string, any>, decisions: DecisionRow[] = []): Approval => ({
   id: row.id,
   turn_id: row.turn_id,
